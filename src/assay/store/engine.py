@@ -1,0 +1,159 @@
+"""The ``Store``: one object that owns the database engine, its transactions and its schema.
+
+SQLite is the embedded default. Its connections run in WAL mode with ``synchronous=FULL``,
+foreign keys on and a busy timeout, and every write transaction starts with
+``BEGIN IMMEDIATE`` so that two writers queue on the lock instead of failing half-way with
+"database is locked" (a deferred transaction that upgrades to a write skips the busy handler).
+PostgreSQL is selected by a ``postgresql://`` URL and needs the ``postgres`` extra.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from assay.errors import MissingDependency, StoreBusy, StoreError
+
+BUSY_TIMEOUT_MS = 5000
+_WRITE = "assay_write"
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def normalize_url(url: str | os.PathLike[str]) -> str:
+    """Turn a path or a database URL into an SQLAlchemy URL (``postgresql`` uses psycopg 3)."""
+    text = os.fspath(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).resolve()}"
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = sa.create_engine(
+        url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (the driver's implicit BEGIN is always DEFERRED).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _postgres_engine(url: str) -> Engine:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependency(
+            "PostgreSQL support needs psycopg: pip install 'assay[postgres]'"
+        ) from exc
+    return sa.create_engine(
+        url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        pool_pre_ping=True,
+    )
+
+
+class Store:
+    """The project's database: connections, transactions and the schema version.
+
+    Parameters
+    ----------
+    url : str or path
+        A ``postgresql://`` URL, any SQLAlchemy URL, or the path of an SQLite file.
+
+    Examples
+    --------
+    >>> store = Store("/tmp/example.db")  # doctest: +SKIP
+    >>> with store.write() as conn:  # doctest: +SKIP
+    ...     conn.execute(...)
+    """
+
+    def __init__(self, url: str | os.PathLike[str]) -> None:
+        self.url = normalize_url(url)
+        backend = sa.engine.make_url(self.url).get_backend_name()
+        if backend == "sqlite":
+            self.engine = _sqlite_engine(self.url)
+        elif backend == "postgresql":
+            self.engine = _postgres_engine(self.url)
+        else:
+            raise StoreError(f"Unsupported database {backend!r}: use SQLite or PostgreSQL.")
+        self.dialect = backend
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection in a read transaction (a consistent snapshot on both backends)."""
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction: committed on success, rolled back on error."""
+        with self._connect(write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _connect(self, write: bool = False) -> Iterator[Connection]:
+        try:
+            conn = self.engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"Cannot open the store at {self!r}: {_first_line(exc)}") from exc
+        try:
+            if write:
+                conn = conn.execution_options(**{_WRITE: True})
+            yield conn
+        except sa.exc.OperationalError as exc:
+            if "database is locked" in str(exc):
+                raise StoreBusy(
+                    "The store is busy: another process held the write lock for more than "
+                    f"{BUSY_TIMEOUT_MS / 1000:.0f} s. Try again when it has finished."
+                ) from exc
+            raise
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Close every pooled connection (the store can still be used afterwards)."""
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest version (creates it in an empty database)."""
+        from assay.store.migrate import upgrade
+
+        upgrade(self)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -1,0 +1,132 @@
+"""A small, allow-listed filter language for slices of a dataset.
+
+``split=train``, ``kind=image``, ``key=img_7``, ``label=3`` (current label in the default
+layer), ``label[alice]=cat`` (in layer ``alice``), ``label=none`` (unlabeled there),
+``meta.source=web``, ``field.age>=30``; join conditions with ``,`` or `` and ``. Only these
+fields and the operators ``= != < <= > >=`` exist: nothing the user types reaches SQL as
+anything but a bound value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.errors import InvalidParameter
+from assay.store import queries
+from assay.store import schema as t
+
+DEFAULT_LAYER = "ground_truth"
+_CLAUSE = re.compile(
+    r"^\s*(?P<field>[A-Za-z_]\w*(?:\.[^\s=!<>]+|\[[^\]]+\])?)\s*"
+    r"(?P<op>!=|<=|>=|=|<|>)\s*(?P<value>.*?)\s*$"
+)
+_SPLIT = re.compile(r"\s*,\s*|\s+and\s+", re.IGNORECASE)
+_OPS = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+_COLUMNS = {"split": t.items.c.split, "kind": t.items.c.kind, "key": t.items.c.external_key}
+_NONE = ("", "none", "null")
+HELP = (
+    "Filters look like 'split=train', 'kind=image', 'key=x', 'label=cat', 'label[layer]=cat', "
+    "'label=none', 'meta.NAME=value' or 'field.NAME>=3', joined with ',' or ' and '."
+)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One parsed condition: field, optional argument (layer or key), operator and value."""
+
+    field: str
+    arg: str | None
+    op: str
+    value: str
+
+
+def parse(text: str) -> list[Clause]:
+    """Parse a filter string into clauses, or raise InvalidParameter naming the bad part."""
+    clauses = []
+    for part in _SPLIT.split(text.strip()):
+        if not part:
+            continue
+        m = _CLAUSE.match(part)
+        if m is None:
+            raise InvalidParameter(f"Cannot read the filter {part!r}. {HELP}")
+        field, op, value = m["field"], m["op"], m["value"]
+        arg = None
+        if "[" in field:
+            field, arg = field[:-1].split("[", 1)
+        elif "." in field:
+            field, arg = field.split(".", 1)
+        if field not in (*_COLUMNS, "label", "meta", "field"):
+            raise InvalidParameter(f"Unknown filter field {field!r} in {part!r}. {HELP}")
+        clauses.append(Clause(field, arg, op, value.strip("'\"")))
+    return clauses
+
+
+def compile_filter(
+    conn: Connection, dataset_id: int, text: str | None
+) -> sa.ColumnElement[bool] | None:
+    """Turn a filter string into a WHERE condition on ``items`` (None for no filter)."""
+    if not text or not text.strip():
+        return None
+    conditions = [_compile(conn, dataset_id, c) for c in parse(text)]
+    return sa.and_(*conditions) if conditions else None
+
+
+def _compile(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
+    if c.field in _COLUMNS:
+        return _compare(_COLUMNS[c.field], c)
+    if c.field == "label":
+        return _label(conn, ds, c)
+    if not c.arg:
+        raise InvalidParameter(f"Say which {c.field} to filter on, e.g. '{c.field}.NAME=value'.")
+    column = t.items.c.meta if c.field == "meta" else t.items.c.fields
+    return _compare(column[c.arg], c, json=True)
+
+
+def _compare(column: Any, c: Clause, json: bool = False) -> sa.ColumnElement[bool]:
+    number = _number(c.value)
+    if c.op in ("=", "!=") and c.value.lower() in _NONE:
+        return column.is_(None) if c.op == "=" else column.is_not(None)
+    if json:
+        column = column.as_float() if number is not None else column.as_string()
+        value: Any = number if number is not None else c.value
+    else:
+        value = c.value
+    if c.op not in ("=", "!=") and number is None and json:
+        raise InvalidParameter(f"'{c.field}.{c.arg}{c.op}{c.value}' needs a number to compare.")
+    return _OPS[c.op](column, value)  # type: ignore[no-any-return]
+
+
+def _label(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
+    if c.op not in ("=", "!="):
+        raise InvalidParameter(f"Labels compare with '=' or '!=', not {c.op!r}.")
+    layer = queries.get_layer(conn, ds, c.arg or DEFAULT_LAYER)
+    heads = t.label_heads.c
+    labeled = sa.select(heads.item_id).where(
+        heads.layer_id == layer.id, heads.class_id.is_not(None)
+    )
+    if c.value.lower() in _NONE:
+        cond = t.items.c.id.in_(labeled)
+        return ~cond if c.op == "=" else cond
+    cls = queries.get_class(conn, ds, c.value)
+    of_class = sa.select(heads.item_id).where(heads.layer_id == layer.id, heads.class_id == cls.id)
+    cond = t.items.c.id.in_(of_class)
+    return cond if c.op == "=" else ~cond
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None

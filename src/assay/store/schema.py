@@ -1,0 +1,186 @@
+"""The store's tables, declared once with SQLAlchemy Core; Alembic migrations create them.
+
+Design notes (they shape every query elsewhere):
+
+* ``items`` holds only published items. An import writes to ``staged_items`` in committed
+  batches and moves everything in one transaction at the end (``ingest.staging``), so a killed
+  import never leaves a partial dataset visible.
+* ``labels`` is append-only: a label is never updated or deleted. Each row points at the row
+  it ``supersedes`` (same layer and item), so the history is a chain. ``label_heads`` is an
+  index over that history: for each (layer, item) the id and class of the current label, so
+  "the current label" and "items of class c" are single indexed lookups.
+* Ids are integers for compact indexes and keyset pagination (``WHERE id > :after``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+# 64-bit ids on PostgreSQL; SQLite wants exactly INTEGER for its rowid alias.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Timestamp(sa.TypeDecorator[datetime]):
+    """A UTC timestamp that comes back timezone-aware on SQLite too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_N_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+ITEM_KINDS = ("image", "text", "tabular")
+LAYER_KINDS = ("import", "human", "model", "consensus", "reviewed")
+IMPORT_STATES = ("staging", "published", "failed")
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    # Column names and types of tabular items, in file order: [{"name":..,"dtype":..}, ...]
+    sa.Column("schema", sa.JSON, nullable=True),
+)
+
+classes = sa.Table(
+    "classes",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.UniqueConstraint("dataset_id", "name"),
+)
+
+layers = sa.Table(
+    "layers",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("frozen", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.UniqueConstraint("dataset_id", "name"),
+)
+
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_name", sa.String(200), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("started_at", Timestamp(), nullable=False),
+    sa.Column("finished_at", Timestamp(), nullable=True),
+    sa.Column("n_rows", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_new_items", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_new_labels", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+
+# The columns an item has, shared by ``items`` and ``staged_items``.
+def _item_columns() -> list[sa.Column]:
+    return [
+        sa.Column("external_key", sa.String(512), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("split", sa.String(64), nullable=True),
+        sa.Column("media_path", sa.Text, nullable=True),
+        sa.Column("text", sa.Text, nullable=True),
+        sa.Column("fields", sa.JSON, nullable=True),
+        sa.Column("meta", sa.JSON, nullable=True),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("width", sa.Integer, nullable=True),
+        sa.Column("height", sa.Integer, nullable=True),
+        sa.Column("channels", sa.Integer, nullable=True),
+        sa.Column("pixel_mean", sa.Float, nullable=True),
+        sa.Column("pixel_std", sa.Float, nullable=True),
+        sa.Column("text_length", sa.Integer, nullable=True),
+    ]
+
+
+ITEM_FIELDS = tuple(c.name for c in _item_columns())
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    *_item_columns(),
+    sa.Column("import_id", Id, sa.ForeignKey("imports.id"), nullable=True),
+    sa.UniqueConstraint("dataset_id", "external_key"),
+    sa.Index("ix_items_dataset_split", "dataset_id", "split", "id"),
+    sa.Index("ix_items_dataset_hash", "dataset_id", "content_hash"),
+)
+
+# Small images (IDX, the demo) live in the store as PNG bytes; files on disk are referenced.
+media_blobs = sa.Table(
+    "media_blobs",
+    metadata,
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("mime", sa.String(64), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+staged_items = sa.Table(
+    "staged_items",
+    metadata,
+    sa.Column("import_id", Id, sa.ForeignKey("imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    *_item_columns(),
+    sa.Column("label", sa.String(200), nullable=True),
+    sa.Column("blob", sa.LargeBinary, nullable=True),
+    sa.PrimaryKeyConstraint("import_id", "seq"),
+    sa.UniqueConstraint("import_id", "external_key"),
+)
+
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("layer_id", Id, sa.ForeignKey("layers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    # NULL class: the label was cleared (the item is unlabeled in this layer from here on).
+    sa.Column("class_id", Id, sa.ForeignKey("classes.id"), nullable=True),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("probs", sa.JSON, nullable=True),
+    sa.Column("supersedes", Id, sa.ForeignKey("labels.id"), nullable=True),
+    sa.Column("import_id", Id, sa.ForeignKey("imports.id"), nullable=True),
+    sa.Column("idempotency_key", sa.String(100), nullable=True, unique=True),
+    sa.Index("ix_labels_item_layer", "item_id", "layer_id", "id"),
+    sa.Index("ix_labels_layer_author", "layer_id", "author"),
+)
+
+label_heads = sa.Table(
+    "label_heads",
+    metadata,
+    sa.Column("layer_id", Id, sa.ForeignKey("layers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("label_id", Id, sa.ForeignKey("labels.id"), nullable=False),
+    sa.Column("class_id", Id, sa.ForeignKey("classes.id"), nullable=True),
+    sa.PrimaryKeyConstraint("layer_id", "item_id"),
+    sa.Index("ix_label_heads_layer_class", "layer_id", "class_id", "item_id"),
+)
