@@ -97,6 +97,8 @@ def _compile(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
 def _compare(column: Any, c: Clause, json: bool = False) -> sa.ColumnElement[bool]:
     number = _number(c.value)
     if c.op in ("=", "!=") and c.value.lower() in _NONE:
+        if json:  # a JSON null and a missing key both read as SQL NULL through as_string()
+            column = column.as_string()
         return column.is_(None) if c.op == "=" else column.is_not(None)
     if json:
         column = column.as_float() if number is not None else column.as_string()

@@ -108,7 +108,7 @@ def upgrade() -> None:
         ),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("frozen", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("frozen", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["dataset_id"],

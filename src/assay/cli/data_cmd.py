@@ -1,0 +1,111 @@
+"""Commands that move data in and out: import, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assay.cli.app import app, handle_errors, open_project
+from assay.cli.render import console, fmt, print_json, progress_bar
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    path: Annotated[
+        Path, typer.Argument(help="Image folder, IDX file/folder, .csv/.parquet, .jsonl.")
+    ],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Dataset name (default: from PATH).")
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option(help="images, idx, table or jsonl (default: detected).")
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="Labels: a CSV (filename,label) for a flat image folder, or an IDX labels file."
+        ),
+    ] = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="Table column or JSONL field with the label.")
+    ] = None,
+    key_column: Annotated[
+        str | None, typer.Option(help="Column or field with each item's unique key.")
+    ] = None,
+    split_column: Annotated[
+        str | None, typer.Option(help="Column or field with the split.")
+    ] = None,
+    text_column: Annotated[
+        str | None, typer.Option(help="Column or JSONL field holding text (JSONL default: text).")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Split for every imported item, e.g. train.")
+    ] = None,
+    add_classes: Annotated[
+        bool, typer.Option(help="Allow labels that are not yet classes of an existing dataset.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Import data into a dataset; all of it lands, or none of it does.
+
+    Importing the same files again adds nothing new. Examples:
+
+      assay import ./pets                       # one sub-folder per class
+
+      assay import ./mnist-test --dataset mnist  # IDX files (t10k-images-idx3-ubyte.gz ...)
+
+      assay import houses.csv --label-column price_band --key-column id
+
+      assay import reviews.jsonl --label-column sentiment
+    """
+    options = {
+        "labels": labels,
+        "label_column": label_column,
+        "key_column": key_column,
+        "split_column": split_column,
+        "text_column": text_column,
+        "split": split,
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    if add_classes:
+        options["add_classes"] = True
+    project = open_project()
+    with progress_bar(f"importing {path.name}") as progress:
+        result = project.import_path(
+            path, dataset=dataset, format=format, progress=progress, **options
+        )
+    if as_json:
+        print_json(result.__dict__)
+        return
+    console.print(
+        f"Imported {fmt(result.n_rows)} rows into dataset '{result.dataset}': "
+        f"{fmt(result.n_new_items)} new items, {fmt(result.n_new_labels)} new labels"
+        + (f", {result.n_classes_added} new classes" if result.n_classes_added else "")
+        + "."
+    )
+
+
+@app.command()
+@handle_errors
+def export(
+    dataset: Annotated[str, typer.Argument(help="Dataset to export.")],
+    path: Annotated[Path, typer.Argument(help="Output file: .csv, .parquet or .jsonl.")],
+    layer: Annotated[str, typer.Option(help="Annotation layer to export.")] = "ground_truth",
+    filter: Annotated[
+        str | None, typer.Option(help="Only items matching, e.g. split=test.")
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option(help="csv, parquet or jsonl (default: from PATH).")
+    ] = None,
+) -> None:
+    """Export the current labels of a layer (key, split, label, author, time, reason).
+
+    Example: assay export digits labels.parquet --layer ground_truth --filter split=test
+    """
+    ds = open_project().dataset(dataset)
+    with progress_bar(f"exporting {dataset}") as progress:
+        n = ds.export(path, layer=layer, format=format, filter=filter, progress=progress)
+    console.print(f"Wrote {fmt(n)} labels to {path}.")

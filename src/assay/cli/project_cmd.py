@@ -1,0 +1,82 @@
+"""Commands about the project itself: init, datasets, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from assay.cli.app import STATE, app, handle_errors, open_project
+from assay.cli.render import console, fmt, print_inventory, print_json, progress_bar
+
+
+@app.command()
+@handle_errors
+def init(
+    path: Annotated[Path, typer.Argument(help="Folder of the new project.")] = Path("."),
+) -> None:
+    """Create a project in PATH (default: here); its store is PATH/assay.db unless --db is given.
+
+    Example: assay init my-project && cd my-project && assay import ~/photos
+    """
+    import assay
+
+    project = assay.init(path, db=STATE.db)
+    console.print(f"Assay project ready in {project.root} ({project.store!r})")
+
+
+@app.command()
+@handle_errors
+def datasets(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """List the project's datasets with their item counts.
+
+    Example: assay datasets --json
+    """
+    rows = open_project().datasets()
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("No datasets yet. Import one with `assay import PATH`.")
+        return
+    table = Table(show_edge=False)
+    for col in ("name", "items", "created"):
+        table.add_column(col, justify="right" if col == "items" else "left")
+    for r in rows:
+        table.add_row(r["name"], fmt(r["n_items"]), r["created_at"].strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def demo(
+    path: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("assay-demo"),
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the web app afterwards.")
+    ] = True,
+) -> None:
+    """Build a demo project from scikit-learn's digits (1,797 real 8x8 images) and show it.
+
+    Needs no download: the digits ship with scikit-learn. Running it again reuses the project.
+
+    Example: assay demo && cd assay-demo && assay stats --compare split=train split=test
+    """
+    from assay.demo import build_demo
+
+    with progress_bar("importing digits") as progress:
+        project = build_demo(path, db=STATE.db, progress=progress)
+    print_inventory(project.dataset("digits").stats().to_dict())
+    console.print(
+        f"\nThe demo project is in {project.root}. Next:\n"
+        f"  cd {path}\n"
+        "  assay stats --compare split=train split=test   # train vs test, side by side\n"
+        "  assay stats --filter label=3                    # one class\n"
+        "  assay export digits labels.csv                  # the labels as CSV\n"
+        "  assay import ./my_images                        # your own data"
+    )
+    if serve:
+        console.print("(The web app is not part of this version yet; --no-serve is implied.)")

@@ -1,0 +1,98 @@
+"""The filter language: parsing, refusals, and each field on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import assay
+from assay.errors import ClassNotFound, InvalidParameter, LayerNotFound
+from assay.ingest.staging import ImportJob, json_hash
+from assay.store.filters import parse
+
+
+@pytest.fixture
+def ds(tmp_path: Path, store_url: str) -> assay.Dataset:
+    project = assay.init(tmp_path, db=store_url)
+    rows = [
+        ("a", "train", "cat", {"age": 3, "city": "Oslo"}),
+        ("b", "train", "dog", {"age": 10, "city": "Bergen"}),
+        ("c", "test", "cat", {"age": 7, "city": "Oslo"}),
+        ("d", "test", None, {"age": None, "city": "Oslo"}),
+    ]
+    schema = [{"name": "age", "dtype": "number"}, {"name": "city", "dtype": "string"}]
+    with ImportJob(project.store, "t", source="mem", format="test", table_schema=schema) as job:
+        for n, (key, split, label, fields) in enumerate(rows, start=2):
+            row = {"external_key": key, "kind": "tabular", "split": split, "label": label,
+                   "fields": fields, "meta": {"source": "web" if key < "c" else "scan"},
+                   "content_hash": json_hash(fields)}
+            job.add(row, where=n)
+        job.publish()
+    return project.dataset("t")
+
+
+def _keys(ds: assay.Dataset, text: str) -> list[str]:
+    return [r["external_key"] for r in ds.items(text, limit=100)[0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("split=train", ["a", "b"]),
+        ("split!=train", ["c", "d"]),
+        ("label=cat", ["a", "c"]),
+        ("label[ground_truth]=dog", ["b"]),
+        ("label=none", ["d"]),
+        ("label!=none", ["a", "b", "c"]),
+        ("label!=cat", ["b", "d"]),
+        ("key=c", ["c"]),
+        ("kind=tabular and split=test", ["c", "d"]),
+        ("meta.source=web", ["a", "b"]),
+        ("field.age>=7", ["b", "c"]),
+        ("field.age<5, split=train", ["a"]),
+        ("field.city=Oslo", ["a", "c", "d"]),
+        ("field.age=none", ["d"]),
+    ],
+)
+def test_filter_selects(ds: assay.Dataset, text: str, expected: list[str]) -> None:
+    assert _keys(ds, text) == expected
+
+
+def test_unknown_class_and_layer_are_named(ds: assay.Dataset) -> None:
+    with pytest.raises(ClassNotFound, match=r"Did you mean 'cat'"):
+        ds.items("label=cta")
+    with pytest.raises(LayerNotFound, match="No layer 'alice'"):
+        ds.items("label[alice]=cat")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour=red", "Unknown filter field 'colour'"),
+        ("split", "Cannot read the filter"),
+        ("items.id=1; DROP TABLE items", "Unknown filter field 'items'"),
+        ("meta=1", "Say which meta"),
+        ("label>cat", "Labels compare with"),
+        ("field.city>Oslo", "needs a number"),
+    ],
+)
+def test_bad_filters_are_refused(ds: assay.Dataset, text: str, message: str) -> None:
+    with pytest.raises(InvalidParameter, match=message):
+        ds.items(text)
+
+
+def test_values_are_bound_not_spliced(ds: assay.Dataset) -> None:
+    assert _keys(ds, "key=' OR 1=1 --") == []
+    assert len(ds) == 4
+
+
+def test_parse_splits_on_commas_and_and() -> None:
+    clauses = parse("split=train, label[x]=a and meta.k!=v")
+    assert [(c.field, c.arg, c.op, c.value) for c in clauses] == [
+        ("split", None, "=", "train"),
+        ("label", "x", "=", "a"),
+        ("meta", "k", "!=", "v"),
+    ]
+    assert np.all([isinstance(c.value, str) for c in clauses])
