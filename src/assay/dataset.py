@@ -106,12 +106,23 @@ class Dataset:
         return build_inventory(self, filter, dask=dask, progress=progress)
 
     def compare(
-        self, filter_a: str | None, filter_b: str | None, *, dask: Any = None
+        self,
+        filter_a: str | None = None,
+        filter_b: str | None = None,
+        *,
+        other: Dataset | str | None = None,
+        dask: Any = None,
     ) -> Comparison:
-        """Two slices side by side: class-balance shift and per-feature drift (PSI)."""
+        """Two slices side by side: class-balance shift and per-feature drift (PSI).
+
+        Slice A is ``filter_a`` of this dataset; slice B is ``filter_b`` of ``other`` (another
+        dataset, such as a new batch of data) or, by default, of this dataset.
+        """
         from assay.stats.inventory import compare
 
-        return compare(self, filter_a, filter_b, dask=dask)
+        if isinstance(other, str):
+            other = self.project.dataset(other)
+        return compare(self, filter_a, other or self, filter_b, dask=dask)
 
     def export(
         self,

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 
 from assay.errors import AssayError
@@ -59,7 +58,9 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AssayError as exc:
-            raise click.ClickException(str(exc)) from exc
+            # Typer ships its own copy of click, so click.ClickException would not be caught.
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -152,8 +152,8 @@ def print_comparison(cmp: dict[str, Any]) -> None:
     """Two slices side by side: class balance and drift."""
     a, b = cmp["a"], cmp["b"]
     console.print(
-        f"[bold]A[/bold] {a['filter'] or '(all)'}: {fmt(a['n_items'])} items    "
-        f"[bold]B[/bold] {b['filter'] or '(all)'}: {fmt(b['n_items'])} items"
+        f"[bold]A[/bold] {a['dataset']} {a['filter'] or '(all)'}: {fmt(a['n_items'])} items    "
+        f"[bold]B[/bold] {b['dataset']} {b['filter'] or '(all)'}: {fmt(b['n_items'])} items"
     )
     for layer, d in cmp["class_balance"].items():
         table = Table(

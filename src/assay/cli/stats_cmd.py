@@ -24,6 +24,10 @@ def stats(
         tuple[str, str] | None,
         typer.Option(help="Two slices to put side by side, e.g. --compare split=train split=test."),
     ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(help="Compare with another dataset (e.g. new data against the training set)."),
+    ] = None,
     dask: Annotated[
         str | None, typer.Option(help="Run on a Dask cluster, e.g. tcp://scheduler:8786.")
     ] = None,
@@ -39,11 +43,14 @@ def stats(
       assay stats digits --filter "split=test" --json
 
       assay stats digits --compare split=train split=test
+
+      assay stats train-set --against new-batch
     """
     project = open_project()
     ds = project.dataset(dataset or _only_dataset(project))
-    if compare:
-        result = ds.compare(compare[0] or None, compare[1] or None, dask=dask).to_dict()
+    if compare or against:
+        filter_a, filter_b = compare or (filter, filter)
+        result = ds.compare(filter_a or None, filter_b or None, other=against, dask=dask).to_dict()
         print_json(result) if as_json else print_comparison(result)
         return
     with progress_bar("computing statistics") as progress:

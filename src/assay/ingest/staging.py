@@ -45,12 +45,18 @@ def content_hash(*parts: bytes | str) -> str:
 
 def json_hash(value: Any) -> str:
     """Content hash of a JSON-able value, independent of key order."""
-    return content_hash(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+    return content_hash(
+        orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    )
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import did: rows read, items and labels added, and the dataset it went to."""
+    """What an import did: rows read, items and labels added, and the dataset it went to.
+
+    ``n_skipped`` counts input the importer was told to leave out (unreadable images with
+    ``skip_bad``).
+    """
 
     dataset: str
     import_id: int
@@ -58,6 +64,7 @@ class ImportResult:
     n_new_items: int
     n_new_labels: int
     n_classes_added: int
+    n_skipped: int = 0
 
 
 class ImportJob:
@@ -369,6 +376,12 @@ class _Publisher:
         self.conn.execute(t.media_blobs.insert().from_select(["item_id", "mime", "data"], select))
 
     def _insert_labels(self, ds: int) -> int:
+        s = t.staged_items.c
+        has_labels = self.conn.execute(
+            sa.select(s.seq).where(s.import_id == self.imp, s.label.is_not(None)).limit(1)
+        ).first()
+        if has_labels is None:
+            return 0
         layer = layer_id(self.conn, ds, self.job.layer, kind="import", create=True, now=self.now)
         before = self.conn.execute(
             sa.select(sa.func.coalesce(sa.func.max(t.labels.c.id), 0))

@@ -1,6 +1,7 @@
 """A small, allow-listed filter language for slices of a dataset.
 
-``split=train``, ``kind=image``, ``key=img_7``, ``label=3`` (current label in the default
+``split=train``, ``kind=image``, ``key=img_7``, ``import=2`` (items first added by import 2),
+``label=3`` (current label in the default
 layer), ``label[alice]=cat`` (in layer ``alice``), ``label=none`` (unlabeled there),
 ``meta.source=web``, ``field.age>=30``; join conditions with ``,`` or `` and ``. Only these
 fields and the operators ``= != < <= > >=`` exist: nothing the user types reaches SQL as
@@ -34,10 +35,16 @@ _OPS = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
 }
-_COLUMNS = {"split": t.items.c.split, "kind": t.items.c.kind, "key": t.items.c.external_key}
+_COLUMNS = {
+    "split": t.items.c.split,
+    "kind": t.items.c.kind,
+    "key": t.items.c.external_key,
+    "import": t.items.c.import_id,
+}
 _NONE = ("", "none", "null")
 HELP = (
-    "Filters look like 'split=train', 'kind=image', 'key=x', 'label=cat', 'label[layer]=cat', "
+    "Filters look like 'split=train', 'kind=image', 'key=x', 'import=2', 'label=cat', "
+    "'label[layer]=cat', "
     "'label=none', 'meta.NAME=value' or 'field.NAME>=3', joined with ',' or ' and '."
 )
 
@@ -84,6 +91,10 @@ def compile_filter(
 
 
 def _compile(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
+    if c.field == "import":
+        if not c.value.isdigit():
+            raise InvalidParameter(f"'import' takes an import number, got {c.value!r}.")
+        return _OPS[c.op](t.items.c.import_id, int(c.value))  # type: ignore[no-any-return]
     if c.field in _COLUMNS:
         return _compare(_COLUMNS[c.field], c)
     if c.field == "label":
