@@ -25,9 +25,15 @@ def ds(tmp_path: Path, store_url: str) -> assay.Dataset:
     schema = [{"name": "age", "dtype": "number"}, {"name": "city", "dtype": "string"}]
     with ImportJob(project.store, "t", source="mem", format="test", table_schema=schema) as job:
         for n, (key, split, label, fields) in enumerate(rows, start=2):
-            row = {"external_key": key, "kind": "tabular", "split": split, "label": label,
-                   "fields": fields, "meta": {"source": "web" if key < "c" else "scan"},
-                   "content_hash": json_hash(fields)}
+            row = {
+                "external_key": key,
+                "kind": "tabular",
+                "split": split,
+                "label": label,
+                "fields": fields,
+                "meta": {"source": "web" if key < "c" else "scan"},
+                "content_hash": json_hash(fields),
+            }
             job.add(row, where=n)
         job.publish()
     return project.dataset("t")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import assay
-from assay.errors import DatasetNotFound, DataFormatError, InvalidParameter, ProjectNotFound
+from assay.errors import DataFormatError, DatasetNotFound, InvalidParameter, ProjectNotFound
 from assay.ingest.arrays import import_arrays
 from assay.store.migrate import HEAD, current_revision, script_head
 

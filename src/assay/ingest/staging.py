@@ -1,11 +1,12 @@
-"""Atomic, idempotent imports: rows are staged in batches, then published in one transaction.
+"""Atomic, idempotent imports: the ``ImportJob`` every importer feeds its rows to.
 
-An ``ImportJob`` writes the rows an importer parses into ``staged_items`` in committed
-batches (short write transactions that do not lock labelers out for long), then ``publish``
-moves them into ``items`` and ``labels`` in a single transaction. Until then nothing is
-visible; if the process dies, the staged rows stay invisible and the next import (or
-``assay doctor``) removes them. Publishing skips items whose external key and content hash
-are already stored, so importing the same files twice adds nothing.
+An import is all or nothing. Rows are written in short, committed batches (so an import
+never locks labelers out for long) to a place no reader looks: a new dataset still in the
+``importing`` state, or the ``staged_items`` table for an existing dataset (see
+``ingest.writers``). ``publish`` makes everything visible in one transaction. If the process
+dies first, nothing is visible and the next import (or ``assay doctor``) removes what was
+left. Importing the same files again adds nothing: items are matched by external key and
+content hash, and a label is added only where it differs from the current one.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, DataFormatError
+from assay.ingest.writers import DirectWriter, StagedWriter, drop_dataset, layer_id
 from assay.progress import ProgressCallback, no_progress
 from assay.store import Store
 from assay.store import schema as t
@@ -30,8 +31,17 @@ from assay.store.naming import natural_sort_key
 
 BATCH_SIZE = 10_000
 DEFAULT_LAYER = "ground_truth"
-STAGED_COLUMNS = ("seq", *t.ITEM_FIELDS, "label", "blob")
-_JSON_COLUMNS = ("fields", "meta")
+
+__all__ = [
+    "BATCH_SIZE",
+    "DEFAULT_LAYER",
+    "ImportJob",
+    "ImportResult",
+    "content_hash",
+    "json_hash",
+    "layer_id",
+    "remove_abandoned_imports",
+]
 
 
 def content_hash(*parts: bytes | str) -> str:
@@ -68,9 +78,9 @@ class ImportResult:
 
 
 class ImportJob:
-    """Stage rows in batches and publish them atomically.
+    """Write rows in batches and publish them atomically.
 
-    Use as a context manager; leaving it with an exception discards everything staged::
+    Use as a context manager; leaving it with an exception discards everything written::
 
         with ImportJob(store, "digits", source="x.idx", format="idx") as job:
             for row in rows:
@@ -81,13 +91,13 @@ class ImportJob:
     ----------
     store : Store
     dataset : str
-        Dataset to import into; created at publish if it does not exist.
+        Dataset to import into; created (invisible until published) if it does not exist.
     source, format : str
         Recorded on the import (shown in messages and the import log).
     classes : list of str, optional
-        The allowed class names. Labels outside them are refused. When omitted, classes are
-        taken from the data (new datasets) or from the dataset (existing ones) unless
-        ``add_classes`` is true.
+        The allowed class names, in schema order. Labels outside them are refused. When
+        omitted, classes come from the data (new datasets) or from the dataset (existing
+        ones) unless ``add_classes`` is true.
     add_classes : bool
         Allow an import into an existing dataset to add classes it has not seen.
     layer : str
@@ -122,22 +132,49 @@ class ImportJob:
         self.layer = layer
         self.author = author
         self.table_schema = table_schema
+        self.numeric_columns = [c["name"] for c in table_schema or [] if c.get("dtype") == "number"]
         self.progress = progress
         self.total = total
         self.batch_size = batch_size
+        self.declared = classes
+        self.add_classes = add_classes
         self.import_id: int | None = None
         self.n_rows = 0
-        self._batch: list[tuple[Any, ...]] = []
+        self.kinds: set[str] = set()
+        self._batch: list[dict[str, Any]] = []
         self._batch_keys: dict[str, int | str] = {}
-        self._where: dict[int, int | str] = {}
-        self._allowed = self._allowed_classes(classes, add_classes)
+        self._writer: DirectWriter | StagedWriter | None = None
+        self._allowed: set[str] | None = None
+        self._now = datetime.now(UTC)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def __enter__(self) -> ImportJob:
         remove_abandoned_imports(self.store)
         with self.store.write() as conn:
-            self.import_id = conn.execute(
+            existing = conn.execute(
+                sa.select(t.datasets.c.id, t.datasets.c.state).where(
+                    t.datasets.c.name == self.dataset
+                )
+            ).first()
+            if existing is not None and existing.state != "ready":
+                raise Conflict(
+                    f"Dataset {self.dataset!r} is being imported by another process. Wait for "
+                    "it to finish, or import under another name."
+                )
+            self.import_id = self._insert_import(conn)
+            if existing is None:
+                self._writer = DirectWriter(self, self._create_dataset(conn), self._now)
+                if self.declared:
+                    self._writer.declare_classes(conn, self.declared)
+            else:
+                self._writer = StagedWriter(self, existing.id, self._now)
+            self._allowed = self._allowed_classes(conn, existing.id if existing else None)
+        return self
+
+    def _insert_import(self, conn: sa.Connection) -> int:
+        return int(
+            conn.execute(
                 t.imports.insert().values(
                     dataset_name=self.dataset,
                     source=self.source,
@@ -145,10 +182,35 @@ class ImportJob:
                     state="staging",
                     pid=os.getpid(),
                     host=socket.gethostname(),
-                    started_at=_now(),
+                    started_at=self._now,
                 )
-            ).inserted_primary_key[0]
-        return self
+            ).inserted_primary_key[0]  # type: ignore[index]
+        )
+
+    def _create_dataset(self, conn: sa.Connection) -> int:
+        return int(
+            conn.execute(
+                t.datasets.insert().values(
+                    name=self.dataset,
+                    created_at=self._now,
+                    schema=self.table_schema,
+                    state="importing",
+                    import_id=self.import_id,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        )
+
+    def _allowed_classes(self, conn: sa.Connection, dataset_id: int | None) -> set[str] | None:
+        if self.declared is not None:
+            return set(self.declared)
+        if self.add_classes or dataset_id is None:
+            return None
+        names = set(
+            conn.execute(
+                sa.select(t.classes.c.name).where(t.classes.c.dataset_id == dataset_id)
+            ).scalars()
+        )
+        return names or None
 
     def __exit__(
         self,
@@ -157,12 +219,17 @@ class ImportJob:
         tb: TracebackType | None,
     ) -> None:
         if exc is not None and self.import_id is not None:
-            _discard(self.store, self.import_id, error=str(exc) or exc_type.__name__)  # type: ignore[union-attr]
+            error = str(exc) or (exc_type.__name__ if exc_type else "error")
+            discard_import(self.store, self.import_id, error=error)
 
-    # -- staging ---------------------------------------------------------------------------
+    # -- adding rows -----------------------------------------------------------------------
 
     def add(self, row: dict[str, Any], where: int | str) -> None:
-        """Stage one item. ``where`` (a line number or a file path) locates it in messages."""
+        """Add one item. ``where`` (a line number or a file path) locates it in messages.
+
+        ``row`` holds item columns (``assay.store.schema.ITEM_FIELDS``), and optionally
+        ``label`` (a class name) and ``blob`` (PNG bytes kept in the store).
+        """
         key = row["external_key"]
         if key in self._batch_keys:
             raise DataFormatError(
@@ -177,274 +244,97 @@ class ImportJob:
                 "allow new classes (--add-classes)."
             )
         self.n_rows += 1
+        self.kinds.add(row["kind"])
         self._batch_keys[key] = where
-        self._where[self.n_rows] = where
-        self._batch.append(tuple(_staged_value(c, row, self.n_rows) for c in STAGED_COLUMNS))
+        self._batch.append(row)
         if len(self._batch) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered rows to the staging table in one short transaction."""
+        """Write the buffered rows in one short transaction."""
         if not self._batch:
             return
-        try:
-            with self.store.write() as conn:
-                _bulk_insert(conn, self.import_id, self._batch)
-        except sa.exc.IntegrityError as exc:
-            raise self._duplicate_error() from exc
-        self._batch.clear()
+        first_seq = self.n_rows - len(self._batch) + 1
+        with self.store.write() as conn:
+            if isinstance(self._writer, DirectWriter):
+                self._writer.write(conn, self._batch)
+            elif isinstance(self._writer, StagedWriter):
+                self._writer.write(conn, self._batch, first_seq)
+        self._batch = []
         self._batch_keys.clear()
-        self._where.clear()
         self.progress(self.n_rows, self.total, f"reading {self.source}")
 
-    def _duplicate_error(self) -> DataFormatError:
-        keys = [row[STAGED_COLUMNS.index("external_key")] for row in self._batch]
+    def duplicate_error(self, keys: list[str]) -> DataFormatError:
+        """The error for a key written twice: names the later row and where the first was."""
+        table = t.staged_items if isinstance(self._writer, StagedWriter) else t.items
+        owner = (
+            table.c.import_id == self.import_id
+            if table is t.staged_items
+            else t.items.c.dataset_id == self._writer.ds  # type: ignore[union-attr]
+        )
         with self.store.read() as conn:
             dup = conn.execute(
-                sa.select(t.staged_items.c.external_key, t.staged_items.c.seq)
-                .where(t.staged_items.c.import_id == self.import_id)
-                .where(t.staged_items.c.external_key.in_(keys[:30_000]))
+                sa.select(table.c.external_key)
+                .where(owner, table.c.external_key.in_(keys[:30_000]))
                 .limit(1)
-            ).first()
+            ).scalar()
         if dup is None:
-            return DataFormatError(f"{self.source}: the rows could not be staged.")
+            return DataFormatError(f"{self.source}: the rows could not be written.")
         return DataFormatError(
-            f"{self._loc(self._batch_keys[dup.external_key])}: the key {dup.external_key!r} "
-            "appears twice in the input. Keys must be unique within a dataset."
+            f"{self._loc(self._batch_keys[dup])}: the key {dup!r} appears twice in the input. "
+            "Keys must be unique within a dataset."
         )
 
     # -- publishing ------------------------------------------------------------------------
 
     def publish(self) -> ImportResult:
-        """Make everything staged visible at once; returns what was added."""
+        """Make everything written visible at once; returns what was added."""
         self.flush()
         if self.n_rows == 0:
             raise DataFormatError(f"{self.source}: nothing to import (no items found).")
         self.progress(self.n_rows, self.total, "publishing")
         with self.store.write() as conn:
-            result = _Publisher(conn, self).run()
+            if isinstance(self._writer, DirectWriter):
+                n_items, n_labels, n_classes = self._writer.publish(conn, self.declared is not None)
+            else:
+                n_items, n_labels, n_classes = self._writer.publish(conn)  # type: ignore[union-attr]
+            self._record_kinds(conn)
+            conn.execute(
+                t.imports.update()
+                .where(t.imports.c.id == self.import_id)
+                .values(
+                    state="published",
+                    finished_at=datetime.now(UTC),
+                    n_rows=self.n_rows,
+                    n_new_items=n_items,
+                    n_new_labels=n_labels,
+                )
+            )
         self.progress(self.n_rows, self.total, "done")
-        return result
+        return ImportResult(
+            self.dataset,
+            self.import_id,
+            self.n_rows,
+            n_items,
+            n_labels,
+            n_classes,  # type: ignore[arg-type]
+        )
 
-    # -- helpers ---------------------------------------------------------------------------
+    def _record_kinds(self, conn: sa.Connection) -> None:
+        ds = self._writer.ds  # type: ignore[union-attr]
+        known = conn.execute(sa.select(t.datasets.c.kinds).where(t.datasets.c.id == ds)).scalar()
+        kinds = sorted(set(known or []) | self.kinds)
+        conn.execute(t.datasets.update().where(t.datasets.c.id == ds).values(kinds=kinds))
 
     def _loc(self, where: int | str) -> str:
         return f"{self.source}, line {where}" if isinstance(where, int) else str(where)
 
-    def _allowed_classes(self, classes: list[str] | None, add_classes: bool) -> set[str] | None:
-        if classes is not None:
-            return set(classes)
-        if add_classes:
-            return None
-        with self.store.read() as conn:
-            names = conn.execute(
-                sa.select(t.classes.c.name)
-                .join(t.datasets, t.datasets.c.id == t.classes.c.dataset_id)
-                .where(t.datasets.c.name == self.dataset)
-            ).scalars()
-            existing = set(names)
-        return existing or None
 
-
-class _Publisher:
-    """The single transaction that moves one import's staged rows into the dataset."""
-
-    def __init__(self, conn: Connection, job: ImportJob) -> None:
-        self.conn = conn
-        self.job = job
-        self.imp = job.import_id
-        self.now = _now()
-
-    def run(self) -> ImportResult:
-        ds = self._dataset_id()
-        self._check_schema(ds)
-        n_classes = self._add_classes(ds)
-        self._check_conflicts(ds)
-        n_items = self._insert_items(ds)
-        self._insert_blobs(ds)
-        n_labels = self._insert_labels(ds)
-        self.conn.execute(
-            t.imports.update()
-            .where(t.imports.c.id == self.imp)
-            .values(
-                state="published",
-                finished_at=self.now,
-                n_rows=self.job.n_rows,
-                n_new_items=n_items,
-                n_new_labels=n_labels,
-            )
-        )
-        self.conn.execute(t.staged_items.delete().where(t.staged_items.c.import_id == self.imp))
-        return ImportResult(
-            self.job.dataset, self.imp, self.job.n_rows, n_items, n_labels, n_classes
-        )
-
-    def _dataset_id(self) -> int:
-        row = self.conn.execute(
-            sa.select(t.datasets.c.id).where(t.datasets.c.name == self.job.dataset)
-        ).first()
-        if row is not None:
-            return int(row.id)
-        return int(
-            self.conn.execute(
-                t.datasets.insert().values(
-                    name=self.job.dataset, created_at=self.now, schema=self.job.table_schema
-                )
-            ).inserted_primary_key[0]
-        )
-
-    def _check_schema(self, ds: int) -> None:
-        new = self.job.table_schema
-        if new is None:
-            return
-        old = self.conn.execute(
-            sa.select(t.datasets.c.schema).where(t.datasets.c.id == ds)
-        ).scalar()
-        if old is None:
-            self.conn.execute(t.datasets.update().where(t.datasets.c.id == ds).values(schema=new))
-            return
-        old_names = [c["name"] for c in old]
-        new_names = [c["name"] for c in new]
-        if old_names != new_names:
-            missing = [n for n in old_names if n not in new_names]
-            extra = [n for n in new_names if n not in old_names]
-            raise DataFormatError(
-                f"{self.job.source}: its columns do not match dataset {self.job.dataset!r} "
-                f"(missing: {_preview(missing)}; not in the dataset: {_preview(extra)}). "
-                "Import it as a new dataset, or make the columns match."
-            )
-
-    def _add_classes(self, ds: int) -> int:
-        s = t.staged_items.c
-        found = self.conn.execute(
-            sa.select(s.label).where(s.import_id == self.imp, s.label.is_not(None)).distinct()
-        ).scalars()
-        found = set(found)
-        existing = dict(
-            self.conn.execute(
-                sa.select(t.classes.c.name, t.classes.c.position).where(
-                    t.classes.c.dataset_id == ds
-                )
-            ).all()
-        )
-        new = sorted(found - set(existing), key=natural_sort_key)
-        start = max(existing.values(), default=-1) + 1
-        if new:
-            self.conn.execute(
-                t.classes.insert(),
-                [{"dataset_id": ds, "name": n, "position": start + i} for i, n in enumerate(new)],
-            )
-        return len(new)
-
-    def _check_conflicts(self, ds: int) -> None:
-        s, i = t.staged_items.c, t.items.c
-        clash = self.conn.execute(
-            sa.select(s.external_key, s.seq)
-            .join(t.items, sa.and_(i.dataset_id == ds, i.external_key == s.external_key))
-            .where(s.import_id == self.imp, i.content_hash != s.content_hash)
-            .order_by(s.seq)
-            .limit(1)
-        ).first()
-        if clash is not None:
-            raise Conflict(
-                f"{self.job.source}: item {clash.external_key!r} is already in dataset "
-                f"{self.job.dataset!r} with different content. Nothing was imported. Give the "
-                "new item another key, or import into a new dataset."
-            )
-
-    def _insert_items(self, ds: int) -> int:
-        s, i = t.staged_items.c, t.items.c
-        cols = list(t.ITEM_FIELDS)
-        already = sa.exists().where(i.dataset_id == ds, i.external_key == s.external_key)
-        select = (
-            sa.select(sa.literal(ds), *[s[c] for c in cols], sa.literal(self.imp))
-            .where(s.import_id == self.imp, ~already)
-            .order_by(s.seq)
-        )
-        res = self.conn.execute(
-            t.items.insert().from_select(["dataset_id", *cols, "import_id"], select)
-        )
-        return int(res.rowcount)
-
-    def _insert_blobs(self, ds: int) -> None:
-        s, i = t.staged_items.c, t.items.c
-        select = (
-            sa.select(i.id, sa.literal("image/png"), s.blob)
-            .join(t.items, sa.and_(i.dataset_id == ds, i.external_key == s.external_key))
-            .where(s.import_id == self.imp, s.blob.is_not(None), i.import_id == self.imp)
-        )
-        self.conn.execute(t.media_blobs.insert().from_select(["item_id", "mime", "data"], select))
-
-    def _insert_labels(self, ds: int) -> int:
-        s = t.staged_items.c
-        has_labels = self.conn.execute(
-            sa.select(s.seq).where(s.import_id == self.imp, s.label.is_not(None)).limit(1)
-        ).first()
-        if has_labels is None:
-            return 0
-        layer = layer_id(self.conn, ds, self.job.layer, kind="import", create=True, now=self.now)
-        before = self.conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(t.labels.c.id), 0))
-        ).scalar()
-        params = {
-            "ds": ds,
-            "imp": self.imp,
-            "layer": layer,
-            "author": self.job.author,
-            "now": self.now,
-            "reason": f"imported from {self.job.source}",
-        }
-        res = self.conn.execute(_INSERT_LABELS, params)
-        self.conn.execute(_UPSERT_HEADS, {"imp": self.imp, "layer": layer, "before": before})
-        return int(res.rowcount)
-
-
-# Labels that differ from the current one in the layer become new rows (superseding it).
-_INSERT_LABELS = sa.text(
-    """
-    INSERT INTO labels (layer_id, item_id, class_id, author, created_at, reason, supersedes,
-                        import_id)
-    SELECT :layer, i.id, c.id, :author, :now, :reason, h.label_id, :imp
-    FROM staged_items s
-    JOIN items i ON i.dataset_id = :ds AND i.external_key = s.external_key
-    JOIN classes c ON c.dataset_id = :ds AND c.name = s.label
-    LEFT JOIN label_heads h ON h.layer_id = :layer AND h.item_id = i.id
-    WHERE s.import_id = :imp AND s.label IS NOT NULL
-      AND (h.class_id IS NULL OR h.class_id <> c.id)
-    ORDER BY s.seq
-    """
-)
-
-# "WHERE true" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
-_UPSERT_HEADS = sa.text(
-    """
-    INSERT INTO label_heads (layer_id, item_id, label_id, class_id)
-    SELECT layer_id, item_id, id, class_id FROM labels
-    WHERE id > :before AND import_id = :imp AND layer_id = :layer
-    ON CONFLICT (layer_id, item_id)
-    DO UPDATE SET label_id = excluded.label_id, class_id = excluded.class_id
-    """
-)
-
-
-def layer_id(
-    conn: Connection, ds: int, name: str, *, kind: str, create: bool, now: datetime | None = None
-) -> int:
-    """The id of layer ``name`` of dataset ``ds``, created with ``kind`` if asked to."""
-    found = conn.execute(
-        sa.select(t.layers.c.id).where(t.layers.c.dataset_id == ds, t.layers.c.name == name)
-    ).scalar()
-    if found is not None or not create:
-        return found  # type: ignore[no-any-return]
-    return int(
-        conn.execute(
-            t.layers.insert().values(dataset_id=ds, name=name, kind=kind, created_at=now or _now())
-        ).inserted_primary_key[0]
-    )
+# -- cleaning up -----------------------------------------------------------------------------
 
 
 def remove_abandoned_imports(store: Store) -> int:
-    """Discard the staged rows of imports whose process on this host is gone; returns how many."""
+    """Discard what imports whose process on this host is gone left behind; returns how many."""
     host = socket.gethostname()
     with store.read() as conn:
         rows = conn.execute(
@@ -454,17 +344,27 @@ def remove_abandoned_imports(store: Store) -> int:
         ).all()
     dead = [r.id for r in rows if not _pid_alive(r.pid)]
     for imp in dead:
-        _discard(store, imp, error="interrupted: the importing process ended before publishing")
+        discard_import(
+            store, imp, error="interrupted: the importing process ended before publishing"
+        )
     return len(dead)
 
 
-def _discard(store: Store, imp: int, error: str) -> None:
+def discard_import(store: Store, import_id: int, error: str) -> None:
+    """Remove an unpublished import's rows (and its hidden dataset) and mark it failed."""
     with store.write() as conn:
-        conn.execute(t.staged_items.delete().where(t.staged_items.c.import_id == imp))
+        hidden = conn.execute(
+            sa.select(t.datasets.c.id).where(
+                t.datasets.c.import_id == import_id, t.datasets.c.state == "importing"
+            )
+        ).scalar()
+        if hidden is not None:
+            drop_dataset(conn, hidden)
+        conn.execute(t.staged_items.delete().where(t.staged_items.c.import_id == import_id))
         conn.execute(
             t.imports.update()
-            .where(t.imports.c.id == imp)
-            .values(state="failed", finished_at=_now(), error=error[:2000])
+            .where(t.imports.c.id == import_id)
+            .values(state="failed", finished_at=datetime.now(UTC), error=error[:2000])
         )
 
 
@@ -480,42 +380,6 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _bulk_insert(conn: Connection, import_id: int | None, rows: list[tuple[Any, ...]]) -> None:
-    """Insert staged rows through the driver directly: the hot path of every import."""
-    columns = ("import_id", *STAGED_COLUMNS)
-    data = [(import_id, *row) for row in rows]
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        with (
-            raw.cursor() as cur,
-            cur.copy(  # type: ignore[union-attr]
-                f"COPY staged_items ({', '.join(columns)}) FROM STDIN"
-            ) as copy,
-        ):
-            for row in data:
-                copy.write_row(row)
-        return
-    marks = ", ".join("?" for _ in columns)
-    # Column names are constants of this module, never user input.
-    sql = f"INSERT INTO staged_items ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
-    conn.exec_driver_sql(sql, data)
-
-
-def _staged_value(column: str, row: dict[str, Any], seq: int) -> Any:
-    if column == "seq":
-        return seq
-    value = row.get(column)
-    if column in _JSON_COLUMNS and value is not None:
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    return value
-
-
 def _preview(values: list[str], n: int = 8) -> str:
-    if not values:
-        return "none"
     shown = ", ".join(repr(v) for v in values[:n])
     return shown + (f" and {len(values) - n} more" if len(values) > n else "")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

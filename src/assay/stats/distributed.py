@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from assay.errors import InvalidParameter, MissingDependency
@@ -80,7 +81,11 @@ def tree_reduce(items: Iterable[T], merge: Callable[[T, T], T]) -> T:
 
 
 def reduce_partitions(
-    fn: Callable[[Any], M], partitions: Sequence[Any], *, client: Client | None = None
+    fn: Callable[[Any], M],
+    partitions: Sequence[Any],
+    *,
+    client: Client | None = None,
+    executor: Executor | None = None,
 ) -> M:
     """Apply ``fn`` to every partition and merge the results into one aggregator.
 
@@ -94,6 +99,9 @@ def reduce_partitions(
         Picklable descriptors of the partitions (paths, row ranges, query bounds...).
     client : distributed.Client, optional
         Run on this Dask cluster; by default run sequentially in this process.
+    executor : concurrent.futures.Executor, optional
+        Run the partitions on this local pool (for example one process per core); results
+        are merged here, in partition order.
 
     Returns
     -------
@@ -115,6 +123,8 @@ def reduce_partitions(
     partitions = list(partitions)
     if not partitions:
         raise InvalidParameter("Nothing to reduce: pass at least one partition.")
+    if executor is not None:
+        return tree_reduce(executor.map(fn, partitions), merge_pair)
     if client is None:
         return tree_reduce((fn(partition) for partition in partitions), merge_pair)
     return _reduce_on_cluster(fn, partitions, client)

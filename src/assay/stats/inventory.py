@@ -3,196 +3,36 @@
 One scan reads the items in id-ordered chunks (flat memory) and feeds aggregators; the scan
 is split into id ranges ("partitions") that run one after another in this process, or as
 tasks on a Dask cluster, and are merged in the same order, so both give the same answer.
-Exact duplicates come from one indexed ``GROUP BY content_hash`` query instead.
+The partition scan itself lives in ``stats.scan``.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from assay.progress import ProgressCallback, no_progress
-from assay.stats.aggregators import Categories, Count, NumericSummary
-from assay.stats.distributed import connect, reduce_partitions
+from assay.stats.aggregators import Categories, DuplicateGroups
+from assay.stats.distributed import connect, merge_pair, reduce_partitions, tree_reduce
 from assay.stats.drift import categorical_psi, psi_from_summaries, total_variation
-from assay.store import Store, filters, queries
+from assay.stats.scan import InventoryAggregate, ScanSpec, scan_partition
+from assay.store import filters, queries
 from assay.store import schema as t
+from assay.store.schema import ITEM_KINDS
 
 if TYPE_CHECKING:
     from assay.dataset import Dataset
 
 PARTITION_ROWS = 200_000
 DUPLICATE_EXAMPLES = 10
-_IMAGE_NUMERIC = ("width", "height", "pixel_mean", "pixel_std")
-_SCAN_COLUMNS = (
-    t.items.c.kind,
-    t.items.c.split,
-    t.items.c.fields,
-    t.items.c.width,
-    t.items.c.height,
-    t.items.c.channels,
-    t.items.c.pixel_mean,
-    t.items.c.pixel_std,
-    t.items.c.text_length,
-)
-
-
-@dataclass(frozen=True)
-class ScanSpec:
-    """What one partition task needs; picklable so Dask can ship it to a worker."""
-
-    url: str
-    dataset_id: int
-    filter: str | None
-    layers: tuple[tuple[int, str], ...]  # (layer id, layer name)
-    classes: tuple[tuple[int, str], ...]  # (class id, class name)
-    numeric: tuple[str, ...]  # tabular columns summarized as numbers
-    categorical: tuple[str, ...]  # tabular columns summarized as categories
-    id_range: tuple[int, int]  # [low, high)
-
-
-@dataclass
-class InventoryAggregate:
-    """The mergeable state of an inventory: one aggregator per statistic."""
-
-    items: Count = field(default_factory=Count)
-    kinds: Categories = field(default_factory=Categories)
-    splits: Categories = field(default_factory=Categories)
-    layer_classes: dict[str, Categories] = field(default_factory=dict)
-    layer_authors: dict[str, Categories] = field(default_factory=dict)
-    features: dict[str, NumericSummary] = field(default_factory=dict)
-    categories: dict[str, Categories] = field(default_factory=dict)
-    images: dict[str, NumericSummary] = field(default_factory=dict)
-    image_sizes: Categories = field(default_factory=Categories)
-    image_channels: Categories = field(default_factory=Categories)
-    text_length: NumericSummary = field(default_factory=NumericSummary)
-
-    def merge(self, other: InventoryAggregate) -> InventoryAggregate:
-        """Merge another partition's state into this one (in place) and return self."""
-        self.items.merge(other.items)
-        self.kinds.merge(other.kinds)
-        self.splits.merge(other.splits)
-        for mine, theirs in (
-            (self.layer_classes, other.layer_classes),
-            (self.layer_authors, other.layer_authors),
-            (self.features, other.features),
-            (self.categories, other.categories),
-            (self.images, other.images),
-        ):
-            _merge_dicts(mine, theirs)
-        self.image_sizes.merge(other.image_sizes)
-        self.image_channels.merge(other.image_channels)
-        self.text_length.merge(other.text_length)
-        return self
-
-
-def _merge_dicts(mine: dict[str, Any], theirs: dict[str, Any]) -> None:
-    for key, agg in theirs.items():
-        if key in mine:
-            mine[key].merge(agg)
-        else:
-            mine[key] = agg
-
-
-# -- the scan of one partition ---------------------------------------------------------------
-
-
-def scan_partition(spec: ScanSpec, store: Store | None = None) -> InventoryAggregate:
-    """Aggregate the items of one id range (opens its own store when run on a worker)."""
-    own = store is None
-    store = store or Store(spec.url)
-    try:
-        with store.read() as conn:
-            return _scan(conn, spec)
-    finally:
-        if own:
-            store.close()
-
-
-def _scan(conn: Connection, spec: ScanSpec) -> InventoryAggregate:
-    agg = InventoryAggregate()
-    for name in spec.numeric:
-        agg.features[name] = NumericSummary()
-    for name in spec.categorical:
-        agg.categories[name] = Categories()
-    where = filters.compile_filter(conn, spec.dataset_id, spec.filter)
-    for rows in queries.iter_item_chunks(
-        conn, spec.dataset_id, _SCAN_COLUMNS, where, id_range=spec.id_range
-    ):
-        _add_items(agg, rows, spec)
-        _add_labels(conn, agg, spec, where, rows[0].id, rows[-1].id)
-    return agg
-
-
-def _add_items(agg: InventoryAggregate, rows: list[Any], spec: ScanSpec) -> None:
-    kinds = np.array([r.kind for r in rows], dtype=object)
-    agg.items.add(kinds)
-    agg.kinds.add(kinds)
-    agg.splits.add(np.array([r.split if r.split is not None else "(none)" for r in rows], object))
-    images = [r for r in rows if r.kind == "image"]
-    if images:
-        for name in _IMAGE_NUMERIC:
-            values = np.array([getattr(r, name) for r in images], dtype=float)
-            agg.images.setdefault(name, NumericSummary()).add(values)
-        agg.image_sizes.add(np.array([f"{r.width}x{r.height}" for r in images], dtype=object))
-        agg.image_channels.add(np.array([str(r.channels) for r in images], dtype=object))
-    texts = [r.text_length for r in rows if r.text_length is not None]
-    if texts:
-        agg.text_length.add(np.array(texts, dtype=float))
-    if spec.numeric or spec.categorical:
-        _add_fields(agg, [r.fields or {} for r in rows if r.kind == "tabular"])
-
-
-def _add_fields(agg: InventoryAggregate, fields: list[dict[str, Any]]) -> None:
-    if not fields:
-        return
-    for name, summary in agg.features.items():
-        column = [f.get(name) for f in fields]
-        summary.add(np.array([np.nan if v is None else v for v in column], dtype=float))
-    for name, cats in agg.categories.items():
-        column = [f.get(name) for f in fields]
-        cats.add(np.array(["(missing)" if v is None else str(v) for v in column], dtype=object))
-
-
-def _add_labels(
-    conn: Connection,
-    agg: InventoryAggregate,
-    spec: ScanSpec,
-    where: sa.ColumnElement[bool] | None,
-    low: int,
-    high: int,
-) -> None:
-    """Class counts and label activity for the items of ids [low, high] that pass the filter."""
-    names = dict(spec.classes)
-    in_chunk = sa.and_(
-        t.items.c.dataset_id == spec.dataset_id, t.items.c.id >= low, t.items.c.id <= high
-    )
-    if where is not None:
-        in_chunk = sa.and_(in_chunk, where)
-    for layer_id, layer in spec.layers:
-        h = t.label_heads.c
-        counts = conn.execute(
-            sa.select(h.class_id, sa.func.count())
-            .join(t.items, t.items.c.id == h.item_id)
-            .where(h.layer_id == layer_id, h.class_id.is_not(None), in_chunk)
-            .group_by(h.class_id)
-        ).all()
-        agg.layer_classes.setdefault(layer, Categories()).add_counts(
-            {names[c]: n for c, n in counts}
-        )
-        lab = t.labels.c
-        authors = conn.execute(
-            sa.select(lab.author, sa.func.count())
-            .join(t.items, t.items.c.id == lab.item_id)
-            .where(lab.layer_id == layer_id, in_chunk)
-            .group_by(lab.author)
-        ).all()
-        agg.layer_authors.setdefault(layer, Categories()).add_counts(dict(authors))
 
 
 # -- planning, running and reporting ---------------------------------------------------------
@@ -208,21 +48,24 @@ def plan(
         bounds = queries.item_id_bounds(conn, dataset.id)
         layers = tuple((r.id, r.name) for r in queries.list_layers(conn, dataset.id))
         classes = tuple((r.id, r.name) for r in queries.list_classes(conn, dataset.id))
-        schema = (
-            conn.execute(
-                sa.select(t.datasets.c.schema).where(t.datasets.c.id == dataset.id)
-            ).scalar()
-            or []
-        )
-    numeric = tuple(c["name"] for c in schema if c.get("dtype") == "number")
-    categorical = tuple(c["name"] for c in schema if c.get("dtype") != "number")
+        row = conn.execute(
+            sa.select(t.datasets.c.schema, t.datasets.c.kinds).where(t.datasets.c.id == dataset.id)
+        ).one()
+    schema = row.schema or []
+    base = {
+        "url": store.url,
+        "dataset_id": dataset.id,
+        "filter": filter,
+        "layers": layers,
+        "classes": classes,
+        "numeric": tuple(c["name"] for c in schema if c.get("dtype") == "number"),
+        "categorical": tuple(c["name"] for c in schema if c.get("dtype") != "number"),
+        "kinds": tuple(row.kinds or ITEM_KINDS),
+    }
     low, high = bounds if bounds else (1, 0)
-    edges = [*list(range(low, high + 1, partition_rows)), high + 1]
-    return [
-        ScanSpec(store.url, dataset.id, filter, layers, classes, numeric, categorical, (a, b))
-        for a, b in itertools.pairwise(edges)
-        if a < b
-    ] or [ScanSpec(store.url, dataset.id, filter, layers, classes, numeric, categorical, (1, 1))]
+    edges = [*range(low, high + 1, partition_rows), high + 1]
+    ranges = [(a, b) for a, b in itertools.pairwise(edges) if a < b] or [(1, 1)]
+    return [ScanSpec(**base, id_range=r) for r in ranges]
 
 
 def aggregate(
@@ -230,26 +73,47 @@ def aggregate(
     filter: str | None = None,
     *,
     dask: Any = None,
+    n_jobs: int | None = None,
     progress: ProgressCallback = no_progress,
     partition_rows: int = PARTITION_ROWS,
 ) -> InventoryAggregate:
-    """Run the partitioned scan in this process or on a Dask cluster and merge the results."""
+    """Run the partitioned scan and merge the results, always as the same tree.
+
+    Partitions run on a Dask cluster when ``dask`` is given (an address or a Client), else
+    on ``n_jobs`` local processes (default: one per core, when there is more than one
+    partition), else one after another in this process.
+    """
     specs = plan(dataset, filter, partition_rows)
     if isinstance(dask, str):
         with connect(dask) as client:
             return reduce_partitions(scan_partition, specs, client=client)
     if dask is not None:
         return reduce_partitions(scan_partition, specs, client=dask)
-    done = 0
+    jobs = min(n_jobs or os.cpu_count() or 1, len(specs))
+    if jobs > 1 and _can_fork():
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = pool.map(scan_partition, specs)
+            return tree_reduce(_counted(results, len(specs), progress), merge_pair)
+    results = (scan_partition(spec, dataset.store) for spec in specs)
+    return tree_reduce(_counted(results, len(specs), progress), merge_pair)
 
-    def run(spec: ScanSpec) -> InventoryAggregate:
-        nonlocal done
-        result = scan_partition(spec, dataset.store)
-        done += 1
-        progress(done, len(specs), "computing statistics")
-        return result
 
-    return reduce_partitions(run, specs)
+def _can_fork() -> bool:
+    """Whether worker processes can be forked safely: never from a multi-threaded process.
+
+    Forking (rather than spawning) means no re-import of the user's ``__main__`` script, so
+    a script without an ``if __name__ == "__main__"`` guard still works. Each worker opens
+    its own store connection; the ones it inherits are never used.
+    """
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _counted(
+    results: Iterator[InventoryAggregate], total: int, progress: ProgressCallback
+) -> Iterator[InventoryAggregate]:
+    for done, result in enumerate(results, start=1):
+        progress(done, total, "computing statistics")
+        yield result
 
 
 @dataclass
@@ -307,43 +171,23 @@ def _counts(cats: Categories) -> dict[str, int]:
     return dict(cats.result()["counts"])
 
 
-def duplicates(dataset: Dataset, filter: str | None) -> dict[str, Any]:
-    """Groups of items with the same content hash (exact duplicates), biggest first."""
-    i = t.items.c
+def duplicate_examples(dataset: Dataset, groups: DuplicateGroups) -> dict[str, Any]:
+    """The duplicate counts and the external keys of the biggest groups."""
+    found = groups.groups()
+    examples = []
     with dataset.store.read() as conn:
-        where = filters.compile_filter(conn, dataset.id, filter)
-        query = sa.select(i.content_hash, sa.func.count().label("n")).where(
-            i.dataset_id == dataset.id
-        )
-        if where is not None:
-            query = query.where(where)
-        groups = query.group_by(i.content_hash).having(sa.func.count() > 1).subquery()
-        n_groups, n_items = conn.execute(
-            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(groups.c.n), 0))
-        ).one()
-        top = (
-            conn.execute(
-                sa.select(groups.c.content_hash)
-                .order_by(groups.c.n.desc(), groups.c.content_hash)
-                .limit(DUPLICATE_EXAMPLES)
-            )
-            .scalars()
-            .all()
-        )
-        examples = []
-        for digest in top:
-            keys = (
-                conn.execute(
-                    sa.select(i.external_key)
-                    .where(i.dataset_id == dataset.id, i.content_hash == digest)
-                    .order_by(i.id)
-                    .limit(20)
-                )
-                .scalars()
-                .all()
-            )
+        for ids in found[:DUPLICATE_EXAMPLES]:
+            keys = conn.execute(
+                sa.select(t.items.c.external_key)
+                .where(t.items.c.id.in_([int(i) for i in ids[:20]]))
+                .order_by(t.items.c.id)
+            ).scalars()
             examples.append(list(keys))
-    return {"n_groups": int(n_groups), "n_items": int(n_items), "examples": examples}
+    return {
+        "n_groups": len(found),
+        "n_items": int(sum(len(g) for g in found)),
+        "examples": examples,
+    }
 
 
 def build_inventory(
@@ -355,7 +199,7 @@ def build_inventory(
 ) -> Inventory:
     """The inventory of ``dataset`` (or the slice ``filter`` selects)."""
     state = aggregate(dataset, filter, dask=dask, progress=progress)
-    return Inventory(dataset.name, filter, state, duplicates(dataset, filter))
+    return Inventory(dataset.name, filter, state, duplicate_examples(dataset, state.duplicates))
 
 
 @dataclass

@@ -18,6 +18,8 @@ from assay.store import schema as t
 
 CHUNK_SIZE = 50_000
 MAX_PAGE = 1_000
+# Datasets whose first import has not been published yet do not exist for readers.
+READY = t.datasets.c.state == "ready"
 
 
 def _hint(name: str, choices: Sequence[str], what: str) -> str:
@@ -32,9 +34,9 @@ def _hint(name: str, choices: Sequence[str], what: str) -> str:
 
 def get_dataset(conn: Connection, name: str) -> Row[Any]:
     """The dataset row of that name, or DatasetNotFound with a hint."""
-    row = conn.execute(sa.select(t.datasets).where(t.datasets.c.name == name)).first()
+    row = conn.execute(sa.select(t.datasets).where(t.datasets.c.name == name, READY)).first()
     if row is None:
-        names = list(conn.execute(sa.select(t.datasets.c.name)).scalars())
+        names = list(conn.execute(sa.select(t.datasets.c.name).where(READY)).scalars())
         raise DatasetNotFound(
             f"No dataset named {name!r}.{_hint(name, names, 'datasets')}"
             " List them with `assay datasets`."
@@ -52,6 +54,7 @@ def list_datasets(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         sa.select(t.datasets.c.id, t.datasets.c.name, t.datasets.c.created_at, counts.c.n)
         .outerjoin(counts, counts.c.dataset_id == t.datasets.c.id)
+        .where(READY)
         .order_by(t.datasets.c.id)
     ).all()
     return [
@@ -103,37 +106,71 @@ def get_layer(conn: Connection, dataset_id: int, name: str) -> Row[Any]:
 
 def iter_item_chunks(
     conn: Connection,
-    dataset_id: int,
-    columns: Sequence[sa.ColumnElement[Any]],
-    where: sa.ColumnElement[bool] | None = None,
+    query: sa.Select[Any],
     *,
     id_range: tuple[int, int] | None = None,
     chunk_size: int = CHUNK_SIZE,
-) -> Iterator[list[Row[Any]]]:
-    """Yield the dataset's items in id order, ``chunk_size`` rows at a time (flat memory).
+) -> Iterator[Sequence[Row[Any]]]:
+    """Run ``query`` in id-ordered chunks of ``chunk_size`` rows (flat memory).
 
-    ``columns`` are selected alongside ``items.id``; ``id_range`` (inclusive low, exclusive
-    high) restricts the scan to one partition, as the Dask runner does.
+    ``query`` selects ``items.id`` first and restricts the dataset; it may join other tables.
+    Chunks are fetched by keyset (``items.id > last id``), never by ``OFFSET``; ``id_range``
+    (inclusive low, exclusive high) restricts the scan to one partition.
     """
-    after = (id_range[0] - 1) if id_range else -1
+    after = (id_range[0] - 1) if id_range else None
+    if id_range is not None:
+        query = query.where(t.items.c.id < id_range[1])
+    query = query.order_by(t.items.c.id).limit(chunk_size)
     while True:
-        query = (
-            sa.select(t.items.c.id, *columns)
-            .where(t.items.c.dataset_id == dataset_id, t.items.c.id > after)
-            .order_by(t.items.c.id)
-            .limit(chunk_size)
-        )
-        if id_range is not None:
-            query = query.where(t.items.c.id < id_range[1])
-        if where is not None:
-            query = query.where(where)
-        rows = conn.execute(query).all()
+        page = query if after is None else query.where(t.items.c.id > after)
+        rows = conn.execute(page).all()
         if not rows:
             return
         yield rows
-        after = rows[-1].id
         if len(rows) < chunk_size:
             return
+        after = rows[-1][0]
+
+
+def iter_raw_chunks(
+    conn: Connection,
+    query: sa.Select[Any],
+    *,
+    id_range: tuple[int, int] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Like :func:`iter_item_chunks`, but plain tuples straight from the driver.
+
+    For scans over millions of rows: skips SQLAlchemy's per-row result processing (so JSON
+    columns come back as text and timestamps as stored). The statement is compiled once.
+    """
+    items_id = t.items.c.id
+    paged = query.where(items_id > sa.bindparam("_after")).order_by(items_id)
+    if id_range is not None:
+        paged = paged.where(items_id < sa.bindparam("_before"))
+    compiled = paged.limit(chunk_size).compile(dialect=conn.dialect)
+    # Bound values still need their type's processing (e.g. JSON paths in filters).
+    processors = compiled._bind_processors
+    params = {k: processors[k](v) if k in processors else v for k, v in compiled.params.items()}
+    params["_before"] = id_range[1] if id_range else None
+    after = id_range[0] - 1 if id_range else -1
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        while True:
+            params["_after"] = after
+            if compiled.positiontup is not None:  # qmark drivers (SQLite) bind by position
+                cursor.execute(str(compiled), [params[k] for k in compiled.positiontup])
+            else:
+                cursor.execute(str(compiled), params)
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            yield rows
+            if len(rows) < chunk_size:
+                return
+            after = rows[-1][0]
+    finally:
+        cursor.close()
 
 
 def item_id_bounds(conn: Connection, dataset_id: int) -> tuple[int, int] | None:
