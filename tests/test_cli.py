@@ -1,0 +1,107 @@
+"""The command line: each command's output and exit code, and one clean line per error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assay.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str | Path, code: int = 0) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, result.output
+    if code:
+        assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "demo"
+    out = run("demo", path, "--no-serve")
+    assert "digits: 1,797 items" in out
+    assert "assay stats --compare split=train split=test" in out
+    return path
+
+
+def test_demo_inventory_as_json(demo: Path) -> None:
+    inv = json.loads(run("--project", demo, "stats", "digits", "--json"))
+    assert inv["n_items"] == 1797
+    assert inv["splits"] == {"train": 1438, "test": 359}
+    assert sum(inv["layers"][0]["classes"].values()) == 1797
+    assert inv["images"]["sizes"] == {"8x8": 1797}
+
+
+def test_demo_twice_adds_nothing(demo: Path) -> None:
+    run("demo", demo, "--no-serve")
+    (row,) = json.loads(run("--project", demo, "datasets", "--json"))
+    assert row["n_items"] == 1797
+
+
+def test_stats_filter_and_compare(demo: Path) -> None:
+    inv = json.loads(run("-p", demo, "stats", "--filter", "label=3", "--json"))
+    assert inv["layers"][0]["classes"] == {"3": inv["n_items"]}
+    out = run("-p", demo, "stats", "--compare", "split=train", "split=test")
+    assert "PSI" in out and "image.pixel_mean" in out
+    cmp = json.loads(run("-p", demo, "stats", "--compare", "split=train", "split=test", "--json"))
+    assert cmp["a"]["n_items"] == 1438 and cmp["b"]["n_items"] == 359
+
+
+def test_export_round_trip(demo: Path, tmp_path: Path) -> None:
+    out = run("-p", demo, "export", "digits", tmp_path / "labels.csv", "--filter", "split=test")
+    assert "Wrote 359 labels" in out
+    lines = (tmp_path / "labels.csv").read_text().splitlines()
+    assert len(lines) == 360
+
+
+def test_init_import_datasets(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    run("init", project)
+    csv = tmp_path / "houses.csv"
+    csv.write_text("id,rooms,band\nh1,3,low\nh2,5,high\nh3,4,low\n")
+    out = run("-p", project, "import", csv, "--label-column", "band", "--key-column", "id")
+    assert "3 new items" in out and "3 new labels" in out
+    assert "houses" in run("-p", project, "datasets")
+    out = run("-p", project, "import", csv, "--label-column", "band", "--key-column", "id")
+    assert "0 new items" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("stats",), "No Assay project"),
+        (("-p", "{demo}", "stats", "nope"), "No dataset named 'nope'"),
+        (("-p", "{demo}", "stats", "--filter", "colour=red"), "Unknown filter field 'colour'"),
+        (("-p", "{demo}", "stats", "--filter", "label=33"), "No class '33'"),
+        (("-p", "{demo}", "import", "{demo}/missing"), "no such file or folder"),
+        (("-p", "{demo}", "export", "digits", "x.csv", "--layer", "gt"), "No layer 'gt'"),
+        (
+            ("-p", "{demo}", "--db", "postgresql://127.0.0.1:1/none", "datasets"),
+            "Cannot open the store",
+        ),
+    ],
+)
+def test_errors_are_one_clean_line(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = run(*(a.format(demo=demo) for a in args), code=1)
+    assert message in out
+    assert out.strip().startswith("Error")
+
+
+def test_bad_option_is_a_usage_error(demo: Path) -> None:
+    out = run("-p", demo, "stats", "--no-such-option", code=2)
+    assert "No such option" in out
+
+
+@pytest.mark.parametrize("command", ["init", "import", "export", "datasets", "stats", "demo"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    out = run(command, "--help")
+    assert "Example" in out
