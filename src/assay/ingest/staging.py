@@ -23,6 +23,7 @@ import orjson
 import sqlalchemy as sa
 
 from assay.errors import Conflict, DataFormatError
+from assay.ingest.sinks import InlineSink, ProcessSink, Sink, can_fork
 from assay.ingest.writers import DirectWriter, StagedWriter, drop_dataset, layer_id
 from assay.progress import ProgressCallback, no_progress
 from assay.store import Store
@@ -46,6 +47,10 @@ __all__ = [
 
 def content_hash(*parts: bytes | str) -> str:
     """A 128-bit BLAKE2b hex digest of the parts (how duplicates and re-imports are found)."""
+    if len(parts) == 1:  # the hot path of table imports
+        part = parts[0]
+        data = part.encode() if isinstance(part, str) else part
+        return hashlib.blake2b(data + b"\x1f", digest_size=16).hexdigest()
     digest = hashlib.blake2b(digest_size=16)
     for part in parts:
         digest.update(part.encode() if isinstance(part, str) else part)
@@ -107,6 +112,11 @@ class ImportJob:
     table_schema : list of dict, optional
         Column names and types of tabular items; stored on the dataset and checked against
         the dataset's on later imports.
+    batch_size : int
+        Rows per write transaction.
+    use_process : bool
+        Write in a forked process while this one parses, when that is safe (see
+        ``ingest.sinks``); imports of a single batch are always written here.
     """
 
     def __init__(
@@ -124,6 +134,7 @@ class ImportJob:
         progress: ProgressCallback = no_progress,
         total: int | None = None,
         batch_size: int = BATCH_SIZE,
+        use_process: bool = True,
     ) -> None:
         self.store = store
         self.dataset = dataset
@@ -144,6 +155,9 @@ class ImportJob:
         self._batch: list[dict[str, Any]] = []
         self._batch_keys: dict[str, int | str] = {}
         self._writer: DirectWriter | StagedWriter | None = None
+        self._sink: Sink | None = None
+        self._written_keys: dict[str, int | str] = {}
+        self.use_process = use_process
         self._allowed: set[str] | None = None
         self._now = datetime.now(UTC)
 
@@ -218,6 +232,8 @@ class ImportJob:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._sink is not None:
+            self._sink.close()
         if exc is not None and self.import_id is not None:
             error = str(exc) or (exc_type.__name__ if exc_type else "error")
             discard_import(self.store, self.import_id, error=error)
@@ -251,18 +267,29 @@ class ImportJob:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered rows in one short transaction."""
+        """Hand the buffered rows to the writer (see ``ingest.sinks``)."""
         if not self._batch:
             return
+        if self._sink is None:
+            self._sink = ProcessSink(self) if self.use_process and can_fork() else InlineSink(self)
         first_seq = self.n_rows - len(self._batch) + 1
-        with self.store.write() as conn:
-            if isinstance(self._writer, DirectWriter):
-                self._writer.write(conn, self._batch)
-            elif isinstance(self._writer, StagedWriter):
-                self._writer.write(conn, self._batch, first_seq)
-        self._batch = []
-        self._batch_keys.clear()
+        batch, keys = self._batch, self._batch_keys
+        self._batch, self._batch_keys = [], {}
+        self._sink.write(batch, keys, first_seq)
         self.progress(self.n_rows, self.total, f"reading {self.source}")
+
+    def write_batch(
+        self, batch: list[dict[str, Any]], keys: dict[str, int | str], first_seq: int
+    ) -> None:
+        """Write one batch in one short transaction (in whichever process writes)."""
+        self._written_keys = keys
+        # Nobody sees these rows before the publishing commit, which is durable (and makes
+        # them durable too), so the batches skip the fsync.
+        with self.store.write(durable=False) as conn:
+            if isinstance(self._writer, DirectWriter):
+                self._writer.write(conn, batch)
+            elif isinstance(self._writer, StagedWriter):
+                self._writer.write(conn, batch, first_seq)
 
     def duplicate_error(self, keys: list[str]) -> DataFormatError:
         """The error for a key written twice: names the later row and where the first was."""
@@ -281,8 +308,8 @@ class ImportJob:
         if dup is None:
             return DataFormatError(f"{self.source}: the rows could not be written.")
         return DataFormatError(
-            f"{self._loc(self._batch_keys[dup])}: the key {dup!r} appears twice in the input. "
-            "Keys must be unique within a dataset."
+            f"{self._loc(self._written_keys[dup])}: the key {dup!r} appears twice in the "
+            "input. Keys must be unique within a dataset."
         )
 
     # -- publishing ------------------------------------------------------------------------
@@ -293,11 +320,26 @@ class ImportJob:
         if self.n_rows == 0:
             raise DataFormatError(f"{self.source}: nothing to import (no items found).")
         self.progress(self.n_rows, self.total, "publishing")
+        sink = self._sink or InlineSink(self)
+        n_items, n_labels, n_classes = sink.publish(self.n_rows, self.kinds)
+        self.progress(self.n_rows, self.total, "done")
+        return ImportResult(
+            self.dataset,
+            self.import_id,  # type: ignore[arg-type]
+            self.n_rows,
+            n_items,
+            n_labels,
+            n_classes,
+        )
+
+    def publish_transaction(self, n_rows: int, kinds: set[str]) -> tuple[int, int, int]:
+        """The one transaction that makes the import visible; returns what it added."""
+        self.n_rows, self.kinds = n_rows, kinds
         with self.store.write() as conn:
             if isinstance(self._writer, DirectWriter):
-                n_items, n_labels, n_classes = self._writer.publish(conn, self.declared is not None)
+                counts = self._writer.publish(conn, self.declared is not None)
             else:
-                n_items, n_labels, n_classes = self._writer.publish(conn)  # type: ignore[union-attr]
+                counts = self._writer.publish(conn)  # type: ignore[union-attr]
             self._record_kinds(conn)
             conn.execute(
                 t.imports.update()
@@ -305,20 +347,12 @@ class ImportJob:
                 .values(
                     state="published",
                     finished_at=datetime.now(UTC),
-                    n_rows=self.n_rows,
-                    n_new_items=n_items,
-                    n_new_labels=n_labels,
+                    n_rows=n_rows,
+                    n_new_items=counts[0],
+                    n_new_labels=counts[1],
                 )
             )
-        self.progress(self.n_rows, self.total, "done")
-        return ImportResult(
-            self.dataset,
-            self.import_id,
-            self.n_rows,
-            n_items,
-            n_labels,
-            n_classes,  # type: ignore[arg-type]
-        )
+        return counts
 
     def _record_kinds(self, conn: sa.Connection) -> None:
         ds = self._writer.ds  # type: ignore[union-attr]

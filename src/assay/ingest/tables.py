@@ -33,6 +33,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -169,17 +170,20 @@ def _stage(
     splits = columns[roles.split] if roles.split else repeat(None)
     texts = columns[roles.text] if roles.text else repeat(None)
     rows = zip(*(columns[c] for c in features), strict=True) if features else repeat((), n)
+    numbers = _packed_numbers(columns, job.numeric_columns, n)
     dumps, add, where, kind = orjson.dumps, job.add, source.where, "text" if roles.text else None
-    parts = zip(keys, labels, splits, texts, rows, strict=False)
-    for i, (key, label, split, text, values) in enumerate(parts):
-        fields = dict(zip(features, values, strict=True))
+    parts = zip(keys, labels, splits, texts, rows, numbers, strict=False)
+    for i, (key, label, split, text, values, packed) in enumerate(parts):
+        # Serialized once, with sorted keys: the stored JSON and the hash's input.
+        fields = dumps(dict(zip(features, values, strict=True)), option=_SORT).decode()
         if kind is None:
             item = {
                 "external_key": key,
                 "kind": "tabular",
                 "split": split,
                 "fields": fields,
-                "content_hash": content_hash(dumps(fields, option=_SORT)),
+                "numbers": packed,
+                "content_hash": content_hash(fields),
                 "label": label,
             }
         else:
@@ -190,11 +194,20 @@ def _stage(
                 "split": split,
                 "text": text,
                 "text_length": len(text),
-                "fields": fields or None,
-                "content_hash": content_hash(text, dumps(fields, option=_SORT)),
+                "fields": fields if features else None,
+                "numbers": packed,
+                "content_hash": content_hash(text, fields),
                 "label": label,
             }
         add(item, where(start + i))
+
+
+def _packed_numbers(columns: dict[str, list[Any]], numeric: list[str], n: int) -> Iterator[Any]:
+    """Each row's numeric columns as float64 bytes (``items.numbers``), built column-wise."""
+    if not numeric:
+        return repeat(None, n)
+    matrix = np.column_stack([np.array(columns[c], dtype="<f8") for c in numeric])
+    return (row.tobytes() for row in matrix)
 
 
 # -- columns ---------------------------------------------------------------------------------
