@@ -144,6 +144,20 @@ def test_sqlite_pragmas_on_a_fresh_connection(sqlite_store: Store) -> None:
         assert pragma("busy_timeout") >= 5000
 
 
+def test_non_durable_write_relaxes_sync_only_inside(sqlite_store: Store) -> None:
+    sqlite_store.close()
+    with sqlite_store.write(durable=False) as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        conn.execute(
+            schema.datasets.insert().values(name="relaxed", created_at=datetime.now(UTC))
+        )
+    # The pooled connection is the same one: it must be back to FULL for everyone else.
+    with sqlite_store.write() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.datasets)).scalar() == 1
+
+
 def test_sqlite_write_begins_immediate_and_read_deferred(sqlite_store: Store) -> None:
     traced = trace_sqlite(sqlite_store)
     with sqlite_store.write() as conn:
