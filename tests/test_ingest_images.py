@@ -17,6 +17,7 @@ from assay.ingest.images import import_image_folder
 from assay.ingest.staging import content_hash
 from assay.project import Project
 from assay.store import schema as t
+from helpers import count, import_states
 
 # Input checks that never reach the database run on SQLite only (PostgreSQL adds nothing).
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -50,16 +51,6 @@ def current_labels(project: Project, dataset: str) -> dict[str, str | None]:
 def items_by_key(project: Project, dataset: str) -> dict[str, Any]:
     rows, _ = project.dataset(dataset).items(limit=1000)
     return {r["external_key"]: r for r in rows}
-
-
-def table_count(project: Project, table: sa.Table) -> int:
-    with project.store.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-
-
-def import_states(project: Project) -> list[str]:
-    with project.store.read() as conn:
-        return list(conn.execute(sa.select(t.imports.c.state).order_by(t.imports.c.id)).scalars())
 
 
 @pytest.fixture
@@ -179,8 +170,8 @@ def test_reimport_adds_nothing(project: Project, pets: Path) -> None:
         0,
         0,
     )
-    assert table_count(project, t.items) == 3
-    assert table_count(project, t.labels) == 3
+    assert count(project, t.items) == 3
+    assert count(project, t.labels) == 3
 
 
 def test_changed_label_in_csv_supersedes_the_old_one(project: Project, tmp_path: Path) -> None:
@@ -216,7 +207,7 @@ def test_same_key_with_other_content_is_a_conflict(project: Project, pets: Path)
         project.import_path(pets, dataset="pets")
 
     assert "cat/new.png" not in current_labels(project, "pets")
-    assert table_count(project, t.items) == 3
+    assert count(project, t.items) == 3
     assert import_states(project) == ["published", "failed"]
 
 
@@ -381,8 +372,8 @@ def test_a_bad_file_in_a_later_batch_leaves_nothing_behind(
 
     assert 10 in staged  # two batches were written to the staging table before the failure
     assert project.datasets() == []
-    assert table_count(project, t.items) == 0
-    assert table_count(project, t.staged_items) == 0
+    assert count(project, t.items) == 0
+    assert count(project, t.staged_items) == 0
     assert import_states(project) == ["failed"]
 
 

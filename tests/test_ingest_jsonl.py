@@ -16,6 +16,7 @@ from assay.ingest.jsonl import import_jsonl
 from assay.ingest.staging import content_hash
 from assay.project import Project
 from assay.store import schema as t
+from helpers import count, import_states, raised
 
 # Input checks that never reach the database run on SQLite only (PostgreSQL adds nothing).
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -35,22 +36,6 @@ def jsonl(path: Path, *records: Any) -> Path:
 def items_by_key(project: Project, dataset: str) -> dict[str, dict[str, Any]]:
     rows, _ = project.dataset(dataset).items(limit=1000)
     return {r["external_key"]: r for r in rows}
-
-
-def count(project: Project, table: sa.Table) -> int:
-    with project.store.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-
-
-def import_states(project: Project) -> list[str]:
-    with project.store.read() as conn:
-        return list(conn.execute(sa.select(t.imports.c.state).order_by(t.imports.c.id)).scalars())
-
-
-def raised(project: Project, path: Path, **options: Any) -> str:
-    with pytest.raises(DataFormatError) as info:
-        project.import_path(path, dataset="t", **options)
-    return str(info.value)
 
 
 REVIEWS = (

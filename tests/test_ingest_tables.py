@@ -19,6 +19,7 @@ from assay.ingest import tables
 from assay.ingest.staging import content_hash, json_hash
 from assay.project import Project
 from assay.store import schema as t
+from helpers import count, import_states, raised
 
 # Input checks that never reach the database run on SQLite only (PostgreSQL adds nothing).
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -54,23 +55,6 @@ def dataset_schema(project: Project, dataset: str) -> Any:
         return conn.execute(
             sa.select(t.datasets.c.schema).where(t.datasets.c.name == dataset)
         ).scalar()
-
-
-def count(project: Project, table: sa.Table) -> int:
-    with project.store.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-
-
-def import_states(project: Project) -> list[str]:
-    with project.store.read() as conn:
-        return list(conn.execute(sa.select(t.imports.c.state).order_by(t.imports.c.id)).scalars())
-
-
-def raised(project: Project, path: Path, **options: Any) -> str:
-    """The message of the DataFormatError importing ``path`` raises."""
-    with pytest.raises(DataFormatError) as info:
-        project.import_path(path, dataset="t", **options)
-    return str(info.value)
 
 
 # -- CSV -------------------------------------------------------------------------------------

@@ -148,9 +148,7 @@ def test_non_durable_write_relaxes_sync_only_inside(sqlite_store: Store) -> None
     sqlite_store.close()
     with sqlite_store.write(durable=False) as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
-        conn.execute(
-            schema.datasets.insert().values(name="relaxed", created_at=datetime.now(UTC))
-        )
+        conn.execute(schema.datasets.insert().values(name="relaxed", created_at=datetime.now(UTC)))
     # The pooled connection is the same one: it must be back to FULL for everyone else.
     with sqlite_store.write() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2

@@ -61,7 +61,7 @@ def import_(
 
       assay import reviews.jsonl --label-column sentiment
     """
-    options = {
+    options: dict[str, object] = {
         "labels": labels,
         "label_column": label_column,
         "key_column": key_column,

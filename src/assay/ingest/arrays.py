@@ -6,7 +6,7 @@ Small images are kept in the store itself as PNG bytes, so the project needs no 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ def image_row(
 
 def import_arrays(
     store: Store,
-    batches: Iterable[tuple[np.ndarray, list[str | None]]],
+    batches: Iterable[tuple[np.ndarray, Sequence[str | None]]],
     *,
     dataset: str,
     source: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -108,13 +108,13 @@ def export_format(path: Path, format: str | None) -> str:
                 f"Unknown export format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}."
             )
         return fmt
-    fmt = _SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
+    implied = _SUFFIXES.get(path.suffix.lower())
+    if implied is None:
         raise InvalidParameter(
             f"{path}: cannot tell the export format from the suffix {path.suffix or '(none)'!r}; "
             "use .csv, .parquet or .jsonl, or pass the format (--format)."
         )
-    return fmt
+    return implied
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def _current_chunks(
     layer: int,
     columns: list[Any],
     where: sa.ColumnElement[bool] | None,
-) -> Iterator[list[Row[Any]]]:
+) -> Iterator[Sequence[Row[Any]]]:
     """Current labels of labeled items, in item order, by keyset over ``label_heads``."""
     h, i, lb = t.label_heads.c, t.items.c, t.labels.c
     base = (
@@ -199,7 +199,7 @@ def _history_chunks(
     layer: int,
     columns: list[Any],
     where: sa.ColumnElement[bool] | None,
-) -> Iterator[list[Row[Any]]]:
+) -> Iterator[Sequence[Row[Any]]]:
     """Every label of the layer, by item then label id.
 
     Pages over the items the layer has labeled (keyset on ``label_heads``), then reads the
@@ -245,7 +245,7 @@ def _write_atomically(
     target: Path,
     fmt: str,
     columns: list[str],
-    chunks: Iterator[list[Row[Any]]],
+    chunks: Iterator[Sequence[Row[Any]]],
     total: int | None,
     progress: ProgressCallback,
 ) -> int:
@@ -264,11 +264,11 @@ def _write_atomically(
 
 
 def _counted(
-    chunks: Iterator[list[Row[Any]]],
+    chunks: Iterator[Sequence[Row[Any]]],
     total: int | None,
     progress: ProgressCallback,
     target: Path,
-) -> Iterator[list[Row[Any]]]:
+) -> Iterator[Sequence[Row[Any]]]:
     done = 0
     progress(0, total, f"writing {target.name}")
     for chunk in chunks:
@@ -277,7 +277,7 @@ def _counted(
         progress(done, total, f"writing {target.name}")
 
 
-def _write_csv(path: Path, columns: list[str], chunks: Iterator[list[Row[Any]]]) -> int:
+def _write_csv(path: Path, columns: list[str], chunks: Iterator[Sequence[Row[Any]]]) -> int:
     n, width = 0, len(columns)
     time_at = columns.index("created_at")
     probs_at = columns.index("probs") if "probs" in columns else None
@@ -296,7 +296,7 @@ def _write_csv(path: Path, columns: list[str], chunks: Iterator[list[Row[Any]]])
     return n
 
 
-def _write_jsonl(path: Path, columns: list[str], chunks: Iterator[list[Row[Any]]]) -> int:
+def _write_jsonl(path: Path, columns: list[str], chunks: Iterator[Sequence[Row[Any]]]) -> int:
     n = 0
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     with open(path, "wb") as f:
@@ -309,7 +309,7 @@ def _write_jsonl(path: Path, columns: list[str], chunks: Iterator[list[Row[Any]]
     return n
 
 
-def _write_parquet(path: Path, columns: list[str], chunks: Iterator[list[Row[Any]]]) -> int:
+def _write_parquet(path: Path, columns: list[str], chunks: Iterator[Sequence[Row[Any]]]) -> int:
     types = {
         "created_at": pa.timestamp("us", tz="UTC"),
         "label_id": pa.int64(),

@@ -9,7 +9,7 @@ import gzip
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -26,7 +26,7 @@ CHUNK = 10_000
 def _open(path: Path) -> IO[bytes]:
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gz else open(path, "rb")
+    return cast(IO[bytes], gzip.open(path, "rb")) if gz else open(path, "rb")
 
 
 def read_header(f: IO[bytes], path: Path) -> tuple[np.dtype[Any], tuple[int, ...]]:

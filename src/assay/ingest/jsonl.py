@@ -13,7 +13,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -235,7 +235,7 @@ class _RecordReader:
 def _open(path: Path) -> IO[bytes]:
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gz else open(path, "rb")
+    return cast(IO[bytes], gzip.open(path, "rb")) if gz else open(path, "rb")
 
 
 def _count_lines(path: Path) -> int | None:

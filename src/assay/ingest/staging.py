@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from assay.errors import Conflict, DataFormatError
 from assay.ingest.sinks import InlineSink, ProcessSink, Sink, can_fork
-from assay.ingest.writers import DirectWriter, StagedWriter, drop_dataset, layer_id
+from assay.ingest.writers import DirectWriter, StagedWriter, drop_dataset, layer_id, preview
 from assay.progress import ProgressCallback, no_progress
 from assay.store import Store
 from assay.store import schema as t
@@ -256,7 +256,7 @@ class ImportJob:
         if label is not None and self._allowed is not None and label not in self._allowed:
             raise DataFormatError(
                 f"{self._loc(where)}: unknown class {label!r}; the dataset's classes are "
-                f"{_preview(sorted(self._allowed, key=natural_sort_key))}. Fix the label, or "
+                f"{preview(sorted(self._allowed, key=natural_sort_key))}. Fix the label, or "
                 "allow new classes (--add-classes)."
             )
         self.n_rows += 1
@@ -294,11 +294,10 @@ class ImportJob:
     def duplicate_error(self, keys: list[str]) -> DataFormatError:
         """The error for a key written twice: names the later row and where the first was."""
         table = t.staged_items if isinstance(self._writer, StagedWriter) else t.items
-        owner = (
-            table.c.import_id == self.import_id
-            if table is t.staged_items
-            else t.items.c.dataset_id == self._writer.ds  # type: ignore[union-attr]
-        )
+        if table is t.staged_items:
+            owner = t.staged_items.c.import_id == self.import_id
+        else:
+            owner = t.items.c.dataset_id == self._writer.ds  # type: ignore[union-attr,assignment]
         with self.store.read() as conn:
             dup = conn.execute(
                 sa.select(table.c.external_key)
@@ -412,8 +411,3 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _preview(values: list[str], n: int = 8) -> str:
-    shown = ", ".join(repr(v) for v in values[:n])
-    return shown + (f" and {len(values) - n} more" if len(values) > n else "")

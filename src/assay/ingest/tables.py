@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import orjson
@@ -546,7 +546,7 @@ class _CsvSource(_Source):
 
     def _binary(self) -> IO[bytes]:
         if _starts_with(self.path, b"\x1f\x8b"):
-            return gzip.open(self.path, "rb")
+            return cast(IO[bytes], gzip.open(self.path, "rb"))
         return open(self.path, "rb")
 
 

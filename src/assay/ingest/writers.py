@@ -172,7 +172,8 @@ def drop_dataset(conn: Connection, ds: int) -> None:
     conn.execute(t.datasets.delete().where(t.datasets.c.id == ds))
 
 
-def _preview(values: Sequence[str], n: int = 8) -> str:
+def preview(values: Sequence[str], n: int = 8) -> str:
+    """Up to ``n`` values quoted for a message, and how many more there are."""
     if not values:
         return "none"
     shown = ", ".join(repr(v) for v in values[:n])
@@ -387,7 +388,7 @@ class StagedWriter:
             extra = [n for n in new_names if n not in old_names]
             raise DataFormatError(
                 f"{self.job.source}: its columns do not match dataset {self.job.dataset!r} "
-                f"(missing: {_preview(missing)}; not in the dataset: {_preview(extra)}). "
+                f"(missing: {preview(missing)}; not in the dataset: {preview(extra)}). "
                 "Import it as a new dataset, or make the columns match."
             )
 

@@ -60,13 +60,14 @@ class InventoryAggregate:
             getattr(self, name).merge(getattr(other, name))
         self.text_length.merge(other.text_length)
         self.duplicates.merge(other.duplicates)
-        for mine, theirs in (
+        pairs: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = (
             (self.layer_classes, other.layer_classes),
             (self.layer_authors, other.layer_authors),
             (self.features, other.features),
             (self.categories, other.categories),
             (self.images, other.images),
-        ):
+        )
+        for mine, theirs in pairs:
             for key, agg in theirs.items():
                 if key in mine:
                     mine[key].merge(agg)

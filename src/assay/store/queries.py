@@ -104,34 +104,6 @@ def get_layer(conn: Connection, dataset_id: int, name: str) -> Row[Any]:
     return row
 
 
-def iter_item_chunks(
-    conn: Connection,
-    query: sa.Select[Any],
-    *,
-    id_range: tuple[int, int] | None = None,
-    chunk_size: int = CHUNK_SIZE,
-) -> Iterator[Sequence[Row[Any]]]:
-    """Run ``query`` in id-ordered chunks of ``chunk_size`` rows (flat memory).
-
-    ``query`` selects ``items.id`` first and restricts the dataset; it may join other tables.
-    Chunks are fetched by keyset (``items.id > last id``), never by ``OFFSET``; ``id_range``
-    (inclusive low, exclusive high) restricts the scan to one partition.
-    """
-    after = (id_range[0] - 1) if id_range else None
-    if id_range is not None:
-        query = query.where(t.items.c.id < id_range[1])
-    query = query.order_by(t.items.c.id).limit(chunk_size)
-    while True:
-        page = query if after is None else query.where(t.items.c.id > after)
-        rows = conn.execute(page).all()
-        if not rows:
-            return
-        yield rows
-        if len(rows) < chunk_size:
-            return
-        after = rows[-1][0]
-
-
 def iter_raw_chunks(
     conn: Connection,
     query: sa.Select[Any],
@@ -139,10 +111,14 @@ def iter_raw_chunks(
     id_range: tuple[int, int] | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Like :func:`iter_item_chunks`, but plain tuples straight from the driver.
+    """Run ``query`` in id-ordered chunks of plain tuples, straight from the driver.
 
-    For scans over millions of rows: skips SQLAlchemy's per-row result processing (so JSON
-    columns come back as text and timestamps as stored). The statement is compiled once.
+    ``query`` selects ``items.id`` first and restricts the dataset. Chunks are fetched by
+    keyset (``items.id > last id``), never by ``OFFSET``, so memory stays flat and each chunk
+    costs the same; ``id_range`` (inclusive low, exclusive high) restricts the scan to one
+    partition. For scans over millions of rows this skips SQLAlchemy's per-row result
+    processing (JSON columns come back as text, timestamps as stored); the statement is
+    compiled once.
     """
     items_id = t.items.c.id
     paged = query.where(items_id > sa.bindparam("_after")).order_by(items_id)
@@ -151,7 +127,10 @@ def iter_raw_chunks(
     compiled = paged.limit(chunk_size).compile(dialect=conn.dialect)
     # Bound values still need their type's processing (e.g. JSON paths in filters).
     processors = compiled._bind_processors
-    params = {k: processors[k](v) if k in processors else v for k, v in compiled.params.items()}
+    params = {
+        k: processors[k](v) if k in processors else v  # type: ignore[operator]
+        for k, v in compiled.params.items()
+    }
     params["_before"] = id_range[1] if id_range else None
     after = id_range[0] - 1 if id_range else -1
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -207,13 +186,3 @@ def page_items(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more else None)
-
-
-def current_label_column(layer_id: int) -> sa.ScalarSelect[Any]:
-    """A correlated subquery giving each item's current class name in the layer (or NULL)."""
-    return (
-        sa.select(t.classes.c.name)
-        .select_from(t.label_heads.join(t.classes, t.classes.c.id == t.label_heads.c.class_id))
-        .where(t.label_heads.c.layer_id == layer_id, t.label_heads.c.item_id == t.items.c.id)
-        .scalar_subquery()
-    )

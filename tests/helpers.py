@@ -1,0 +1,32 @@
+"""Small helpers shared by the import tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from assay.errors import DataFormatError
+from assay.project import Project
+from assay.store import schema as t
+
+
+def count(project: Project, table: sa.Table) -> int:
+    """Rows in ``table`` (whatever dataset they belong to)."""
+    with project.store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def import_states(project: Project) -> list[str]:
+    """The state of every import so far, oldest first."""
+    with project.store.read() as conn:
+        return list(conn.execute(sa.select(t.imports.c.state).order_by(t.imports.c.id)).scalars())
+
+
+def raised(project: Project, path: Path, **options: Any) -> str:
+    """The message of the DataFormatError importing ``path`` raises."""
+    with pytest.raises(DataFormatError) as info:
+        project.import_path(path, dataset="t", **options)
+    return str(info.value)
