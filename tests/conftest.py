@@ -265,3 +265,24 @@ def store(store_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Real data
+# ---------------------------------------------------------------------------------------------
+
+MNIST_DIR = Path(
+    os.environ.get("ASSAY_MNIST_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-test"
+)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST test set (shared/ beside the checkout): skipped locally, required in CI."""
+    if (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
+        return MNIST_DIR
+    reason = f"the MNIST test set is not at {MNIST_DIR} (set ASSAY_MNIST_DIR)"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,21 @@ def test_bad_option_is_a_usage_error(demo: Path) -> None:
 def test_every_command_has_help_with_an_example(command: str) -> None:
     out = run(command, "--help")
     assert "Example" in out
+
+
+def test_progress_bar_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refresh thread would stop imports from forking their writer process."""
+    import io
+
+    from rich.console import Console
+
+    from assay.cli import render
+
+    out = io.StringIO()
+    monkeypatch.setattr(render, "err_console", Console(file=out, force_terminal=True))
+    before = threading.active_count()
+    with render.progress_bar("working") as update:
+        update(1, 2, "half")
+        assert threading.active_count() == before
+        update(2, 2, "done")
+    assert "done" in out.getvalue()

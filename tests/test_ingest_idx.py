@@ -22,16 +22,6 @@ from assay.store import schema as t
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-test"
-MNIST_IMAGES = MNIST / "t10k-images-idx3-ubyte.gz"
-MNIST_LABELS = MNIST / "t10k-labels-idx1-ubyte.gz"
-
-needs_mnist = pytest.mark.skipif(
-    not (MNIST_IMAGES.is_file() and MNIST_LABELS.is_file()),
-    reason=f"the MNIST test set is not at {MNIST} (see BRIEF.md, 'Data at hand')",
-)
-
-
 @pytest.fixture
 def project(tmp_path: Path, store_url: str) -> Any:
     with assay.init(tmp_path / "project", db=store_url) as p:
@@ -45,13 +35,14 @@ def idx_bytes(array: np.ndarray, count: int | None = None) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
-@needs_mnist
-def test_mnist_test_set(project: Project) -> None:
-    raw_labels = np.frombuffer(gzip.decompress(MNIST_LABELS.read_bytes()), np.uint8, offset=8)
-    raw_images = np.frombuffer(gzip.decompress(MNIST_IMAGES.read_bytes()), np.uint8, offset=16)
+def test_mnist_test_set(project: Project, mnist_dir: Path) -> None:
+    images_gz = mnist_dir / "t10k-images-idx3-ubyte.gz"
+    labels_gz = mnist_dir / "t10k-labels-idx1-ubyte.gz"
+    raw_labels = np.frombuffer(gzip.decompress(labels_gz.read_bytes()), np.uint8, offset=8)
+    raw_images = np.frombuffer(gzip.decompress(images_gz.read_bytes()), np.uint8, offset=16)
     raw_images = raw_images.reshape(-1, 28, 28)
 
-    result = project.import_path(MNIST, dataset="mnist")
+    result = project.import_path(mnist_dir, dataset="mnist")
 
     assert (result.n_rows, result.n_new_items, result.n_new_labels) == (10_000, 10_000, 10_000)
     ds = project.dataset("mnist")
@@ -79,7 +70,7 @@ def test_mnist_test_set(project: Project) -> None:
     rows, _ = ds.items("key=247")
     assert rows[0]["label"] == str(raw_labels[247])
 
-    again = project.import_path(MNIST, dataset="mnist")
+    again = project.import_path(mnist_dir, dataset="mnist")
     assert (again.n_new_items, again.n_new_labels, again.n_classes_added) == (0, 0, 0)
     assert len(ds) == 10_000
 

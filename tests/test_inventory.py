@@ -14,8 +14,6 @@ import assay
 from assay.ingest.staging import ImportJob, content_hash, json_hash
 from assay.stats.inventory import aggregate, build_inventory
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-test"
-
 
 def _tabular_dataset(project: assay.Project, n: int = 3000) -> pd.DataFrame:
     rng = np.random.default_rng(7)
@@ -138,13 +136,12 @@ def test_duplicates_are_grouped(tmp_path: Path) -> None:
     assert inv["text"]["length"]["mean"] == 1.0
 
 
-@pytest.mark.skipif(not MNIST.is_dir(), reason=f"MNIST test set not found at {MNIST}")
-def test_mnist_inventory_matches_raw_idx(tmp_path: Path) -> None:
+def test_mnist_inventory_matches_raw_idx(tmp_path: Path, mnist_dir: Path) -> None:
     project = assay.init(tmp_path)
-    project.import_path(MNIST, dataset="mnist")
-    with gzip.open(MNIST / "t10k-labels-idx1-ubyte.gz") as f:
+    project.import_path(mnist_dir, dataset="mnist")
+    with gzip.open(mnist_dir / "t10k-labels-idx1-ubyte.gz") as f:
         labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
-    with gzip.open(MNIST / "t10k-images-idx3-ubyte.gz") as f:
+    with gzip.open(mnist_dir / "t10k-images-idx3-ubyte.gz") as f:
         pixels = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)
     inv = build_inventory(project.dataset("mnist")).to_dict()
     assert inv["n_items"] == 10_000

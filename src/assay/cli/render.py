@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -26,6 +27,7 @@ from assay.progress import ProgressCallback
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
 BAR_WIDTH = 30
+REFRESH_S = 0.1
 
 
 @contextmanager
@@ -40,11 +42,19 @@ def progress_bar(description: str) -> Iterator[ProgressCallback]:
         console=err_console,
         transient=False,
         disable=not err_console.is_terminal,
+        # No refresh thread: an import forks a writer process only from a single-threaded
+        # process (see assay.ingest.sinks), so the bar refreshes when progress is reported.
+        auto_refresh=False,
     ) as bar:
         task = bar.add_task(description, total=None)
+        last = 0.0
 
         def update(done: int, total: int | None, message: str) -> None:
+            nonlocal last
             bar.update(task, completed=done, total=total, description=message or description)
+            if time.monotonic() - last > REFRESH_S or (total is not None and done >= total):
+                last = time.monotonic()
+                bar.refresh()
 
         yield update
 
