@@ -142,6 +142,7 @@ def test_sqlite_pragmas_on_a_fresh_connection(sqlite_store: Store) -> None:
         assert pragma("synchronous") == 2  # FULL
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") >= 5000
+        assert pragma("page_size") == engine_module.PAGE_SIZE
 
 
 def test_non_durable_write_relaxes_sync_only_inside(sqlite_store: Store) -> None:

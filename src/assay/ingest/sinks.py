@@ -24,6 +24,7 @@ from assay.store import Store
 
 if TYPE_CHECKING:
     from assay.ingest.staging import ImportJob
+    from assay.ingest.writers import Batch
 
 Counts = tuple[int, int, int]  # new items, new labels, new classes
 
@@ -31,7 +32,7 @@ Counts = tuple[int, int, int]  # new items, new labels, new classes
 class Sink(Protocol):
     """Takes batches, then publishes them."""
 
-    def write(self, batch: list[dict[str, Any]], keys: dict[str, Any], first_seq: int) -> None:
+    def write(self, batch: Batch, keys: dict[str, Any]) -> None:
         """Write one batch (``keys`` locates its rows for error messages)."""
 
     def publish(self, n_rows: int, kinds: set[str]) -> Counts:
@@ -47,8 +48,8 @@ class InlineSink:
     def __init__(self, job: ImportJob) -> None:
         self.job = job
 
-    def write(self, batch: list[dict[str, Any]], keys: dict[str, Any], first_seq: int) -> None:
-        self.job.write_batch(batch, keys, first_seq)
+    def write(self, batch: Batch, keys: dict[str, Any]) -> None:
+        self.job.write_batch(batch, keys)
 
     def publish(self, n_rows: int, kinds: set[str]) -> Counts:
         return self.job.publish_transaction(n_rows, kinds)
@@ -74,9 +75,9 @@ class ProcessSink:
         self.process.start()
         child_end.close()
 
-    def write(self, batch: list[dict[str, Any]], keys: dict[str, Any], first_seq: int) -> None:
+    def write(self, batch: Batch, keys: dict[str, Any]) -> None:
         self._raise_if_failed()
-        self._send(("write", batch, keys, first_seq))
+        self._send(("write", batch, keys))
 
     def publish(self, n_rows: int, kinds: set[str]) -> Counts:
         self._send(("publish", n_rows, kinds))

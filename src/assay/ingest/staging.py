@@ -24,7 +24,15 @@ import sqlalchemy as sa
 
 from assay.errors import Conflict, DataFormatError
 from assay.ingest.sinks import InlineSink, ProcessSink, Sink, can_fork
-from assay.ingest.writers import DirectWriter, StagedWriter, drop_dataset, layer_id, preview
+from assay.ingest.writers import (
+    Batch,
+    DirectWriter,
+    StagedWriter,
+    drop_dataset,
+    layer_id,
+    prepare_batch,
+    preview,
+)
 from assay.progress import ProgressCallback, no_progress
 from assay.store import Store
 from assay.store import schema as t
@@ -273,23 +281,20 @@ class ImportJob:
         if self._sink is None:
             self._sink = ProcessSink(self) if self.use_process and can_fork() else InlineSink(self)
         first_seq = self.n_rows - len(self._batch) + 1
-        batch, keys = self._batch, self._batch_keys
+        staged = isinstance(self._writer, StagedWriter)
+        batch = prepare_batch(self._batch, self.numeric_columns, staged=staged, first_seq=first_seq)
+        keys = self._batch_keys
         self._batch, self._batch_keys = [], {}
-        self._sink.write(batch, keys, first_seq)
+        self._sink.write(batch, keys)
         self.progress(self.n_rows, self.total, f"reading {self.source}")
 
-    def write_batch(
-        self, batch: list[dict[str, Any]], keys: dict[str, int | str], first_seq: int
-    ) -> None:
+    def write_batch(self, batch: Batch, keys: dict[str, int | str]) -> None:
         """Write one batch in one short transaction (in whichever process writes)."""
         self._written_keys = keys
         # Nobody sees these rows before the publishing commit, which is durable (and makes
         # them durable too), so the batches skip the fsync.
         with self.store.write(durable=False) as conn:
-            if isinstance(self._writer, DirectWriter):
-                self._writer.write(conn, batch)
-            elif isinstance(self._writer, StagedWriter):
-                self._writer.write(conn, batch, first_seq)
+            self._writer.write(conn, batch)  # type: ignore[union-attr]
 
     def duplicate_error(self, keys: list[str]) -> DataFormatError:
         """The error for a key written twice: names the later row and where the first was."""

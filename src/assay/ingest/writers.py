@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from assay.ingest.staging import ImportJob
 
 _JSON_COLUMNS = ("fields", "meta")
+STAGED_EXTRA = ("label", "blob")  # staged rows also carry these
 _MIME = "image/png"
 
 
@@ -124,6 +126,40 @@ def _float(value: Any) -> float:
         return float("nan")
 
 
+@dataclass
+class Batch:
+    """Rows made ready to insert, in the process that parsed them (the writer only writes).
+
+    ``columns`` are the item columns the rows use (plus ``label`` and ``blob`` when staged);
+    ``data`` holds one tuple per row in that order.
+    """
+
+    columns: list[str]
+    data: list[tuple[Any, ...]]
+    keys: list[str]
+    labels: list[str | None]
+    blobs: list[bytes | None] | None
+    first_seq: int
+
+
+def prepare_batch(
+    rows: list[dict[str, Any]], numeric: Sequence[str], *, staged: bool, first_seq: int
+) -> Batch:
+    """Pack numbers, serialize JSON and turn the rows into tuples for the writer."""
+    pack_numbers(rows, numeric)
+    candidates = (*t.ITEM_FIELDS, *STAGED_EXTRA) if staged else t.ITEM_FIELDS
+    columns = present_columns(rows, candidates)
+    has_blobs = any("blob" in r for r in rows)
+    return Batch(
+        columns=columns,
+        data=item_tuples(rows, columns),
+        keys=[r["external_key"] for r in rows],
+        labels=[r.get("label") for r in rows],
+        blobs=[r.get("blob") for r in rows] if has_blobs and not staged else None,
+        first_seq=first_seq,
+    )
+
+
 def item_tuples(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[tuple[Any, ...]]:
     """Rows as tuples in ``columns`` order, with the JSON columns serialized."""
     json_cols = [c for c in columns if c in _JSON_COLUMNS]
@@ -199,12 +235,10 @@ class DirectWriter:
         """Create the classes a job declared up front, in the order given."""
         self._add_classes(conn, list(names))
 
-    def write(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def write(self, conn: Connection, batch: Batch) -> None:
         """Insert one batch: items, their images, labels and label heads."""
-        ids = allocate_ids(conn, t.items, len(rows))
-        pack_numbers(rows, self.job.numeric_columns)
-        columns = present_columns(rows, t.ITEM_FIELDS)
-        data = item_tuples(rows, columns)
+        ids = allocate_ids(conn, t.items, len(batch.data))
+        columns, data = batch.columns, batch.data
         try:
             if conn.dialect.name == "sqlite":
                 self._insert_items_sqlite(conn, ids, columns, data)
@@ -217,11 +251,12 @@ class DirectWriter:
                     [(i, *extra, *row) for i, row in zip(ids, data, strict=True)],
                 )
         except sa.exc.IntegrityError as exc:
-            raise self.job.duplicate_error([r["external_key"] for r in rows]) from exc
-        blobs = [(i, _MIME, r["blob"]) for i, r in zip(ids, rows, strict=True) if r.get("blob")]
-        bulk_insert(conn, "media_blobs", ["item_id", "mime", "data"], blobs)
-        self.n_items += len(rows)
-        self._write_labels(conn, ids, rows)
+            raise self.job.duplicate_error(batch.keys) from exc
+        if batch.blobs is not None:
+            blobs = [(i, _MIME, b) for i, b in zip(ids, batch.blobs, strict=True) if b]
+            bulk_insert(conn, "media_blobs", ["item_id", "mime", "data"], blobs)
+        self.n_items += len(data)
+        self._write_labels(conn, ids, batch.labels)
 
     def _insert_items_sqlite(
         self, conn: Connection, ids: list[int], columns: list[str], data: list[tuple[Any, ...]]
@@ -242,8 +277,7 @@ class DirectWriter:
         if last != ids[-1]:
             raise StoreError(f"Item ids were not handed out in order ({last} != {ids[-1]}).")
 
-    def _write_labels(self, conn: Connection, ids: list[int], rows: list[dict[str, Any]]) -> None:
-        names = [r.get("label") for r in rows]
+    def _write_labels(self, conn: Connection, ids: list[int], names: list[str | None]) -> None:
         labeled = [n for n in names if n is not None]
         if not labeled:
             return
@@ -331,8 +365,6 @@ class DirectWriter:
 
 # -- existing datasets -----------------------------------------------------------------------
 
-STAGED_EXTRA = ("label", "blob")
-
 
 class StagedWriter:
     """Stages batches for an existing dataset and merges them in at publish."""
@@ -342,21 +374,18 @@ class StagedWriter:
         self.ds = dataset_id
         self.now = now
 
-    def write(self, conn: Connection, rows: list[dict[str, Any]], first_seq: int) -> None:
+    def write(self, conn: Connection, batch: Batch) -> None:
         """Stage one batch."""
-        pack_numbers(rows, self.job.numeric_columns)
-        columns = present_columns(rows, (*t.ITEM_FIELDS, *STAGED_EXTRA))
-        data = item_tuples(rows, columns)
-        imp = self.job.import_id
+        imp, first = self.job.import_id, batch.first_seq
         try:
             bulk_insert(
                 conn,
                 "staged_items",
-                ["import_id", "seq", *columns],
-                [(imp, first_seq + k, *row) for k, row in enumerate(data)],
+                ["import_id", "seq", *batch.columns],
+                [(imp, first + k, *row) for k, row in enumerate(batch.data)],
             )
         except sa.exc.IntegrityError as exc:
-            raise self.job.duplicate_error([r["external_key"] for r in rows]) from exc
+            raise self.job.duplicate_error(batch.keys) from exc
 
     def publish(self, conn: Connection) -> tuple[int, int, int]:
         """Merge the staged rows in; returns (new items, new labels, new classes)."""
