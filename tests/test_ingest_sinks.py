@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 import assay
-from assay.ingest import sinks
+from assay.processes import can_fork
 from assay.store import schema as t
 
 
@@ -26,7 +25,7 @@ def _snapshot(project: assay.Project) -> list[tuple[object, ...]]:
         return [tuple(r) for r in conn.execute(query)]
 
 
-@pytest.mark.skipif(not sinks.can_fork(), reason="needs Linux and a single-threaded process")
+@pytest.mark.skipif(not can_fork(), reason="needs Linux and a single-threaded process")
 def test_writer_process_and_inline_writes_are_identical(tmp_path: Path) -> None:
     csv = tmp_path / "t.csv"
     csv.write_text("id,x,y\n" + "".join(f"k{i},{i * 0.5},{'ab'[i % 2]}\n" for i in range(57)))
@@ -40,14 +39,3 @@ def test_writer_process_and_inline_writes_are_identical(tmp_path: Path) -> None:
         stores.append(_snapshot(project))
     assert stores[0] == stores[1]
     assert len(stores[0]) == 57
-
-
-def test_no_fork_while_other_threads_run() -> None:
-    stop = threading.Event()
-    worker = threading.Thread(target=stop.wait)
-    worker.start()
-    try:
-        assert not sinks.can_fork()
-    finally:
-        stop.set()
-        worker.join()

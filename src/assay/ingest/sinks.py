@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import sys
-import threading
 import traceback
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, Protocol
@@ -56,11 +54,6 @@ class InlineSink:
 
     def close(self) -> None:
         pass
-
-
-def can_fork() -> bool:
-    """Whether a writer process can be forked safely (Linux, and no other threads here)."""
-    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 class ProcessSink:

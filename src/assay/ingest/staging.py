@@ -23,7 +23,7 @@ import orjson
 import sqlalchemy as sa
 
 from assay.errors import Conflict, DataFormatError
-from assay.ingest.sinks import InlineSink, ProcessSink, Sink, can_fork
+from assay.ingest.sinks import InlineSink, ProcessSink, Sink
 from assay.ingest.writers import (
     Batch,
     DirectWriter,
@@ -33,6 +33,7 @@ from assay.ingest.writers import (
     prepare_batch,
     preview,
 )
+from assay.processes import can_fork
 from assay.progress import ProgressCallback, no_progress
 from assay.store import Store
 from assay.store import schema as t

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from assay.processes import can_fork
 from assay.progress import ProgressCallback, no_progress
 from assay.stats.aggregators import Categories, DuplicateGroups
 from assay.stats.distributed import connect, merge_pair, reduce_partitions, tree_reduce
@@ -39,9 +39,16 @@ DUPLICATE_EXAMPLES = 10
 
 
 def plan(
-    dataset: Dataset, filter: str | None, partition_rows: int = PARTITION_ROWS
+    dataset: Dataset,
+    filter: str | None,
+    partition_rows: int = PARTITION_ROWS,
+    workers: int = 1,
 ) -> list[ScanSpec]:
-    """Split the dataset's id range into partitions of about ``partition_rows`` ids each."""
+    """Split the dataset's id range into partitions of at most ``partition_rows`` ids.
+
+    The number of partitions is a multiple of ``workers``, so that each worker gets the same
+    share (5 partitions on 2 workers would leave one worker alone for the last one).
+    """
     store = dataset.store
     with store.read() as conn:
         filters.compile_filter(conn, dataset.id, filter)  # fail early on a bad filter
@@ -63,7 +70,11 @@ def plan(
         "kinds": tuple(row.kinds or ITEM_KINDS),
     }
     low, high = bounds if bounds else (1, 0)
-    edges = [*range(low, high + 1, partition_rows), high + 1]
+    span = high - low + 1
+    n_parts = -(-span // partition_rows) if span > 0 else 1
+    n_parts = -(-n_parts // workers) * workers if n_parts > 1 else 1
+    step = -(-span // n_parts) if span > 0 else 1
+    edges = [*range(low, high + 1, step), high + 1]
     ranges = [(a, b) for a, b in itertools.pairwise(edges) if a < b] or [(1, 1)]
     return [ScanSpec(**base, id_range=r) for r in ranges]
 
@@ -83,29 +94,21 @@ def aggregate(
     on ``n_jobs`` local processes (default: one per core, when there is more than one
     partition), else one after another in this process.
     """
-    specs = plan(dataset, filter, partition_rows)
+    jobs = n_jobs or os.cpu_count() or 1
+    local = dask is None and jobs > 1 and can_fork()
+    specs = plan(dataset, filter, partition_rows, workers=jobs if local else 1)
     if isinstance(dask, str):
         with connect(dask) as client:
             return reduce_partitions(scan_partition, specs, client=client)
     if dask is not None:
         return reduce_partitions(scan_partition, specs, client=dask)
-    jobs = min(n_jobs or os.cpu_count() or 1, len(specs))
-    if jobs > 1 and _can_fork():
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+    if local and len(specs) > 1:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(min(jobs, len(specs)), mp_context=context) as pool:
             results = pool.map(scan_partition, specs)
             return tree_reduce(_counted(results, len(specs), progress), merge_pair)
     results = (scan_partition(spec, dataset.store) for spec in specs)
     return tree_reduce(_counted(results, len(specs), progress), merge_pair)
-
-
-def _can_fork() -> bool:
-    """Whether worker processes can be forked safely: never from a multi-threaded process.
-
-    Forking (rather than spawning) means no re-import of the user's ``__main__`` script, so
-    a script without an ``if __name__ == "__main__"`` guard still works. Each worker opens
-    its own store connection; the ones it inherits are never used.
-    """
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _counted(
