@@ -286,3 +286,13 @@ def mnist_dir() -> Path:
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the Dask tests last.
+
+    A Dask client leaves threads running for the rest of the process, and imports and
+    statistics only fork worker processes from a single-threaded process (assay.processes):
+    run first, the Dask tests would silently switch every later test to the in-process path.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("dask") is not None)

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 import assay
+from assay.ingest import sinks, staging
 from assay.processes import can_fork
 from assay.store import schema as t
 
@@ -26,7 +27,13 @@ def _snapshot(project: assay.Project) -> list[tuple[object, ...]]:
 
 
 @pytest.mark.skipif(not can_fork(), reason="needs Linux and a single-threaded process")
-def test_writer_process_and_inline_writes_are_identical(tmp_path: Path) -> None:
+def test_writer_process_and_inline_writes_are_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = []
+    monkeypatch.setattr(
+        staging, "ProcessSink", lambda job: started.append(job) or sinks.ProcessSink(job)
+    )
     csv = tmp_path / "t.csv"
     csv.write_text("id,x,y\n" + "".join(f"k{i},{i * 0.5},{'ab'[i % 2]}\n" for i in range(57)))
     stores = []
@@ -39,3 +46,4 @@ def test_writer_process_and_inline_writes_are_identical(tmp_path: Path) -> None:
         stores.append(_snapshot(project))
     assert stores[0] == stores[1]
     assert len(stores[0]) == 57
+    assert len(started) == 1  # the first import really went through a writer process
