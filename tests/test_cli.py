@@ -124,3 +124,20 @@ def test_progress_bar_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
         assert threading.active_count() == before
         update(2, 2, "done")
     assert "done" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (1e9 + 3.25, "1,000,000,003.2"),
+        (77.8312, "77.83"),
+        (1234.5, "1,234"),
+        (0.0001234, "0.000123"),
+        (12, "12"),
+        (None, "—"),
+    ],
+)
+def test_numbers_keep_their_varying_digits(value: float | None, shown: str) -> None:
+    from assay.cli.render import fmt
+
+    assert fmt(value) == shown

@@ -68,7 +68,10 @@ class Dataset:
             where = filters.compile_filter(conn, self.id, filter)
             rows, cursor = queries.page_items(conn, self.id, where, after=after, limit=limit)
             labels = self._current_labels(conn, layer, [r.id for r in rows])
-        return [{**r._asdict(), "label": labels.get(r.id)} for r in rows], cursor
+        items = [{**r._asdict(), "label": labels.get(r.id)} for r in rows]
+        for item in items:
+            del item["numbers"]  # the packed copy of ``fields`` kept for statistics
+        return items, cursor
 
     def _current_labels(self, conn: Any, layer: str, ids: list[int]) -> dict[int, str | None]:
         layer_row = conn.execute(

@@ -84,8 +84,10 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         if value != value:
             return "nan"
-        if abs(value) >= 1e6 or (0 < abs(value) < 1e-3):
+        if 0 < abs(value) < 1e-3 or abs(value) >= 1e15:
             return f"{value:.3g}"
+        if abs(value) >= 1e6:  # keep the digits that vary: 1,000,000,003.2, not 1e+09
+            return f"{value:,.1f}"
         return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int):
         return f"{value:,}"
