@@ -125,17 +125,20 @@ def _label(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     if c.op not in ("=", "!="):
         raise InvalidParameter(f"Labels compare with '=' or '!=', not {c.op!r}.")
     layer = queries.get_layer(conn, ds, c.arg or DEFAULT_LAYER)
-    heads = t.label_heads.c
-    labeled = sa.select(heads.item_id).where(
-        heads.layer_id == layer.id, heads.class_id.is_not(None)
+    heads = t.label_heads.alias().c  # its own alias: the outer query may use label_heads too
+    # Correlated EXISTS: one primary-key probe of label_heads per item scanned. (SQLite
+    # would materialize an IN (subquery) of every item of the class for each page.)
+    head = (
+        sa.exists()
+        .where(heads.layer_id == layer.id, heads.item_id == t.items.c.id)
+        .correlate(t.items)
     )
     if c.value.lower() in _NONE:
-        cond = t.items.c.id.in_(labeled)
-        return ~cond if c.op == "=" else cond
+        labeled = head.where(heads.class_id.is_not(None))
+        return ~labeled if c.op == "=" else labeled
     cls = queries.get_class(conn, ds, c.value)
-    of_class = sa.select(heads.item_id).where(heads.layer_id == layer.id, heads.class_id == cls.id)
-    cond = t.items.c.id.in_(of_class)
-    return cond if c.op == "=" else ~cond
+    of_class = head.where(heads.class_id == cls.id)
+    return of_class if c.op == "=" else ~of_class
 
 
 def _number(value: str) -> float | None:
