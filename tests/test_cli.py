@@ -102,7 +102,28 @@ def test_bad_option_is_a_usage_error(demo: Path) -> None:
     assert "No such option" in out
 
 
-@pytest.mark.parametrize("command", ["init", "import", "export", "datasets", "stats", "demo"])
+def test_imports_lists_published_and_failed(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    run("init", project)
+    good = tmp_path / "good.csv"
+    good.write_text("id,x,y\na,1,u\nb,2,v\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,x,y\na,1,u\na,2,v\n")
+    run("-p", project, "import", good, "--key-column", "id", "--label-column", "y")
+    out = run("-p", project, "import", bad, "--key-column", "id", code=1)
+    assert "appears twice" in out
+    rows = json.loads(run("-p", project, "imports", "--json"))
+    assert [(r["dataset_name"], r["state"], r["n_new_items"]) for r in rows] == [
+        ("bad", "failed", 0),
+        ("good", "published", 2),
+    ]
+    assert "appears twice" in rows[0]["error"]
+    assert "failed" in run("-p", project, "imports")
+
+
+@pytest.mark.parametrize(
+    "command", ["init", "import", "export", "datasets", "imports", "stats", "demo"]
+)
 def test_every_command_has_help_with_an_example(command: str) -> None:
     out = run(command, "--help")
     assert "Example" in out

@@ -61,6 +61,12 @@ class Project:
         with self.store.read() as conn:
             return queries.list_datasets(conn)
 
+    def imports(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent imports, newest first, with their state (``published``, ``failed``
+        with the reason, or ``staging`` while one runs) and what each one added."""
+        with self.store.read() as conn:
+            return queries.list_imports(conn, limit)
+
     def dataset(self, name: str) -> Dataset:
         """The dataset of that name (raises DatasetNotFound with a hint when there is none)."""
         with self.store.read() as conn:

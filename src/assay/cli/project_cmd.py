@@ -53,6 +53,45 @@ def datasets(
 
 @app.command()
 @handle_errors
+def imports(
+    limit: Annotated[int, typer.Option(help="How many of the latest imports to show.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """List the latest imports: source, state, rows read and what each one added.
+
+    A failed or interrupted import shows why; nothing of it is in the store.
+
+    Example: assay imports --limit 5
+    """
+    rows = open_project().imports(limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("No imports yet. Import data with `assay import PATH`.")
+        return
+    table = Table(show_edge=False)
+    for col in ("id", "dataset", "source", "state", "rows", "new items", "new labels", "started"):
+        table.add_column(
+            col, justify="right" if col in ("id", "rows", "new items", "new labels") else "left"
+        )
+    for r in rows:
+        state = r["state"] if not r["error"] else f"{r['state']}: {r['error']}"
+        table.add_row(
+            str(r["id"]),
+            r["dataset_name"],
+            r["source"],
+            state,
+            fmt(r["n_rows"]),
+            fmt(r["n_new_items"]),
+            fmt(r["n_new_labels"]),
+            r["started_at"].strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@app.command()
+@handle_errors
 def demo(
     path: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("assay-demo"),
     serve: Annotated[
@@ -76,6 +115,7 @@ def demo(
         "  assay stats --compare split=train split=test   # train vs test, side by side\n"
         "  assay stats --filter label=3                    # one class\n"
         "  assay export digits labels.csv                  # the labels as CSV\n"
+        "  assay imports                                   # what was imported, and how it went\n"
         "  assay import ./my_images                        # your own data"
     )
     if serve:

@@ -62,6 +62,13 @@ def list_datasets(conn: Connection) -> list[dict[str, Any]]:
     ]
 
 
+def list_imports(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """The most recent imports, newest first: what, where from, and how each one ended."""
+    i = t.imports.c
+    rows = conn.execute(sa.select(t.imports).order_by(i.id.desc()).limit(limit)).all()
+    return [r._asdict() for r in rows]
+
+
 def list_classes(conn: Connection, dataset_id: int) -> list[Row[Any]]:
     """The dataset's classes in schema order."""
     return list(
