@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from assay.progress import ProgressCallback, no_progress
@@ -12,8 +13,17 @@ from assay.store import filters, queries
 from assay.store import schema as t
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from assay.labels.agreement import AgreementReport
+    from assay.labels.consensus import ConsensusResult
+    from assay.labels.snapshots import Diff
+    from assay.labels.writes import LabelWrite, WriteResult
     from assay.project import Project
+    from assay.review.scan import ScanResult
     from assay.stats.inventory import Comparison, Inventory
+
+ItemRef = int | str
 
 
 class Dataset:
@@ -142,3 +152,372 @@ class Dataset:
         return export_layer(
             self, path, layer=layer, format=format, filter=filter, progress=progress
         )
+
+    # ----------------------------------------------------------------------------------------
+    # Items, labels and layers
+    # ----------------------------------------------------------------------------------------
+    def item(self, item: ItemRef) -> dict[str, Any]:
+        """One item by id (int) or external key (str), with its current label in every layer."""
+        from assay.labels.writes import current_labels, resolve_item
+
+        with self.store.read() as conn:
+            item_id = resolve_item(conn, self.id, item)
+            row = conn.execute(sa.select(t.items).where(t.items.c.id == item_id)).one()
+            labels = current_labels(conn, self.id, item_id)
+        out = dict(row._mapping)
+        del out["numbers"]
+        out["labels"] = labels
+        return out
+
+    def set_label(
+        self,
+        item: ItemRef,
+        label: str | None,
+        *,
+        layer: str,
+        author: str | None = None,
+        note: str | None = None,
+        probs: Sequence[float] | None = None,
+        confidence: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Label (or, with ``label=None``, unlabel) one item in ``layer``; returns the new label.
+
+        The previous label stays in the history; nothing is overwritten. ``idempotency_key``
+        makes a retried request write once.
+        """
+        from assay.labels.writes import LabelWrite, default_author, resolve_item, write_labels
+
+        with self.store.write() as conn:
+            item_id = resolve_item(conn, self.id, item)
+            result = write_labels(
+                conn,
+                self.id,
+                layer,
+                [LabelWrite(item_id, label, note, probs, confidence)],
+                author=author or default_author(),
+                idempotency_key=idempotency_key,
+            )
+        return {"item_id": item_id, "layer": layer, "label": label, **result.__dict__}
+
+    def set_labels(
+        self,
+        labels: Iterable[tuple[ItemRef, str | None] | LabelWrite],
+        *,
+        layer: str,
+        author: str | None = None,
+        note: str | None = None,
+        skip_unchanged: bool = False,
+    ) -> WriteResult:
+        """Label many items in one transaction: all land, or (on any bad one) none do.
+
+        ``labels`` holds (item id or key, class) pairs or ``LabelWrite`` records.
+        """
+        from assay.labels.writes import LabelWrite, default_author, resolve_items, write_labels
+
+        pairs = list(labels)
+        with self.store.write() as conn:
+            keys = [p[0] for p in pairs if isinstance(p, tuple) and isinstance(p[0], str)]
+            key_ids = resolve_items(conn, self.id, keys) if keys else {}
+            writes = [
+                p
+                if isinstance(p, LabelWrite)
+                else LabelWrite(key_ids[p[0]] if isinstance(p[0], str) else int(p[0]), p[1], note)
+                for p in pairs
+            ]
+            return write_labels(
+                conn,
+                self.id,
+                layer,
+                writes,
+                author=author or default_author(),
+                skip_unchanged=skip_unchanged,
+            )
+
+    def label_where(
+        self,
+        filter: str | None,
+        label: str | None,
+        *,
+        layer: str,
+        author: str | None = None,
+        note: str | None = None,
+    ) -> WriteResult:
+        """Label every item the filter selects (bulk labeling by filter), in one transaction."""
+        from assay.labels.writes import LabelWrite, default_author, write_labels
+
+        with self.store.write() as conn:
+            where = filters.compile_filter(conn, self.id, filter)
+            query = sa.select(t.items.c.id).where(t.items.c.dataset_id == self.id)
+            if where is not None:
+                query = query.where(where)
+            ids = list(conn.execute(query.order_by(t.items.c.id)).scalars())
+            return write_labels(
+                conn,
+                self.id,
+                layer,
+                [LabelWrite(i, label, note) for i in ids],
+                author=author or default_author(),
+            )
+
+    def history(self, item: ItemRef, layer: str | None = None) -> list[dict[str, Any]]:
+        """Every label the item ever had in every layer (or one), oldest first per layer."""
+        from assay.labels.writes import history, resolve_item
+
+        with self.store.read() as conn:
+            return history(conn, self.id, resolve_item(conn, self.id, item), layer)
+
+    def layer(self, name: str) -> dict[str, Any]:
+        """One layer's details."""
+        from assay.labels.layers import layer_info
+
+        with self.store.read() as conn:
+            return layer_info(queries.get_layer(conn, self.id, name))
+
+    def create_layer(
+        self,
+        name: str,
+        *,
+        kind: str = "human",
+        owner: str | None = None,
+        description: str = "",
+    ) -> dict[str, Any]:
+        """Add an empty annotation layer."""
+        from assay.labels.layers import create_layer
+
+        with self.store.write() as conn:
+            return create_layer(
+                conn, self.id, name, kind=kind, owner=owner, description=description
+            )
+
+    def copy_layer(
+        self, source: str, target: str, *, author: str | None = None, owner: str | None = None
+    ) -> dict[str, Any]:
+        """A new layer starting from the current labels of ``source``."""
+        from assay.labels.layers import copy_layer
+        from assay.labels.writes import default_author
+
+        with self.store.write() as conn:
+            return copy_layer(
+                conn, self.id, source, target, author=author or default_author(), owner=owner
+            )
+
+    def rename_layer(self, old: str, new: str) -> dict[str, Any]:
+        """Rename a layer (labels, history and snapshots follow it)."""
+        from assay.labels.layers import rename_layer
+
+        with self.store.write() as conn:
+            return rename_layer(conn, self.id, old, new)
+
+    def freeze_layer(self, name: str, frozen: bool = True) -> dict[str, Any]:
+        """Make a layer read-only (``frozen=False`` makes it writable again)."""
+        from assay.labels.layers import freeze_layer
+
+        with self.store.write() as conn:
+            return freeze_layer(conn, self.id, name, frozen)
+
+    # ----------------------------------------------------------------------------------------
+    # Agreement and consensus
+    # ----------------------------------------------------------------------------------------
+    def label_matrix(self, layers: Sequence[str] | None = None, filter: str | None = None) -> Any:
+        """The current labels of ``layers`` (default: the human layers) as a LabelMatrix."""
+        from assay.labels.load import default_layers, load_matrix
+
+        with self.store.read() as conn:
+            return load_matrix(conn, self.id, list(layers or default_layers(conn, self.id)), filter)
+
+    def agreement(
+        self,
+        layers: Sequence[str] | None = None,
+        *,
+        filter: str | None = None,
+        reference: str | None = None,
+    ) -> AgreementReport:
+        """Agreement among ``layers`` (default: the human layers) over the slice ``filter``.
+
+        Per-annotator quality is measured against ``reference``: a layer name, or a consensus
+        method computed on the fly (default: the ``consensus`` layer if there is one, else
+        majority vote).
+        """
+        from assay.labels.agreement import agreement
+        from assay.labels.consensus import METHODS, consensus
+        from assay.labels.load import default_layers, load_matrix
+        from assay.labels.matrix import MISSING
+
+        with self.store.read() as conn:
+            names = list(layers or default_layers(conn, self.id))
+            matrix = load_matrix(conn, self.id, names, filter)
+            if reference is None:
+                has = any(r.name == "consensus" for r in queries.list_layers(conn, self.id))
+                reference = "consensus" if has and "consensus" not in names else "majority-vote"
+            ref_codes = None
+            if reference not in METHODS:
+                ref = load_matrix(conn, self.id, [reference], filter)
+                ref_codes = np.full(matrix.n_items, MISSING, dtype=np.int64)
+                pos = np.searchsorted(ref.item_ids, matrix.item_ids)
+                pos = np.clip(pos, 0, max(len(ref.item_ids) - 1, 0))
+                hit = (
+                    (ref.item_ids[pos] == matrix.item_ids)
+                    if len(ref.item_ids)
+                    else np.zeros(matrix.n_items, bool)
+                )
+                ref_codes[hit] = ref.codes[pos[hit], 0]
+        if ref_codes is None:
+            ref_codes = consensus(matrix, reference).label
+        return agreement(matrix, reference=ref_codes)
+
+    def consensus(
+        self,
+        method: str = "dawid-skene",
+        *,
+        layers: Sequence[str] | None = None,
+        filter: str | None = None,
+        model_layer: str | None = None,
+        into: str | None = "consensus",
+        author: str | None = None,
+        seed: int = 0,
+    ) -> ConsensusResult:
+        """A consensus label and confidence per item from ``layers`` (default: human layers).
+
+        Methods: ``majority-vote``, ``dawid-skene`` (crowd-kit) and ``crowdlab`` (cleanlab's
+        multi-annotator method; needs ``model_layer``, a model layer with probabilities). With
+        ``into`` (default ``consensus``) the result is written to that consensus layer, with
+        the confidence on each label; only items whose label or confidence changed get a new
+        label row.
+        """
+        from assay.errors import InvalidParameter
+        from assay.labels.consensus import consensus
+        from assay.labels.layers import ensure_layer
+        from assay.labels.load import default_layers, load_matrix, load_probs
+        from assay.labels.writes import LabelWrite, write_labels
+
+        with self.store.read() as conn:
+            names = list(layers or default_layers(conn, self.id))
+            matrix = load_matrix(conn, self.id, names, filter)
+            pred_probs = None
+            if model_layer is not None:
+                pred_probs, found = load_probs(
+                    conn, self.id, model_layer, matrix.item_ids, matrix.n_classes
+                )
+                if not found.all():
+                    if method == "crowdlab":
+                        matrix = matrix.rows(found)
+                        pred_probs = pred_probs[found]
+                    else:
+                        pred_probs = None
+            elif method == "crowdlab":
+                raise InvalidParameter(
+                    "CROWDLAB needs model probabilities: pass model_layer (a model layer)."
+                )
+        if matrix.n_items == 0:
+            raise InvalidParameter(f"The layers {', '.join(names)} have no labels to combine.")
+        result = consensus(matrix, method, pred_probs=pred_probs, seed=seed)
+        if into is None:
+            return result
+        writes = [
+            LabelWrite(
+                int(item_id),
+                matrix.classes[int(code)],
+                probs=None if result.probs is None else _normalized(result.probs[k]),
+                confidence=float(np.clip(result.confidence[k], 0.0, 1.0)),
+            )
+            for k, (item_id, code) in enumerate(zip(matrix.item_ids, result.label, strict=True))
+            if code >= 0
+        ]
+        with self.store.write() as conn:
+            ensure_layer(
+                conn,
+                self.id,
+                into,
+                kind="consensus",
+                description=f"Consensus of {', '.join(names)}",
+                origin={"method": method, "layers": names, "filter": filter},
+            )
+            write_labels(
+                conn,
+                self.id,
+                into,
+                writes,
+                author=author or f"consensus:{method}",
+                skip_unchanged=True,
+            )
+        return result
+
+    # ----------------------------------------------------------------------------------------
+    # Review queue
+    # ----------------------------------------------------------------------------------------
+    @property
+    def review(self) -> Any:
+        """The dataset's review queue (see :class:`assay.review.ReviewQueue`)."""
+        from assay.review import ReviewQueue
+
+        return ReviewQueue(self)
+
+    def review_scan(
+        self,
+        *,
+        layers: Sequence[str] | None = None,
+        consensus_layer: str | None = "consensus",
+        threshold: float = 0.7,
+        filter: str | None = None,
+        actor: str | None = None,
+    ) -> ScanResult:
+        """Open review cases where layers disagree or consensus confidence is low."""
+        from assay.labels.writes import default_author
+        from assay.review.scan import scan
+
+        with self.store.write() as conn:
+            return scan(
+                conn,
+                self.id,
+                layers=layers,
+                consensus_layer=consensus_layer,
+                threshold=threshold,
+                filter=filter,
+                actor=actor or default_author(),
+            )
+
+    # ----------------------------------------------------------------------------------------
+    # Snapshots and diffs
+    # ----------------------------------------------------------------------------------------
+    def snapshot(
+        self,
+        name: str,
+        *,
+        layers: Sequence[str] | None = None,
+        author: str | None = None,
+        description: str = "",
+    ) -> dict[str, Any]:
+        """Record the current labels of ``layers`` (default: all) under ``name``, immutably."""
+        from assay.labels.snapshots import create_snapshot
+        from assay.labels.writes import default_author
+
+        with self.store.write() as conn:
+            return create_snapshot(
+                conn,
+                self.id,
+                name,
+                layers=layers,
+                author=author or default_author(),
+                description=description,
+            )
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """The dataset's snapshots, oldest first."""
+        from assay.labels.snapshots import list_snapshots
+
+        with self.store.read() as conn:
+            return list_snapshots(conn, self.id)
+
+    def diff(self, a: str, b: str = "now", *, limit: int = 1000) -> Diff:
+        """What changed between snapshot ``a`` and snapshot ``b`` (or now)."""
+        from assay.labels.snapshots import diff
+
+        with self.store.read() as conn:
+            return diff(conn, self.id, a, b, limit=limit)
+
+
+def _normalized(row: Any) -> list[float]:
+    values = np.clip(np.asarray(row, dtype=np.float64), 0.0, 1.0)
+    total = values.sum()
+    return (values / total).tolist() if total > 0 else values.tolist()

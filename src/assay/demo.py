@@ -13,6 +13,11 @@ from assay.project import Project, init
 
 DATASET = "digits"
 TEST_FRACTION = 0.2
+# Simulated annotators (they are not people): each labels the digits from the true label with
+# its own, stated error pattern (see assay.labels.simulate.PROFILES), so that agreement,
+# consensus and the review queue have something real to show.
+SIMULATED = ("careful", "confuser", "hasty")
+SIMULATED_SEED = 7
 
 
 def digits_arrays(random_state: int = 0) -> tuple[np.ndarray, list[str], list[str]]:
@@ -49,4 +54,38 @@ def build_demo(
         splits=split_iter,
         progress=progress,
     )
+    add_simulated_annotators(project)
     return project
+
+
+def add_simulated_annotators(project: Project) -> None:
+    """Add the layers ``sim-careful``, ``sim-confuser`` and ``sim-hasty`` (once), a Dawid-Skene
+    ``consensus`` layer over them and the review cases where they disagree."""
+    from assay.labels.simulate import PROFILES, simulate
+    from assay.labels.writes import LabelWrite
+
+    ds = project.dataset(DATASET)
+    names = [f"sim-{p}" for p in SIMULATED]
+    if any(layer["name"] in names for layer in ds.layers()):
+        return
+    truth = ds.label_matrix(["ground_truth"])
+    codes = simulate(
+        truth.codes[:, 0].astype(np.int64), truth.n_classes, list(SIMULATED), SIMULATED_SEED
+    )
+    for j, (name, profile) in enumerate(zip(names, SIMULATED, strict=True)):
+        ds.create_layer(
+            name,
+            kind="human",
+            description=f"SIMULATED annotator (not a person), {PROFILES[profile].description}",
+        )
+        ds.set_labels(
+            [
+                LabelWrite(int(item_id), truth.classes[int(code)])
+                for item_id, code in zip(truth.item_ids, codes[:, j], strict=True)
+                if code >= 0
+            ],
+            layer=name,
+            author=f"simulated-{profile}",
+        )
+    ds.consensus("dawid-skene", layers=names, into="consensus")
+    ds.review_scan(layers=names, threshold=0.7, actor="assay demo")

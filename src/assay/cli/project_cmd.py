@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -90,6 +90,24 @@ def imports(
     console.print(table)
 
 
+def print_label_audit(ds: Any) -> None:
+    """The demo's simulated annotators: agreement, the consensus and the review queue."""
+    report = ds.agreement().to_dict()
+    console.print(
+        f"\nThree SIMULATED annotators ({', '.join(report['annotators'])}) label the digits, "
+        "each with its own error pattern (see `assay layer list`):\n"
+        f"  Krippendorff's alpha {report['krippendorff_alpha']:.3f}, Fleiss' kappa "
+        f"{report['fleiss']['kappa']:.3f}, pairwise agreement {report['percent_agreement']:.3f}"
+    )
+    for q in report["annotator_quality"] or []:
+        console.print(f"  {q['annotator']:<14} accuracy against the consensus {q['accuracy']:.3f}")
+    counts = ds.review.counts()
+    open_cases = sum(counts.get("open", {}).values())
+    console.print(
+        f"  A Dawid-Skene consensus is in layer 'consensus'; {open_cases:,} review cases are open."
+    )
+
+
 @app.command()
 @handle_errors
 def demo(
@@ -108,13 +126,17 @@ def demo(
 
     with progress_bar("importing digits") as progress:
         project = build_demo(path, db=STATE.db, progress=progress)
-    print_inventory(project.dataset("digits").stats().to_dict())
+    ds = project.dataset("digits")
+    print_inventory(ds.stats().to_dict())
+    print_label_audit(ds)
     console.print(
         f"\nThe demo project is in {project.root}. Next:\n"
         f"  cd {path}\n"
         "  assay stats --compare split=train split=test   # train vs test, side by side\n"
         "  assay stats --filter label=3                    # one class\n"
         "  assay export digits labels.csv                  # the labels as CSV\n"
+        "  assay agreement                                 # how the annotators agree\n"
+        "  assay review list --state open                  # the review queue\n"
         "  assay imports                                   # what was imported, and how it went\n"
         "  assay import ./my_images                        # your own data"
     )

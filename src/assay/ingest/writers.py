@@ -199,6 +199,12 @@ def drop_dataset(conn: Connection, ds: int) -> None:
     """Delete a dataset and everything in it, children first (foreign keys stay satisfied)."""
     layer_ids = sa.select(t.layers.c.id).where(t.layers.c.dataset_id == ds)
     item_ids = sa.select(t.items.c.id).where(t.items.c.dataset_id == ds)
+    case_ids = sa.select(t.review_cases.c.id).where(t.review_cases.c.dataset_id == ds)
+    snap_ids = sa.select(t.snapshots.c.id).where(t.snapshots.c.dataset_id == ds)
+    conn.execute(t.review_events.delete().where(t.review_events.c.case_id.in_(case_ids)))
+    conn.execute(t.review_cases.delete().where(t.review_cases.c.dataset_id == ds))
+    conn.execute(t.snapshot_labels.delete().where(t.snapshot_labels.c.snapshot_id.in_(snap_ids)))
+    conn.execute(t.snapshots.delete().where(t.snapshots.c.dataset_id == ds))
     conn.execute(t.label_heads.delete().where(t.label_heads.c.layer_id.in_(layer_ids)))
     conn.execute(t.labels.delete().where(t.labels.c.layer_id.in_(layer_ids)))
     conn.execute(t.media_blobs.delete().where(t.media_blobs.c.item_id.in_(item_ids)))

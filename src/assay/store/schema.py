@@ -83,6 +83,11 @@ layers = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("frozen", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", Timestamp(), nullable=False),
+    # Who a human layer belongs to (its annotator); NULL for shared and machine layers.
+    sa.Column("owner", sa.String(200), nullable=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    # Where the layer came from: {"copied_from": ...}, {"method": "dawid-skene", ...}.
+    sa.Column("origin", sa.JSON, nullable=True),
     sa.UniqueConstraint("dataset_id", "name"),
 )
 
@@ -181,6 +186,8 @@ labels = sa.Table(
     sa.Column("supersedes", Id, sa.ForeignKey("labels.id"), nullable=True),
     sa.Column("import_id", Id, sa.ForeignKey("imports.id"), nullable=True),
     sa.Column("idempotency_key", sa.String(100), nullable=True),
+    # How sure the writer is (consensus quality, model confidence); NULL for plain labels.
+    sa.Column("confidence", sa.Float, nullable=True),
     sa.Index("ix_labels_item_layer", "item_id", "layer_id", "id"),
     # Partial: most labels (imports, models) carry no key, and need no index entry.
     sa.Index(
@@ -202,5 +209,90 @@ label_heads = sa.Table(
     sa.PrimaryKeyConstraint("layer_id", "item_id"),
     sa.Index("ix_label_heads_layer_class", "layer_id", "class_id", "item_id"),
     # Clustered by (layer, item) on SQLite: one B-tree instead of a table plus its key index.
+    sqlite_with_rowid=False,
+)
+
+CASE_STATES = ("open", "escalated", "resolved", "dismissed")
+ACTIVE_CASE_STATES = ("open", "escalated")
+CASE_REASONS = ("disagreement", "low_confidence", "flagged", "mislabel", "outlier", "duplicate")
+
+# The review queue: one row per case about one item. ``version`` makes every transition a
+# compare-and-set (UPDATE ... WHERE version = :seen), so two reviewers acting at once cannot
+# both win; the loser gets a clear conflict and nothing changes.
+review_cases = sa.Table(
+    "review_cases",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    # Higher is more urgent: 1 - consensus confidence, a label-issue score, ...
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("class_id", Id, sa.ForeignKey("classes.id"), nullable=True),  # the label at issue
+    sa.Column("suggested_class_id", Id, sa.ForeignKey("classes.id"), nullable=True),
+    sa.Column("evidence", sa.JSON, nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+    sa.Column("assignee", sa.String(200), nullable=True),
+    sa.Column("resolution", sa.Text, nullable=True),
+    sa.Column("resolved_class_id", Id, sa.ForeignKey("classes.id"), nullable=True),
+    sa.Column("resolved_label_id", Id, sa.ForeignKey("labels.id"), nullable=True),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_review_cases_dataset_state", "dataset_id", "state", "id"),
+    sa.Index("ix_review_cases_item", "item_id", "id"),
+    # At most one active case per item and reason, even when two scans run at once.
+    sa.Index(
+        "uq_review_cases_active",
+        "dataset_id",
+        "item_id",
+        "reason",
+        unique=True,
+        sqlite_where=sa.text("state IN ('open', 'escalated')"),
+        postgresql_where=sa.text("state IN ('open', 'escalated')"),
+    ),
+)
+
+# The audit log: every transition of every case, append-only.
+review_events = sa.Table(
+    "review_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("case_id", Id, sa.ForeignKey("review_cases.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", Timestamp(), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("from_state", sa.String(16), nullable=True),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("data", sa.JSON, nullable=True),
+    sa.Index("ix_review_events_case", "case_id", "id"),
+)
+
+# Snapshots record, per (layer, item), which label row was current: a reference, not a copy.
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("layers", sa.JSON, nullable=False),  # names of the layers it covers
+    sa.Column("n_labels", sa.Integer, nullable=False),
+    sa.UniqueConstraint("dataset_id", "name"),
+)
+
+snapshot_labels = sa.Table(
+    "snapshot_labels",
+    metadata,
+    sa.Column("snapshot_id", Id, sa.ForeignKey("snapshots.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("layer_id", Id, sa.ForeignKey("layers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("label_id", Id, sa.ForeignKey("labels.id"), nullable=False),
+    sa.PrimaryKeyConstraint("snapshot_id", "layer_id", "item_id"),
     sqlite_with_rowid=False,
 )

@@ -1,0 +1,269 @@
+"""``assay label ...`` and ``assay layer ...``: write labels and manage annotation layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from assay.cli.app import app, handle_errors, open_project
+from assay.cli.render import console, fmt, print_json
+from assay.errors import InvalidParameter
+
+label_app = typer.Typer(help="Label items: one, many from a CSV, or every item of a filter.")
+layer_app = typer.Typer(help="Annotation layers: list, create, copy, rename, freeze, export.")
+app.add_typer(label_app, name="label")
+app.add_typer(layer_app, name="layer")
+
+DatasetOpt = Annotated[
+    str | None,
+    typer.Option("--dataset", "-d", help="Dataset (default: the only one in the project)."),
+]
+LayerOpt = Annotated[str, typer.Option("--layer", "-l", help="The layer to write to.")]
+AuthorOpt = Annotated[
+    str | None, typer.Option("--author", help="Who is writing (default: $ASSAY_USER or login).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def dataset_of(name: str | None) -> Any:
+    """The named dataset, or the project's only one."""
+    project = open_project()
+    if name is None:
+        names = [d["name"] for d in project.datasets()]
+        if len(names) != 1:
+            raise InvalidParameter(
+                "Name the dataset with --dataset/-d; this project has "
+                + (", ".join(names) if names else "no datasets yet")
+                + "."
+            )
+        name = names[0]
+    return project.dataset(name)
+
+
+def item_ref(text: str) -> int | str:
+    """An item given on the command line: its key, or ``#123`` for the id 123."""
+    return int(text[1:]) if text.startswith("#") and text[1:].isdigit() else text
+
+
+@label_app.command("set")
+@handle_errors
+def label_set(
+    item: Annotated[str, typer.Argument(help="Item key (or #ID).")],
+    label: Annotated[str, typer.Argument(help="Class name.")],
+    layer: LayerOpt,
+    note: Annotated[str | None, typer.Option(help="Why (kept in the history).")] = None,
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Label one item in a layer (the previous label stays in the history).
+
+    Example: assay label set img-0042 cat --layer alice --note "ears visible"
+    """
+    ds = dataset_of(dataset)
+    result = ds.set_label(item_ref(item), label, layer=layer, author=author, note=note)
+    console.print(f"Item {result['item_id']} is now {label!r} in layer {layer!r}.")
+
+
+@label_app.command("clear")
+@handle_errors
+def label_clear(
+    item: Annotated[str, typer.Argument(help="Item key (or #ID).")],
+    layer: LayerOpt,
+    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Remove an item's label from a layer (recorded in the history, like any change)."""
+    ds = dataset_of(dataset)
+    result = ds.set_label(item_ref(item), None, layer=layer, author=author, note=note)
+    console.print(f"Item {result['item_id']} has no label in layer {layer!r} now.")
+
+
+@label_app.command("bulk")
+@handle_errors
+def label_bulk(
+    layer: LayerOpt,
+    csv: Annotated[
+        Path | None,
+        typer.Option(help="CSV with columns key (or item_id), label and optionally note."),
+    ] = None,
+    filter: Annotated[
+        str | None, typer.Option("--filter", "-f", help="Label every item of this slice...")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--class", help="...with this class.")] = None,
+    note: Annotated[str | None, typer.Option(help="A note on every label.")] = None,
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Label many items in one go: all of them land, or (on any bad line) none do.
+
+    Examples:
+
+      assay label bulk --layer alice --csv corrections.csv
+
+      assay label bulk --layer alice --filter "split=test, label=3" --class 5
+    """
+    ds = dataset_of(dataset)
+    if (csv is None) == (filter is None and label is None):
+        raise InvalidParameter("Give either --csv FILE or --filter SLICE with --class NAME.")
+    if csv is not None:
+        from assay.labels.bulk import read_label_csv
+        from assay.labels.writes import LabelWrite
+
+        rows = read_label_csv(csv, ds.classes())
+        keyed = [(r.item, r.label) for r in rows if isinstance(r.item, str)]
+        writes: list[Any] = []
+        if keyed:
+            with ds.store.read() as conn:
+                from assay.labels.writes import resolve_items
+
+                ids = resolve_items(conn, ds.id, [k for k, _ in keyed])
+        for r in rows:
+            item_id = ids[r.item] if isinstance(r.item, str) else r.item
+            writes.append(LabelWrite(item_id, r.label, r.note or note))
+        result = ds.set_labels(writes, layer=layer, author=author)
+    else:
+        if label is None:
+            raise InvalidParameter("--filter needs --class: the class to give those items.")
+        result = ds.label_where(filter, label, layer=layer, author=author, note=note)
+    console.print(f"Wrote {fmt(result.n_written)} labels to layer {layer!r}.")
+
+
+@label_app.command("history")
+@handle_errors
+def label_history(
+    item: Annotated[str, typer.Argument(help="Item key (or #ID).")],
+    layer: Annotated[str | None, typer.Option("--layer", "-l", help="Only this layer.")] = None,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every label the item ever had, in every layer: who set what, when and why."""
+    ds = dataset_of(dataset)
+    rows = ds.history(item_ref(item), layer=layer)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"History of item {item}")
+    for col in ("layer", "label", "author", "when", "note", "confidence"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["layer"],
+            r["label"] if r["label"] is not None else "(cleared)",
+            r["author"],
+            f"{r['created_at']:%Y-%m-%d %H:%M:%S}",
+            r["note"] or "",
+            fmt(r["confidence"]) if r["confidence"] is not None else "",
+        )
+    console.print(table)
+
+
+@layer_app.command("list")
+@handle_errors
+def layer_list(dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
+    """The dataset's layers with their kind, owner and whether they are frozen."""
+    ds = dataset_of(dataset)
+    rows = [ds.layer(entry["name"]) for entry in ds.layers()]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"Layers of {ds.name}")
+    for col in ("layer", "kind", "owner", "frozen", "created", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["kind"],
+            r["owner"] or "",
+            "yes" if r["frozen"] else "",
+            f"{r['created_at']:%Y-%m-%d %H:%M}",
+            r["description"],
+        )
+    console.print(table)
+
+
+@layer_app.command("create")
+@handle_errors
+def layer_create(
+    name: Annotated[str, typer.Argument(help="Layer name, e.g. the annotator's.")],
+    kind: Annotated[str, typer.Option(help="human, model, consensus, reviewed or import.")] = (
+        "human"
+    ),
+    owner: Annotated[str | None, typer.Option(help="The annotator it belongs to.")] = None,
+    description: Annotated[str, typer.Option(help="What it holds.")] = "",
+    dataset: DatasetOpt = None,
+) -> None:
+    """Add an empty annotation layer."""
+    ds = dataset_of(dataset)
+    ds.create_layer(name, kind=kind, owner=owner, description=description)
+    console.print(f"Created {kind} layer {name!r}.")
+
+
+@layer_app.command("copy")
+@handle_errors
+def layer_copy(
+    source: Annotated[str, typer.Argument(help="Layer to copy.")],
+    target: Annotated[str, typer.Argument(help="Name of the new layer.")],
+    owner: Annotated[str | None, typer.Option(help="The annotator it belongs to.")] = None,
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Start a new layer from the current labels of another."""
+    ds = dataset_of(dataset)
+    ds.copy_layer(source, target, author=author, owner=owner)
+    console.print(f"Copied layer {source!r} to {target!r}.")
+
+
+@layer_app.command("rename")
+@handle_errors
+def layer_rename(
+    old: Annotated[str, typer.Argument(help="Current name.")],
+    new: Annotated[str, typer.Argument(help="New name.")],
+    dataset: DatasetOpt = None,
+) -> None:
+    """Rename a layer; its labels, history and snapshots follow it."""
+    dataset_of(dataset).rename_layer(old, new)
+    console.print(f"Renamed layer {old!r} to {new!r}.")
+
+
+@layer_app.command("freeze")
+@handle_errors
+def layer_freeze(
+    name: Annotated[str, typer.Argument(help="Layer to make read-only.")],
+    dataset: DatasetOpt = None,
+) -> None:
+    """Make a layer read-only: every write to it is refused until it is unfrozen."""
+    dataset_of(dataset).freeze_layer(name, True)
+    console.print(f"Layer {name!r} is frozen.")
+
+
+@layer_app.command("unfreeze")
+@handle_errors
+def layer_unfreeze(
+    name: Annotated[str, typer.Argument(help="Layer to make writable again.")],
+    dataset: DatasetOpt = None,
+) -> None:
+    """Make a frozen layer writable again."""
+    dataset_of(dataset).freeze_layer(name, False)
+    console.print(f"Layer {name!r} is writable.")
+
+
+@layer_app.command("export")
+@handle_errors
+def layer_export(
+    name: Annotated[str, typer.Argument(help="Layer to export.")],
+    path: Annotated[Path, typer.Argument(help="Output file: .csv, .parquet or .jsonl.")],
+    history: Annotated[
+        bool, typer.Option(help="Every label ever set, not just the current ones.")
+    ] = False,
+    dataset: DatasetOpt = None,
+) -> None:
+    """Export a layer's labels (with author, time and note)."""
+    from assay.ingest.export import export_layer
+
+    ds = dataset_of(dataset)
+    n = export_layer(ds, path, layer=name, history=history)
+    console.print(f"Wrote {fmt(n)} labels to {path}.")

@@ -1,0 +1,459 @@
+"""``assay agreement``, ``assay consensus``, ``assay review ...``, ``assay snapshot ...`` and
+``assay diff``: discrepancies among labels, and labels versioned like code."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from assay.cli.app import app, handle_errors
+from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, dataset_of, item_ref
+from assay.cli.render import bar, console, fmt, print_json, progress_bar
+
+review_app = typer.Typer(help="The review queue: scan, list, flag, escalate, resolve, dismiss.")
+snapshot_app = typer.Typer(help="Snapshots of the labels: create and list.")
+app.add_typer(review_app, name="review")
+app.add_typer(snapshot_app, name="snapshot")
+
+LayersOpt = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated layers (default: the human layers)."),
+]
+FilterOpt = Annotated[
+    str | None, typer.Option("--filter", "-f", help="A slice, e.g. 'split=test'.")
+]
+
+
+def _layers(text: str | None) -> list[str] | None:
+    return [p.strip() for p in text.split(",") if p.strip()] if text else None
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+@app.command()
+@handle_errors
+def agreement(
+    layers: LayersOpt = None,
+    filter: FilterOpt = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Measure annotators against this layer or consensus method."),
+    ] = None,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Agreement among annotation layers: percent agreement, Cohen's kappa per pair, Fleiss'
+    kappa, Krippendorff's alpha, per-class agreement and each annotator against a reference.
+
+    Example: assay agreement --layers alice,bob,carol --filter split=test
+    """
+    ds = dataset_of(dataset)
+    report = ds.agreement(_layers(layers), filter=filter, reference=reference).to_dict()
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"{fmt(report['n_items'])} items labeled, {fmt(report['n_items_with_2plus_labels'])} by "
+        f"two or more of: {', '.join(report['annotators'])}"
+    )
+    summary = Table(title="Agreement", show_header=False)
+    summary.add_row("percent agreement (pairwise)", _num(report["percent_agreement"]))
+    summary.add_row("items where all agree", _num(report["full_agreement"]))
+    fleiss = report["fleiss"]
+    summary.add_row(
+        "Fleiss' kappa",
+        f"{_num(fleiss['kappa'])}  ({fmt(fleiss['n_items_used'])} items labeled by every layer)",
+    )
+    summary.add_row("Krippendorff's alpha (nominal)", _num(report["krippendorff_alpha"]))
+    console.print(summary)
+    pairs = Table(title="Pairs")
+    for col in ("a", "b", "items", "agreement", "Cohen's kappa"):
+        pairs.add_column(col)
+    for p in report["pairwise"]:
+        pairs.add_row(
+            p["a"],
+            p["b"],
+            fmt(p["n_common"]),
+            _num(p["percent_agreement"]),
+            _num(p["cohen_kappa"]),
+        )
+    console.print(pairs)
+    classes = Table(title="Per class (specific agreement)")
+    for col in ("class", "labels", "agreement", ""):
+        classes.add_column(col)
+    for c in report["per_class"]:
+        value = c["specific_agreement"]
+        classes.add_row(c["name"], fmt(c["support"]), _num(value), bar(value or 0.0))
+    console.print(classes)
+    if report["annotator_quality"]:
+        quality = Table(title="Annotators against the reference")
+        for col in ("layer", "labeled", "compared", "accuracy", "Cohen's kappa"):
+            quality.add_column(col)
+        for q in report["annotator_quality"]:
+            quality.add_row(
+                q["annotator"],
+                fmt(q["n_labeled"]),
+                fmt(q["n_compared"]),
+                _num(q["accuracy"]),
+                _num(q["cohen_kappa"]),
+            )
+        console.print(quality)
+
+
+@app.command()
+@handle_errors
+def consensus(
+    method: Annotated[
+        str, typer.Option(help="majority-vote, dawid-skene or crowdlab.")
+    ] = "dawid-skene",
+    layers: LayersOpt = None,
+    model_layer: Annotated[
+        str | None, typer.Option(help="A model layer with probabilities (needed by crowdlab).")
+    ] = None,
+    into: Annotated[str, typer.Option(help="The consensus layer to write.")] = "consensus",
+    dry_run: Annotated[bool, typer.Option(help="Compute and show, write nothing.")] = False,
+    filter: FilterOpt = None,
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Combine annotators into one label per item with a confidence, and write it to a
+    consensus layer (only labels that changed get a new row).
+
+    Example: assay consensus --method dawid-skene --layers alice,bob,carol
+    """
+    import numpy as np
+
+    ds = dataset_of(dataset)
+    with console.status(f"computing the {method} consensus"):
+        result = ds.consensus(
+            method,
+            layers=_layers(layers),
+            filter=filter,
+            model_layer=model_layer,
+            into=None if dry_run else into,
+            author=author,
+        )
+    labeled = result.label >= 0
+    conf = result.confidence[labeled]
+    summary: dict[str, Any] = {
+        "method": result.method,
+        "layer": None if dry_run else into,
+        "n_items": int(labeled.sum()),
+        "mean_confidence": float(conf.mean()) if conf.size else None,
+        "below_0.7": int((conf < 0.7).sum()),
+        "annotator_quality": {
+            k: (None if np.isnan(v) else round(float(v), 4))
+            for k, v in result.annotator_quality.items()
+        },
+    }
+    if as_json:
+        print_json(summary)
+        return
+    where = "computed (dry run)" if dry_run else f"written to layer {into!r}"
+    console.print(
+        f"{result.method} consensus for {fmt(summary['n_items'])} items {where}; mean confidence "
+        f"{_num(summary['mean_confidence'])}, {fmt(summary['below_0.7'])} below 0.7."
+    )
+    table = Table(title="Annotator quality")
+    table.add_column("layer")
+    table.add_column("quality")
+    table.add_column("")
+    for name, q in summary["annotator_quality"].items():
+        table.add_row(name, _num(q), bar(q or 0.0))
+    console.print(table)
+
+
+@review_app.command("scan")
+@handle_errors
+def review_scan(
+    layers: LayersOpt = None,
+    threshold: Annotated[
+        float, typer.Option(help="Open a case where consensus confidence is below this.")
+    ] = 0.7,
+    consensus_layer: Annotated[str, typer.Option(help="The consensus layer to check.")] = (
+        "consensus"
+    ),
+    filter: FilterOpt = None,
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open cases where annotators disagree or the consensus is unsure (an item with an
+    active case for the same reason is skipped)."""
+    ds = dataset_of(dataset)
+    with progress_bar("scanning"):
+        result = ds.review_scan(
+            layers=_layers(layers),
+            consensus_layer=consensus_layer,
+            threshold=threshold,
+            filter=filter,
+            actor=author,
+        ).to_dict()
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"Disagreements: {fmt(result['disagreement_found'])} found, "
+        f"{fmt(result['disagreement_opened'])} new cases. Low consensus confidence: "
+        f"{fmt(result['low_confidence_found'])} found, "
+        f"{fmt(result['low_confidence_opened'])} new cases."
+    )
+
+
+@review_app.command("list")
+@handle_errors
+def review_list(
+    state: Annotated[
+        str | None, typer.Option(help="open, escalated, resolved or dismissed (comma-separated).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="disagreement, low_confidence, flagged...")] = (
+        None
+    ),
+    label: Annotated[str | None, typer.Option("--class", help="Cases about this class.")] = None,
+    assignee: Annotated[str | None, typer.Option(help="Cases assigned to this reviewer.")] = None,
+    after: Annotated[int | None, typer.Option(help="Cases after this id (next page).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List review cases, filtered by state, reason, class and assignee."""
+    ds = dataset_of(dataset)
+    states = _layers(state)
+    cases, cursor = ds.review.list(
+        state=states, reason=reason, label=label, assignee=assignee, after=after, limit=limit
+    )
+    if as_json:
+        print_json({"cases": cases, "next": cursor})
+        return
+    table = Table(title=f"Review cases of {ds.name}")
+    for col in ("id", "item", "reason", "state", "label", "score", "assignee", "evidence"):
+        table.add_column(col)
+    for c in cases:
+        table.add_row(
+            str(c["id"]),
+            c["item_key"],
+            c["reason"],
+            c["state"],
+            c["label"] or "",
+            _num(c["score"], 2),
+            c["assignee"] or "",
+            _evidence(c),
+        )
+    console.print(table)
+    if cursor is not None:
+        console.print(f"More: assay review list --after {cursor}")
+
+
+def _evidence(case: dict[str, Any]) -> str:
+    ev = case.get("evidence") or {}
+    if "labels" in ev and isinstance(ev["labels"], dict):
+        return ", ".join(f"{k}={v}" for k, v in ev["labels"].items())
+    if "confidence" in ev:
+        return f"{ev.get('label')} @ {ev['confidence']:.2f}"
+    return case.get("comment") or ""
+
+
+@review_app.command("show")
+@handle_errors
+def review_show(
+    case_id: Annotated[int, typer.Argument(help="Case id.")],
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One case: the item's label in every layer, the evidence and the audit log."""
+    case = dataset_of(dataset).review.get(case_id)
+    if as_json:
+        print_json(case)
+        return
+    console.print(
+        f"Case {case['id']} ({case['reason']}, {case['state']}) about item {case['item_key']}"
+        + (f", assigned to {case['assignee']}" if case["assignee"] else "")
+    )
+    if case["comment"]:
+        console.print(f"Comment: {case['comment']}")
+    labels = Table(title="Labels now")
+    for col in ("layer", "label", "author", "confidence"):
+        labels.add_column(col)
+    for layer, rec in case["labels_now"].items():
+        labels.add_row(
+            layer,
+            rec["label"],
+            rec["author"],
+            "" if rec["confidence"] is None else _num(rec["confidence"]),
+        )
+    console.print(labels)
+    log = Table(title="Audit log")
+    for col in ("when", "who", "action", "state", "note"):
+        log.add_column(col)
+    for e in case["events"]:
+        log.add_row(
+            f"{e['at']:%Y-%m-%d %H:%M:%S}", e["actor"], e["action"], e["to"], e["note"] or ""
+        )
+    console.print(log)
+
+
+@review_app.command("flag")
+@handle_errors
+def review_flag(
+    item: Annotated[str, typer.Argument(help="Item key (or #ID).")],
+    comment: Annotated[str, typer.Option(help="What is wrong with it.")],
+    label: Annotated[str | None, typer.Option("--class", help="The class it should be.")] = None,
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Flag an item for review with a comment."""
+    case = dataset_of(dataset).review.flag(item_ref(item), comment, label=label, actor=author)
+    console.print(f"Opened case {case['id']}.")
+
+
+@review_app.command("escalate")
+@handle_errors
+def review_escalate(
+    case_id: Annotated[int, typer.Argument(help="Case id.")],
+    to: Annotated[str, typer.Option("--to", help="The reviewer.")],
+    note: Annotated[str | None, typer.Option(help="A note for the reviewer.")] = None,
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Escalate a case to a reviewer."""
+    dataset_of(dataset).review.escalate(case_id, to, note=note, actor=author)
+    console.print(f"Case {case_id} escalated to {to}.")
+
+
+@review_app.command("resolve")
+@handle_errors
+def review_resolve(
+    case_id: Annotated[int, typer.Argument(help="Case id.")],
+    label: Annotated[str, typer.Argument(help="The class the item should have.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the label and in the log).")],
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Resolve a case: the chosen label is written to the 'reviewed' layer with the reason."""
+    dataset_of(dataset).review.resolve(case_id, label, reason, actor=author)
+    console.print(f"Case {case_id} resolved as {label!r}.")
+
+
+@review_app.command("dismiss")
+@handle_errors
+def review_dismiss(
+    case_id: Annotated[int, typer.Argument(help="Case id.")],
+    reason: Annotated[str, typer.Option(help="Why no change is needed.")],
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Dismiss a case without changing a label."""
+    dataset_of(dataset).review.dismiss(case_id, reason, actor=author)
+    console.print(f"Case {case_id} dismissed.")
+
+
+@review_app.command("comment")
+@handle_errors
+def review_comment(
+    case_id: Annotated[int, typer.Argument(help="Case id.")],
+    text: Annotated[str, typer.Argument(help="The comment.")],
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Add a comment to a case's log."""
+    dataset_of(dataset).review.comment(case_id, text, actor=author)
+    console.print(f"Comment added to case {case_id}.")
+
+
+@snapshot_app.command("create")
+@handle_errors
+def snapshot_create(
+    name: Annotated[str, typer.Argument(help="Snapshot name, e.g. v1.")],
+    layers: Annotated[
+        str | None, typer.Option(help="Comma-separated layers (default: all).")
+    ] = None,
+    description: Annotated[str, typer.Option(help="What this version is.")] = "",
+    dataset: DatasetOpt = None,
+    author: AuthorOpt = None,
+) -> None:
+    """Record the current label of every item (by reference, immutable)."""
+    snap = dataset_of(dataset).snapshot(
+        name, layers=_layers(layers), author=author, description=description
+    )
+    console.print(
+        f"Snapshot {snap['name']!r}: {fmt(snap['n_labels'])} labels in {', '.join(snap['layers'])}."
+    )
+
+
+@snapshot_app.command("list")
+@handle_errors
+def snapshot_list(dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
+    """The dataset's snapshots."""
+    snaps = dataset_of(dataset).snapshots()
+    if as_json:
+        print_json(snaps)
+        return
+    table = Table(title="Snapshots")
+    for col in ("name", "created", "author", "labels", "layers", "description"):
+        table.add_column(col)
+    for s in snaps:
+        table.add_row(
+            s["name"],
+            f"{s['created_at']:%Y-%m-%d %H:%M}",
+            s["author"],
+            fmt(s["n_labels"]),
+            ", ".join(s["layers"]),
+            s["description"],
+        )
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def diff(
+    a: Annotated[str, typer.Argument(help="A snapshot.")],
+    b: Annotated[str, typer.Argument(help="Another snapshot (default: now).")] = "now",
+    limit: Annotated[int, typer.Option(help="Show at most this many changed items.")] = 20,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What changed between two snapshots, or a snapshot and now: relabels (with the
+    class-to-class flows), labels added and removed, per layer and per class.
+
+    Examples: assay diff v1        assay diff v1 v2
+    """
+    d = dataset_of(dataset).diff(a, b, limit=limit if not as_json else 1000).to_dict()
+    if as_json:
+        print_json(d)
+        return
+    console.print(f"{a} → {b}: {fmt(d['n_changes'])} changes")
+    layers = Table(title="Per layer")
+    for col in ("layer", "relabeled", "added", "removed"):
+        layers.add_column(col)
+    for entry in d["layers"]:
+        layers.add_row(
+            entry["layer"], fmt(entry["relabeled"]), fmt(entry["added"]), fmt(entry["removed"])
+        )
+    console.print(layers)
+    flows = Table(title="Flows (from → to)")
+    for col in ("layer", "from", "to", "items"):
+        flows.add_column(col)
+    for entry in d["layers"]:
+        for f in entry["flows"]:
+            flows.add_row(
+                entry["layer"], f["from"] or "(none)", f["to"] or "(none)", fmt(f["items"])
+            )
+    if any(entry["flows"] for entry in d["layers"]):
+        console.print(flows)
+        per_class = Table(title="Per class")
+        for col in ("class", "gained", "lost"):
+            per_class.add_column(col)
+        for name, c in d["per_class"].items():
+            per_class.add_row(name, fmt(c["gained"]), fmt(c["lost"]))
+        console.print(per_class)
+        items = Table(title=f"Items (first {limit})")
+        for col in ("layer", "item", "was", "now"):
+            items.add_column(col)
+        for i in d["items"]:
+            items.add_row(i["layer"], i["key"], i["was"] or "(none)", i["now"] or "(none)")
+        console.print(items)

@@ -1,0 +1,1 @@
+"""Annotation layers: label writes and history, agreement, consensus, snapshots and diffs."""

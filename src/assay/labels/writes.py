@@ -1,0 +1,370 @@
+"""Writing labels: single or bulk, always appended, never overwritten.
+
+Every write adds a row to ``labels`` that points at the row it ``supersedes`` and moves the
+``label_heads`` pointer for (layer, item). A batch of writes is one transaction: it lands whole
+or not at all. Writers to one layer are serialized (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a
+row lock on the layer), so each item's history in a layer is one unbroken chain however many
+people write at once; the same lock makes "is this layer frozen?" race-free.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from assay.errors import ClassNotFound, Conflict, InvalidParameter, ItemNotFound
+from assay.store import queries
+from assay.store import schema as t
+
+# SQLite's default limit on host parameters is 32766; stay well under it for IN lists.
+IN_CHUNK = 5_000
+MAX_NOTE = 10_000
+MAX_AUTHOR = 200
+
+
+@dataclass(frozen=True)
+class LabelWrite:
+    """One label to write: ``class_name`` None clears the item's label in the layer."""
+
+    item_id: int
+    class_name: str | None
+    note: str | None = None
+    probs: Sequence[float] | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a batch of writes did."""
+
+    layer: str
+    n_written: int
+    n_unchanged: int
+    label_ids: list[int]
+
+
+def default_author() -> str:
+    """Who is writing when no one says: ``$ASSAY_USER``, else the login name."""
+    import getpass
+    import os
+
+    return os.environ.get("ASSAY_USER") or getpass.getuser()
+
+
+def resolve_item(conn: Connection, dataset_id: int, ref: int | str) -> int:
+    """An item id from an id (int) or an external key (str; a string of digits that is not a
+    key is read as an id)."""
+    if isinstance(ref, str):
+        found = conn.execute(
+            sa.select(t.items.c.id).where(
+                t.items.c.dataset_id == dataset_id, t.items.c.external_key == ref
+            )
+        ).scalar()
+        if found is not None:
+            return int(found)
+        if not ref.isdigit():
+            raise ItemNotFound(f"No item with key {ref!r} in this dataset.")
+        ref = int(ref)
+    check_items(conn, dataset_id, [ref])
+    return ref
+
+
+def lock_layer(conn: Connection, dataset_id: int, name: str) -> Row[Any]:
+    """The layer row, locked against concurrent writers until the transaction ends."""
+    query = sa.select(t.layers).where(t.layers.c.dataset_id == dataset_id, t.layers.c.name == name)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        queries.get_layer(conn, dataset_id, name)  # raises LayerNotFound with a hint
+        raise AssertionError("unreachable")
+    return row
+
+
+def writable_layer(conn: Connection, dataset_id: int, name: str) -> Row[Any]:
+    """The locked layer row, or Conflict if it is frozen."""
+    layer = lock_layer(conn, dataset_id, name)
+    if layer.frozen:
+        raise Conflict(
+            f"Layer {name!r} is frozen (read-only); nothing was written. "
+            f"Unfreeze it first with `assay layer unfreeze {name}` if it should change."
+        )
+    return layer
+
+
+def class_ids(conn: Connection, dataset_id: int) -> dict[str, int]:
+    """Class name -> id for the dataset."""
+    return {c.name: c.id for c in queries.list_classes(conn, dataset_id)}
+
+
+def resolve_class(names: dict[str, int], name: str) -> int:
+    """The id of class ``name``, or ClassNotFound naming the valid ones."""
+    try:
+        return names[name]
+    except KeyError:
+        raise ClassNotFound(
+            f"No class {name!r} in this dataset.{queries._hint(name, list(names), 'classes')}"
+            " Labels must be one of the dataset's classes."
+        ) from None
+
+
+def check_items(conn: Connection, dataset_id: int, item_ids: Sequence[int]) -> None:
+    """ItemNotFound unless every id is an item of this dataset (ids of other datasets too)."""
+    wanted = set(item_ids)
+    found: set[int] = set()
+    ids = sorted(wanted)
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        found.update(
+            conn.execute(
+                sa.select(t.items.c.id).where(
+                    t.items.c.dataset_id == dataset_id, t.items.c.id.in_(chunk)
+                )
+            ).scalars()
+        )
+    missing = sorted(wanted - found)
+    if missing:
+        shown = ", ".join(map(str, missing[:5]))
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ItemNotFound(f"No item with id {shown}{more} in this dataset; nothing was written.")
+
+
+def resolve_items(conn: Connection, dataset_id: int, keys: Sequence[str]) -> dict[str, int]:
+    """External key -> item id, or ItemNotFound naming the keys that are not in the dataset."""
+    found: dict[str, int] = {}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), IN_CHUNK):
+        chunk = unique[start : start + IN_CHUNK]
+        rows = conn.execute(
+            sa.select(t.items.c.external_key, t.items.c.id).where(
+                t.items.c.dataset_id == dataset_id, t.items.c.external_key.in_(chunk)
+            )
+        )
+        found.update({r.external_key: r.id for r in rows})
+    missing = [k for k in unique if k not in found]
+    if missing:
+        shown = ", ".join(repr(k) for k in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ItemNotFound(f"No item with key {shown}{more} in this dataset; nothing was written.")
+    return found
+
+
+def _check_probs(probs: Sequence[float], n_classes: int, item_id: int) -> list[float]:
+    values = [float(p) for p in probs]
+    if len(values) != n_classes:
+        raise InvalidParameter(
+            f"Item {item_id}: probs has {len(values)} values but the dataset has {n_classes} "
+            "classes; give one probability per class, in class order."
+        )
+    if not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in values):
+        raise InvalidParameter(f"Item {item_id}: probs must be finite numbers in [0, 1].")
+    if abs(sum(values) - 1.0) > 1e-3:
+        raise InvalidParameter(f"Item {item_id}: probs sum to {sum(values):.4f}, not 1.")
+    return values
+
+
+def _check_text(value: str | None, what: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidParameter(f"The {what} is {len(value)} characters long; at most {limit}.")
+    return value or None
+
+
+def current_heads(
+    conn: Connection, layer_id: int, item_ids: Sequence[int]
+) -> dict[int, tuple[int, int | None, float | None]]:
+    """item -> (label id, class id, confidence) of the current label in the layer."""
+    h, lab = t.label_heads, t.labels
+    heads: dict[int, tuple[int, int | None, float | None]] = {}
+    ids = list(item_ids)
+    for start in range(0, len(ids), IN_CHUNK):
+        rows = conn.execute(
+            sa.select(h.c.item_id, h.c.label_id, h.c.class_id, lab.c.confidence)
+            .join(lab, lab.c.id == h.c.label_id)
+            .where(h.c.layer_id == layer_id, h.c.item_id.in_(ids[start : start + IN_CHUNK]))
+        )
+        heads.update({r.item_id: (r.label_id, r.class_id, r.confidence) for r in rows})
+    return heads
+
+
+def write_labels(
+    conn: Connection,
+    dataset_id: int,
+    layer: str,
+    writes: Iterable[LabelWrite],
+    *,
+    author: str,
+    skip_unchanged: bool = False,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> WriteResult:
+    """Append ``writes`` to ``layer`` inside the caller's write transaction.
+
+    Everything is checked before anything is written: the layer exists and is not frozen, each
+    item belongs to the dataset and appears once, each class is one of the dataset's, probs
+    (for model layers) have one value per class and sum to 1. With ``skip_unchanged``, writes
+    that would repeat the current class and confidence are left out (re-running a consensus
+    then adds only what changed). ``idempotency_key`` makes a single write safe to retry: a
+    second call with the same key returns the first write's label instead of writing again.
+    """
+    author_clean = _check_text(author, "author", MAX_AUTHOR)
+    if not author_clean:
+        raise InvalidParameter("Every label needs an author (who is writing it).")
+    batch = list(writes)
+    if idempotency_key is not None:
+        if len(batch) != 1:
+            raise InvalidParameter("An idempotency key applies to a single label write.")
+        done = conn.execute(
+            sa.select(t.labels.c.id).where(t.labels.c.idempotency_key == idempotency_key)
+        ).scalar()
+        if done is not None:
+            return WriteResult(layer, 0, 1, [int(done)])
+    layer_row = writable_layer(conn, dataset_id, layer)
+    seen: set[int] = set()
+    for w in batch:
+        if w.item_id in seen:
+            raise InvalidParameter(
+                f"Item {w.item_id} appears more than once in one write; give each item one label."
+            )
+        seen.add(w.item_id)
+    check_items(conn, dataset_id, [w.item_id for w in batch])
+    names = class_ids(conn, dataset_id)
+    heads = current_heads(conn, layer_row.id, [w.item_id for w in batch])
+    when = now or datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    unchanged = 0
+    for w in batch:
+        cls = None if w.class_name is None else resolve_class(names, w.class_name)
+        probs = None if w.probs is None else _check_probs(w.probs, len(names), w.item_id)
+        confidence = w.confidence
+        if confidence is None and probs is not None:
+            confidence = max(probs)
+        if confidence is not None and not (math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
+            raise InvalidParameter(f"Item {w.item_id}: confidence must be in [0, 1].")
+        head = heads.get(w.item_id)
+        if skip_unchanged and head is not None and head[1] == cls and _same(head[2], confidence):
+            unchanged += 1
+            continue
+        if head is None and cls is None:
+            unchanged += 1  # clearing a label that was never set
+            continue
+        rows.append(
+            {
+                "layer_id": layer_row.id,
+                "item_id": w.item_id,
+                "class_id": cls,
+                "author": author_clean,
+                "created_at": when,
+                "reason": _check_text(w.note, "note", MAX_NOTE),
+                "probs": probs,
+                "confidence": confidence,
+                "supersedes": None if head is None else head[0],
+                "idempotency_key": idempotency_key,
+            }
+        )
+    ids = _insert_labels(conn, rows)
+    _move_heads(conn, rows, ids)
+    return WriteResult(layer, len(ids), unchanged, ids)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) < 1e-9
+
+
+def _insert_labels(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    # insertmanyvalues: batched multi-row INSERT ... RETURNING, ids in parameter order.
+    result = conn.execute(
+        t.labels.insert().returning(t.labels.c.id, sort_by_parameter_order=True), rows
+    )
+    return [int(r[0]) for r in result]
+
+
+def _move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
+    if not rows:
+        return
+    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(t.label_heads)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["layer_id", "item_id"],
+        set_={"label_id": insert.excluded.label_id, "class_id": insert.excluded.class_id},
+    )
+    conn.execute(
+        upsert,
+        [
+            {
+                "layer_id": r["layer_id"],
+                "item_id": r["item_id"],
+                "label_id": label_id,
+                "class_id": r["class_id"],
+            }
+            for r, label_id in zip(rows, ids, strict=True)
+        ],
+    )
+
+
+def history(
+    conn: Connection, dataset_id: int, item_id: int, layer: str | None = None
+) -> list[dict[str, Any]]:
+    """Every label the item ever had, per layer in layer order, oldest first within a layer."""
+    check_items(conn, dataset_id, [item_id])
+    lab, ly, cl = t.labels, t.layers, t.classes
+    query = (
+        sa.select(
+            lab.c.id,
+            ly.c.name.label("layer"),
+            ly.c.kind.label("layer_kind"),
+            cl.c.name.label("label"),
+            lab.c.author,
+            lab.c.created_at,
+            lab.c.reason.label("note"),
+            lab.c.probs,
+            lab.c.confidence,
+            lab.c.supersedes,
+            lab.c.import_id,
+        )
+        .join(ly, ly.c.id == lab.c.layer_id)
+        .outerjoin(cl, cl.c.id == lab.c.class_id)
+        .where(lab.c.item_id == item_id, ly.c.dataset_id == dataset_id)
+        .order_by(ly.c.id, lab.c.id)
+    )
+    if layer is not None:
+        layer_id = queries.get_layer(conn, dataset_id, layer).id
+        query = query.where(lab.c.layer_id == layer_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def current_labels(conn: Connection, dataset_id: int, item_id: int) -> dict[str, dict[str, Any]]:
+    """The item's current label in every layer that has one: layer name -> label record."""
+    h, lab, ly, cl = t.label_heads, t.labels, t.layers, t.classes
+    rows = conn.execute(
+        sa.select(
+            ly.c.name.label("layer"),
+            ly.c.kind.label("layer_kind"),
+            lab.c.id,
+            cl.c.name.label("label"),
+            lab.c.author,
+            lab.c.created_at,
+            lab.c.reason.label("note"),
+            lab.c.probs,
+            lab.c.confidence,
+        )
+        .select_from(h)
+        .join(ly, ly.c.id == h.c.layer_id)
+        .join(lab, lab.c.id == h.c.label_id)
+        .outerjoin(cl, cl.c.id == h.c.class_id)
+        .where(h.c.item_id == item_id, ly.c.dataset_id == dataset_id)
+        .order_by(ly.c.id)
+    )
+    return {r.layer: dict(r._mapping) for r in rows if r.label is not None}

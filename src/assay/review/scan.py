@@ -1,0 +1,144 @@
+"""Fill the review queue automatically: items where annotators disagree, and items whose
+consensus label has low confidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.labels.load import default_layers, load_matrix
+from assay.labels.matrix import MISSING
+from assay.review.queue import open_cases
+from assay.store import filters, queries
+from assay.store import schema as t
+
+BATCH = 5000
+
+
+@dataclass
+class ScanResult:
+    """How many cases a scan found and opened (the rest already had an active case)."""
+
+    disagreement_found: int = 0
+    disagreement_opened: int = 0
+    low_confidence_found: int = 0
+    low_confidence_opened: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def scan(
+    conn: Connection,
+    dataset_id: int,
+    *,
+    layers: Sequence[str] | None = None,
+    consensus_layer: str | None = "consensus",
+    threshold: float = 0.7,
+    filter: str | None = None,
+    actor: str = "assay review scan",
+) -> ScanResult:
+    """Open a case for every item where ``layers`` disagree, and for every item whose label in
+    ``consensus_layer`` has confidence below ``threshold``.
+
+    Disagreement cases carry the majority label as the label at issue, the share of layers
+    that agree as evidence, and 1 - that share as the score (most contested first).
+    """
+    result = ScanResult()
+    names = list(layers) if layers else default_layers(conn, dataset_id)
+    if len(names) >= 2:
+        matrix = load_matrix(conn, dataset_id, names, filter)
+        class_ids = [c.id for c in queries.list_classes(conn, dataset_id)]
+        codes = matrix.codes.astype(np.int64)
+        labeled = codes != MISSING
+        n_labels = labeled.sum(axis=1)
+        counts = np.zeros((matrix.n_items, max(matrix.n_classes, 1)), dtype=np.int64)
+        rows, cols = np.nonzero(labeled)
+        np.add.at(counts, (rows, codes[rows, cols]), 1)
+        top = counts.argmax(axis=1)
+        share = counts.max(axis=1) / np.maximum(n_labels, 1)
+        contested = np.nonzero((n_labels >= 2) & (share < 1.0))[0]
+        result.disagreement_found = len(contested)
+        cases: list[dict[str, Any]] = []
+        for i in contested.tolist():
+            votes = {
+                matrix.annotators[j]: matrix.classes[codes[i, j]]
+                for j in range(len(names))
+                if codes[i, j] != MISSING
+            }
+            cases.append(
+                {
+                    "item_id": int(matrix.item_ids[i]),
+                    "reason": "disagreement",
+                    "score": round(1.0 - float(share[i]), 6),
+                    "class_id": class_ids[int(top[i])],
+                    "evidence": {"labels": votes, "agreement": round(float(share[i]), 6)},
+                }
+            )
+            if len(cases) >= BATCH:
+                result.disagreement_opened += len(open_cases(conn, dataset_id, cases, actor=actor))
+                cases = []
+        result.disagreement_opened += len(open_cases(conn, dataset_id, cases, actor=actor))
+    if consensus_layer is not None:
+        exists = conn.execute(
+            sa.select(t.layers.c.id).where(
+                t.layers.c.dataset_id == dataset_id, t.layers.c.name == consensus_layer
+            )
+        ).scalar()
+        if exists is not None:
+            found, opened = _low_confidence(
+                conn, dataset_id, exists, consensus_layer, threshold, filter, actor
+            )
+            result.low_confidence_found, result.low_confidence_opened = found, opened
+    return result
+
+
+def _low_confidence(
+    conn: Connection,
+    dataset_id: int,
+    layer_id: int,
+    layer: str,
+    threshold: float,
+    filter: str | None,
+    actor: str,
+) -> tuple[int, int]:
+    h, lab = t.label_heads, t.labels
+    query = (
+        sa.select(h.c.item_id, h.c.class_id, lab.c.confidence)
+        .join(lab, lab.c.id == h.c.label_id)
+        .where(
+            h.c.layer_id == layer_id,
+            h.c.class_id.is_not(None),
+            lab.c.confidence < threshold,
+        )
+        .order_by(h.c.item_id)
+    )
+    where = filters.compile_filter(conn, dataset_id, filter)
+    if where is not None:
+        query = query.join(t.items, t.items.c.id == h.c.item_id).where(where)
+    rows = conn.execute(query).all()
+    names = {c.id: c.name for c in queries.list_classes(conn, dataset_id)}
+    cases = [
+        {
+            "item_id": r.item_id,
+            "reason": "low_confidence",
+            "score": round(1.0 - float(r.confidence), 6),
+            "class_id": r.class_id,
+            "evidence": {
+                "layer": layer,
+                "label": names.get(r.class_id),
+                "confidence": round(float(r.confidence), 6),
+                "threshold": threshold,
+            },
+        }
+        for r in rows
+    ]
+    opened = 0
+    for start in range(0, len(cases), BATCH):
+        opened += len(open_cases(conn, dataset_id, cases[start : start + BATCH], actor=actor))
+    return len(cases), opened
