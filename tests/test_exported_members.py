@@ -9,7 +9,10 @@ import pytest
 from assay.stats.aggregators import Aggregator
 
 
-@pytest.mark.parametrize("module", ["assay", "assay.stats", "assay.ingest", "assay.store"])
+@pytest.mark.parametrize(
+    "module",
+    ["assay", "assay.stats", "assay.ingest", "assay.store", "assay.labels", "assay.review"],
+)
 def test_all_names_exist_and_are_sorted(module: str) -> None:
     mod = importlib.import_module(module)
     assert all(hasattr(mod, name) for name in mod.__all__)

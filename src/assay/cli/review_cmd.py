@@ -426,7 +426,8 @@ def diff(
     if as_json:
         print_json(d)
         return
-    console.print(f"{a} → {b}: {fmt(d['n_changes'])} changes")
+    n = d["n_changes"]
+    console.print(f"{a} → {b}: {fmt(n)} change{'' if n == 1 else 's'}")
     layers = Table(title="Per layer")
     for col in ("layer", "relabeled", "added", "removed"):
         layers.add_column(col)

@@ -49,7 +49,8 @@ def read_label_csv(path: str | os.PathLike[str], classes: list[str]) -> list[Csv
             for row in reader:
                 line = reader.line_num
                 raw = (row.get(key_column) or "").strip()
-                label = clean_name(row.get("label") or "") or None
+                text = (row.get("label") or "").strip()
+                label = clean_name(text) if text else None
                 if not raw:
                     errors.append(f"{where(path, line, key_column)}: empty")
                     continue

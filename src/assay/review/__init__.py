@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from assay.review.queue import TRANSITIONS, CaseNotFound
+from assay.review.queue import CaseNotFound
 
 if TYPE_CHECKING:
     from assay.dataset import Dataset, ItemRef
 
-__all__ = ["TRANSITIONS", "CaseNotFound", "ReviewQueue"]
+__all__ = ["CaseNotFound", "ReviewQueue"]
 
 
 class ReviewQueue:
