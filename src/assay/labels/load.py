@@ -56,9 +56,8 @@ def load_matrix(
     items: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     codes: list[np.ndarray] = []
-    result = conn.execute(query.execution_options(stream_results=True, yield_per=CHUNK))
-    for part in result.partitions(CHUNK):
-        arr = np.array([tuple(r) for r in part], dtype=np.int64).reshape(-1, 3)
+    for part in queries.iter_tuples(conn, query, CHUNK):
+        arr = np.array(part, dtype=np.int64).reshape(-1, 3)
         items.append(arr[:, 0])
         cols.append(_lookup(column_of, arr[:, 1]))
         codes.append(_lookup(code_of, arr[:, 2]))

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Row
 
 from assay.errors import ClassNotFound, Conflict, InvalidParameter, ItemNotFound
-from assay.store import queries
+from assay.store import bulk, queries
 from assay.store import schema as t
 
 # SQLite's default limit on host parameters is 32766; stay well under it for IN lists.
@@ -115,18 +116,23 @@ def resolve_class(names: dict[str, int], name: str) -> int:
         ) from None
 
 
+def _id_chunks(ids: Sequence[int], column: Any) -> list[Any]:
+    """WHERE clauses covering ``ids``: one range when they are many and dense (one index range
+    scan instead of dozens of IN lists), else IN lists of IN_CHUNK ids."""
+    ordered = sorted(ids)
+    if len(ordered) > IN_CHUNK and ordered[-1] - ordered[0] < 4 * len(ordered):
+        return [column.between(ordered[0], ordered[-1])]
+    return [column.in_(ordered[i : i + IN_CHUNK]) for i in range(0, len(ordered), IN_CHUNK)]
+
+
 def check_items(conn: Connection, dataset_id: int, item_ids: Sequence[int]) -> None:
     """ItemNotFound unless every id is an item of this dataset (ids of other datasets too)."""
     wanted = set(item_ids)
     found: set[int] = set()
-    ids = sorted(wanted)
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
+    for clause in _id_chunks(list(wanted), t.items.c.id):
         found.update(
             conn.execute(
-                sa.select(t.items.c.id).where(
-                    t.items.c.dataset_id == dataset_id, t.items.c.id.in_(chunk)
-                )
+                sa.select(t.items.c.id).where(t.items.c.dataset_id == dataset_id, clause)
             ).scalars()
         )
     missing = sorted(wanted - found)
@@ -185,14 +191,14 @@ def current_heads(
     """item -> (label id, class id, confidence) of the current label in the layer."""
     h, lab = t.label_heads, t.labels
     heads: dict[int, tuple[int, int | None, float | None]] = {}
-    ids = list(item_ids)
-    for start in range(0, len(ids), IN_CHUNK):
+    wanted = set(item_ids)
+    for clause in _id_chunks(list(wanted), h.c.item_id):
         rows = conn.execute(
             sa.select(h.c.item_id, h.c.label_id, h.c.class_id, lab.c.confidence)
             .join(lab, lab.c.id == h.c.label_id)
-            .where(h.c.layer_id == layer_id, h.c.item_id.in_(ids[start : start + IN_CHUNK]))
+            .where(h.c.layer_id == layer_id, clause)
         )
-        heads.update({r.item_id: (r.label_id, r.class_id, r.confidence) for r in rows})
+        heads.update({r[0]: (r[1], r[2], r[3]) for r in rows if r[0] in wanted})
     return heads
 
 
@@ -282,36 +288,75 @@ def _same(a: float | None, b: float | None) -> bool:
     return abs(a - b) < 1e-9
 
 
+LABEL_COLUMNS = (
+    "id",
+    "layer_id",
+    "item_id",
+    "class_id",
+    "author",
+    "created_at",
+    "reason",
+    "probs",
+    "confidence",
+    "supersedes",
+    "idempotency_key",
+)
+
+
 def _insert_labels(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
-    # insertmanyvalues: batched multi-row INSERT ... RETURNING, ids in parameter order.
-    result = conn.execute(
-        t.labels.insert().returning(t.labels.c.id, sort_by_parameter_order=True), rows
-    )
-    return [int(r[0]) for r in result]
+    # Explicit ids (we hold the layer's write lock) and tuples straight to the driver:
+    # SQLAlchemy's INSERT ... RETURNING in parameter order sends SQLite one statement per row,
+    # and its per-row parameter processing alone takes longer than the inserts.
+    ids = bulk.allocate_ids(conn, t.labels, len(rows))
+    created = bulk.db_value(conn, t.labels.c.created_at, rows[0]["created_at"])
+    tuples = []
+    for row, label_id in zip(rows, ids, strict=True):
+        probs = row["probs"]
+        tuples.append(
+            (
+                label_id,
+                row["layer_id"],
+                row["item_id"],
+                row["class_id"],
+                row["author"],
+                created,
+                row["reason"],
+                None if probs is None else orjson.dumps(probs).decode(),
+                row["confidence"],
+                row["supersedes"],
+                row["idempotency_key"],
+            )
+        )
+    bulk.bulk_insert(conn, "labels", LABEL_COLUMNS, tuples)
+    return ids
+
+
+_UPSERT_HEAD = (
+    "INSERT INTO label_heads (layer_id, item_id, label_id, class_id) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (layer_id, item_id) "
+    "DO UPDATE SET label_id = excluded.label_id, class_id = excluded.class_id"
+)
 
 
 def _move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
     if not rows:
         return
-    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(t.label_heads)
+    heads = [
+        (r["layer_id"], r["item_id"], label_id, r["class_id"])
+        for r, label_id in zip(rows, ids, strict=True)
+    ]
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_UPSERT_HEAD, heads)
+        return
+    insert = postgresql.insert(t.label_heads)
     upsert = insert.on_conflict_do_update(
         index_elements=["layer_id", "item_id"],
         set_={"label_id": insert.excluded.label_id, "class_id": insert.excluded.class_id},
     )
-    conn.execute(
-        upsert,
-        [
-            {
-                "layer_id": r["layer_id"],
-                "item_id": r["item_id"],
-                "label_id": label_id,
-                "class_id": r["class_id"],
-            }
-            for r, label_id in zip(rows, ids, strict=True)
-        ],
-    )
+    keys = ("layer_id", "item_id", "label_id", "class_id")
+    conn.execute(upsert, [dict(zip(keys, h, strict=True)) for h in heads])
 
 
 def history(

@@ -159,6 +159,36 @@ def iter_raw_chunks(
         cursor.close()
 
 
+def iter_tuples(
+    conn: Connection, query: sa.Select[Any], chunk_size: int = CHUNK_SIZE
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Run ``query`` once and stream its rows in chunks of plain driver tuples.
+
+    For queries that are not keyset-pageable (joins with several rows per item): SQLite's
+    cursor steps lazily, PostgreSQL gets a server-side (named) cursor, so memory stays flat.
+    Like :func:`iter_raw_chunks`, this skips SQLAlchemy's per-row result processing.
+    """
+    # render_postcompile expands IN lists into plain bound parameters.
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    processors = compiled._bind_processors
+    params = {
+        k: processors[k](v) if k in processors else v  # type: ignore[operator]
+        for k, v in compiled.params.items()
+    }
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        cursor = raw.cursor(name=f"assay_{id(compiled):x}")  # type: ignore[union-attr]
+        cursor.execute(str(compiled), params)
+    else:
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        cursor.execute(str(compiled), [params[k] for k in compiled.positiontup or []])
+    try:
+        while rows := cursor.fetchmany(chunk_size):
+            yield rows
+    finally:
+        cursor.close()
+
+
 def item_id_bounds(conn: Connection, dataset_id: int) -> tuple[int, int] | None:
     """The smallest and largest item id of the dataset (None when it is empty)."""
     lo, hi = conn.execute(
