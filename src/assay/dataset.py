@@ -444,6 +444,23 @@ class Dataset:
         return result
 
     # ----------------------------------------------------------------------------------------
+    # Models, predictions and label quality
+    # ----------------------------------------------------------------------------------------
+    @property
+    def models(self) -> Any:
+        """Features, training, cross-validation and predictions (see :mod:`assay.models`)."""
+        from assay.models.api import DatasetModels
+
+        return DatasetModels(self)
+
+    @property
+    def quality(self) -> Any:
+        """Likely mislabeled items, outliers and near-duplicates (see :mod:`assay.quality`)."""
+        from assay.quality.api import LabelQuality
+
+        return LabelQuality(self)
+
+    # ----------------------------------------------------------------------------------------
     # Review queue
     # ----------------------------------------------------------------------------------------
     @property

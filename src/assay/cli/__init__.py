@@ -6,6 +6,7 @@ from assay.cli import (  # noqa: F401  (registers commands)
     project_cmd,
     review_cmd,
     stats_cmd,
+    web_cmd,
 )
 from assay.cli.app import app, main
 

@@ -140,5 +140,14 @@ def demo(
         "  assay imports                                   # what was imported, and how it went\n"
         "  assay import ./my_images                        # your own data"
     )
+    from assay.cli.web_cmd import DEMO_LOGIN_FILE, ensure_demo_login, serve_project
+
+    user, password = ensure_demo_login(project)
+    console.print(
+        f"\nDemo login for the web app: user [bold]{user}[/bold], password [bold]{password}[/bold]"
+        f"\n(a demo account with a random password, kept in {path / DEMO_LOGIN_FILE})"
+    )
     if serve:
-        console.print("(The web app is not part of this version yet; --no-serve is implied.)")
+        serve_project(project, "127.0.0.1", 8000)
+    else:
+        console.print(f"Start the web app with: cd {path} && assay serve")

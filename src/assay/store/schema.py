@@ -296,3 +296,136 @@ snapshot_labels = sa.Table(
     sa.PrimaryKeyConstraint("snapshot_id", "layer_id", "item_id"),
     sqlite_with_rowid=False,
 )
+
+# ---------------------------------------------------------------------------------------------
+# Users and access (the web app; migration 0003). Shared by ``assay.users`` and ``assay.web``.
+# ---------------------------------------------------------------------------------------------
+
+ROLES = ("admin", "reviewer", "annotator")
+
+# Accounts. ``username`` is stored lower-cased (see ``assay.users``), so names differing only by
+# case cannot both exist. Passwords are argon2id hashes from pwdlib, never plain text.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# API tokens for scripts: only the SHA-256 of the token is stored; the token is shown once.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("last_used_at", Timestamp(), nullable=True),
+    sa.Column("revoked_at", Timestamp(), nullable=True),
+    sa.Index("ix_api_tokens_user", "user_id", "id"),
+)
+
+# Browser sessions. The cookie carries a random token (signed with the project's secret key);
+# the row is keyed by its SHA-256, so logging out or disabling a user ends a session at once,
+# and a leaked database holds no usable cookie. ``csrf_token`` is the session's synchronizer
+# token for forms and X-CSRF-Token headers.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("expires_at", Timestamp(), nullable=False),
+    sa.Index("ix_web_sessions_user", "user_id"),
+)
+
+# ---------------------------------------------------------------------------------------------
+# Models, features and label quality (migration 0004). Used by ``assay.models``,
+# ``assay.quality`` and the web app.
+# ---------------------------------------------------------------------------------------------
+
+RUN_KINDS = ("train", "cv", "import", "server")
+RUN_STATES = ("running", "done", "failed")
+
+# One model run: a training, a cross-validation (out-of-fold probabilities), an import of
+# outside predictions or a call to a model server. Its predictions live in a ``model`` layer
+# (label = argmax, with the probabilities); the labels it learned from are pinned by a snapshot.
+model_runs = sa.Table(
+    "model_runs",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("model", sa.String(300), nullable=False),  # "logreg", "hgb", "cnn", import path
+    sa.Column("params", sa.JSON, nullable=True),
+    sa.Column("featurizer", sa.String(100), nullable=True),
+    sa.Column("train_layer", sa.String(200), nullable=True),
+    sa.Column("train_filter", sa.Text, nullable=True),
+    sa.Column("folds", sa.Integer, nullable=True),
+    sa.Column("seed", sa.Integer, nullable=True),
+    sa.Column("snapshot_id", Id, sa.ForeignKey("snapshots.id"), nullable=True),
+    sa.Column("layer_id", Id, sa.ForeignKey("layers.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("metrics", sa.JSON, nullable=True),
+    # A fitted model saved by Assay itself under the project folder (never a user's pickle).
+    sa.Column("artifact_path", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("finished_at", Timestamp(), nullable=True),
+    sa.UniqueConstraint("dataset_id", "name"),
+)
+
+# Cached features: one set per (dataset, featurizer, parameters, item version). ``item_version``
+# changes when items are added, so a cache never serves vectors for a different set of items.
+feature_sets = sa.Table(
+    "feature_sets",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("featurizer", sa.String(100), nullable=False),
+    sa.Column("params_hash", sa.String(64), nullable=False),
+    sa.Column("item_version", sa.String(64), nullable=False),
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("n_items", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, server_default="ready"),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.UniqueConstraint("dataset_id", "featurizer", "params_hash", "item_version"),
+)
+
+feature_vectors = sa.Table(
+    "feature_vectors",
+    metadata,
+    sa.Column(
+        "feature_set_id", Id, sa.ForeignKey("feature_sets.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # little-endian float32 x dim
+    sa.PrimaryKeyConstraint("feature_set_id", "item_id"),
+    sqlite_with_rowid=False,
+)
+
+# Label quality per item from one run of the label-issue finder (cleanlab): the given label,
+# the suggested one, the label-quality score (low = likely wrong), and outlier/duplicate hints.
+label_quality = sa.Table(
+    "label_quality",
+    metadata,
+    sa.Column("run_id", Id, sa.ForeignKey("model_runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("given_class_id", Id, sa.ForeignKey("classes.id"), nullable=True),
+    sa.Column("suggested_class_id", Id, sa.ForeignKey("classes.id"), nullable=True),
+    sa.Column("quality", sa.Float, nullable=False),
+    sa.Column("is_issue", sa.Boolean, nullable=False),
+    sa.Column("outlier_score", sa.Float, nullable=True),
+    sa.Column("duplicate_of", Id, nullable=True),
+    sa.PrimaryKeyConstraint("run_id", "item_id"),
+    sa.Index("ix_label_quality_run_quality", "run_id", "quality"),
+    sqlite_with_rowid=False,
+)

@@ -1,0 +1,8 @@
+"""The web app (``assay serve``): a FastAPI app with a JSON API under ``/api/v1`` and pages.
+
+Build it with :func:`create_app`; :mod:`assay.web.auth` holds the access rules.
+"""
+
+from assay.web.app import WebSettings, create_app
+
+__all__ = ["WebSettings", "create_app"]

@@ -1,0 +1,53 @@
+"""Datasets: the list, one dataset, its classes, layers and statistics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from assay.web import service
+from assay.web.auth import Principal, app_state, require
+
+router = APIRouter(tags=["datasets"])
+Reader = Annotated[Principal, Depends(require("read"))]
+FilterParam = Annotated[
+    str | None,
+    Query(max_length=2000, description="A filter such as 'split=test, label=3'."),
+]
+
+
+@router.get("/datasets")
+def list_datasets(request: Request, who: Reader) -> dict[str, Any]:
+    """Every dataset with its item count."""
+    return {"ok": True, "datasets": service.list_datasets(app_state(request))}
+
+
+@router.get("/datasets/{name}")
+def get_dataset(name: str, request: Request, who: Reader) -> dict[str, Any]:
+    """One dataset: size, classes and the layers you may see."""
+    state = app_state(request)
+    return {"ok": True, **service.dataset_detail(state, who, service.open_dataset(state, name))}
+
+
+@router.get("/datasets/{name}/classes")
+def classes(name: str, request: Request, who: Reader) -> dict[str, Any]:
+    """The dataset's class names in schema order."""
+    dataset = service.open_dataset(app_state(request), name)
+    return {"ok": True, "classes": dataset.classes()}
+
+
+@router.get("/datasets/{name}/layers")
+def layers(name: str, request: Request, who: Reader) -> dict[str, Any]:
+    """The annotation layers you may see, and whether you may write to each."""
+    state = app_state(request)
+    return {"ok": True, "layers": service.layers(state, who, service.open_dataset(state, name))}
+
+
+@router.get("/datasets/{name}/statistics")
+def statistics(
+    name: str, request: Request, who: Reader, filter: FilterParam = None
+) -> dict[str, Any]:
+    """The inventory of the dataset or of the slice ``filter`` selects."""
+    state = app_state(request)
+    return service.statistics(state, who, service.open_dataset(state, name), filter)

@@ -1,0 +1,111 @@
+"""Items: keyset pages of a dataset's items, one item, its image."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.store.queries import MAX_PAGE
+from assay.web import service
+from assay.web.api.datasets import FilterParam, Reader
+from assay.web.auth import Principal, app_state, require
+
+router = APIRouter(tags=["items"])
+ItemId = Annotated[int, Path(ge=1, le=2**62)]
+Labeler = Annotated[Principal, Depends(require("label"))]
+
+
+@router.get("/datasets/{name}/items")
+def list_items(
+    name: str,
+    request: Request,
+    who: Reader,
+    filter: FilterParam = None,
+    layer: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> dict[str, Any]:
+    """One page of items matching ``filter``, with their current label in ``layer``.
+
+    Pages are keyset pages: pass the ``next`` of one page as ``after`` to get the next one
+    (``next`` is null on the last page).
+    """
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    return service.items_page(
+        state, who, dataset, filter=filter, layer=layer, after=after, limit=limit
+    )
+
+
+@router.get("/datasets/{name}/items/{item_id}")
+def get_item(
+    name: str, item_id: ItemId, request: Request, who: Reader, filter: FilterParam = None
+) -> dict[str, Any]:
+    """One item, its current label in each layer you may see, and its neighbours."""
+    state = app_state(request)
+    return service.item_detail(state, who, service.open_dataset(state, name), item_id, filter)
+
+
+@router.get(
+    "/datasets/{name}/items/{item_id}/media",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The image bytes."}},
+)
+def get_media(
+    name: str,
+    item_id: ItemId,
+    request: Request,
+    who: Reader,
+    thumb: bool = False,
+) -> Response:
+    """The item's image (``thumb=true``: at most 160 pixels on a side)."""
+    state = app_state(request)
+    return service.item_media(state, service.open_dataset(state, name), item_id, thumb=thumb)
+
+
+class LabelChange(BaseModel):
+    """A label to set: ``label`` null clears the item's label in the layer."""
+
+    model_config = ConfigDict(extra="forbid")
+    layer: str = Field(min_length=1, max_length=200)
+    label: str | None = Field(max_length=200)
+    note: str | None = Field(None, max_length=2000)
+    idempotency_key: str | None = Field(None, min_length=8, max_length=80)
+
+
+@router.post("/datasets/{name}/items/{item_id}/labels", status_code=201)
+def set_label(
+    name: str, item_id: ItemId, body: LabelChange, request: Request, who: Labeler
+) -> dict[str, Any]:
+    """Set an item's label in a layer, as you (kept in the history; nothing is overwritten).
+
+    Annotators may write only to their own layers; frozen layers refuse everyone (409). Send
+    an ``idempotency_key`` (any unique string) to make retries of the same write safe.
+    """
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    return service.write_label(
+        state,
+        who,
+        dataset,
+        item_id,
+        layer=body.layer,
+        label=body.label,
+        note=body.note,
+        idempotency_key=body.idempotency_key,
+    )
+
+
+@router.get("/datasets/{name}/items/{item_id}/history")
+def history(
+    name: str,
+    item_id: ItemId,
+    request: Request,
+    who: Reader,
+    layer: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Every label the item had (who, what, when, why), per layer, oldest first."""
+    state = app_state(request)
+    return service.label_history(state, who, service.open_dataset(state, name), item_id, layer)

@@ -1,0 +1,203 @@
+"""The web app factory: one FastAPI app over one project, its middleware read top to bottom.
+
+>>> from assay.web import create_app
+>>> app = create_app("my-project")  # doctest: +SKIP
+>>> # uvicorn.run(app)  or  `assay serve`
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import assay
+from assay.project import Project
+from assay.web import errors
+from assay.web.auth import LoginLimiter
+from assay.web.keys import load_or_create_secret_key
+from assay.web.sessions import LoginTokens, SessionStore
+from assay.web.stats_cache import StatsCache
+
+HERE = Path(__file__).resolve().parent
+API_PREFIX = "/api/v1"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web app's settings (``create_app`` keyword arguments).
+
+    Attributes
+    ----------
+    session_ttl_s : int
+        How long a browser session lasts after sign-in.
+    blind : bool
+        Annotators see only the layers they own (no other annotator's labels).
+    secure_cookies : bool or None
+        Send cookies only over HTTPS; None: when the request came over HTTPS.
+    trusted_origins : tuple of str
+        Extra ``Origin`` values accepted on writes (e.g. a proxy's public URL).
+    media_roots : tuple of Path
+        If set, image files are served only from inside these folders.
+    login_failures_per_user, login_failures_per_address, login_window_s : int
+        The login rate limit (see ``assay.web.auth.LoginLimiter``).
+    """
+
+    session_ttl_s: int = 14 * 24 * 3600
+    blind: bool = False
+    secure_cookies: bool | None = None
+    trusted_origins: tuple[str, ...] = ()
+    media_roots: tuple[Path, ...] = ()
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
+    login_window_s: int = 60
+
+
+@dataclass
+class AppState:
+    """What every request needs, kept on ``app.state.assay``."""
+
+    project: Project
+    settings: WebSettings
+    sessions: SessionStore
+    login_tokens: LoginTokens
+    limiter: LoginLimiter
+    templates: jinja2.Environment
+    stats: StatsCache = field(default_factory=StatsCache)
+
+
+def create_app(
+    project: Project | str | os.PathLike[str],
+    *,
+    secret_key: str | None = None,
+    **settings: Any,
+) -> FastAPI:
+    """The ASGI app serving ``project`` (a Project, or the path of one to open).
+
+    Parameters
+    ----------
+    project : Project or path
+        The project to serve. A path is opened here and closed when the app shuts down.
+    secret_key : str, optional
+        Signs the session cookies. By default the project's own random key, made on first
+        use in ``.assay/secret_key`` (mode 0600), so sessions survive restarts.
+    **settings
+        Fields of :class:`WebSettings` (``blind=True``, ``media_roots=[...]`` ...).
+    """
+    owned = not isinstance(project, Project)
+    proj = assay.open(project) if not isinstance(project, Project) else project
+    config = WebSettings(**_normalized(settings))
+    key = secret_key or load_or_create_secret_key(proj.root)
+    state = AppState(
+        project=proj,
+        settings=config,
+        sessions=SessionStore(proj.store, key, timedelta(seconds=config.session_ttl_s)),
+        login_tokens=LoginTokens(key),
+        limiter=LoginLimiter(
+            config.login_failures_per_user,
+            config.login_failures_per_address,
+            config.login_window_s,
+        ),
+        templates=_templates(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            proj.close()
+
+    app = FastAPI(
+        title="Assay",
+        version=assay.__version__,
+        openapi_url=None,  # served under the API prefix, behind sign-in (api/meta.py)
+        docs_url=None,  # FastAPI's docs pages load scripts from a CDN: not here
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.assay = state
+    errors.install(app)
+    app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
+
+    from assay.web import api, pages
+
+    app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app
+
+
+def _normalized(settings: dict[str, Any]) -> dict[str, Any]:
+    out = dict(settings)
+    if "trusted_origins" in out:
+        out["trusted_origins"] = tuple(out["trusted_origins"])
+    if "media_roots" in out:
+        out["media_roots"] = tuple(Path(p).expanduser().resolve() for p in out["media_roots"])
+    return out
+
+
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every template, whatever its name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    from assay.web.pages import FILTERS
+
+    env.filters.update(FILTERS)
+    return env
+
+
+class SecurityHeaders:
+    """Adds the security headers (CSP, nosniff, no framing, referrer policy) to every response.
+
+    A plain ASGI middleware: it only touches the response start, never the body. Headers a
+    response already set (the sandbox CSP of media files) are kept.
+    """
+
+    HEADERS = (
+        (b"content-security-policy", CSP.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in self.HEADERS if k not in present]
+                if b"cache-control" not in present and not scope["path"].startswith("/static/"):
+                    headers.append((b"cache-control", b"no-store"))
+                if https:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

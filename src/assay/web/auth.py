@@ -1,0 +1,267 @@
+"""Who is asking and what they may do: sessions or tokens, CSRF, roles, layers, login limits.
+
+Every route but the login page and static files depends on :func:`principal` (through
+:func:`require`), so access is denied by default. A request is signed in by
+
+* ``Authorization: Bearer assay_...``: an API token. Only the header counts, so a request
+  carrying a token is never let in by a cookie instead; and as it carries no ambient
+  credentials, it needs no CSRF token.
+* the ``assay_session`` cookie: then every state-changing request (anything but GET, HEAD,
+  OPTIONS) must send the session's CSRF token as ``X-CSRF-Token`` or as the form field
+  ``csrf_token``, and an ``Origin`` header, when sent, must name this server.
+
+Roles (``PERMISSIONS``): admins may do everything, reviewers review and label any unfrozen
+layer, annotators label only the layers they own. In blind mode annotators see no layer but
+their own (:func:`visible_layers`).
+
+Login failures are counted in memory, per process (:class:`LoginLimiter`): 5 per username and
+address and 20 per address within a minute, then 429. In-process counting needs no table and
+no write per failed attempt; with N server processes an attacker gets at most N times the
+budget, which argon2's cost per attempt still keeps slow.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from assay.store.filters import DEFAULT_LAYER, parse
+from assay.users import User, user_for_token
+from assay.web.errors import Forbidden, TooManyRequests, Unauthorized
+from assay.web.sessions import COOKIE, Session
+
+if TYPE_CHECKING:
+    from assay.web.app import AppState
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "read": frozenset({"admin", "reviewer", "annotator"}),
+    "own_tokens": frozenset({"admin", "reviewer", "annotator"}),
+    "label": frozenset({"admin", "reviewer", "annotator"}),
+    "review": frozenset({"admin", "reviewer"}),
+    "manage_users": frozenset({"admin"}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user of a request, and how they signed in."""
+
+    user: User
+    via: str  # "session" or "token"
+    session: Session | None = None
+
+    @property
+    def csrf_token(self) -> str | None:
+        return self.session.csrf_token if self.session else None
+
+    def can(self, permission: str) -> bool:
+        """Whether the user's role grants ``permission`` (unknown permissions: never)."""
+        return self.user.role in PERMISSIONS.get(permission, frozenset())
+
+
+def app_state(request: Request) -> AppState:
+    """The app's shared state (project, settings, sessions...)."""
+    state: AppState = request.app.state.assay
+    return state
+
+
+# -- finding the principal --------------------------------------------------------------------
+
+
+def authenticate_request(request: Request) -> Principal | None:
+    """The principal a request's token or session cookie names, or None."""
+    state = app_state(request)
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        user = user_for_token(state.project.store, token.strip())
+        return Principal(user, "token") if user else None
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    session = state.sessions.find(cookie)
+    return Principal(session.user, "session", session) if session else None
+
+
+async def principal(request: Request) -> Principal:
+    """The signed-in principal (401 without one; 403 on a session write without CSRF)."""
+    found = getattr(request.state, "principal", None)
+    if found is None:
+        found = await run_in_threadpool(authenticate_request, request)
+        if found is None:
+            raise Unauthorized("Sign in first: send a session cookie or an API token.")
+        request.state.principal = found
+    if found.via == "session" and request.method not in SAFE_METHODS:
+        await check_csrf(request, found)
+    return found
+
+
+async def check_csrf(request: Request, who: Principal) -> None:
+    """Refuse a cookie-authenticated write without the session's CSRF token."""
+    check_origin(request)
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and _is_form(request):
+        value = (await request.form()).get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    expected = who.csrf_token
+    if not sent or not expected or not secrets.compare_digest(sent, expected):
+        raise Forbidden(
+            "Missing or wrong CSRF token: send the session's token as the X-CSRF-Token header "
+            "or the csrf_token form field (reload the page to get a fresh one)."
+        )
+
+
+def check_origin(request: Request) -> None:
+    """Refuse a write whose ``Origin`` names another site (a missing Origin is allowed)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    trusted = app_state(request).settings.trusted_origins
+    host = request.headers.get("host", "")
+    if origin == "null" or (urlsplit(origin).netloc != host and origin not in trusted):
+        raise Forbidden(f"Cross-site request refused (Origin {origin!r} is not this server).")
+
+
+def _is_form(request: Request) -> bool:
+    kind = request.headers.get("content-type", "")
+    return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+Signed = Annotated[Principal, Depends(principal)]
+
+
+def require(permission: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the principal, if their role grants ``permission`` (else 403)."""
+
+    async def dependency(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not who.can(permission):
+            raise Forbidden(f"Your role ({who.user.role}) may not {permission.replace('_', ' ')}.")
+        return who
+
+    return dependency
+
+
+# -- layers -----------------------------------------------------------------------------------
+
+
+def can_see_layer(user: User, layer: Any, *, blind: bool) -> bool:
+    """Whether ``user`` may see a layer's labels (blind annotators: only their own)."""
+    return not blind or user.role != "annotator" or layer.owner == user.username
+
+
+def can_write_layer(user: User, layer: Any) -> bool:
+    """Whether ``user`` may label in a layer: never a frozen one; annotators only their own."""
+    if layer.frozen:
+        return False
+    if user.role in ("admin", "reviewer"):
+        return True
+    return user.role == "annotator" and layer.owner == user.username
+
+
+def visible_layers(user: User, layers: Iterable[Any], *, blind: bool) -> list[Any]:
+    """The layers (rows with ``owner``) that ``user`` may see."""
+    return [layer for layer in layers if can_see_layer(user, layer, blind=blind)]
+
+
+def check_filter_layers(filter: str | None, visible: set[str]) -> None:
+    """Refuse a filter that reads labels of a layer the user may not see."""
+    if not filter or not filter.strip():
+        return
+    for clause in parse(filter):
+        if clause.field == "label" and (clause.arg or DEFAULT_LAYER) not in visible:
+            raise Forbidden(f"You may not filter on the labels of layer {clause.arg!r}.")
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+def client_address(request: Request) -> str:
+    """The client's address (uvicorn's --proxy-headers makes it the real one behind a proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go to after login; anything else (other sites, ``//x``) becomes ``/``."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in target for ch in "\\\t\r\n") or urlsplit(target).netloc:
+        return "/"
+    return target
+
+
+class LoginLimiter:
+    """Counts failed logins per key in a sliding window; bounded in memory.
+
+    Parameters
+    ----------
+    per_user : int
+        Failures allowed per (username, address) within ``window_s``.
+    per_address : int
+        Failures allowed per address (whatever the usernames) within ``window_s``.
+    max_keys : int
+        Keys remembered at most; the least recently failed are forgotten first.
+    """
+
+    def __init__(
+        self,
+        per_user: int = 5,
+        per_address: int = 20,
+        window_s: float = 60.0,
+        max_keys: int = 10_000,
+    ) -> None:
+        self.per_user = per_user
+        self.per_address = per_address
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._failures: OrderedDict[tuple[str, ...], deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _keys(self, username: str, address: str) -> list[tuple[tuple[str, ...], int]]:
+        by_user = (username.strip().lower(), address)
+        return [(by_user, self.per_user), ((address,), self.per_address)]
+
+    def check(self, username: str, address: str) -> None:
+        """Raise TooManyRequests while either budget is spent."""
+        now = time.monotonic()
+        with self._lock:
+            for key, limit in self._keys(username, address):
+                times = self._failures.get(key)
+                while times and now - times[0] > self.window_s:
+                    times.popleft()
+                if times and len(times) >= limit:
+                    wait = int(self.window_s - (now - times[0])) + 1
+                    raise TooManyRequests(
+                        f"Too many failed sign-ins; try again in {wait} s.",
+                        headers={"Retry-After": str(wait)},
+                    )
+
+    def failed(self, username: str, address: str) -> None:
+        """Record one failure."""
+        now = time.monotonic()
+        with self._lock:
+            for key, limit in self._keys(username, address):
+                times = self._failures.pop(key, None) or deque(maxlen=limit)
+                times.append(now)
+                self._failures[key] = times  # most recent last
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, username: str, address: str) -> None:
+        """Forget the (username, address) failures after a good login."""
+        with self._lock:
+            self._failures.pop(self._keys(username, address)[0][0], None)

@@ -1,0 +1,154 @@
+"""HTTP errors and the one place every error becomes a response.
+
+API paths (``/api/...``) get one JSON shape, built by :func:`error_body`::
+
+    {"ok": false, "error": "No dataset named 'x'.", "errors": [], "status": 404}
+
+Pages get ``error.html``; a page that needs a signed-in user redirects to ``/login`` instead.
+Library errors map by meaning: NotFound 404, Conflict 409, InvalidParameter and
+DataFormatError 422, StoreBusy 503. Anything unexpected is a 500 whose body says nothing about
+the server (no traceback, no SQL, no paths); the exception is re-raised for the server log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assay.errors import (
+    AssayError,
+    Conflict,
+    DataFormatError,
+    InvalidParameter,
+    NotFound,
+    StoreBusy,
+)
+from assay.users import AuthBusy
+
+log = logging.getLogger("assay.web")
+
+
+class HTTPError(Exception):
+    """An error with an HTTP status; ``headers`` go on the response."""
+
+    status = 400
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class Unauthorized(HTTPError):
+    """No valid session or token (pages redirect to the login page instead)."""
+
+    status = 401
+
+
+class Forbidden(HTTPError):
+    """Signed in, but the role or the CSRF token does not allow this."""
+
+    status = 403
+
+
+class TooManyRequests(HTTPError):
+    """Rate-limited (login failures); ``Retry-After`` says when to try again."""
+
+    status = 429
+
+
+def error_body(message: str, status: int, errors: list[Any] | None = None) -> dict[str, Any]:
+    """The JSON body of every API error."""
+    return {"ok": False, "error": message, "errors": errors or [], "status": status}
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status a library or HTTP error stands for."""
+    if isinstance(exc, HTTPError):
+        return exc.status
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, InvalidParameter | DataFormatError):
+        return 422
+    if isinstance(exc, StoreBusy | AuthBusy):
+        return 503
+    return 500
+
+
+def is_api(request: Request) -> bool:
+    """Whether the request is for the JSON API (errors as JSON) rather than a page."""
+    return request.url.path.startswith("/api/")
+
+
+def _respond(
+    request: Request,
+    message: str,
+    status: int,
+    errors: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    headers = dict(headers or {})
+    if status == 503:
+        headers.setdefault("Retry-After", "5")
+    if is_api(request):
+        return JSONResponse(error_body(message, status, errors), status, headers=headers)
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
+    from assay.web.pages import render_error
+
+    return render_error(request, message, status, headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPError)
+    return _respond(request, exc.message, exc.status, headers=exc.headers)
+
+
+async def _assay_error(request: Request, exc: Exception) -> Response:
+    status = status_of(exc)
+    if status == 500:
+        log.error("unexpected library error", exc_info=exc)
+        return _respond(request, "Internal error: the server log has the details.", 500)
+    return _respond(request, str(exc), status)
+
+
+async def _starlette_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {404: "Not found.", 405: "Method not allowed."}
+    message = messages.get(exc.status_code) or str(exc.detail)
+    return _respond(request, message, exc.status_code, headers=dict(exc.headers or {}))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and what: pydantic's "input" would echo what was sent (passwords included).
+    errors = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(first["loc"][1:]) or "request"
+    return _respond(request, f"Invalid {where}: {first['msg']}.", 422, errors)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _respond(request, "Internal error: the server log has the details.", 500)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(HTTPError, _http_error)
+    app.add_exception_handler(AssayError, _assay_error)
+    app.add_exception_handler(StarletteHTTPException, _starlette_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,299 @@
+"""The HTML pages: server-rendered Jinja templates over the same dicts the API returns.
+
+Each page is the twin of an API endpoint (``service`` computes both). Templates autoescape
+everything; the few scripts in ``static/`` build DOM nodes with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from assay import users
+from assay.errors import AssayError
+from assay.store import filters
+from assay.store.queries import MAX_PAGE
+from assay.web import data, service
+from assay.web.auth import (
+    Principal,
+    Signed,
+    app_state,
+    authenticate_request,
+    require,
+    safe_next,
+)
+from assay.web.errors import HTTPError, status_of
+from assay.web.login import set_login_cookie, set_session_cookie, sign_in, sign_out
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require("read"))]
+Admin = Annotated[Principal, Depends(require("manage_users"))]
+Member = Annotated[Principal, Depends(require("own_tokens"))]
+Labeler = Annotated[Principal, Depends(require("label"))]
+TextParam = Annotated[str, Query(max_length=2000)]
+GRID_PAGE = 96
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else ""
+
+
+FILTERS = {"q": service.q, "num": _num, "when": _when}
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a template with the signed-in user and their CSRF token in the context."""
+    who: Principal | None = getattr(request.state, "principal", None)
+    base = {
+        "who": who,
+        "csrf_token": who.csrf_token if who else None,
+        "path": request.url.path,
+    }
+    html = app_state(request).templates.get_template(template).render(**base, **context)
+    return HTMLResponse(html, status, headers=headers)
+
+
+def render_error(
+    request: Request, message: str, status: int, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    """The error page (used by the error handlers for every non-API path)."""
+    return render(request, "error.html", {"message": message, "status": status}, status, headers)
+
+
+# -- signing in and out -----------------------------------------------------------------------
+
+
+def _login_page(
+    request: Request, next: str, message: str | None, status: int, username: str = ""
+) -> Response:
+    token, cookie = app_state(request).login_tokens.issue()
+    context = {
+        "next": safe_next(next),
+        "message": message,
+        "login_token": token,
+        "username": username,
+    }
+    page = render(request, "login.html", context, status)
+    set_login_cookie(request, page, cookie)
+    return page
+
+
+@router.get("/login")
+def login_page(request: Request, next: TextParam = "/") -> Response:
+    """The sign-in form (signed-in users go straight on)."""
+    if authenticate_request(request) is not None:
+        return RedirectResponse(safe_next(next), 303)
+    return _login_page(request, next, None, 200)
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Check the form; on success set the session cookie and go on to ``next``."""
+    try:
+        cookie, _session = sign_in(request, username, password, csrf_token)
+    except HTTPError as exc:
+        return _login_page(request, next, exc.message, exc.status, username)
+    response = RedirectResponse(safe_next(next), 303)
+    set_session_cookie(request, response, cookie)
+    return response
+
+
+@router.post("/logout")
+def logout_submit(request: Request, who: Signed) -> Response:
+    """End the session and go back to the login page."""
+    response = RedirectResponse("/login", 303)
+    sign_out(request, response, who.session)
+    return response
+
+
+# -- datasets, items --------------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request, who: Reader) -> Response:
+    """The list of datasets."""
+    return render(request, "datasets.html", {"datasets": service.list_datasets(app_state(request))})
+
+
+@router.get("/datasets/{name}")
+def overview(request: Request, name: str, who: Reader, filter: TextParam = "") -> Response:
+    """A dataset's inventory with charts (drawn by static/overview.js from the API)."""
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    detail = service.dataset_detail(state, who, dataset, count=False)
+    return render(request, "overview.html", {"ds": detail, "filter": filter})
+
+
+def compose_filter(split: str, label: str, layer: str, extra: str) -> str:
+    """The filter string the grid's form fields stand for."""
+    parts = []
+    if split:
+        parts.append(f"split={split}")
+    if label:
+        parts.append(f"label[{layer}]={label}" if layer else f"label={label}")
+    if extra.strip():
+        parts.append(extra.strip())
+    return ", ".join(parts)
+
+
+@router.get("/datasets/{name}/items")
+def grid(
+    request: Request,
+    name: str,
+    who: Reader,
+    filter: TextParam = "",
+    split: TextParam = "",
+    label: TextParam = "",
+    layer: TextParam = "",
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = GRID_PAGE,
+) -> Response:
+    """The items grid: thumbnails for images, rows for text and tables."""
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    detail = service.dataset_detail(state, who, dataset, count=False)
+    full = compose_filter(split, label, layer, filter)
+    context: dict[str, Any] = {
+        "ds": detail,
+        "form": {"filter": filter, "split": split, "label": label, "layer": layer},
+        "full_filter": full,
+        "error": None,
+        "page": None,
+    }
+    try:
+        context["page"] = service.items_page(
+            state, who, dataset, filter=full, layer=layer or None, after=after, limit=limit
+        )
+    except AssayError as exc:  # a bad filter: show the form again with the message
+        if status_of(exc) != 422 and status_of(exc) != 404:
+            raise
+        context["error"] = str(exc)
+        return render(request, "items.html", context, status_of(exc))
+    return render(request, "items.html", context)
+
+
+@router.get("/datasets/{name}/items/{item_id}")
+def item_page(
+    request: Request, name: str, item_id: int, who: Reader, filter: TextParam = ""
+) -> Response:
+    """One item large, with every visible layer's current label."""
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    detail = service.item_detail(state, who, dataset, item_id, filter or None)
+    history = service.label_history(state, who, dataset, item_id)["history"]
+    history.sort(key=lambda h: (h["created_at"], h["id"]), reverse=True)  # newest first
+    context = {"ds": {"name": dataset.name}, "d": detail, "filter": filter, "history": history}
+    return render(request, "item.html", context)
+
+
+CLEAR = "__clear__"
+
+
+@router.post("/datasets/{name}/items/{item_id}/labels")
+def item_label_submit(
+    request: Request,
+    name: str,
+    item_id: int,
+    who: Labeler,
+    layer: Annotated[str, Form(max_length=200)],
+    label: Annotated[str, Form(max_length=200)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    filter: Annotated[str, Form(max_length=2000)] = "",
+    go: Annotated[str, Form(max_length=10)] = "stay",
+) -> Response:
+    """The item page's label form: write the label, then show this item or the next one."""
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    value = None if label == CLEAR else label
+    service.write_label(state, who, dataset, item_id, layer=layer, label=value, note=note or None)
+    target = item_id
+    if go == "next":
+        with dataset.store.read() as conn:
+            where = filters.compile_filter(conn, dataset.id, filter or None)
+        target = data.neighbours(dataset, item_id, where)[1] or item_id
+    query = f"?filter={quote(filter, safe='')}" if filter else ""
+    return RedirectResponse(f"/datasets/{service.q(name)}/items/{target}{query}", 303)
+
+
+# -- users and tokens -------------------------------------------------------------------------
+
+
+@router.get("/users")
+def users_page(request: Request, who: Admin, message: str | None = None) -> Response:
+    """Accounts and roles (admins only)."""
+    found = users.list_users(app_state(request).project.store)
+    return render(request, "users.html", {"users": found, "message": message})
+
+
+@router.post("/users")
+def users_create(
+    request: Request,
+    who: Admin,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    role: Annotated[str, Form(max_length=16)] = "annotator",
+) -> Response:
+    """Create an account from the form."""
+    users.create_user(app_state(request).project.store, username, password, role=role)
+    return RedirectResponse("/users", 303)
+
+
+@router.post("/users/{username}")
+def users_change(
+    request: Request,
+    username: str,
+    who: Admin,
+    role: Annotated[str | None, Form(max_length=16)] = None,
+    disabled: Annotated[str | None, Form(max_length=5)] = None,
+) -> Response:
+    """Change a role or enable/disable an account from the form."""
+    flag = None if disabled is None else disabled == "true"
+    users.update_user(app_state(request).project.store, username, role=role or None, disabled=flag)
+    return RedirectResponse("/users", 303)
+
+
+@router.get("/account")
+def account_page(request: Request, who: Member) -> Response:
+    """Your account and API tokens."""
+    tokens = users.list_tokens(app_state(request).project.store, who.user.username)
+    return render(request, "account.html", {"tokens": tokens, "new_token": None})
+
+
+@router.post("/account/tokens")
+def account_token_create(
+    request: Request, who: Member, name: Annotated[str, Form(max_length=200)]
+) -> Response:
+    """Create a token and show it, once."""
+    store = app_state(request).project.store
+    token, _record = users.create_token(store, who.user.username, name)
+    tokens = users.list_tokens(store, who.user.username)
+    return render(request, "account.html", {"tokens": tokens, "new_token": token}, 201)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def account_token_revoke(request: Request, token_id: int, who: Member) -> Response:
+    """Revoke one of your tokens."""
+    users.revoke_token(app_state(request).project.store, token_id, username=who.user.username)
+    return RedirectResponse("/account", 303)

@@ -1,0 +1,49 @@
+// Assay: small helpers shared by every page. No data is ever put into innerHTML.
+"use strict";
+
+const assay = (() => {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  const csrfToken = meta ? meta.getAttribute("content") : null;
+
+  // fetch() JSON from the API; writes carry the session's CSRF token.
+  async function api(url, options = {}) {
+    const headers = new Headers(options.headers || {});
+    headers.set("Accept", "application/json");
+    const method = (options.method || "GET").toUpperCase();
+    if (!["GET", "HEAD", "OPTIONS"].includes(method) && csrfToken) {
+      headers.set("X-CSRF-Token", csrfToken);
+    }
+    if (options.json !== undefined) {
+      headers.set("Content-Type", "application/json");
+      options.body = JSON.stringify(options.json);
+    }
+    const response = await fetch(url, { ...options, headers, credentials: "same-origin" });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(body.error || `HTTP ${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  }
+
+  // Create an element with attributes and text children (strings become text nodes).
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value !== null && value !== undefined) node.setAttribute(key, String(value));
+    }
+    for (const child of children) {
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function formatNumber(value) {
+    if (typeof value !== "number" || !Number.isFinite(value)) return String(value);
+    if (Number.isInteger(value)) return value.toLocaleString("en-US");
+    return value.toLocaleString("en-US", { maximumSignificantDigits: 4 });
+  }
+
+  return { api, el, formatNumber, csrfToken };
+})();
