@@ -3,6 +3,7 @@
 from assay.cli import (  # noqa: F401  (registers commands)
     data_cmd,
     label_cmd,
+    ops_cmd,
     project_cmd,
     review_cmd,
     stats_cmd,

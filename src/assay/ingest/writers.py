@@ -457,6 +457,15 @@ class StagedWriter:
         if has_labels is None:
             return 0
         layer = layer_id(conn, self.ds, self.job.layer, kind="import", create=True, now=self.now)
+        # Serialize with other writers of the layer (as label writes do) and respect a freeze.
+        lock = sa.select(t.layers.c.frozen).where(t.layers.c.id == layer)
+        if conn.dialect.name == "postgresql":
+            lock = lock.with_for_update()
+        if conn.execute(lock).scalar():
+            raise Conflict(
+                f"Layer {self.job.layer!r} is frozen; the import was not published. Unfreeze it "
+                f"with `assay layer unfreeze {self.job.layer}` or import into another layer."
+            )
         before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.labels.c.id), 0))).scalar()
         params = {
             "ds": self.ds,
