@@ -9,6 +9,7 @@ PostgreSQL is selected by a ``postgresql://`` URL and needs the ``postgres`` ext
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -162,9 +163,14 @@ class Store:
                     "The store is busy: another process held the write lock for more than "
                     f"{BUSY_TIMEOUT_MS / 1000:.0f} s. Try again when it has finished."
                 ) from exc
-            raise
+            # The transaction was rolled back: say so, and what went wrong, in one line.
+            raise StoreError(
+                f"The store failed ({_first_line(exc)}); this operation was rolled back and "
+                f"nothing of it was saved. {_advice(exc)}"
+            ) from exc
         finally:
-            conn.close()
+            with contextlib.suppress(sa.exc.SQLAlchemyError):  # died with its server
+                conn.close()
 
     def close(self) -> None:
         """Close every pooled connection (the store can still be used afterwards)."""
@@ -180,6 +186,18 @@ class Store:
 def _pragma(conn: Connection, setting: str) -> None:
     """Set a PRAGMA on the driver connection, outside any transaction."""
     conn.connection.driver_connection.execute(f"PRAGMA {setting}")  # type: ignore[union-attr]
+
+
+def _advice(exc: BaseException) -> str:
+    """What to do about a failed store operation."""
+    text = str(exc).lower()
+    if "disk is full" in text or "no space" in text:
+        return "Free some disk space and try again."
+    if "readonly" in text or "read-only" in text:
+        return "The database file (or its folder) is read-only; make it writable."
+    if "connection" in text or "server closed" in text or "terminating" in text:
+        return "The database server is unreachable; try again once it is back."
+    return "Try again; if it persists, run `assay doctor`."
 
 
 def _first_line(exc: BaseException) -> str:
