@@ -427,3 +427,36 @@ def test_threads_report_the_first_bad_file(project: Project, tmp_path: Path) -> 
     with pytest.raises(DataFormatError, match=r"050\.png: not a readable image"):
         project.import_path(root, dataset="x", workers=4)
     assert project.datasets() == []
+
+
+@sqlite_only
+def test_symlinks_leaving_the_folder_are_refused(project: Project, tmp_path: Path) -> None:
+    outside = tmp_path / "secret"
+    write_image(outside / "s.png", 3)
+    root = tmp_path / "imgs"
+    write_image(root / "cat" / "a.png", 1)
+    os.symlink(outside / "s.png", root / "cat" / "leak.png")
+    with pytest.raises(DataFormatError, match=r"leak\.png: this file is a link to .*outside"):
+        project.import_path(root, dataset="imgs")
+    os.remove(root / "cat" / "leak.png")
+    os.symlink(outside, root / "dog")  # a linked folder, also outside
+    with pytest.raises(DataFormatError, match="this folder is a link"):
+        project.import_path(root, dataset="imgs")
+    assert project.datasets() == []
+    os.remove(root / "dog")
+    os.symlink(root / "cat", root / "kitten")  # a link that stays inside is allowed
+    assert project.import_path(root, dataset="imgs").n_new_items == 1  # (same folder: once)
+
+
+@sqlite_only
+def test_labels_csv_cannot_name_a_file_outside(project: Project, tmp_path: Path) -> None:
+    write_image(tmp_path / "secret.png", 3)
+    root = tmp_path / "flat"
+    write_image(root / "a.png", 1)
+    os.symlink(tmp_path / "secret.png", root / "b.png")
+    for name in ("../secret.png", "b.png"):
+        labels = tmp_path / "labels.csv"
+        labels.write_text(f"filename,label\na.png,cat\n{name},dog\n")
+        with pytest.raises(DataFormatError, match="outside"):
+            project.import_path(root, dataset="flat", labels=labels)
+    assert project.datasets() == []

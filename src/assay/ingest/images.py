@@ -153,8 +153,23 @@ def import_image_folder(
 # -- finding the files ---------------------------------------------------------------------
 
 
+def check_inside(root: str, path: str, what: str) -> None:
+    """Refuse a file or folder that resolves (through symlinks) to outside ``root``: an import
+    reads only what is in the folder it was given."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise DataFormatError(
+            f"{path}: this {what} is a link to {real}, outside the imported folder {root}; "
+            "nothing was imported. Import that folder itself, or copy the files in."
+        )
+
+
 def walk_images(root: str) -> Iterator[tuple[str, str]]:
-    """(key, absolute path) of every image under ``root``, in natural order, found lazily."""
+    """(key, absolute path) of every image under ``root``, in natural order, found lazily.
+
+    Symlinks are followed only while they stay inside ``root``.
+    """
     seen: set[tuple[int, int]] = set()
 
     def walk(folder: str, prefix: str) -> Iterator[tuple[str, str]]:
@@ -171,8 +186,12 @@ def walk_images(root: str) -> Iterator[tuple[str, str]]:
         for name, is_dir in entries:
             full = os.path.join(folder, name)
             if is_dir:
+                if os.path.islink(full):
+                    check_inside(root, full, "folder")
                 yield from walk(full, f"{prefix}{name}/")
             elif name.lower().endswith(IMAGE_SUFFIXES):
+                if os.path.islink(full):
+                    check_inside(root, full, "file")
                 yield unicodedata.normalize("NFC", prefix + name), full
 
     yield from walk(root, "")
@@ -283,6 +302,7 @@ def _file_key(path: Path, line: int, name: str, root: str) -> str:
     key = posixpath.normpath(text)
     if key.startswith("../") or key == "..":
         raise DataFormatError(f"{path}, line {line}: {name!r} is outside the folder {root}.")
+    check_inside(root, os.path.join(root, *key.split("/")), "file")
     if not os.path.isfile(os.path.join(root, *key.split("/"))):
         raise DataFormatError(
             f"{path}, line {line}: no file {name!r} in {root}. Fix the name, or remove the line."
