@@ -4,6 +4,7 @@ from assay.cli import (  # noqa: F401  (registers commands)
     data_cmd,
     label_cmd,
     ops_cmd,
+    predictions_cmd,
     project_cmd,
     review_cmd,
     stats_cmd,
