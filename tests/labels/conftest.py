@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from labelkit import make_dataset
 
 import assay
+from labelkit import make_dataset
 
 
 @pytest.fixture

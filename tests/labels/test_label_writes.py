@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from labelkit import make_dataset
 
 import assay
 from assay.errors import (
@@ -16,6 +15,7 @@ from assay.errors import (
 )
 from assay.labels.writes import LabelWrite
 from assay.store import schema as t
+from labelkit import make_dataset
 
 
 def n_labels(ds: assay.Dataset) -> int:
