@@ -282,6 +282,121 @@ def write_labels(
     return WriteResult(layer, len(ids), unchanged, ids)
 
 
+@dataclass(frozen=True)
+class LabelRequest:
+    """One label write of one person into one layer (the unit the group committer batches)."""
+
+    layer: str
+    write: LabelWrite
+    author: str
+    idempotency_key: str | None = None
+
+
+def write_requests(
+    conn: Connection, dataset_id: int, requests: Sequence[LabelRequest]
+) -> list[int]:
+    """Append many single-label writes, from any layers and authors, with a fixed number of
+    statements however many there are (the web app's group commit).
+
+    Writes apply in order: a later write of the same (layer, item) supersedes an earlier one
+    of the same batch. A request whose idempotency key was already used returns that label.
+    Any invalid request raises for the whole batch (the caller retries them one by one to find
+    it). Returns one label id per request.
+    """
+    if not requests:
+        return []
+    for r in requests:
+        if not (_check_text(r.author, "author", MAX_AUTHOR) or ""):
+            raise InvalidParameter("Every label needs an author (who is writing it).")
+    keys = [r.idempotency_key for r in requests if r.idempotency_key is not None]
+    done: dict[str, int] = {}
+    if keys:
+        done = {
+            k: int(i)
+            for k, i in conn.execute(
+                sa.select(t.labels.c.idempotency_key, t.labels.c.id).where(
+                    t.labels.c.idempotency_key.in_(sorted(set(keys)))
+                )
+            )
+        }
+    names = sorted({r.layer for r in requests})
+    query = sa.select(t.layers).where(
+        t.layers.c.dataset_id == dataset_id, t.layers.c.name.in_(names)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.order_by(t.layers.c.id).with_for_update()
+    layers = {row.name: row for row in conn.execute(query)}
+    for name in names:
+        if name not in layers:
+            queries.get_layer(conn, dataset_id, name)  # raises LayerNotFound with a hint
+        if layers[name].frozen:
+            raise Conflict(f"Layer {name!r} is frozen (read-only); nothing was written.")
+    check_items(conn, dataset_id, sorted({r.write.item_id for r in requests}))
+    classes = class_ids(conn, dataset_id)
+    h = t.label_heads
+    pairs = sorted({(layers[r.layer].id, r.write.item_id) for r in requests})
+    heads: dict[tuple[int, int], int] = {}
+    for start in range(0, len(pairs), 400):
+        chunk = pairs[start : start + 400]
+        rows_found = conn.execute(
+            sa.select(h.c.layer_id, h.c.item_id, h.c.label_id).where(
+                sa.tuple_(h.c.layer_id, h.c.item_id).in_(chunk)
+            )
+        )
+        heads.update({(a, b): c for a, b, c in rows_found})
+    when = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    result: list[int | None] = []
+    pending: dict[str, int] = {}  # keys first used in this batch -> index into rows
+    for r in requests:
+        key = r.idempotency_key
+        if key is not None and key in done:
+            result.append(done[key])
+            continue
+        if key is not None and key in pending:
+            result.append(-1 - pending[key])  # resolved to the id once ids are allocated
+            continue
+        cls = None if r.write.class_name is None else resolve_class(classes, r.write.class_name)
+        pair = (layers[r.layer].id, r.write.item_id)
+        rows.append(
+            {
+                "layer_id": pair[0],
+                "item_id": pair[1],
+                "class_id": cls,
+                "author": r.author.strip(),
+                "created_at": when,
+                "reason": _check_text(r.write.note, "note", MAX_NOTE),
+                "probs": None,
+                "confidence": r.write.confidence,
+                "supersedes": None,
+                "idempotency_key": key,
+                "_pair": pair,
+            }
+        )
+        if key is not None:
+            pending[key] = len(rows) - 1
+        result.append(None)
+    if rows:
+        ids = bulk.allocate_ids(conn, t.labels, len(rows))
+        for row, label_id in zip(rows, ids, strict=True):
+            pair = row.pop("_pair")
+            row["supersedes"] = heads.get(pair)
+            heads[pair] = label_id
+        _insert_labels_with_ids(conn, rows, ids)
+        _move_heads(conn, rows, ids)
+    out: list[int] = []
+    k = 0
+    for value in result:
+        if value is None:
+            out.append(ids[k])
+            k += 1
+        elif value < 0:
+            out.append(ids[-1 - value])
+        else:
+            out.append(value)
+    return out
+
+
 def _same(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
@@ -310,6 +425,11 @@ def _insert_labels(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     # SQLAlchemy's INSERT ... RETURNING in parameter order sends SQLite one statement per row,
     # and its per-row parameter processing alone takes longer than the inserts.
     ids = bulk.allocate_ids(conn, t.labels, len(rows))
+    _insert_labels_with_ids(conn, rows, ids)
+    return ids
+
+
+def _insert_labels_with_ids(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
     created = bulk.db_value(conn, t.labels.c.created_at, rows[0]["created_at"])
     tuples = []
     for row, label_id in zip(rows, ids, strict=True):
@@ -330,7 +450,6 @@ def _insert_labels(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
             )
         )
     bulk.bulk_insert(conn, "labels", LABEL_COLUMNS, tuples)
-    return ids
 
 
 _UPSERT_HEAD = (

@@ -1,0 +1,96 @@
+"""Group commit: many threads' single writes land once each, in order per (layer, item), with
+one bad request failing alone; and the batched writer equals one-by-one writes."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+import assay
+from assay.errors import ClassNotFound, Conflict, ItemNotFound
+from assay.labels.committer import LabelCommitter
+from assay.labels.writes import LabelRequest, LabelWrite, write_requests
+from assay.store import schema as t
+from assay.store.doctor import check_store
+
+
+def test_write_requests_chains_within_a_batch(ds: assay.Dataset) -> None:
+    ds.create_layer("a")
+    k0 = ds.item("k0")["id"]
+    reqs = [
+        LabelRequest("a", LabelWrite(k0, "cat"), "ann", "key-1"),
+        LabelRequest("a", LabelWrite(k0, "dog"), "ann", "key-2"),
+        LabelRequest("ground_truth", LabelWrite(k0, "bird", note="fix"), "bob"),
+        LabelRequest("a", LabelWrite(k0, "cat"), "ann", "key-1"),  # a retry within the batch
+    ]
+    with ds.store.write() as conn:
+        ids = write_requests(conn, ds.id, reqs)
+    assert ids[3] == ids[0] and len(set(ids)) == 3
+    with ds.store.write() as conn:  # a retry in a later batch
+        assert write_requests(conn, ds.id, [reqs[1]]) == [ids[1]]
+    assert [h["label"] for h in ds.history("k0", layer="a")] == ["cat", "dog"]
+    assert ds.history("k0", layer="a")[1]["supersedes"] == ids[0]
+    assert [(h["label"], h["author"]) for h in ds.history("k0", layer="ground_truth")] == [
+        ("cat", "import"),
+        ("bird", "bob"),
+    ]
+    assert check_store(ds.store).ok
+
+
+def test_many_threads_through_the_committer(ds: assay.Dataset) -> None:
+    layers = [f"ann{i}" for i in range(8)]
+    for name in layers:
+        ds.create_layer(name)
+    ds.create_layer("frozen")
+    ds.freeze_layer("frozen")
+    items = [ds.item(f"k{i}")["id"] for i in range(5)]
+    committer = LabelCommitter(ds.store)
+    acked: list[int] = []
+    refused: list[type] = []
+    lock = threading.Lock()
+
+    def annotate(name: str) -> None:
+        for n in range(15):
+            req = LabelRequest(
+                name, LabelWrite(items[n % 5], ["cat", "dog"][n % 2]), name, f"{name}-{n}"
+            )
+            label_id = committer.submit(ds.id, req)
+            with lock:
+                acked.append(label_id)
+        for bad in (
+            LabelRequest("frozen", LabelWrite(items[0], "cat"), name),
+            LabelRequest(name, LabelWrite(items[0], "fish"), name),
+            LabelRequest(name, LabelWrite(10**9, "cat"), name),
+        ):
+            try:
+                committer.submit(ds.id, bad)
+            except (Conflict, ClassNotFound, ItemNotFound) as exc:
+                with lock:
+                    refused.append(type(exc))
+
+    threads = [threading.Thread(target=annotate, args=(name,)) for name in layers]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    committer.close()
+    assert len(acked) == len(set(acked)) == 8 * 15
+    assert sorted(r.__name__ for r in refused) == sorted(
+        ["Conflict", "ClassNotFound", "ItemNotFound"] * 8
+    )
+    with ds.store.read() as conn:
+        n = conn.execute(
+            sa.select(sa.func.count()).where(t.labels.c.idempotency_key.is_not(None))
+        ).scalar()
+    assert n == 8 * 15
+    for name, item in itertools.product(layers, items):
+        chain = ds.history(item, layer=name)
+        assert len(chain) == 3 and [c["supersedes"] for c in chain[1:]] == [
+            c["id"] for c in chain[:-1]
+        ]
+    assert check_store(ds.store).ok
+    with pytest.raises(Exception, match="shut down"):
+        committer.submit(ds.id, LabelRequest("ann0", LabelWrite(items[0], "cat"), "x"))
