@@ -6,6 +6,8 @@
   ``reviewer`` and ``annotator`` (who owns layer ``ann``), each with password ``PASSWORD``.
 * ``app`` / ``client`` - the app on that project and a TestClient (not signed in);
   ``web_helpers.login(client, user)`` signs a client in and returns its CSRF token.
+* ``browser`` / ``live`` / ``page`` - for the browser tests: Debian's Chromium, a uvicorn
+  server on the demo project (one per test module) and a signed-in page.
 
 Password hashing uses argon2 with tiny parameters here (tests sign in hundreds of times);
 ``test_web_auth.py`` checks the real parameters separately.
@@ -15,9 +17,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -176,3 +183,111 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """A client that is not signed in (redirects are not followed)."""
     with TestClient(app, follow_redirects=False) as c:
         yield c
+
+
+# -- the browser tests -------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"browser tests need Chromium under CI: {reason}", pytrace=False)
+    pytest.skip(f"browser tests skipped: {reason}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium (never a downloaded browser build)."""
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A running server on the demo project (one per test module); yields its URL, the demo
+    login and the project (to check what the pages wrote)."""
+    import uvicorn
+
+    from assay.cli.web_cmd import ensure_demo_login
+    from assay.demo import build_demo
+    from assay.web import create_app
+
+    folder = tmp_path_factory.mktemp("browser")
+    project = build_demo(folder / "demo")
+    texts = folder / "texts.jsonl"
+    texts.write_text(
+        json.dumps({"text": XSS, "label": XSS_CLASS}) + "\n" + json.dumps({"text": "ok"}) + "\n",
+        encoding="utf-8",
+    )
+    project.import_path(texts, dataset="texts", label_field="label")
+    project.dataset("texts").create_layer(XSS)
+    user, password = ensure_demo_login(project)
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(project), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="assay-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the test server did not start", pytrace=False)
+        time.sleep(0.05)
+    try:
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "user": user,
+            "password": password,
+            "project": project,
+        }
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        project.close()
+
+
+@pytest.fixture(scope="module")
+def signed_in_state(browser: Any, live: dict[str, Any]) -> dict[str, Any]:
+    """The cookies of a browser that signed in through the login form."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(live["url"] + "/")
+    page.fill("input[name=username]", live["user"])
+    page.fill("input[name=password]", live["password"])
+    page.click("button[type=submit]")
+    page.wait_for_url(live["url"] + "/")
+    state: dict[str, Any] = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture
+def page(browser: Any, signed_in_state: dict[str, Any]) -> Iterator[Any]:
+    """A signed-in page; any dialog (alert) or uncaught error fails the test."""
+    context = browser.new_context(
+        storage_state=signed_in_state, viewport={"width": 1280, "height": 860}
+    )
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    yield tab
+    context.close()
+    assert problems == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from assay.project import Project
@@ -9,6 +12,7 @@ from assay.project import Project
 PASSWORD = "correct horse battery"
 XSS = "<script>window.__xss=1</script>"
 XSS_CLASS = '<img src=x onerror="window.__xss=2">'
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
@@ -28,3 +32,28 @@ def item_ids(project: Project, dataset: str) -> list[int]:
     """The ids of a dataset's items, in order."""
     rows, _ = project.dataset(dataset).items(limit=1000)
     return [r["id"] for r in rows]
+
+
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """Save a screenshot of the page (or of what the window shows) for the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def add_second_annotator(project: Project) -> list[int]:
+    """Give ``digits`` two labeled human layers that disagree on known items, and the review
+    cases the disagreements open (one per item, in item order).
+
+    ``ann`` (owned by ``annotator``) says ``i % 3`` for item number i, except every 5th item
+    (``(i + 1) % 3``); ``b1`` (no owner) says ``i % 3`` except every 7th (``(i + 2) % 3``).
+    Returns the ids of the items the two layers disagree on, in order.
+    """
+    ds = project.dataset("digits")
+    ids = item_ids(project, "digits")
+    ann = [str((i + (1 if i % 5 == 0 else 0)) % 3) for i in range(len(ids))]
+    b1 = [str((i + (2 if i % 7 == 0 else 0)) % 3) for i in range(len(ids))]
+    ds.create_layer("b1")
+    ds.set_labels(list(zip(ids, ann, strict=True)), layer="ann", author="annotator")
+    ds.set_labels(list(zip(ids, b1, strict=True)), layer="b1", author="reviewer")
+    ds.review_scan(layers=["ann", "b1"], consensus_layer=None, actor="test")
+    return [item for item, x, y in zip(ids, ann, b1, strict=True) if x != y]

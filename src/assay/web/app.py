@@ -133,10 +133,11 @@ def create_app(
     errors.install(app)
     app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
 
-    from assay.web import api, pages
+    from assay.web import api, pages, pages_work
 
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(pages.router)
+    app.include_router(pages_work.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

@@ -10,9 +10,10 @@ Every route but the login page and static files depends on :func:`principal` (th
   OPTIONS) must send the session's CSRF token as ``X-CSRF-Token`` or as the form field
   ``csrf_token``, and an ``Origin`` header, when sent, must name this server.
 
-Roles (``PERMISSIONS``): admins may do everything, reviewers review and label any unfrozen
-layer, annotators label only the layers they own. In blind mode annotators see no layer but
-their own (:func:`visible_layers`).
+Roles (``PERMISSIONS``): admins may do everything, reviewers review, manage layers and label
+any unfrozen layer, annotators label only the layers they own (and may create layers of their
+own); everyone may flag an item for review. In blind mode annotators see no layer but their
+own (:func:`visible_layers`), in review cases too.
 
 Login failures are counted in memory, per process (:class:`LoginLimiter`): 5 per username and
 address and 20 per address within a minute, then 429. In-process counting needs no table and
@@ -50,7 +51,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset({"admin", "reviewer", "annotator"}),
     "own_tokens": frozenset({"admin", "reviewer", "annotator"}),
     "label": frozenset({"admin", "reviewer", "annotator"}),
+    "flag": frozenset({"admin", "reviewer", "annotator"}),
     "review": frozenset({"admin", "reviewer"}),
+    "manage_layers": frozenset({"admin", "reviewer"}),
     "manage_users": frozenset({"admin"}),
 }
 

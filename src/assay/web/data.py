@@ -175,3 +175,38 @@ def count_items(conn: Connection, dataset_id: int) -> int:
             sa.select(sa.func.count()).where(t.items.c.dataset_id == dataset_id)
         ).scalar_one()
     )
+
+
+def items_by_ids(dataset: Dataset, ids: list[int]) -> list[dict[str, Any]]:
+    """The public rows of items ``ids`` of ``dataset``, in the order given (missing: left out)."""
+    if not ids:
+        return []
+    with dataset.store.read() as conn:
+        rows = conn.execute(
+            sa.select(*_PUBLIC_COLUMNS).where(
+                t.items.c.dataset_id == dataset.id, t.items.c.id.in_(ids)
+            )
+        ).all()
+    by_id = {r.id: dict(r._asdict()) for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def labels_for_items(
+    dataset: Dataset, item_ids: list[int], layer_ids: list[int]
+) -> dict[int, dict[int, tuple[str | None, float | None]]]:
+    """Current labels of some items in some layers: item -> layer id -> (class, confidence)."""
+    if not item_ids or not layer_ids:
+        return {}
+    h, lb, c = t.label_heads.c, t.labels.c, t.classes.c
+    with dataset.store.read() as conn:
+        rows = conn.execute(
+            sa.select(h.item_id, h.layer_id, c.name, lb.confidence)
+            .join(t.labels, lb.id == h.label_id)
+            .outerjoin(t.classes, c.id == h.class_id)
+            .where(h.item_id.in_(item_ids), h.layer_id.in_(layer_ids))
+        ).all()
+    out: dict[int, dict[int, tuple[str | None, float | None]]] = {}
+    for item_id, layer_id, name, confidence in rows:
+        if name is not None:
+            out.setdefault(item_id, {})[layer_id] = (name, confidence)
+    return out

@@ -2,10 +2,21 @@
 
 from fastapi import APIRouter
 
-from assay.web.api import datasets, items, meta, session, users
+from assay.web.api import (
+    agreement,
+    datasets,
+    items,
+    labels,
+    layers,
+    meta,
+    review,
+    session,
+    snapshots,
+    users,
+)
 
 router = APIRouter()
-for module in (session, meta, datasets, items, users):
+for module in (session, meta, datasets, items, users, layers, labels, agreement, review, snapshots):
     router.include_router(module.router)
 
 __all__ = ["router"]

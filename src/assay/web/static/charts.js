@@ -12,27 +12,29 @@ const charts = (() => {
     return node;
   }
 
-  // bars(entries, {href}) : entries = [[label, count], ...], largest first.
+  // bars(entries, {href, max, top, format}) : entries = [[label, value], ...], largest first.
+  // ``top`` fixes the value of a full-width bar (1 for fractions); ``format`` shows a value.
   function bars(entries, options = {}) {
     const shown = entries.slice(0, options.max || 30);
+    const fmt = options.format || assay.formatNumber;
     const rowH = 20;
     const labelW = 120;
     const width = 460;
     const height = shown.length * rowH + 4;
-    const top = Math.max(1, ...shown.map(([, n]) => n));
+    const top = options.top || Math.max(1, ...shown.map(([, n]) => n));
     const root = svg("svg", {
       viewBox: `0 0 ${width} ${height}`, class: "chart bars", role: "img",
       width, height,
     });
     shown.forEach(([label, n], i) => {
       const y = i * rowH + 2;
-      const w = Math.max(1, ((width - labelW - 70) * n) / top);
+      const w = Math.max(1, ((width - labelW - 70) * (n || 0)) / top);
       const group = options.href ? svg("a", { href: options.href(label) }) : svg("g");
       const name = svg("text", { x: labelW - 6, y: y + 14, class: "axis", "text-anchor": "end" },
         String(label).length > 18 ? `${String(label).slice(0, 17)}…` : label);
       const rect = svg("rect", { x: labelW, y: y + 3, width: w, height: rowH - 6, class: "bar" });
-      rect.append(svg("title", {}, `${label}: ${assay.formatNumber(n)}`));
-      const value = svg("text", { x: labelW + w + 4, y: y + 14, class: "value" }, assay.formatNumber(n));
+      rect.append(svg("title", {}, `${label}: ${fmt(n)}`));
+      const value = svg("text", { x: labelW + w + 4, y: y + 14, class: "value" }, fmt(n));
       group.append(name, rect, value);
       root.append(group);
     });
@@ -87,5 +89,47 @@ const charts = (() => {
     return root;
   }
 
-  return { bars, histogram, meter };
+  // heatmap(matrix, rowNames, colNames, {href(i, j), rowTitle, colTitle}) : a count matrix as
+  // shaded cells (the diagonal in the bar colour, the rest in the warning colour), each cell
+  // a link when href gives one.
+  function heatmap(matrix, rowNames, colNames, options = {}) {
+    const cell = Math.max(26, Math.min(44, Math.floor(440 / Math.max(1, colNames.length))));
+    const left = 96;
+    const topPad = 56;
+    const width = left + cell * colNames.length + 8;
+    const height = topPad + cell * rowNames.length + 8;
+    const max = Math.max(1, ...matrix.flat());
+    const root = svg("svg", {
+      viewBox: `0 0 ${width} ${height}`, class: "chart heatmap", role: "img", width, height,
+    });
+    const short = (s) => (String(s).length > 10 ? `${String(s).slice(0, 9)}…` : String(s));
+    root.append(svg("text", { x: left, y: 14, class: "axis title" }, options.colTitle || ""));
+    root.append(svg("text", { x: 4, y: 14, class: "axis title" }, options.rowTitle || ""));
+    colNames.forEach((name, j) => {
+      root.append(svg("text", { x: left + j * cell + cell / 2, y: topPad - 8, class: "axis", "text-anchor": "middle" }, short(name)));
+    });
+    rowNames.forEach((name, i) => {
+      root.append(svg("text", { x: left - 6, y: topPad + i * cell + cell / 2 + 4, class: "axis", "text-anchor": "end" }, short(name)));
+      colNames.forEach((col, j) => {
+        const n = matrix[i][j];
+        const link = options.href ? options.href(i, j) : null;
+        const group = link && n > 0 ? svg("a", { href: link, class: "cell-link", "data-row": i, "data-col": j }) : svg("g");
+        const rect = svg("rect", {
+          x: left + j * cell, y: topPad + i * cell, width: cell - 2, height: cell - 2,
+          class: i === j ? "cell diag" : "cell off",
+          "fill-opacity": n > 0 ? (0.12 + 0.88 * (n / max)).toFixed(3) : 0.04,
+        });
+        rect.append(svg("title", {}, `${name} → ${col}: ${assay.formatNumber(n)}`));
+        const text = svg("text", {
+          x: left + j * cell + (cell - 2) / 2, y: topPad + i * cell + cell / 2 + 3,
+          class: n / max > 0.55 ? "count light" : "count", "text-anchor": "middle",
+        }, n > 0 ? assay.formatNumber(n) : "");
+        group.append(rect, text);
+        root.append(group);
+      });
+    });
+    return root;
+  }
+
+  return { bars, heatmap, histogram, meter };
 })();

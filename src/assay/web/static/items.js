@@ -1,23 +1,27 @@
-// The items grid: multi-select with a running count (bulk actions will use the selection).
+// The items grid: multi-select with a running count, and "label selected as ..." in a layer
+// the user may write to (one all-or-nothing bulk write through the API).
 "use strict";
 
 (() => {
   const grid = document.getElementById("grid");
   const all = document.getElementById("select-all");
   const count = document.getElementById("selected-count");
-  const bulk = document.getElementById("bulk-action");
+  const form = document.getElementById("bulk-form");
+  const apply = document.getElementById("bulk-apply");
+  const status = document.getElementById("bulk-status");
   if (!grid || !all || !count) return;
   const picks = () => Array.from(grid.querySelectorAll("input.pick"));
+  const chosen = () => picks().filter((box) => box.checked);
 
   function update() {
-    const chosen = picks().filter((box) => box.checked);
-    count.textContent = `${chosen.length} selected`;
-    all.checked = chosen.length > 0 && chosen.length === picks().length;
-    all.indeterminate = chosen.length > 0 && !all.checked;
+    const boxes = chosen();
+    count.textContent = `${boxes.length} selected`;
+    all.checked = boxes.length > 0 && boxes.length === picks().length;
+    all.indeterminate = boxes.length > 0 && !all.checked;
     for (const box of picks()) {
       box.closest("[data-id]").classList.toggle("picked", box.checked);
     }
-    if (bulk) bulk.dataset.ids = chosen.map((box) => box.value).join(",");
+    if (apply) apply.disabled = boxes.length === 0;
   }
 
   grid.addEventListener("change", (event) => {
@@ -27,5 +31,38 @@
     for (const box of picks()) box.checked = all.checked;
     update();
   });
+
+  if (form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const boxes = chosen();
+      if (!boxes.length) return;
+      const layer = form.querySelector("#bulk-layer").value;
+      const value = form.querySelector("#bulk-class").value;
+      const label = value === "__clear__" ? null : value;
+      const items = boxes.map((box) => Number(box.value));
+      apply.disabled = true;
+      status.className = "";
+      status.textContent = `Labeling ${items.length} items…`;
+      try {
+        const out = await assay.api(form.dataset.url, { method: "POST", json: { layer, label, items } });
+        if (layer === form.dataset.gridLayer) {
+          for (const box of boxes) {
+            const shown = box.closest("[data-id]").querySelector(".label");
+            if (shown) shown.textContent = label === null ? "—" : label;
+          }
+        }
+        for (const box of boxes) box.checked = false;
+        status.className = "ok";
+        status.textContent = `${label === null ? "Cleared" : `Labeled ${out.items} items as ${label}`} in ${layer}` +
+          ` (${out.written} written, ${out.unchanged} unchanged).`;
+      } catch (error) {
+        status.className = "error";
+        status.textContent = `Nothing was written: ${error.message}`;
+      } finally {
+        update();
+      }
+    });
+  }
   update();
 })();

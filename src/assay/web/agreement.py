@@ -1,0 +1,174 @@
+"""Agreement, the annotator-vs-annotator confusion matrix and consensus, over the web.
+
+Agreement compares layers, so every layer it reads must be one the user may see: in blind
+mode an annotator, who sees only their own layers, gets 403 rather than a statistic that
+would tell them how others labeled. Reports are cached while the dataset's data version
+(largest item and label ids) is unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assay.dataset import Dataset
+from assay.errors import InvalidParameter
+from assay.labels.agreement import confusion
+from assay.labels.consensus import METHODS
+from assay.labels.load import default_layers
+from assay.store import filters, queries
+from assay.web import data
+from assay.web.app import AppState
+from assay.web.auth import Principal
+from assay.web.errors import Forbidden
+from assay.web.labeling import check_visible_filter, is_blind
+from assay.web.service import layers_for
+
+BLIND = "In blind mode annotators do not see how other annotators labeled (agreement included)."
+
+
+def _visible_names(state: AppState, who: Principal, dataset: Dataset) -> list[str]:
+    return [r.name for r in layers_for(state, who, dataset)]
+
+
+def _check_layers(state: AppState, who: Principal, dataset: Dataset, names: list[str]) -> None:
+    visible = set(_visible_names(state, who, dataset))
+    hidden = [n for n in names if n not in visible]
+    if hidden and is_blind(state, who):
+        raise Forbidden(BLIND)
+    if hidden:  # not blind: every layer is visible, so the name is unknown
+        with dataset.store.read() as conn:
+            queries.get_layer(conn, dataset.id, hidden[0])  # LayerNotFound with a hint
+
+
+def default_agreement_layers(dataset: Dataset) -> list[str]:
+    """The layers agreement compares when none are named (the human layers)."""
+    with dataset.store.read() as conn:
+        return default_layers(conn, dataset.id)
+
+
+def _reference(dataset: Dataset, names: list[str], reference: str | None) -> str:
+    if reference:
+        return reference
+    has = any(r.name == "consensus" for r in data.layer_rows(dataset))
+    return "consensus" if has and "consensus" not in names else "majority-vote"
+
+
+def agreement_report(
+    state: AppState,
+    who: Principal,
+    dataset: Dataset,
+    *,
+    layers: list[str] | None,
+    filter: str | None,
+    reference: str | None = None,
+) -> dict[str, Any]:
+    """Agreement among ``layers`` (default: the human layers) over the slice ``filter``.
+
+    Per-annotator quality is measured against ``reference``: a layer, or ``majority-vote`` /
+    ``dawid-skene`` computed on the fly (default: the ``consensus`` layer if there is one).
+    """
+    names = list(layers or default_agreement_layers(dataset))
+    ref = _reference(dataset, names, reference)
+    _check_layers(state, who, dataset, names + ([] if ref in METHODS else [ref]))
+    check_visible_filter(state, who, dataset, filter)
+    key = ("agreement", dataset.id, tuple(names), filter or None, ref, data.data_version(dataset))
+
+    def compute() -> dict[str, Any]:
+        report: dict[str, Any] = dataset.agreement(
+            names, filter=filter or None, reference=ref
+        ).to_dict()
+        return report
+
+    report = state.stats.get(key, compute)
+    return {"ok": True, "layers": names, "filter": filter or None, "reference": ref, **report}
+
+
+def cell_filter(a: str, x: str, b: str, y: str, base: str | None) -> str | None:
+    """The grid filter for "layer a says x and layer b says y" (within ``base``), or None
+    when a name cannot be written in the filter language (a comma, a bracket, a quote...)."""
+    wanted = [filters.Clause("label", a, "=", x), filters.Clause("label", b, "=", y)]
+    text = f"label[{a}]={x}, label[{b}]={y}"
+    try:
+        if filters.parse(text) != wanted:
+            return None
+    except InvalidParameter:
+        return None
+    return f"{text}, {base}" if base and base.strip() else text
+
+
+def confusion_report(
+    state: AppState,
+    who: Principal,
+    dataset: Dataset,
+    *,
+    a: str,
+    b: str,
+    filter: str | None,
+) -> dict[str, Any]:
+    """Class x class counts of layer ``a`` (rows) against layer ``b`` (columns), over the
+    items both label, with the grid filter that opens the items behind each cell."""
+    _check_layers(state, who, dataset, [a, b])
+    check_visible_filter(state, who, dataset, filter)
+    if a == b:
+        raise InvalidParameter("Choose two different layers to compare.")
+    matrix = dataset.label_matrix([a, b], filter or None)
+    counts = confusion(matrix, a, b)
+    classes = list(matrix.classes)
+    return {
+        "ok": True,
+        "a": a,
+        "b": b,
+        "filter": filter or None,
+        "classes": classes,
+        "matrix": counts.tolist(),
+        "n_common": int(counts.sum()),
+        "cell_filters": [[cell_filter(a, x, b, y, filter) for y in classes] for x in classes],
+    }
+
+
+def run_consensus(
+    state: AppState,
+    who: Principal,
+    dataset: Dataset,
+    *,
+    method: str,
+    layers: list[str] | None,
+    filter: str | None,
+    model_layer: str | None,
+    into: str,
+) -> dict[str, Any]:
+    """Compute a consensus and write it to the consensus layer ``into``, as the signed-in user.
+
+    ``into`` must be a new layer or an existing ``consensus`` layer: a consensus never lands
+    in an annotator's or an import layer.
+    """
+    existing = {r.name: r for r in data.layer_rows(dataset)}
+    target = existing.get(into)
+    if target is not None and target.kind != "consensus":
+        raise InvalidParameter(
+            f"Layer {into!r} is a {target.kind} layer; write the consensus to a consensus layer "
+            "(a new name creates one)."
+        )
+    names = list(layers or default_agreement_layers(dataset))
+    _check_layers(state, who, dataset, names + ([model_layer] if model_layer else []))
+    result = dataset.consensus(
+        method,
+        layers=names,
+        filter=filter or None,
+        model_layer=model_layer,
+        into=into,
+        author=who.user.username,
+    )
+    labeled = result.label >= 0
+    confidence = result.confidence[labeled]
+    quality = result.to_dict()["annotator_quality"]
+    return {
+        "ok": True,
+        "method": method,
+        "layers": names,
+        "into": into,
+        "n_items": int(labeled.sum()),
+        "mean_confidence": float(confidence.mean()) if len(confidence) else None,
+        "n_below_0_7": int((confidence < 0.7).sum()),
+        "annotator_quality": quality,
+    }

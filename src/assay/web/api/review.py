@@ -1,0 +1,195 @@
+"""The review queue: cases, their transitions, flags and scans."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.store import schema as t
+from assay.web import review, service
+from assay.web.api.datasets import Reader
+from assay.web.auth import Principal, app_state, require
+
+router = APIRouter(tags=["review"])
+Reviewer = Annotated[Principal, Depends(require("review"))]
+Flagger = Annotated[Principal, Depends(require("flag"))]
+CaseId = Annotated[int, Path(ge=1, le=2**62)]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+Version = Annotated[int | None, Field(None, ge=0)]
+
+
+class Escalation(BaseModel):
+    """Escalate a case to a reviewer (or, with assign, hand it to another one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    assignee: str = Field(min_length=1, max_length=64)
+    note: str | None = Field(None, max_length=2000)
+    expected_version: Version = None
+
+
+class Resolution(BaseModel):
+    """Resolve a case: the label the item should have and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(min_length=1, max_length=200)
+    reason: Text
+    expected_version: Version = None
+
+
+class Dismissal(BaseModel):
+    """Dismiss a case without changing any label, saying why."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Text
+    expected_version: Version = None
+
+
+class Comment(BaseModel):
+    """A note on a case's log."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: Text
+
+
+class Flag(BaseModel):
+    """Flag an item for review: why, and optionally the label you believe is right."""
+
+    model_config = ConfigDict(extra="forbid")
+    item_id: int = Field(ge=1, le=2**62)
+    comment: Text
+    label: str | None = Field(None, max_length=200)
+
+
+class Scan(BaseModel):
+    """Open cases where ``layers`` disagree or the consensus confidence is below ``threshold``."""
+
+    model_config = ConfigDict(extra="forbid")
+    layers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None, max_length=50
+    )
+    threshold: float = Field(0.7, ge=0.0, le=1.0)
+
+
+@router.get("/datasets/{name}/review/cases")
+def list_cases(
+    name: str,
+    request: Request,
+    who: Reader,
+    state: Annotated[
+        list[str] | None,
+        Query(
+            max_length=5,
+            description=f"{', '.join(t.CASE_STATES)}, active or any (repeatable).",
+        ),
+    ] = None,
+    reason: Annotated[str | None, Query(max_length=40)] = None,
+    label: Annotated[str | None, Query(max_length=200, description="The class at issue.")] = None,
+    assignee: Annotated[str | None, Query(max_length=64)] = None,
+    item: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """One keyset page of cases, oldest first: pass ``next`` as ``after`` for the next page."""
+    app = app_state(request)
+    return review.list_cases(
+        app,
+        who,
+        service.open_dataset(app, name),
+        states=state,
+        reason=reason,
+        label=label,
+        assignee=assignee,
+        item=item,
+        after=after,
+        limit=limit,
+    )
+
+
+@router.get("/datasets/{name}/review/counts")
+def counts(name: str, request: Request, who: Reader) -> dict[str, Any]:
+    """How many cases there are per state and reason."""
+    return review.counts(service.open_dataset(app_state(request), name))
+
+
+@router.get("/datasets/{name}/review/cases/{case_id}")
+def get_case(name: str, case_id: CaseId, request: Request, who: Reader) -> dict[str, Any]:
+    """One case: its evidence, every visible layer's label now, and its audit log."""
+    app = app_state(request)
+    return review.case_detail(app, who, service.open_dataset(app, name), case_id)
+
+
+def _act(
+    request: Request, who: Principal, name: str, case_id: int, action: str, **kw: Any
+) -> dict[str, Any]:
+    app = app_state(request)
+    return review.act(app, who, service.open_dataset(app, name), case_id, action, **kw)
+
+
+@router.post("/datasets/{name}/review/cases/{case_id}/escalate")
+def escalate(
+    name: str, case_id: CaseId, body: Escalation, request: Request, who: Reviewer
+) -> dict[str, Any]:
+    """Escalate an open case to a reviewer. A stale ``expected_version`` answers 409."""
+    return _act(
+        request, who, name, case_id, "escalate",
+        assignee=body.assignee, note=body.note, expected_version=body.expected_version,
+    )  # fmt: skip
+
+
+@router.post("/datasets/{name}/review/cases/{case_id}/assign")
+def assign(
+    name: str, case_id: CaseId, body: Escalation, request: Request, who: Reviewer
+) -> dict[str, Any]:
+    """Hand an open or escalated case to another reviewer (its state stays)."""
+    return _act(
+        request, who, name, case_id, "assign",
+        assignee=body.assignee, note=body.note, expected_version=body.expected_version,
+    )  # fmt: skip
+
+
+@router.post("/datasets/{name}/review/cases/{case_id}/resolve")
+def resolve(
+    name: str, case_id: CaseId, body: Resolution, request: Request, who: Reviewer
+) -> dict[str, Any]:
+    """Decide the item's label (written to the ``reviewed`` layer, as you, with the reason)."""
+    return _act(
+        request, who, name, case_id, "resolve",
+        label=body.label, note=body.reason, expected_version=body.expected_version,
+    )  # fmt: skip
+
+
+@router.post("/datasets/{name}/review/cases/{case_id}/dismiss")
+def dismiss(
+    name: str, case_id: CaseId, body: Dismissal, request: Request, who: Reviewer
+) -> dict[str, Any]:
+    """Close a case without changing any label."""
+    return _act(
+        request, who, name, case_id, "dismiss",
+        note=body.reason, expected_version=body.expected_version,
+    )  # fmt: skip
+
+
+@router.post("/datasets/{name}/review/cases/{case_id}/comment", status_code=201)
+def comment(
+    name: str, case_id: CaseId, body: Comment, request: Request, who: Flagger
+) -> dict[str, Any]:
+    """Add a note to a case's log (anyone signed in)."""
+    return _act(request, who, name, case_id, "comment", note=body.text)
+
+
+@router.post("/datasets/{name}/review/flag", status_code=201)
+def flag(name: str, body: Flag, request: Request, who: Flagger) -> dict[str, Any]:
+    """Flag an item for review with a comment (anyone signed in); 409 if it is flagged already."""
+    app = app_state(request)
+    dataset = service.open_dataset(app, name)
+    return review.flag(app, who, dataset, body.item_id, comment=body.comment, label=body.label)
+
+
+@router.post("/datasets/{name}/review/scan")
+def scan(name: str, body: Scan, request: Request, who: Reviewer) -> dict[str, Any]:
+    """Open cases where layers disagree or consensus is unsure (reviewers and admins)."""
+    app = app_state(request)
+    dataset = service.open_dataset(app, name)
+    return review.scan(app, who, dataset, layers=body.layers, threshold=body.threshold)

@@ -1,0 +1,65 @@
+"""Snapshots of the labels, and diffs between two snapshots or a snapshot and now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.web import service, versions
+from assay.web.api.datasets import Reader
+from assay.web.auth import Principal, app_state, require
+
+router = APIRouter(tags=["snapshots"])
+Reviewer = Annotated[Principal, Depends(require("review"))]
+SnapshotRef = Annotated[str, Query(min_length=1, max_length=200)]
+
+
+class NewSnapshot(BaseModel):
+    """A snapshot to take: a new name, and the layers (default: every layer)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    layers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None, max_length=200
+    )
+    description: str = Field("", max_length=2000)
+
+
+@router.get("/datasets/{name}/snapshots")
+def list_snapshots(name: str, request: Request, who: Reader) -> dict[str, Any]:
+    """The dataset's snapshots, newest first."""
+    state = app_state(request)
+    return versions.list_snapshots(state, who, service.open_dataset(state, name))
+
+
+@router.post("/datasets/{name}/snapshots", status_code=201)
+def create_snapshot(
+    name: str, body: NewSnapshot, request: Request, who: Reviewer
+) -> dict[str, Any]:
+    """Record the current labels under a new name (reviewers and admins); never changed later."""
+    state = app_state(request)
+    return versions.create_snapshot(
+        state,
+        who,
+        service.open_dataset(state, name),
+        name=body.name,
+        layers=body.layers,
+        description=body.description,
+    )
+
+
+@router.get("/datasets/{name}/diff")
+def diff(
+    name: str,
+    request: Request,
+    who: Reader,
+    a: SnapshotRef,
+    b: SnapshotRef = "now",
+    limit: Annotated[int, Query(ge=0, le=10_000)] = versions.DIFF_ITEMS,
+) -> dict[str, Any]:
+    """What changed from snapshot ``a`` to ``b`` (a snapshot or ``now``): relabels with the
+    class-to-class flows, labels added and removed, per layer, per class and per item."""
+    state = app_state(request)
+    return versions.diff(state, who, service.open_dataset(state, name), a=a, b=b, limit=limit)

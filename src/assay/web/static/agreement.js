@@ -1,0 +1,132 @@
+// The agreement page: fetch the report and draw it (summary cards, per-class agreement bars,
+// the pairwise kappa table, annotator quality), then the confusion matrix of the chosen pair,
+// whose cells open the items behind them in the grid.
+"use strict";
+
+(() => {
+  const root = document.getElementById("agreement");
+  if (!root) return;
+  const { api, el, formatNumber } = assay;
+  const status = document.getElementById("agreement-status");
+  const cards = document.getElementById("agreement-cards");
+  const area = document.getElementById("agreement-charts");
+  const pairA = document.getElementById("pair-a");
+  const pairB = document.getElementById("pair-b");
+  const confusionBox = document.getElementById("confusion");
+
+  const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)} %`);
+  const num3 = (v) => (v === null || v === undefined ? "—" : v.toFixed(3));
+  // Landis & Koch's bands, for colouring kappa cells.
+  const band = (k) => (k === null ? "na" : k >= 0.8 ? "high" : k >= 0.6 ? "good" : k >= 0.4 ? "fair" : "low");
+
+  function card(label, value, hint) {
+    const box = el("div", { class: "stat" }, el("span", { class: "n" }, value), el("span", {}, label));
+    if (hint) box.setAttribute("title", hint);
+    cards.append(box);
+  }
+
+  function panel(title, body, note) {
+    const box = el("figure", { class: "panel card" }, el("figcaption", {}, title), body);
+    if (note) box.append(el("p", { class: "sub" }, note));
+    area.append(box);
+    return box;
+  }
+
+  function table(head, rows, id) {
+    const t = el("table", { class: "table", id });
+    t.append(el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {}, h)))));
+    const body = el("tbody");
+    for (const cells of rows) {
+      const tr = el("tr");
+      for (const c of cells) tr.append(c instanceof Node ? c : el("td", {}, c));
+      body.append(tr);
+    }
+    t.append(body);
+    return t;
+  }
+
+  function draw(report) {
+    card("items compared", formatNumber(report.n_items_with_2plus_labels), "items with at least two labels");
+    card("percent agreement", pct(report.percent_agreement), "mean share of agreeing label pairs per item");
+    card("full agreement", pct(report.full_agreement), "items where every label agrees");
+    card("Fleiss' κ", num3(report.fleiss.kappa), `over ${report.fleiss.n_items_used} items every layer labeled`);
+    card("Krippendorff's α", num3(report.krippendorff_alpha), "nominal");
+    const perClass = report.per_class
+      .filter((c) => c.specific_agreement !== null)
+      .map((c) => [c.name, c.specific_agreement]);
+    panel("Agreement per class", charts.bars(perClass, { top: 1, format: pct }),
+      "specific agreement: of the label pairs on an item where one says the class, the share where both do");
+    const pairs = report.pairwise.map((p) => {
+      const kappa = el("td", { class: `num kappa kappa-${band(p.cohen_kappa)}` }, num3(p.cohen_kappa));
+      const open = el("button", { type: "button", class: "link-button" }, "matrix");
+      open.addEventListener("click", () => choosePair(p.a, p.b));
+      return [p.a, p.b, el("td", { class: "num" }, formatNumber(p.n_common)),
+        el("td", { class: "num" }, pct(p.percent_agreement)), kappa, el("td", {}, open)];
+    });
+    panel("Pairwise Cohen's κ", table(["Layer", "Layer", "Items in common", "Agree", "κ", ""], pairs, "pairwise"),
+      "κ ≥ 0.8 almost perfect · 0.6–0.8 substantial · 0.4–0.6 moderate · below: fair or worse");
+    if (report.annotator_quality) {
+      const rows = report.annotator_quality.map((q) => [q.annotator,
+        el("td", { class: "num" }, formatNumber(q.n_labeled)), el("td", { class: "num" }, pct(q.accuracy)),
+        el("td", { class: `num kappa kappa-${band(q.cohen_kappa)}` }, num3(q.cohen_kappa))]);
+      panel(`Each layer against ${report.reference}`, table(["Layer", "Labeled", "Accuracy", "κ"], rows, "quality"));
+    }
+  }
+
+  function itemsLink(filter, layer) {
+    const params = new URLSearchParams({ layer, filter });
+    return `${root.dataset.itemsUrl}?${params}`;
+  }
+
+  async function drawConfusion() {
+    const a = pairA.value;
+    const b = pairB.value;
+    const url = new URL(location.href);
+    url.searchParams.set("a", a);
+    url.searchParams.set("b", b);
+    history.replaceState(null, "", url);
+    for (const [name, value] of [["a", a], ["b", b]]) {
+      const hidden = document.querySelector(`#agreement-form input[name=${name}]`);
+      if (hidden) hidden.value = value;
+    }
+    if (!a || !b || a === b) {
+      confusionBox.replaceChildren(el("p", { class: "sub" }, "Choose two different layers."));
+      return;
+    }
+    const sep = root.dataset.confusionUrl.includes("?") ? "&" : "?";
+    const params = new URLSearchParams({ a, b });
+    confusionBox.replaceChildren(el("p", { class: "loading" }, "Counting…"));
+    try {
+      const m = await api(`${root.dataset.confusionUrl}${sep}${params}`);
+      const chart = charts.heatmap(m.matrix, m.classes, m.classes, {
+        rowTitle: `${m.a} ↓`, colTitle: `${m.b} →`,
+        href: (i, j) => (m.cell_filters[i][j] ? itemsLink(m.cell_filters[i][j], m.a) : null),
+      });
+      confusionBox.replaceChildren(chart, el("p", { class: "sub" }, `${formatNumber(m.n_common)} items labeled by both.`));
+      confusionBox.dataset.ready = "true";
+    } catch (error) {
+      confusionBox.replaceChildren(el("p", { class: "error" }, `Could not count: ${error.message}`));
+    }
+  }
+
+  function choosePair(a, b) {
+    pairA.value = a;
+    pairB.value = b;
+    drawConfusion();
+    document.getElementById("confusion-card").scrollIntoView({ behavior: "smooth" });
+  }
+
+  pairA.addEventListener("change", drawConfusion);
+  pairB.addEventListener("change", drawConfusion);
+  api(root.dataset.reportUrl)
+    .then((report) => {
+      status.remove();
+      draw(report);
+      root.dataset.ready = "true";
+    })
+    .catch((error) => {
+      status.textContent = `Could not compute the agreement: ${error.message}`;
+      status.classList.add("error");
+    });
+  drawConfusion();
+})();
