@@ -27,10 +27,12 @@ def test_write_requests_chains_within_a_batch(ds: assay.Dataset) -> None:
         LabelRequest("a", LabelWrite(k0, "cat"), "ann", "key-1"),  # a retry within the batch
     ]
     with ds.store.write() as conn:
-        ids = write_requests(conn, ds.id, reqs)
+        out = write_requests(conn, ds.id, reqs)
+    ids = [label_id for label_id, _ in out]
+    assert [new for _, new in out] == [True, True, True, False]
     assert ids[3] == ids[0] and len(set(ids)) == 3
     with ds.store.write() as conn:  # a retry in a later batch
-        assert write_requests(conn, ds.id, [reqs[1]]) == [ids[1]]
+        assert write_requests(conn, ds.id, [reqs[1]]) == [(ids[1], False)]
     assert [h["label"] for h in ds.history("k0", layer="a")] == ["cat", "dog"]
     assert ds.history("k0", layer="a")[1]["supersedes"] == ids[0]
     assert [(h["label"], h["author"]) for h in ds.history("k0", layer="ground_truth")] == [
@@ -57,7 +59,8 @@ def test_many_threads_through_the_committer(ds: assay.Dataset) -> None:
             req = LabelRequest(
                 name, LabelWrite(items[n % 5], ["cat", "dog"][n % 2]), name, f"{name}-{n}"
             )
-            label_id = committer.submit(ds.id, req)
+            label_id, new = committer.submit(ds.id, req)
+            assert new
             with lock:
                 acked.append(label_id)
         for bad in (

@@ -291,7 +291,7 @@ def test_store_busy_is_503_with_retry_after(
     def busy(*args: object, **kwargs: object) -> None:
         raise StoreBusy("The store is busy: try again.")
 
-    monkeypatch.setattr(type(web_project.dataset("digits")), "set_label", busy)
+    monkeypatch.setattr("assay.labels.committer.write_requests", busy)
     item = item_ids(web_project, "digits")[0]
     response = admin.post(
         f"/api/v1/datasets/digits/items/{item}/labels", json={"layer": "ann", "label": "1"}

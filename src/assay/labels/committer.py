@@ -29,7 +29,7 @@ MAX_BATCH = 500
 class _Pending:
     dataset_id: int
     request: LabelRequest
-    future: Future[int]
+    future: Future[tuple[int, bool]]
 
 
 class LabelCommitter:
@@ -43,11 +43,14 @@ class LabelCommitter:
         self._closed = False
         self._thread.start()
 
-    def submit(self, dataset_id: int, request: LabelRequest, timeout_s: float = 60.0) -> int:
-        """Write one label; returns its id once it is committed (or raises its own error)."""
+    def submit(
+        self, dataset_id: int, request: LabelRequest, timeout_s: float = 60.0
+    ) -> tuple[int, bool]:
+        """Write one label once it is committed: returns its id and whether it is new (False
+        for a retried idempotency key), or raises the request's own error."""
         if self._closed:
             raise StoreError("The label writer is shut down.")
-        future: Future[int] = Future()
+        future: Future[tuple[int, bool]] = Future()
         self._queue.put(_Pending(dataset_id, request, future))
         return future.result(timeout=timeout_s)
 
@@ -84,7 +87,7 @@ class LabelCommitter:
             by_dataset.setdefault(p.dataset_id, []).append(p)
         try:
             with self.store.write() as conn:
-                outcomes: list[tuple[_Pending, int | BaseException]] = []
+                outcomes: list[tuple[_Pending, tuple[int, bool] | BaseException]] = []
                 for dataset_id, pending in by_dataset.items():
                     try:
                         with conn.begin_nested():
@@ -95,8 +98,8 @@ class LabelCommitter:
                         for p in pending:
                             try:
                                 with conn.begin_nested():
-                                    (label_id,) = write_requests(conn, dataset_id, [p.request])
-                                outcomes.append((p, label_id))
+                                    (written,) = write_requests(conn, dataset_id, [p.request])
+                                outcomes.append((p, written))
                             except AssayError as exc:
                                 outcomes.append((p, exc))
         except BaseException as exc:  # the commit itself failed: nobody's write landed

@@ -294,14 +294,15 @@ class LabelRequest:
 
 def write_requests(
     conn: Connection, dataset_id: int, requests: Sequence[LabelRequest]
-) -> list[int]:
+) -> list[tuple[int, bool]]:
     """Append many single-label writes, from any layers and authors, with a fixed number of
     statements however many there are (the web app's group commit).
 
     Writes apply in order: a later write of the same (layer, item) supersedes an earlier one
     of the same batch. A request whose idempotency key was already used returns that label.
     Any invalid request raises for the whole batch (the caller retries them one by one to find
-    it). Returns one label id per request.
+    it). Returns, per request, its label id and whether this call wrote it (False for a
+    repeated idempotency key).
     """
     if not requests:
         return []
@@ -384,16 +385,16 @@ def write_requests(
             heads[pair] = label_id
         _insert_labels_with_ids(conn, rows, ids)
         _move_heads(conn, rows, ids)
-    out: list[int] = []
+    out: list[tuple[int, bool]] = []
     k = 0
     for value in result:
         if value is None:
-            out.append(ids[k])
+            out.append((ids[k], True))
             k += 1
         elif value < 0:
-            out.append(ids[-1 - value])
+            out.append((ids[-1 - value], False))
         else:
-            out.append(value)
+            out.append((value, False))
     return out
 
 

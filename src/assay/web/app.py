@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import assay
+from assay.labels.committer import LabelCommitter
 from assay.project import Project
 from assay.web import errors
 from assay.web.auth import LoginLimiter
@@ -77,6 +78,7 @@ class AppState:
     login_tokens: LoginTokens
     limiter: LoginLimiter
     templates: jinja2.Environment
+    labels: LabelCommitter
     stats: StatsCache = field(default_factory=StatsCache)
 
 
@@ -113,11 +115,14 @@ def create_app(
             config.login_window_s,
         ),
         templates=_templates(),
+        # Single label writes from many annotators share commits (one fsync per batch).
+        labels=LabelCommitter(proj.store),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        state.labels.close()
         if owned:
             proj.close()
 

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter, ItemNotFound
+from assay.labels.writes import LabelRequest, LabelWrite
 from assay.store import filters, queries
 from assay.store.queries import MAX_PAGE
 from assay.web import data, media
@@ -233,17 +234,15 @@ def write_label(
             "only in the layers they own."
         )
     key = f"u{who.user.id}:{idempotency_key}" if idempotency_key else None
-    result = dataset.set_label(
-        item_id, label, layer=layer, author=who.user.username, note=note, idempotency_key=key
-    )
-    current = item_detail(state, who, dataset, item_id)["labels"]
+    request = LabelRequest(layer, LabelWrite(item_id, label, note), who.user.username, key)
+    label_id, written = state.labels.submit(dataset.id, request)
     return {
         "ok": True,
         "item_id": item_id,
         "layer": layer,
         "label": label,
-        "written": result["n_written"],
-        "labels": current,
+        "label_id": label_id,
+        "written": int(written),
     }
 
 
