@@ -3,9 +3,11 @@
 from assay.cli import (  # noqa: F401  (registers commands)
     data_cmd,
     label_cmd,
+    model_cmd,
     ops_cmd,
     predictions_cmd,
     project_cmd,
+    quality_cmd,
     review_cmd,
     stats_cmd,
     web_cmd,

@@ -179,13 +179,27 @@ def review_scan(
         "consensus"
     ),
     filter: FilterOpt = None,
+    issues: Annotated[
+        bool,
+        typer.Option(
+            "--issues",
+            help="Instead, open cases for likely mislabeled items, outliers and near-duplicates "
+            "(from the latest `assay issues` search; searches first if there is none).",
+        ),
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option(help="With --issues: at most this many new cases per reason.")
+    ] = None,
     dataset: DatasetOpt = None,
     author: AuthorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Open cases where annotators disagree or the consensus is unsure (an item with an
-    active case for the same reason is skipped)."""
+    active case for the same reason is skipped); with --issues, cases for label issues."""
     ds = dataset_of(dataset)
+    if issues:
+        _scan_issues(ds, limit=limit, author=author, as_json=as_json)
+        return
     with progress_bar("scanning"):
         result = ds.review_scan(
             layers=_layers(layers),
@@ -202,6 +216,25 @@ def review_scan(
         f"{fmt(result['disagreement_opened'])} new cases. Low consensus confidence: "
         f"{fmt(result['low_confidence_found'])} found, "
         f"{fmt(result['low_confidence_opened'])} new cases."
+    )
+
+
+def _scan_issues(ds: Any, *, limit: int | None, author: str | None, as_json: bool) -> None:
+    """``review scan --issues``: the latest label-issue search's findings into the queue."""
+    from assay.cli.quality_cmd import scan_if_needed
+
+    run = scan_if_needed(ds, force=False, author=author)
+    result = ds.quality.to_review(run.run_id, limit=limit, actor=author)
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        "; ".join(
+            f"{reason.capitalize()}: {fmt(result[reason]['found'])} found, "
+            f"{fmt(result[reason]['opened'])} new cases"
+            for reason in ("mislabel", "outlier", "duplicate")
+        )
+        + f" (run {result['run']})."
     )
 
 

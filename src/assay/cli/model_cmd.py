@@ -1,0 +1,376 @@
+"""``assay train|predict|evaluate|models|features``: models and predictions on any slice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from assay.cli.app import app, handle_errors
+from assay.cli.label_cmd import DatasetOpt, JsonOpt, dataset_of
+from assay.cli.render import console, err_console, fmt, print_json, progress_bar
+from assay.errors import InvalidParameter
+
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model", "-m",
+        help="auto, logreg, hgb, cnn, or a classifier's import path (sklearn.svm.SVC).",
+    ),
+]  # fmt: skip
+LayerOpt = Annotated[str, typer.Option("--layer", "-l", help="Learn the labels of this layer.")]
+FilterOpt = Annotated[
+    str | None, typer.Option("--filter", "-f", help="Only this slice, e.g. split=train.")
+]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="A model parameter NAME=VALUE (repeatable; VALUE read as JSON)."),
+]
+SearchOpt = Annotated[
+    float | None,
+    typer.Option("--search-seconds", help="Search hyper-parameters with Optuna this long first."),
+]
+FeaturizerOpt = Annotated[
+    str, typer.Option("--featurizer", help="auto, pixels, minilm, tabular or imported vectors.")
+]
+SeedOpt = Annotated[int, typer.Option(help="Random seed (folds, models, search).")]
+
+features_app = typer.Typer(
+    help="Feature vectors: compute and cache them, list them, import your own.",
+    invoke_without_command=True,
+)
+app.add_typer(features_app, name="features")
+
+
+def parse_params(values: list[str] | None) -> dict[str, Any]:
+    """``["C=0.5", "kernel=rbf"]`` -> ``{"C": 0.5, "kernel": "rbf"}`` (values read as JSON)."""
+    params: dict[str, Any] = {}
+    for text in values or []:
+        name, sep, raw = text.partition("=")
+        if not sep or not name.strip():
+            raise InvalidParameter(
+                f"Give parameters as NAME=VALUE, e.g. --param C=0.5; got {text!r}."
+            )
+        try:
+            params[name.strip()] = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            params[name.strip()] = raw
+    return params
+
+
+@app.command()
+@handle_errors
+def train(
+    name: Annotated[str | None, typer.Argument(help="Name of the run (default: made up).")] = None,
+    model: ModelOpt = "auto",
+    layer: LayerOpt = "ground_truth",
+    filter: FilterOpt = None,
+    param: ParamOpt = None,
+    search_seconds: SearchOpt = None,
+    featurizer: FeaturizerOpt = "auto",
+    seed: SeedOpt = 0,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a model on the labels of a layer and save it as a run (then predict with it).
+
+    Examples:
+
+      assay train --filter split=train
+
+      assay train svc --model sklearn.svm.SVC --param probability=true
+
+      assay train --model hgb --search-seconds 60
+    """
+    ds = dataset_of(dataset)
+    with progress_bar("training") as progress:
+        run = ds.models.train(
+            name, model=model, layer=layer, filter=filter, params=parse_params(param),
+            search_seconds=search_seconds, featurizer=featurizer, seed=seed, progress=progress,
+        )  # fmt: skip
+    if as_json:
+        print_json(run)
+        return
+    m = run["metrics"]
+    console.print(
+        f"Trained run {run['name']!r} ({m['model']} on {m['featurizer']} features) on "
+        f"{fmt(m['n_train'])} labels of {layer!r}: training accuracy {m['train_accuracy']:.4f}. "
+        f"Predict with: assay predict --run {run['name']} --filter ..."
+    )
+
+
+@app.command()
+@handle_errors
+def predict(
+    cv: Annotated[
+        int | None,
+        typer.Option("--cv", help="Cross-validate with K folds: out-of-fold probabilities."),
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option("--run", "-r", help="Predict with this trained run.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the new run (with --cv).")] = None,
+    into_layer: Annotated[
+        str | None, typer.Option(help="Model layer to write (with --run; default: the run).")
+    ] = None,
+    model: ModelOpt = "auto",
+    layer: LayerOpt = "ground_truth",
+    filter: FilterOpt = None,
+    param: ParamOpt = None,
+    search_seconds: SearchOpt = None,
+    featurizer: FeaturizerOpt = "auto",
+    seed: SeedOpt = 0,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predictions into a model layer: out-of-fold (--cv K) or from a trained run (--run).
+
+    With --cv K, K models are trained on stratified folds, so every labeled item gets
+    probabilities from a model that never saw it: what `assay issues` needs.
+
+    Examples:
+
+      assay predict --cv 5
+
+      assay predict --run train-cnn-1 --filter split=test
+    """
+    ds = dataset_of(dataset)
+    if (cv is None) == (run is None):
+        raise InvalidParameter("Give either --cv K (cross-validate) or --run NAME (predict).")
+    if cv is not None:
+        with progress_bar("cross-validating") as progress:
+            info = ds.models.cross_validate(
+                name, folds=cv, model=model, layer=layer, filter=filter,
+                params=parse_params(param), search_seconds=search_seconds,
+                featurizer=featurizer, seed=seed, progress=progress,
+            )  # fmt: skip
+        if as_json:
+            print_json(info)
+            return
+        m = info["metrics"]
+        console.print(
+            f"Run {info['name']!r}: {cv}-fold out-of-fold probabilities of {m['model']} for "
+            f"{fmt(m['n_items'])} items in layer {info['layer']!r}; accuracy "
+            f"{m['oof_accuracy']:.4f}, log loss {m['oof_log_loss']:.4f} "
+            f"({m['fit_seconds']:.0f} s)."
+        )
+        return
+    assert run is not None
+    with progress_bar("predicting") as progress:
+        preds = ds.models.predict(run, filter, into_layer=into_layer, progress=progress)
+    if as_json:
+        print_json({"run": run, "layer": preds.layer, "n_items": len(preds.item_ids)})
+        return
+    console.print(
+        f"Predicted {fmt(len(preds.item_ids))} items with {run!r} into layer {preds.layer!r}."
+    )
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    source: Annotated[str, typer.Argument(help="A model run or a model layer.")],
+    filter: FilterOpt = None,
+    reference_layer: Annotated[
+        str, typer.Option("--reference", help="The layer holding the true labels.")
+    ] = "ground_truth",
+    coverage: Annotated[
+        float, typer.Option(help="Target coverage of the conformal prediction sets.")
+    ] = 0.9,
+    top: Annotated[int, typer.Option(help="How many errors to list (worst first).")] = 10,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Metrics of a run or model layer on a slice: per class, confusion matrix, calibration,
+    errors by loss and conformal prediction sets with their empirical coverage.
+
+    Example: assay evaluate cv-cnn-1 --filter split=test --coverage 0.95
+    """
+    ds = dataset_of(dataset)
+    result = ds.models.evaluate(
+        source, filter, reference_layer=reference_layer, coverage=coverage, top_errors=top
+    )
+    if as_json:
+        print_json(result)
+        return
+    print_evaluation(result)
+
+
+def print_evaluation(r: dict[str, Any]) -> None:
+    """The evaluation as rich tables."""
+    where = f" where {r['filter']}" if r.get("filter") else ""
+    c, cal = r["conformal"], r["calibration"]
+    console.print(
+        f"[bold]{r['source']}[/bold] against {r['reference_layer']!r}{where}: "
+        f"{fmt(r['n_items'])} items, accuracy {r['accuracy']:.4f}, macro F1 {r['macro_f1']:.4f}, "
+        f"log loss {r['log_loss']:.4f}, ECE {cal['ece']:.4f}"
+    )
+    console.print(
+        f"Conformal sets at {100 * c['target_coverage']:.0f}% target: empirical coverage "
+        f"{100 * c['empirical_coverage']:.1f}%, mean set size {c['mean_set_size']:.2f} "
+        f"({100 * c['singleton_rate']:.0f}% single class, {100 * c['empty_rate']:.0f}% empty)"
+    )
+    if r.get("warning"):
+        err_console.print(f"[yellow]Warning:[/yellow] {r['warning']}")
+    console.print(_per_class_table(r["per_class"]))
+    console.print(_confusion_table(r["confusion"]))
+    if r["errors"]:
+        console.print(_errors_table(r["errors"]))
+
+
+def _per_class_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Per class", title_justify="left", show_edge=False)
+    for col in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for row in rows:
+        table.add_row(
+            row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+            fmt(row["support"]),
+        )  # fmt: skip
+    return table
+
+
+def _confusion_table(confusion: dict[str, Any]) -> Table:
+    classes = confusion["classes"]
+    table = Table(title="Confusion matrix (rows: label, columns: predicted)",
+                  title_justify="left", show_edge=False)  # fmt: skip
+    table.add_column("")
+    for name in classes:
+        table.add_column(name, justify="right")
+    for i, (name, row) in enumerate(zip(classes, confusion["matrix"], strict=True)):
+        cells = [
+            f"[bold]{fmt(v)}[/bold]" if i == j else (fmt(v) if v else "·")
+            for j, v in enumerate(row)
+        ]
+        table.add_row(name, *cells)
+    return table
+
+
+def _errors_table(errors: list[dict[str, Any]]) -> Table:
+    table = Table(title="Errors by loss", title_justify="left", show_edge=False)
+    for col in ("key", "label", "predicted", "p(label)", "p(predicted)", "loss"):
+        table.add_column(col, justify="right" if col.startswith(("p", "loss")) else "left")
+    for e in errors:
+        table.add_row(
+            str(e["key"]), e["label"], e["predicted"], f"{e['p_label']:.3f}",
+            f"{e['p_predicted']:.3f}", f"{e['loss']:.2f}",
+        )  # fmt: skip
+    return table
+
+
+@app.command("models")
+@handle_errors
+def models_list(dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
+    """List the model runs: trainings, cross-validations and imported predictions."""
+    ds = dataset_of(dataset)
+    rows = ds.models.runs()
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("No model runs yet. Start one with `assay predict --cv 5` or `assay train`.")
+        return
+    table = Table(show_edge=False)
+    for col in ("name", "kind", "state", "model", "layer", "trained on", "accuracy", "created"):
+        table.add_column(col)
+    for r in rows:
+        m = r.get("metrics") or {}
+        acc = m.get("oof_accuracy", m.get("train_accuracy"))
+        source = f"{r['train_layer']}" + (
+            f" [{r['train_filter']}]" if r.get("train_filter") else ""
+        )
+        state = r["state"] if r["state"] != "failed" else f"failed: {(r.get('error') or '')[:60]}"
+        table.add_row(
+            r["name"], r["kind"], state, r["model"], r.get("layer") or "—",
+            source if r.get("train_layer") else "—", fmt(acc),
+            r["created_at"].strftime("%Y-%m-%d %H:%M"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@features_app.callback()
+@handle_errors
+def features(
+    ctx: typer.Context,
+    featurizer: FeaturizerOpt = "auto",
+    filter: FilterOpt = None,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute (or reuse) the feature vectors of the dataset and describe them.
+
+    Examples:
+
+      assay features
+
+      assay features --featurizer minilm
+
+      assay features import vectors.parquet --name clip
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    ds = dataset_of(dataset)
+    with progress_bar("features") as progress:
+        feats = ds.models.features(filter, featurizer=featurizer, progress=progress)
+    info = {
+        "featurizer": feats.name, "n_items": len(feats.item_ids), "dim": feats.dim,
+        "kind": feats.kind, "image_shape": feats.image_shape, "from_cache": feats.from_cache,
+        "feature_set_id": feats.feature_set_id,
+    }  # fmt: skip
+    if as_json:
+        print_json(info)
+        return
+    shape = f" ({feats.image_shape[0]}x{feats.image_shape[1]} pixels)" if feats.image_shape else ""
+    source = "from the cache" if feats.from_cache else "computed and cached"
+    console.print(
+        f"{fmt(info['n_items'])} items x {info['dim']} features{shape} from {feats.name!r}, "
+        f"{source}."
+    )
+
+
+@features_app.command("list")
+@handle_errors
+def features_list(dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
+    """The cached and imported feature sets."""
+    rows = dataset_of(dataset).models.feature_sets()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(show_edge=False)
+    for col in ("id", "featurizer", "imported", "items", "dim", "item version", "state"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["featurizer"], "yes" if r["imported"] else "", fmt(r["n_items"]),
+            str(r["dim"]), r["item_version"], r["state"],
+        )  # fmt: skip
+    console.print(table)
+
+
+@features_app.command("import")
+@handle_errors
+def features_import(
+    path: Annotated[Path, typer.Argument(help=".npy matrix (with --ids) or Parquet with keys.")],
+    name: Annotated[str, typer.Option(help="Name to use the vectors by (--featurizer NAME).")],
+    ids: Annotated[
+        Path | None, typer.Option(help="For .npy: a .npy or text file of item ids or keys.")
+    ] = None,
+    key_column: Annotated[str, typer.Option(help="For Parquet: the item key column.")] = "key",
+    dataset: DatasetOpt = None,
+) -> None:
+    """Import your own embeddings as a featurizer.
+
+    Example: assay features import clip.parquet --name clip, then
+    assay predict --cv 5 --featurizer clip
+    """
+    ds = dataset_of(dataset)
+    with progress_bar("importing vectors") as progress:
+        info = ds.models.import_features(
+            path, name=name, ids=ids, key_column=key_column, progress=progress
+        )
+    console.print(
+        f"Imported {fmt(info['n_items'])} vectors of {info['dim']} values as {info['name']!r}."
+    )

@@ -1,0 +1,194 @@
+"""``ds.models``: features, training, cross-validation, predictions and evaluation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assay.models import features as _features
+from assay.models import pipeline, runs
+from assay.models.features import Features
+from assay.models.pipeline import Predictions
+from assay.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from assay.dataset import Dataset
+
+
+class DatasetModels:
+    """Models of one dataset. Get it with ``dataset.models``.
+
+    Examples
+    --------
+    >>> cv = ds.models.cross_validate(folds=5)  # doctest: +SKIP
+    >>> ds.models.evaluate(cv["name"], coverage=0.9)["accuracy"]  # doctest: +SKIP
+    >>> run = ds.models.train(filter="split=train")  # doctest: +SKIP
+    >>> ds.models.predict(run["name"], "split=test")  # doctest: +SKIP
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __repr__(self) -> str:
+        return f"<DatasetModels of {self.dataset.name!r}>"
+
+    # -- features --------------------------------------------------------------------------
+
+    def features(
+        self,
+        filter: str | None = None,
+        *,
+        featurizer: str = "auto",
+        item_ids: Sequence[int] | np.ndarray | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Features:
+        """Feature vectors of the slice (computed once per item version, then cached)."""
+        return _features.featurize(
+            self.dataset, filter, featurizer=featurizer, item_ids=item_ids, progress=progress
+        )
+
+    def import_features(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        ids: str | os.PathLike[str] | Sequence[int | str] | None = None,
+        key_column: str = "key",
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Import your own embeddings (.npy + ids, or Parquet with a key column) as ``name``."""
+        return _features.import_features(
+            self.dataset, path, name=name, ids=ids, key_column=key_column, progress=progress
+        )
+
+    def feature_sets(self) -> list[dict[str, Any]]:
+        """The cached and imported feature sets, newest first."""
+        return _features.feature_sets(self.dataset)
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def train(
+        self,
+        name: str | None = None,
+        *,
+        model: str | Any = "auto",
+        layer: str = "ground_truth",
+        filter: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        search_seconds: float | None = None,
+        featurizer: str = "auto",
+        seed: int = 0,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Fit a model on the labels of ``layer`` in the slice ``filter`` and save it.
+
+        Parameters
+        ----------
+        name : str, optional
+            The run's name (default ``train-<model>-<n>``).
+        model : str or estimator, default "auto"
+            ``auto`` (CNN for images with torch installed, else logistic regression; gradient
+            boosting for tables), ``logreg``, ``hgb``, ``cnn``, an import path such as
+            ``sklearn.svm.SVC``, or an unfitted estimator.
+        layer, filter : str
+            Where the training labels come from; the layer is snapshotted first.
+        params : mapping, optional
+            Model parameters.
+        search_seconds : float, optional
+            Search hyper-parameters with Optuna for about this long first.
+        featurizer : str, default "auto"
+        seed : int, default 0
+
+        Returns
+        -------
+        dict
+            The run (see :meth:`run`).
+        """
+        return pipeline.train(
+            self.dataset, name, model=model, layer=layer, filter=filter, params=params,
+            search_seconds=search_seconds, featurizer=featurizer, seed=seed, progress=progress,
+        )  # fmt: skip
+
+    def cross_validate(
+        self,
+        name: str | None = None,
+        *,
+        folds: int = 5,
+        model: str | Any = "auto",
+        layer: str = "ground_truth",
+        filter: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        search_seconds: float | None = None,
+        featurizer: str = "auto",
+        seed: int = 0,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Out-of-fold probabilities for every labeled item of the slice.
+
+        ``folds`` models are trained on stratified folds, so each item is predicted by a
+        model that never saw it (what label-quality methods need). The probabilities go to a
+        ``model`` layer named after the run (label = argmax); the run records the snapshot of
+        ``layer`` it learned from. Other parameters as in :meth:`train`.
+        """
+        return pipeline.cross_validate(
+            self.dataset, name, folds=folds, model=model, layer=layer, filter=filter,
+            params=params, search_seconds=search_seconds, featurizer=featurizer, seed=seed,
+            progress=progress,
+        )  # fmt: skip
+
+    def predict(
+        self,
+        run: str,
+        filter: str | Sequence[int] | None = None,
+        *,
+        into_layer: str | None = None,
+        write: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Predictions:
+        """Predict with trained run ``run`` on a slice: a filter string or a list of item ids.
+
+        The predictions are written to the model layer ``into_layer`` (default: the run's
+        name) unless ``write`` is False.
+        """
+        item_ids = None
+        if filter is not None and not isinstance(filter, str):
+            item_ids, filter = np.asarray(list(filter), dtype=np.int64), None
+        return pipeline.predict(
+            self.dataset, run, filter, item_ids=item_ids, into_layer=into_layer, write=write,
+            progress=progress,
+        )  # fmt: skip
+
+    def evaluate(
+        self,
+        run_or_layer: str,
+        filter: str | None = None,
+        *,
+        reference_layer: str = "ground_truth",
+        coverage: float = 0.9,
+        top_errors: int = 50,
+        max_cell_items: int = 20,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Metrics of a run (or any model layer) against ``reference_layer`` on the slice.
+
+        Returns per-class precision/recall/F1, accuracy, log loss, a reliability curve with
+        the expected calibration error, the confusion matrix with the items of each cell, the
+        errors sorted by loss and conformal prediction sets at ``coverage`` (cross-conformal,
+        see :mod:`assay.models.conformal`) with their empirical coverage and mean size.
+        """
+        return pipeline.evaluate(
+            self.dataset, run_or_layer, filter, reference_layer=reference_layer,
+            coverage=coverage, top_errors=top_errors, max_cell_items=max_cell_items, seed=seed,
+        )  # fmt: skip
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every model run of the dataset, newest first."""
+        with self.dataset.store.read() as conn:
+            return runs.list_runs(conn, self.dataset.id)
+
+    def run(self, name: str) -> dict[str, Any]:
+        """One run: name, kind, state, model, params, metrics, snapshot_id, layer, error..."""
+        return pipeline.run(self.dataset, name)

@@ -1,0 +1,333 @@
+"""Model runs in the store: their lifecycle, the labels they learned from, their layers.
+
+A run is a row of ``model_runs`` that goes ``running`` -> ``done`` or ``failed`` (with the
+error). It pins the labels it learned from with a snapshot of the training layer taken when it
+starts, and reads those labels back from the snapshot, so the run and its record agree even if
+someone relabels meanwhile. Its predictions go into a ``model`` layer named after the run,
+created and filled in the same transaction that marks the run done: a failed run leaves no
+half-written layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.errors import Conflict, InvalidParameter, NotFound
+from assay.labels.writes import LabelWrite, default_author, write_labels
+from assay.store import filters, queries
+from assay.store import schema as t
+from assay.store.naming import clean_name
+
+if TYPE_CHECKING:
+    from assay.dataset import Dataset
+
+CHUNK = 50_000
+WRITE_CHUNK = 20_000  # predictions written per call, all in one transaction
+PROB_DIGITS = 6  # stored probabilities: rounding keeps JSON small and the sum within 1e-3
+
+
+class RunNotFound(NotFound):
+    """No model run of that name in the dataset."""
+
+
+def start_run(
+    ds: Dataset,
+    *,
+    name: str | None,
+    kind: str,
+    model: str,
+    params: dict[str, Any] | None,
+    featurizer: str | None,
+    layer: str | None,
+    filter: str | None,
+    folds: int | None,
+    seed: int | None,
+    makes_layer: bool,
+) -> tuple[int, str]:
+    """Insert a ``running`` run row; returns (run id, run name). Conflict if the name is taken."""
+    with ds.store.write() as conn:
+        if layer is not None:
+            queries.get_layer(conn, ds.id, layer)  # LayerNotFound before anything is written
+        if filter:
+            filters.compile_filter(conn, ds.id, filter)  # a bad filter fails up front too
+        run_name = clean_name(name, "run name") if name else _default_name(conn, ds.id, kind, model)
+        r = t.model_runs.c
+        taken = conn.execute(
+            sa.select(r.id).where(r.dataset_id == ds.id, r.name == run_name)
+        ).first()
+        if taken is not None:
+            raise Conflict(f"A model run named {run_name!r} exists already; choose another name.")
+        if makes_layer and _layer_exists(conn, ds.id, run_name):
+            raise Conflict(
+                f"A layer named {run_name!r} exists already, and the run's predictions go to a "
+                "layer of its name; choose another run name."
+            )
+        run_id = conn.execute(
+            t.model_runs.insert().values(
+                dataset_id=ds.id, name=run_name, kind=kind, state="running", model=model,
+                params=params, featurizer=featurizer, train_layer=layer, train_filter=filter,
+                folds=folds, seed=seed, created_by=default_author(),
+                created_at=datetime.now(UTC),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]  # fmt: skip
+    return int(run_id), run_name
+
+
+def _default_name(conn: Connection, dataset_id: int, kind: str, model: str) -> str:
+    """``cv-logreg-3``: kind, model and the next free number."""
+    short = model.rsplit(".", 1)[-1].lower()
+    r = t.model_runs.c
+    n = conn.execute(sa.select(sa.func.count()).where(r.dataset_id == dataset_id)).scalar()
+    number = int(n or 0) + 1
+    while True:
+        name = f"{kind}-{short}-{number}"
+        taken = conn.execute(
+            sa.select(r.id).where(r.dataset_id == dataset_id, r.name == name)
+        ).first()
+        if taken is None and not _layer_exists(conn, dataset_id, name):
+            return name
+        number += 1
+
+
+def _layer_exists(conn: Connection, dataset_id: int, name: str) -> bool:
+    return (
+        conn.execute(
+            sa.select(t.layers.c.id).where(
+                t.layers.c.dataset_id == dataset_id, t.layers.c.name == name
+            )
+        ).first()
+        is not None
+    )
+
+
+def pin_labels(ds: Dataset, run_id: int, run_name: str, layer: str) -> int:
+    """Snapshot the training layer for the run; returns the snapshot id."""
+    snap = ds.snapshot(
+        f"run:{run_name}:{run_id}",
+        layers=[layer],
+        description=f"Labels of {layer!r} when model run {run_name!r} started",
+    )
+    with ds.store.write() as conn:
+        conn.execute(
+            t.model_runs.update().where(t.model_runs.c.id == run_id).values(snapshot_id=snap["id"])
+        )
+    return int(snap["id"])
+
+
+def snapshot_labels(
+    conn: Connection, dataset_id: int, snapshot_id: int, layer: str, filter: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids ascending, class codes) of ``layer`` in the snapshot, for the slice."""
+    layer_id = queries.get_layer(conn, dataset_id, layer).id
+    code_of = {c.id: k for k, c in enumerate(queries.list_classes(conn, dataset_id))}
+    sl, lab = t.snapshot_labels.c, t.labels.c
+    query = (
+        sa.select(sl.item_id, lab.class_id)
+        .join(t.labels, t.labels.c.id == sl.label_id)
+        .where(sl.snapshot_id == snapshot_id, sl.layer_id == layer_id, lab.class_id.is_not(None))
+    )
+    where = filters.compile_filter(conn, dataset_id, filter)
+    if where is not None:
+        query = query.join(t.items, t.items.c.id == sl.item_id).where(where)
+    ids: list[int] = []
+    codes: list[int] = []
+    for rows in queries.iter_tuples(conn, query.order_by(sl.item_id), CHUNK):
+        for item_id, class_id in rows:
+            ids.append(int(item_id))
+            codes.append(code_of[int(class_id)])
+    return np.asarray(ids, dtype=np.int64), np.asarray(codes, dtype=np.int64)
+
+
+def finish_run(
+    ds: Dataset,
+    run_id: int,
+    *,
+    metrics: dict[str, Any],
+    artifact_path: str | None = None,
+    layer: str | None = None,
+    item_ids: np.ndarray | None = None,
+    probs: np.ndarray | None = None,
+    classes: Sequence[str] | None = None,
+    params: dict[str, Any] | None = None,
+) -> None:
+    """Mark the run done; with ``layer``, create it and write the predictions, all at once."""
+    with ds.store.write() as conn:
+        layer_id = None
+        if layer is not None:
+            assert item_ids is not None and probs is not None and classes is not None
+            run_name = conn.execute(
+                sa.select(t.model_runs.c.name).where(t.model_runs.c.id == run_id)
+            ).scalar_one()
+            layer_id = write_predictions(
+                conn, ds.id, layer, item_ids, probs, classes, run_name, create=True
+            )
+        values: dict[str, Any] = {
+            "state": "done", "metrics": _jsonable(metrics), "artifact_path": artifact_path,
+            "layer_id": layer_id, "finished_at": datetime.now(UTC),
+        }  # fmt: skip
+        if params is not None:
+            values["params"] = _jsonable(params)
+        conn.execute(t.model_runs.update().where(t.model_runs.c.id == run_id).values(**values))
+
+
+def fail_run(ds: Dataset, run_id: int, error: BaseException) -> None:
+    """Record why the run failed (it keeps no layer and no artifact)."""
+    message = f"{type(error).__name__}: {error}"[:2000]
+    with ds.store.write() as conn:
+        conn.execute(
+            t.model_runs.update()
+            .where(t.model_runs.c.id == run_id)
+            .values(state="failed", error=message, finished_at=datetime.now(UTC))
+        )
+
+
+def write_predictions(
+    conn: Connection,
+    dataset_id: int,
+    layer: str,
+    item_ids: np.ndarray,
+    probs: np.ndarray,
+    classes: Sequence[str],
+    run_name: str,
+    *,
+    create: bool,
+) -> int:
+    """Write label = argmax with the probability vector, inside the caller's transaction.
+
+    ``classes`` names the columns of ``probs``; they are mapped onto the dataset's classes by
+    name (a class added after training gets probability 0). Returns the layer id.
+    """
+    from assay.labels.layers import create_layer
+
+    names = [c.name for c in queries.list_classes(conn, dataset_id)]
+    column = {c: k for k, c in enumerate(names)}
+    missing = [c for c in classes if c not in column]
+    if missing:
+        raise InvalidParameter(
+            f"The run predicts classes the dataset no longer has: {', '.join(missing[:5])}."
+        )
+    full = np.zeros((len(item_ids), len(names)), dtype=np.float64)
+    full[:, [column[c] for c in classes]] = probs
+    full = np.round(full / full.sum(axis=1, keepdims=True), PROB_DIGITS)
+    if create:
+        create_layer(conn, dataset_id, layer, kind="model", description=f"Model run {run_name}",
+                     origin={"run": run_name})  # fmt: skip
+    layer_row = queries.get_layer(conn, dataset_id, layer)
+    if layer_row.kind != "model":
+        raise InvalidParameter(
+            f"Layer {layer!r} is a {layer_row.kind} layer; predictions go to model layers only."
+        )
+    top = full.argmax(axis=1)
+    # Chunks bound the Python objects alive at once; they share the caller's transaction.
+    for start in range(0, len(item_ids), WRITE_CHUNK):
+        part = slice(start, start + WRITE_CHUNK)
+        writes = [
+            LabelWrite(int(i), names[int(k)], probs=row.tolist(), confidence=float(row[k]))
+            for i, k, row in zip(item_ids[part], top[part], full[part], strict=True)
+        ]
+        write_labels(conn, dataset_id, layer, writes, author=f"model:{run_name}")
+    return int(layer_row.id)
+
+
+def layer_probs(
+    conn: Connection, dataset_id: int, layer: str, filter: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids ascending, probs in dataset class order) of a layer's current labels.
+
+    Labels without probabilities count as one-hot on their class.
+    """
+    layer_id = queries.get_layer(conn, dataset_id, layer).id
+    classes = queries.list_classes(conn, dataset_id)
+    code_of = {c.id: k for k, c in enumerate(classes)}
+    h, lab = t.label_heads.c, t.labels.c
+    query = (
+        sa.select(h.item_id, h.class_id, lab.probs)
+        .join(t.labels, t.labels.c.id == h.label_id)
+        .where(h.layer_id == layer_id, h.class_id.is_not(None))
+    )
+    where = filters.compile_filter(conn, dataset_id, filter)
+    if where is not None:
+        query = query.join(t.items, t.items.c.id == h.item_id).where(where)
+    ids: list[int] = []
+    rows_out: list[np.ndarray] = []
+    width = len(classes)
+    for rows in queries.iter_tuples(conn, query.order_by(h.item_id), CHUNK):
+        for item_id, class_id, raw in rows:
+            row = np.zeros(width)
+            if raw is None:
+                row[code_of[int(class_id)]] = 1.0
+            else:
+                values = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
+                row[: len(values)] = values[:width]
+            ids.append(int(item_id))
+            rows_out.append(row)
+    probs = np.vstack(rows_out) if rows_out else np.zeros((0, width))
+    return np.asarray(ids, dtype=np.int64), probs
+
+
+def get_run(conn: Connection, dataset_id: int, name: str) -> Any:
+    """The run row of that name, or RunNotFound listing the dataset's runs."""
+    r = t.model_runs.c
+    row = conn.execute(
+        sa.select(t.model_runs).where(r.dataset_id == dataset_id, r.name == name)
+    ).first()
+    if row is None:
+        names = list(
+            conn.execute(
+                sa.select(r.name).where(r.dataset_id == dataset_id).order_by(r.id.desc()).limit(10)
+            ).scalars()
+        )
+        known = f" Known runs: {', '.join(names)}." if names else " There are no runs yet."
+        raise RunNotFound(f"No model run named {name!r}.{known} List them with `assay models`.")
+    return row
+
+
+def get_run_info(conn: Connection, dataset_id: int, name: str) -> dict[str, Any]:
+    """One run as a plain dict, with the names of its layer and snapshot."""
+    row = get_run(conn, dataset_id, name)
+    return list_runs(conn, dataset_id, run_id=row.id)[0]
+
+
+def run_info(row: Any, layer_name: str | None = None) -> dict[str, Any]:
+    """A run row as a plain dict."""
+    out = dict(row._mapping)
+    for key in ("params", "metrics"):
+        if isinstance(out.get(key), (str, bytes)):
+            out[key] = orjson.loads(out[key])
+    out["layer"] = layer_name
+    return out
+
+
+def list_runs(
+    conn: Connection, dataset_id: int, limit: int = 1000, run_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The dataset's runs (or one), newest first, with their layer and snapshot names."""
+    r = t.model_runs.c
+    rows = conn.execute(
+        sa.select(
+            t.model_runs, t.layers.c.name.label("layer_name"), t.snapshots.c.name.label("snapshot")
+        )
+        .outerjoin(t.layers, t.layers.c.id == r.layer_id)
+        .outerjoin(t.snapshots, t.snapshots.c.id == r.snapshot_id)
+        .where(r.dataset_id == dataset_id, sa.true() if run_id is None else r.id == run_id)
+        .order_by(r.id.desc())
+        .limit(limit)
+    ).all()
+    out = []
+    for row in rows:
+        info = run_info(row, row.layer_name)
+        info.pop("layer_name", None)
+        out.append(info)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    """Numpy scalars and arrays as plain Python, for JSON columns."""
+    return orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))

@@ -1,0 +1,112 @@
+"""Findings of a label-issue search as review cases (``mislabel``, ``outlier``, ``duplicate``).
+
+Each case carries its evidence (given and suggested label, quality, the model's confidence,
+nearest neighbours), so that a reviewer can decide without leaving the queue. Scans are safe to
+repeat: the queue skips items with an active case for the same reason, and this module also
+skips items whose case for that reason was closed while they had the label they have now (a
+reviewer already decided; a new label makes them eligible again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from assay.quality import runs
+from assay.review.queue import open_cases
+from assay.store import schema as t
+
+REASONS = {"mislabel": "label", "outlier": "outlier", "duplicate": "duplicate"}
+PAGE = 1_000
+
+
+def open_issue_cases(
+    conn: Connection, dataset_id: int, run: Row[Any], *, limit: int | None, actor: str
+) -> dict[str, Any]:
+    """Open the cases of one run (see the module docstring); counts found/opened per reason."""
+    info = runs.summary(run)
+    out: dict[str, Any] = {"run_id": int(run.id), "run": run.name}
+    for reason, kind in REASONS.items():
+        found = [c for c in _candidates(conn, run.id, info, kind) if _wanted(reason, c)]
+        found = _not_decided(conn, dataset_id, reason, found)
+        if limit is not None:
+            found = found[:limit]
+        cases = [_case(reason, c, run) for c in found]
+        opened = open_cases(conn, dataset_id, cases, actor=actor)
+        out[reason] = {"found": len(found), "opened": len(opened)}
+    return out
+
+
+def _candidates(
+    conn: Connection, run_id: int, info: dict[str, Any], kind: str
+) -> Iterator[dict[str, Any]]:
+    """Every flagged row of one kind, most suspect first, with evidence."""
+    after = None
+    while True:
+        rows = runs.page(conn, run_id, info, kind=kind, limit=PAGE, after=after)
+        yield from runs.describe(conn, run_id, info, rows)
+        if len(rows) < PAGE:
+            return
+        after = runs.cursor(rows[-1].score, int(rows[-1].item_id))
+
+
+def _wanted(reason: str, row: dict[str, Any]) -> bool:
+    """One case per near-duplicate pair: on the later of the two items."""
+    return reason != "duplicate" or row["duplicate_item_id"] < row["item_id"]
+
+
+def _not_decided(
+    conn: Connection, dataset_id: int, reason: str, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Drop items whose case for ``reason`` was resolved or dismissed at their current label."""
+    if not found:
+        return found
+    rc = t.review_cases.c
+    decided: set[tuple[int, int | None]] = set()
+    ids = [c["item_id"] for c in found]
+    for start in range(0, len(ids), PAGE):
+        rows = conn.execute(
+            sa.select(rc.item_id, rc.class_id).where(
+                rc.dataset_id == dataset_id,
+                rc.reason == reason,
+                rc.state.in_(("resolved", "dismissed")),
+                rc.item_id.in_(ids[start : start + PAGE]),
+            )
+        )
+        decided.update((int(r.item_id), r.class_id) for r in rows)
+    return [c for c in found if (c["item_id"], c["given_class_id"]) not in decided]
+
+
+def _case(reason: str, c: dict[str, Any], run: Row[Any]) -> dict[str, Any]:
+    evidence: dict[str, Any] = {
+        "run_id": int(run.id),
+        "run": run.name,
+        "given": c["given"],
+        "neighbours": c["neighbours"],
+    }
+    if reason == "mislabel":
+        score = c["score"]
+        evidence.update(suggested=c["suggested"], quality=c["quality"], confidence=c["confidence"])
+        if c["annotators"]:
+            evidence["annotators"] = c["annotators"]
+    elif reason == "outlier":
+        score = 1.0 - (c["outlier_score"] or 0.0)
+        evidence["outlier_score"] = c["outlier_score"]
+    else:
+        score = 1.0
+        evidence.update(
+            duplicate_of=c["duplicate_of"],
+            duplicate_label=c["duplicate_label"],
+            same_label=c["duplicate_label"] == c["given"],
+        )
+    return {
+        "item_id": c["item_id"],
+        "reason": reason,
+        "score": round(float(score), 6),
+        "class_id": c["given_class_id"],
+        "suggested_class_id": c["suggested_class_id"] if reason == "mislabel" else None,
+        "evidence": evidence,
+    }
