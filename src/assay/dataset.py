@@ -454,6 +454,13 @@ class Dataset:
         return DatasetModels(self)
 
     @property
+    def suggestions(self) -> Any:
+        """What to label next: active-learning suggestion lists (see :mod:`assay.active`)."""
+        from assay.active.api import Suggestions
+
+        return Suggestions(self)
+
+    @property
     def quality(self) -> Any:
         """Likely mislabeled items, outliers and near-duplicates (see :mod:`assay.quality`)."""
         from assay.quality.api import LabelQuality

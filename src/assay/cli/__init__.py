@@ -1,6 +1,7 @@
 """The ``assay`` command line: thin Typer commands over the library."""
 
 from assay.cli import (  # noqa: F401  (registers commands)
+    active_cmd,
     data_cmd,
     label_cmd,
     model_cmd,

@@ -429,3 +429,67 @@ label_quality = sa.Table(
     sa.Index("ix_label_quality_run_quality", "run_id", "quality"),
     sqlite_with_rowid=False,
 )
+
+# ---------------------------------------------------------------------------------------------
+# Active learning: suggestion lists (migration 0005). Used by ``assay.active``.
+# ---------------------------------------------------------------------------------------------
+
+SUGGESTION_STATES = ("running", "ready", "superseded", "failed")
+
+# One ranked list of items to label next in one layer, and how it was made: the strategy that
+# ranked it (``requested`` is what the user asked for, e.g. "auto"), the model whose
+# probabilities it used (NULL for strategies without one) and in ``notes`` any fallback or
+# clamp, in words. At most one list per layer is being computed at a time (the partial unique
+# index): a second ``suggest``/``refresh`` of the layer is refused while one runs. A new ready
+# list supersedes the layer's older ones; which suggestions are done is not stored but read
+# from ``label_heads`` (an item labeled in the layer is done), so it is always current.
+suggestion_lists = sa.Table(
+    "suggestion_lists",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("layer_id", Id, sa.ForeignKey("layers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("requested", sa.String(32), nullable=False),
+    sa.Column("strategy", sa.String(32), nullable=True),  # known once computed
+    sa.Column("model", sa.String(300), nullable=True),
+    sa.Column("featurizer", sa.String(100), nullable=True),
+    sa.Column("batch", sa.Integer, nullable=False),
+    sa.Column("seed", sa.Integer, nullable=False),
+    sa.Column("filter", sa.Text, nullable=True),
+    sa.Column("params", sa.JSON, nullable=True),  # what a refresh repeats: model, annotators
+    sa.Column("n_pool", sa.Integer, nullable=True),
+    sa.Column("n_labeled", sa.Integer, nullable=True),
+    sa.Column("notes", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    # Who computes a running list, so a list left running by a killed process can be told apart.
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("finished_at", Timestamp(), nullable=True),
+    sa.Index("ix_suggestion_lists_layer_state", "layer_id", "state", "id"),
+    sa.Index(
+        "uq_suggestion_lists_running",
+        "layer_id",
+        unique=True,
+        sqlite_where=sa.text("state = 'running'"),
+        postgresql_where=sa.text("state = 'running'"),
+    ),
+)
+
+# The ranked items of a list: the score that put each there (higher = ask sooner) and why.
+suggestions = sa.Table(
+    "suggestions",
+    metadata,
+    sa.Column(
+        "list_id", Id, sa.ForeignKey("suggestion_lists.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("rank", sa.Integer, nullable=False),  # 1 = ask first
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("list_id", "rank"),
+    sa.Index("ix_suggestions_list_item", "list_id", "item_id"),
+    sqlite_with_rowid=False,
+)
