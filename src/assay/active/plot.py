@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from assay.active.strategies import DEFAULT
+
 if TYPE_CHECKING:
     from assay.active.simulate import SimulationResult
 
@@ -49,7 +51,7 @@ def plot_curves(result: SimulationResult, path: str | os.PathLike[str], *, title
     heading = (
         title or f"Active learning on {result.layer!r}: {result.model}, {len(result.seeds)} seeds"
     )
-    draw.text((LEFT, 18), heading, fill="black", font=ImageFont.load_default(size=18))
+    draw.text((LEFT, 8), heading, fill="black", font=ImageFont.load_default(size=18))
     image.save(path, format="PNG")
 
 
@@ -72,13 +74,13 @@ def _axes(draw: ImageDraw.ImageDraw, f: _Frame, font: Font) -> None:
         u, _ = f.px(x, f.y0)
         draw.line([(u, TOP), (u, y_end)], fill=(235, 235, 235))
         draw.text((u, y_end + 8), f"{x:g}", fill="black", font=font, anchor="mt")
-    for y in _ticks(f.y0, f.y1):
+    for y in _ticks(f.y0, f.y1, n=10):
         _, v = f.px(f.x0, y)
         draw.line([(LEFT, v), (x_end, v)], fill=(235, 235, 235))
         draw.text((LEFT - 8, v), f"{y:.2f}", fill="black", font=font, anchor="rm")
     draw.rectangle([LEFT, TOP, x_end, y_end], outline="black")
     draw.text(((LEFT + x_end) / 2, HEIGHT - 22), "labels", fill="black", font=font, anchor="mm")
-    draw.text((16, TOP - 20), "held-out accuracy", fill="black", font=font)
+    draw.text((16, TOP - 18), "held-out accuracy", fill="black", font=font)
 
 
 def _ticks(lo: float, hi: float, n: int = 6) -> list[float]:
@@ -116,7 +118,8 @@ def _strategy(
     points = [f.px(x, y) for x, y in zip(xs, mean, strict=True)]
     draw.line(points, fill=color, width=3)
     median = result.median_labels_to_target(strategy)
-    label = f"{strategy}: {median:g}" if median is not None else f"{strategy}: not reached"
+    name = f"{strategy} (auto)" if strategy == DEFAULT else strategy
+    label = f"{name}: {median:g}" if median is not None else f"{name}: not reached"
     y = TOP + 110 + 22 * k
     draw.line([(WIDTH - RIGHT + 8, y), (WIDTH - RIGHT + 30, y)], fill=color, width=3)
     draw.text((WIDTH - RIGHT + 36, y), label, fill="black", font=font, anchor="lm")

@@ -127,6 +127,7 @@ def _resolve(
 ) -> str:
     """The strategy that will run: ``auto`` and model-less fallbacks resolved to a name."""
     n_classes = data.n_label_classes()
+    source = f"layer {layer!r} has"
     if strategy == "activelab":
         if annotators is None or not (annotators[1] != MISSING).any():
             found = (
@@ -137,7 +138,7 @@ def _resolve(
             raise InvalidParameter(f"ActiveLab needs items labeled by annotator layers; {found}.")
         if len(np.unique(annotators[1][annotators[1] != MISSING])) >= 2:
             return strategy
-        n_classes = 1  # too few classes to train on: fall through to the cold start
+        n_classes, source = 1, f"the annotator layers {', '.join(annotators[0])} have"
     if strategy == "auto":
         if n_classes >= 2:
             return st.DEFAULT
@@ -150,7 +151,7 @@ def _resolve(
         found = "no labels" if n_classes == 0 else "labels of only one class"
         _note(
             notes,
-            f"{strategy} ranks by a model's probabilities, but layer {layer!r} has "
+            f"{strategy} ranks by a model's probabilities, but {source} "
             f"{found} to train one on (two classes needed): ranked by cold start "
             "(representative items) instead.",
         )

@@ -115,6 +115,46 @@ def test_refresh_while_another_runs_is_refused(ds: assay.Dataset) -> None:
     assert s.refresh("alice").strategy == "random"
 
 
+def test_two_claims_racing_for_a_layer_one_gets_a_clear_refusal(
+    ds: assay.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partial unique index, not the check before it, decides a race: the loser's insert
+    fails inside a savepoint and becomes SuggestionsBusy; its transaction stays usable."""
+    with ds.store.write() as conn:
+        layer = queries.get_layer(conn, ds.id, "alice")
+        lists.claim(
+            conn,
+            ds.id,
+            layer,
+            requested="random",
+            batch=1,
+            seed=0,
+            filter=None,
+            params={},
+            author="first",
+        )
+    real = lists._running
+    calls = iter([None, None])  # the racer's checks (abandoned? running?) see nothing yet
+    monkeypatch.setattr(
+        lists, "_running", lambda conn, layer_id: next(calls, None) or real(conn, layer_id)
+    )
+    with ds.store.write() as conn:
+        with pytest.raises(SuggestionsBusy, match="by first"):
+            lists.claim(
+                conn,
+                ds.id,
+                layer,
+                requested="random",
+                batch=1,
+                seed=0,
+                filter=None,
+                params={},
+                author="second",
+            )
+        assert next(calls, "used up") == "used up"  # both checks passed: the index refused
+        assert lists.latest(conn, ds.id, layer.id, ("running",)).created_by == "first"
+
+
 def test_a_list_left_running_by_a_dead_process_is_taken_over(ds: assay.Dataset) -> None:
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],

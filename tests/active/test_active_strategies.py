@@ -70,6 +70,31 @@ def test_kcenter_spreads_picks_over_the_clusters() -> None:
     assert (np.diff(sel.scores) <= 1e-9).all()
 
 
+@pytest.mark.parametrize("labeled", [0, 30])
+def test_kcenter_lazy_updates_pick_what_the_plain_greedy_loop_picks(
+    labeled: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(st, "KCENTER_CANDIDATES", 64)  # force many refreshes
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 8)).astype(np.float32)
+    L = rng.normal(size=(labeled, 8)).astype(np.float32) if labeled else None
+    sel = st.kcenter_greedy(X, 40, X_labeled=L, random_state=5)
+    # the textbook loop: full distances to the nearest centre, argmax, repeat
+    D = ((X[:, None, :] - L[None, :, :]) ** 2).sum(-1).min(1) if labeled else np.full(3000, np.inf)
+    expected = []
+    for j in range(40):
+        i = (
+            int(np.random.default_rng(5).integers(3000))
+            if j == 0 and not labeled
+            else int(np.argmax(D))
+        )
+        expected.append(i)
+        D = np.minimum(D, ((X - X[i]) ** 2).sum(1))
+        D[expected] = -1
+    assert sel.positions.tolist() == expected
+    assert (np.diff(sel.scores[1:]) <= 1e-6).all()
+
+
 def test_diverse_batch_does_not_spend_the_batch_on_one_cluster() -> None:
     X = _blobs()
     # the model is unsure about blobs 0 and 1, most unsure about blob 0
