@@ -27,6 +27,7 @@ from assay.errors import Conflict, InvalidParameter, NotFound
 from assay.labels.layers import ensure_layer
 from assay.labels.writes import (
     LabelWrite,
+    check_items,
     class_ids,
     current_labels,
     resolve_class,
@@ -162,11 +163,7 @@ def flag(
         raise InvalidParameter("Say why the item is flagged: a comment is required.")
     names = class_ids(conn, dataset_id)
     suggested = None if label is None else resolve_class(names, label)
-    queries_item = conn.execute(
-        sa.select(t.items.c.id).where(t.items.c.dataset_id == dataset_id, t.items.c.id == item_id)
-    ).first()
-    if queries_item is None:
-        raise NotFound(f"No item with id {item_id} in this dataset.")
+    check_items(conn, dataset_id, [item_id])
     evidence = {"labels": _labels_now(conn, dataset_id, item_id)}
     ids = open_cases(
         conn,
