@@ -102,3 +102,28 @@ def test_parse_splits_on_commas_and_and() -> None:
         ("meta", "k", "!=", "v"),
     ]
     assert np.all([isinstance(c.value, str) for c in clauses])
+
+
+def test_confidence_case_and_selection_filters(ds: assay.Dataset) -> None:
+    ds.set_label("a", "cat", layer="ground_truth", confidence=0.3, author="t")
+    ds.set_label("b", "dog", layer="ground_truth", confidence=0.9, author="t")
+    assert _keys(ds, "confidence[ground_truth]<0.5") == ["a"]
+    assert _keys(ds, "confidence>=0.5") == ["b"]
+    with pytest.raises(InvalidParameter, match="Confidence compares"):
+        ds.items("confidence=0.5")
+
+    b = ds.items("key=b")[0][0]["id"]
+    ds.review.flag(b, comment="looks wrong", actor="t")
+    assert _keys(ds, "case=flagged") == ["b"]
+    assert _keys(ds, "case=any") == ["b"]
+    assert _keys(ds, "case!=any") == ["a", "c", "d"]
+    assert _keys(ds, "case=mislabel") == []
+    with pytest.raises(InvalidParameter, match="Unknown review case reason"):
+        ds.items("case=bogus")
+
+    sel = ds.select(["a", "d"], source="test")
+    assert sel["n_items"] == 2
+    assert _keys(ds, f"selection={sel['id']}") == ["a", "d"]
+    assert _keys(ds, f"selection={sel['id']}, split=test") == ["d"]
+    with pytest.raises(InvalidParameter, match="no selection 999"):
+        ds.items("selection=999")

@@ -83,6 +83,26 @@ class Dataset:
             del item["numbers"]  # the packed copy of ``fields`` kept for statistics
         return items, cursor
 
+    def select(
+        self, items: Iterable[ItemRef], *, source: str = "api", author: str | None = None
+    ) -> dict[str, Any]:
+        """Save these items (ids or keys) as a selection: ``{"id", "n_items", "source"}``.
+
+        Use it as the filter ``selection=ID`` in ``items``, bulk labeling and the web grid.
+        """
+        from assay.labels.writes import default_author, resolve_items
+        from assay.store.selections import create_selection
+
+        refs = list(items)
+        keys = [r for r in refs if isinstance(r, str)]
+        ids = [int(r) for r in refs if not isinstance(r, str)]
+        if keys:
+            with self.store.read() as conn:
+                ids += list(resolve_items(conn, self.id, keys).values())
+        return create_selection(
+            self.store, self.id, ids, source=source, created_by=author or default_author()
+        )
+
     def _current_labels(self, conn: Any, layer: str, ids: list[int]) -> dict[int, str | None]:
         layer_row = conn.execute(
             sa.select(t.layers.c.id).where(

@@ -3,8 +3,11 @@
 ``split=train``, ``kind=image``, ``key=img_7``, ``import=2`` (items first added by import 2),
 ``label=3`` (current label in the default
 layer), ``label[alice]=cat`` (in layer ``alice``), ``label=none`` (unlabeled there),
-``meta.source=web``, ``field.age>=30``; join conditions with ``,`` or `` and ``. Only these
-fields and the operators ``= != < <= > >=`` exist: nothing the user types reaches SQL as
+``meta.source=web``, ``field.age>=30``, ``confidence[layer]<0.6`` (how sure the current label
+of that layer is: consensus quality, model probability), ``case=mislabel`` (an open review
+case of that reason; ``case=any`` for any reason), ``selection=7`` (the items of a saved
+selection, such as a lasso on the embedding map); join conditions with ``,`` or `` and ``.
+Only these fields and the operators ``= != < <= > >=`` exist: nothing the user types reaches SQL as
 anything but a bound value.
 """
 
@@ -45,7 +48,8 @@ _NONE = ("", "none", "null")
 HELP = (
     "Filters look like 'split=train', 'kind=image', 'key=x', 'import=2', 'label=cat', "
     "'label[layer]=cat', "
-    "'label=none', 'meta.NAME=value' or 'field.NAME>=3', joined with ',' or ' and '."
+    "'label=none', 'meta.NAME=value', 'field.NAME>=3', 'confidence[layer]<0.6', "
+    "'case=mislabel' (or case=any), 'selection=ID', joined with ',' or ' and '."
 )
 
 
@@ -74,7 +78,7 @@ def parse(text: str) -> list[Clause]:
             field, arg = field[:-1].split("[", 1)
         elif "." in field:
             field, arg = field.split(".", 1)
-        if field not in (*_COLUMNS, "label", "meta", "field"):
+        if field not in (*_COLUMNS, "label", "meta", "field", "confidence", "case", "selection"):
             raise InvalidParameter(f"Unknown filter field {field!r} in {part!r}. {HELP}")
         clauses.append(Clause(field, arg, op, value.strip("'\"")))
     return clauses
@@ -99,6 +103,12 @@ def _compile(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
         return _compare(_COLUMNS[c.field], c)
     if c.field == "label":
         return _label(conn, ds, c)
+    if c.field == "confidence":
+        return _confidence(conn, ds, c)
+    if c.field == "case":
+        return _case(c)
+    if c.field == "selection":
+        return _selection(conn, ds, c)
     if not c.arg:
         raise InvalidParameter(f"Say which {c.field} to filter on, e.g. '{c.field}.NAME=value'.")
     column = t.items.c.meta if c.field == "meta" else t.items.c.fields
@@ -139,6 +149,68 @@ def _label(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     cls = queries.get_class(conn, ds, c.value)
     of_class = head.where(heads.class_id == cls.id)
     return of_class if c.op == "=" else ~of_class
+
+
+def _confidence(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
+    number = _number(c.value)
+    if number is None or c.op in ("=", "!="):
+        raise InvalidParameter(
+            "Confidence compares with < <= > >= and a number, "
+            f"e.g. 'confidence[{c.arg or DEFAULT_LAYER}]<0.6'."
+        )
+    layer = queries.get_layer(conn, ds, c.arg or DEFAULT_LAYER)
+    heads = t.label_heads.alias().c
+    labels = t.labels.alias().c
+    return (
+        sa.exists()
+        .where(
+            heads.layer_id == layer.id,
+            heads.item_id == t.items.c.id,
+            heads.class_id.is_not(None),
+            labels.id == heads.label_id,
+            _OPS[c.op](labels.confidence, number),
+        )
+        .correlate(t.items)
+    )
+
+
+def _case(c: Clause) -> sa.ColumnElement[bool]:
+    if c.op not in ("=", "!="):
+        raise InvalidParameter(f"'case' compares with '=' or '!=', not {c.op!r}.")
+    if c.value != "any" and c.value not in t.CASE_REASONS:
+        raise InvalidParameter(
+            f"Unknown review case reason {c.value!r}: "
+            f"use any or one of {', '.join(t.CASE_REASONS)}."
+        )
+    cases = t.review_cases.alias().c
+    open_case = (
+        sa.exists()
+        .where(cases.item_id == t.items.c.id, cases.state.in_(t.ACTIVE_CASE_STATES))
+        .correlate(t.items)
+    )
+    if c.value != "any":
+        open_case = open_case.where(cases.reason == c.value)
+    return open_case if c.op == "=" else ~open_case
+
+
+def _selection(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
+    if c.op != "=" or not c.value.isdigit():
+        raise InvalidParameter(
+            f"'selection' takes '=' and a selection number, got {c.op}{c.value!r}."
+        )
+    found = conn.execute(
+        sa.select(t.selections.c.id).where(
+            t.selections.c.id == int(c.value), t.selections.c.dataset_id == ds
+        )
+    ).first()
+    if found is None:
+        raise InvalidParameter(f"There is no selection {c.value} in this dataset.")
+    sel = t.selection_items.alias().c
+    return (
+        sa.exists()
+        .where(sel.selection_id == int(c.value), sel.item_id == t.items.c.id)
+        .correlate(t.items)
+    )
 
 
 def _number(value: str) -> float | None:

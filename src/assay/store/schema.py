@@ -493,3 +493,99 @@ suggestions = sa.Table(
     sa.Index("ix_suggestions_list_item", "list_id", "item_id"),
     sqlite_with_rowid=False,
 )
+
+# ---------------------------------------------------------------------------------------------
+# Background jobs and embedding maps (migration 0006). Used by ``assay.jobs`` and ``assay.maps``.
+# ---------------------------------------------------------------------------------------------
+
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+
+# Long work started from the web app (training, cross-validation, scans, maps, suggestions):
+# a row per job, claimed and run by a worker process so no request ever waits for it. The
+# worker reports ``done``/``total``/``message`` and beats ``heartbeat_at``; a running job
+# whose heartbeat stops (its worker was killed) is marked failed by whoever reads it next.
+# ``cancel_requested`` is honoured at the job's next progress report.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("done", sa.BigInteger, nullable=True),
+    sa.Column("total", sa.BigInteger, nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("started_at", Timestamp(), nullable=True),
+    sa.Column("heartbeat_at", Timestamp(), nullable=True),
+    sa.Column("finished_at", Timestamp(), nullable=True),
+    sa.Index("ix_jobs_state_id", "state", "id"),
+    sa.Index("ix_jobs_dataset_id", "dataset_id", "id"),
+)
+
+MAP_STATES = ("running", "ready", "failed")
+
+# A 2-D map of a dataset's items (UMAP of their feature vectors), for the embedding map page.
+# Points are written once, when the map is computed; a new map of the dataset replaces the
+# old one for display (the newest ready map is shown) without touching it.
+maps = sa.Table(
+    "maps",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("featurizer", sa.String(100), nullable=False),
+    sa.Column("filter", sa.Text, nullable=True),
+    sa.Column("params", sa.JSON, nullable=True),
+    sa.Column("n_points", sa.BigInteger, nullable=True),
+    sa.Column("bounds", sa.JSON, nullable=True),  # [xmin, ymin, xmax, ymax]
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("finished_at", Timestamp(), nullable=True),
+    sa.Index("ix_maps_dataset_state", "dataset_id", "state", "id"),
+)
+
+map_points = sa.Table(
+    "map_points",
+    metadata,
+    sa.Column("map_id", Id, sa.ForeignKey("maps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("x", sa.Float, nullable=False),
+    sa.Column("y", sa.Float, nullable=False),
+    sa.PrimaryKeyConstraint("map_id", "item_id"),
+    sqlite_with_rowid=False,
+)
+
+# A set of items picked by hand (a lasso on the embedding map, a multi-select in the grid),
+# kept so the grid, bulk labeling and the API can refer to it as the filter ``selection=ID``
+# instead of sending thousands of ids in a URL. Selections are never changed once made.
+selections = sa.Table(
+    "selections",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("n_items", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),  # "map:3", "grid", "api"
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+)
+
+selection_items = sa.Table(
+    "selection_items",
+    metadata,
+    sa.Column(
+        "selection_id", Id, sa.ForeignKey("selections.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.PrimaryKeyConstraint("selection_id", "item_id"),
+    sqlite_with_rowid=False,
+)
