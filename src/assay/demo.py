@@ -55,7 +55,20 @@ def build_demo(
         progress=progress,
     )
     add_simulated_annotators(project)
+    add_demo_model(project)
     return project
+
+
+DEMO_RUN = "logreg-cv"
+
+
+def add_demo_model(project: Project) -> None:
+    """Cross-validate logistic regression on ``ground_truth`` (once, about a second), so the
+    predictions page, label issues and suggestions have a model run to show."""
+    ds = project.dataset(DATASET)
+    if any(run["name"] == DEMO_RUN for run in ds.models.runs()):
+        return
+    ds.models.cross_validate(DEMO_RUN, folds=5, model="logreg", layer="ground_truth")
 
 
 def add_simulated_annotators(project: Project) -> None:

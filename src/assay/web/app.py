@@ -138,11 +138,14 @@ def create_app(
     errors.install(app)
     app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
 
-    from assay.web import api, pages, pages_work
+    from assay.web import api, pages, pages_jobs, pages_map, pages_models, pages_work
 
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(pages_work.router)
+    app.include_router(pages_models.router)
+    app.include_router(pages_map.router)
+    app.include_router(pages_jobs.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

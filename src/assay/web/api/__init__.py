@@ -6,9 +6,12 @@ from assay.web.api import (
     agreement,
     datasets,
     items,
+    jobs,
     labels,
     layers,
+    maps,
     meta,
+    predictions,
     review,
     session,
     snapshots,
@@ -16,7 +19,21 @@ from assay.web.api import (
 )
 
 router = APIRouter()
-for module in (session, meta, datasets, items, users, layers, labels, agreement, review, snapshots):
+for module in (
+    session,
+    meta,
+    datasets,
+    items,
+    users,
+    layers,
+    labels,
+    agreement,
+    review,
+    snapshots,
+    predictions,
+    maps,
+    jobs,
+):
     router.include_router(module.router)
 
 __all__ = ["router"]
