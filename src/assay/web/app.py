@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import assay
+from assay.jobs.launcher import Launcher
 from assay.labels.committer import LabelCommitter
 from assay.project import Project
 from assay.web import errors
@@ -56,6 +57,9 @@ class WebSettings:
         If set, image files are served only from inside these folders.
     login_failures_per_user, login_failures_per_address, login_window_s : int
         The login rate limit (see ``assay.web.auth.LoginLimiter``).
+    max_jobs : int
+        Background jobs (training, scans, maps) that may run at once, each in its own
+        worker process (see ``assay.jobs``).
     """
 
     session_ttl_s: int = 14 * 24 * 3600
@@ -66,6 +70,7 @@ class WebSettings:
     login_failures_per_user: int = 5
     login_failures_per_address: int = 20
     login_window_s: int = 60
+    max_jobs: int = 1
 
 
 @dataclass
@@ -79,6 +84,7 @@ class AppState:
     limiter: LoginLimiter
     templates: jinja2.Environment
     labels: LabelCommitter
+    jobs: Launcher
     stats: StatsCache = field(default_factory=StatsCache)
 
 
@@ -117,11 +123,13 @@ def create_app(
         templates=_templates(),
         # Single label writes from many annotators share commits (one fsync per batch).
         labels=LabelCommitter(proj.store),
+        jobs=Launcher(proj, max_running=config.max_jobs),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        state.jobs.close()
         state.labels.close()
         if owned:
             proj.close()

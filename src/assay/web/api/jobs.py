@@ -1,7 +1,126 @@
-"""Jobs under /api/v1 (see the module docstring once filled in)."""
+"""Jobs: start long work (training, cross-validation, scans, maps, suggestions) and follow it.
+
+A job is queued and run by a worker process (:mod:`assay.jobs`), so the request that starts
+it returns at once (202) and the page polls ``GET /jobs/{id}`` for progress.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay import jobs
+from assay.errors import Conflict, InvalidParameter
+from assay.store import schema as t
+from assay.web import labeling, service
+from assay.web.app import AppState
+from assay.web.auth import Principal, app_state, require
+from assay.web.errors import Forbidden
 
 router = APIRouter(tags=["jobs"])
+Reader = Annotated[Principal, Depends(require("read"))]
+JobId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class JobRequest(BaseModel):
+    """A job to start: its kind and that kind's parameters (see ``GET /jobs/kinds``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(min_length=1, max_length=32)
+    params: dict[str, Any] = Field(default_factory=dict, max_length=20)
+
+
+@router.get("/jobs/kinds")
+def kinds(who: Reader) -> dict[str, Any]:
+    """The kinds of job, the role each needs and the JSON schema of its parameters."""
+    return {
+        "ok": True,
+        "kinds": [
+            {
+                "kind": k.name,
+                "title": k.title,
+                "permission": k.permission,
+                "params": k.params.model_json_schema(),
+            }
+            for k in jobs.KINDS.values()
+        ],
+    }
+
+
+@router.post("/datasets/{name}/jobs", status_code=202)
+def start_job(name: str, body: JobRequest, request: Request, who: Reader) -> dict[str, Any]:
+    """Queue a job on the dataset as you; a worker starts it at once if one is free."""
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    kind = jobs.get_kind(body.kind)
+    if not who.can(kind.permission):
+        raise Forbidden(f"Your role ({who.user.role}) may not start {kind.name!r} jobs.")
+    params = jobs.validate(kind.name, body.params)
+    labeling.check_visible_filter(state, who, dataset, params.get("filter"))
+    if kind.name == "suggest":  # suggestions go to a layer the user may write
+        layer = labeling.writable_layer(state, who, dataset, params["layer"])
+        if layer.frozen:
+            raise Conflict(f"Layer {layer.name!r} is frozen: nothing more will be labeled in it.")
+    job = jobs.submit(dataset, kind.name, params, by=who.user.username, launcher=state.jobs)
+    return {"ok": True, "job": job}
+
+
+@router.get("/datasets/{name}/jobs")
+def list_jobs(
+    name: str,
+    request: Request,
+    who: Reader,
+    state: Annotated[str | None, Query(max_length=16)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """The dataset's jobs, newest first; ``before`` a job id for the next page."""
+    app = app_state(request)
+    dataset = service.open_dataset(app, name)
+    states = _states(state)
+    rows = jobs.list_jobs(dataset.store, dataset.id, states=states, before=before, limit=limit)
+    return {"ok": True, "jobs": rows, "before": rows[-1]["id"] if len(rows) == limit else None}
+
+
+@router.get("/datasets/{name}/jobs/{job_id}")
+def get_dataset_job(name: str, job_id: JobId, request: Request, who: Reader) -> dict[str, Any]:
+    """One job of the dataset."""
+    app = app_state(request)
+    dataset = service.open_dataset(app, name)
+    return {"ok": True, "job": jobs.get(dataset.store, job_id, dataset.id)}
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: JobId, request: Request, who: Reader) -> dict[str, Any]:
+    """One job, with its progress (``done``/``total``/``fraction``/``message``) and, once
+    done, its result or error."""
+    return {"ok": True, "job": _job(app_state(request), job_id)}
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: JobId, request: Request, who: Reader) -> dict[str, Any]:
+    """Cancel a queued job, or ask a running one to stop (it stops at its next progress
+    report). Its starter, reviewers and admins may cancel it."""
+    app = app_state(request)
+    job = _job(app, job_id)
+    if job["created_by"] != who.user.username and not who.can("review"):
+        raise Forbidden("Only who started a job, a reviewer or an admin may cancel it.")
+    return {"ok": True, "job": jobs.cancel(app.project.store, job_id)}
+
+
+def _job(app: AppState, job_id: int) -> dict[str, Any]:
+    return jobs.get(app.project.store, job_id)
+
+
+def _states(state: str | None) -> tuple[str, ...] | None:
+    if not state or state == "any":
+        return None
+    if state == "active":
+        return ("queued", "running")
+    if state not in t.JOB_STATES:
+        raise InvalidParameter(
+            f"Unknown job state {state!r}: use active, any or one of {', '.join(t.JOB_STATES)}."
+        )
+    return (state,)

@@ -1,0 +1,224 @@
+"""What a job can do: each kind names its parameters (validated when the job is submitted,
+so a bad request is refused at once, not minutes later in a worker) and the library call
+that does the work with a progress callback.
+
+Kinds: ``cross-validate`` and ``train`` (models), ``issues`` (label-issue scan, opening
+review cases), ``review-scan`` (disagreement cases), ``consensus``, ``suggest`` (what to
+label next), and ``map`` (the embedding map).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assay.dataset import Dataset
+from assay.errors import InvalidParameter
+from assay.progress import ProgressCallback
+
+Name = Field(min_length=1, max_length=200)
+OptionalText = Field(None, max_length=2000)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CrossValidate(_Params):
+    """Out-of-fold probabilities into a model layer (``ds.models.cross_validate``)."""
+
+    name: str | None = Field(None, max_length=200)
+    folds: int = Field(5, ge=2, le=20)
+    model: str = Field("auto", max_length=300)
+    layer: str = Field("ground_truth", min_length=1, max_length=200)
+    filter: str | None = OptionalText
+    search_seconds: float | None = Field(None, ge=0, le=24 * 3600)
+    seed: int = Field(0, ge=0, le=2**31)
+
+
+class Train(_Params):
+    """One model on every labeled item of the slice (``ds.models.train``)."""
+
+    name: str | None = Field(None, max_length=200)
+    model: str = Field("auto", max_length=300)
+    layer: str = Field("ground_truth", min_length=1, max_length=200)
+    filter: str | None = OptionalText
+    search_seconds: float | None = Field(None, ge=0, le=24 * 3600)
+    seed: int = Field(0, ge=0, le=2**31)
+
+
+class Issues(_Params):
+    """Rank label quality (cleanlab) and open review cases for the likely errors."""
+
+    layer: str = Field("ground_truth", min_length=1, max_length=200)
+    model_layer: str | None = Field(None, max_length=200)
+    filter: str | None = OptionalText
+    model: str = Field("auto", max_length=300)
+    folds: int = Field(5, ge=2, le=20)
+    open_cases: bool = True
+
+
+class ReviewScan(_Params):
+    """Open review cases where layers disagree or consensus is unsure."""
+
+    layers: list[str] | None = Field(None, max_length=50)
+    threshold: float = Field(0.7, ge=0, le=1)
+    filter: str | None = OptionalText
+
+
+class Consensus(_Params):
+    """A consensus layer from the human layers."""
+
+    method: Literal["majority-vote", "dawid-skene", "crowdlab"] = "dawid-skene"
+    layers: list[str] | None = Field(None, max_length=50)
+    model_layer: str | None = Field(None, max_length=200)
+    into: str = Field("consensus", min_length=1, max_length=200)
+    filter: str | None = OptionalText
+
+
+class Suggest(_Params):
+    """A ranked list of items to label next in a layer."""
+
+    layer: str = Field(min_length=1, max_length=200)
+    strategy: str = Field("auto", max_length=32)
+    batch: int = Field(20, ge=1, le=10_000)
+    model: str = Field("auto", max_length=300)
+    filter: str | None = OptionalText
+    seed: int = Field(0, ge=0, le=2**31)
+
+
+class Map(_Params):
+    """A 2-D map of the items' feature vectors (UMAP) for the embedding map page."""
+
+    featurizer: str = Field("auto", max_length=100)
+    filter: str | None = OptionalText
+    method: Literal["umap", "pca"] = "umap"
+    seed: int = Field(0, ge=0, le=2**31)
+
+
+Runner = Callable[[Dataset, Any, str, ProgressCallback], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of job: its parameters, the permission needed to start it, and its runner."""
+
+    name: str
+    params: type[_Params]
+    permission: str
+    run: Runner
+    title: str
+
+
+def _cross_validate(ds: Dataset, p: CrossValidate, who: str, progress: ProgressCallback) -> Any:
+    run = ds.models.cross_validate(
+        p.name, folds=p.folds, model=p.model, layer=p.layer, filter=p.filter,
+        search_seconds=p.search_seconds, seed=p.seed, progress=progress,
+    )  # fmt: skip
+    return {"run": run.get("name"), "layer": run.get("layer"), "metrics": run.get("metrics")}
+
+
+def _train(ds: Dataset, p: Train, who: str, progress: ProgressCallback) -> Any:
+    run = ds.models.train(
+        p.name, model=p.model, layer=p.layer, filter=p.filter,
+        search_seconds=p.search_seconds, seed=p.seed, progress=progress,
+    )  # fmt: skip
+    return {"run": run.get("name"), "metrics": run.get("metrics")}
+
+
+def _issues(ds: Dataset, p: Issues, who: str, progress: ProgressCallback) -> Any:
+    found = ds.quality.find(
+        p.layer, model_layer=p.model_layer, filter=p.filter, model=p.model, folds=p.folds,
+        actor=who, progress=progress,
+    )  # fmt: skip
+    out = found.to_dict()
+    if p.open_cases:
+        progress(0, None, "opening review cases")
+        out["review"] = ds.quality.to_review(actor=who)
+    return out
+
+
+def _review_scan(ds: Dataset, p: ReviewScan, who: str, progress: ProgressCallback) -> Any:
+    progress(0, None, "comparing layers")
+    found = ds.review_scan(layers=p.layers, threshold=p.threshold, filter=p.filter, actor=who)
+    return found.to_dict()
+
+
+def _consensus(ds: Dataset, p: Consensus, who: str, progress: ProgressCallback) -> Any:
+    kinds = {layer["name"]: layer["kind"] for layer in ds.layers()}
+    if kinds.get(p.into, "consensus") != "consensus":
+        raise InvalidParameter(
+            f"Layer {p.into!r} is a {kinds[p.into]} layer; write the consensus to a consensus "
+            "layer (a new name creates one)."
+        )
+    progress(0, None, f"computing {p.method} consensus")
+    result = ds.consensus(
+        p.method, layers=p.layers, filter=p.filter, model_layer=p.model_layer, into=p.into,
+        author=who,
+    )  # fmt: skip
+    labeled = result.label >= 0
+    return {
+        "method": p.method,
+        "into": p.into,
+        "n_items": int(labeled.sum()),
+        "mean_confidence": float(result.confidence[labeled].mean()) if labeled.any() else None,
+        "annotator_quality": result.to_dict()["annotator_quality"],
+    }
+
+
+def _suggest(ds: Dataset, p: Suggest, who: str, progress: ProgressCallback) -> Any:
+    made = ds.suggestions.suggest(
+        p.layer, strategy=p.strategy, batch=p.batch, model=p.model, filter=p.filter,
+        seed=p.seed, author=who, progress=progress,
+    )  # fmt: skip
+    return made.to_dict()
+
+
+def _map(ds: Dataset, p: Map, who: str, progress: ProgressCallback) -> Any:
+    from assay.maps import compute_map
+
+    return compute_map(
+        ds, featurizer=p.featurizer, filter=p.filter, method=p.method, seed=p.seed,
+        author=who, progress=progress,
+    )  # fmt: skip
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("cross-validate", CrossValidate, "review", _cross_validate, "Cross-validate a model"),
+        Kind("train", Train, "review", _train, "Train a model"),
+        Kind("issues", Issues, "review", _issues, "Find label issues"),
+        Kind("review-scan", ReviewScan, "review", _review_scan, "Scan for disagreements"),
+        Kind("consensus", Consensus, "review", _consensus, "Compute consensus"),
+        Kind("suggest", Suggest, "label", _suggest, "Suggest what to label next"),
+        Kind("map", Map, "review", _map, "Compute the embedding map"),
+    )
+}
+
+
+def get_kind(name: str) -> Kind:
+    """The kind of that name, or InvalidParameter listing the kinds there are."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise InvalidParameter(
+            f"Unknown job kind {name!r}: use one of {', '.join(KINDS)}."
+        ) from None
+
+
+def validate(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The job's parameters checked and with defaults filled in (InvalidParameter naming the
+    bad field otherwise), as stored in the job row."""
+    spec = get_kind(kind)
+    try:
+        return spec.params.model_validate(params or {}).model_dump()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "params"
+        raise InvalidParameter(
+            f"Job {kind!r}: parameter {where!r}: {first['msg']} ({len(exc.errors())} problem(s))."
+        ) from None
