@@ -3,6 +3,7 @@ failures in words, cancelling, and a killed worker's job marked failed - on both
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -174,3 +175,27 @@ def test_a_stale_heartbeat_marks_the_job_failed(project: assay.Project) -> None:
         )
     assert table.reap_stale(project.store) == 1
     assert jobs.get(project.store, job["id"])["state"] == "failed"
+
+
+def test_the_jobs_commands_list_show_run_and_cancel(project: assay.Project) -> None:
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+
+    def cli(*args: str, code: int = 0) -> str:
+        argv = ["-p", str(project.root), "--db", project.store.url, *args]
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == code, result.output
+        assert "Traceback" not in result.output
+        return result.output
+
+    ds = project.dataset("d")
+    first = jobs.submit(ds, "review-scan", {}, by="t")
+    second = jobs.submit(ds, "review-scan", {}, by="t")
+    assert "stopping" not in cli("jobs", "cancel", str(second["id"]))
+    listed = {j["id"]: j["state"] for j in json.loads(cli("jobs", "list", "--json"))}
+    assert listed == {first["id"]: "queued", second["id"]: "cancelled"}
+    assert "ran 1 job(s)" in cli("jobs", "work")
+    assert "review-scan (done)" in cli("jobs", "show", str(first["id"]))
+    assert "already ended" in cli("jobs", "cancel", str(first["id"]), code=1)
+    assert "No job 999" in cli("jobs", "show", "999", code=1)

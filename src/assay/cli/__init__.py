@@ -3,6 +3,7 @@
 from assay.cli import (  # noqa: F401  (registers commands)
     active_cmd,
     data_cmd,
+    jobs_cmd,
     label_cmd,
     model_cmd,
     ops_cmd,
