@@ -62,6 +62,26 @@ def evaluate_probs(
     }
     sets = cross_conformal_sets(probs, labels, coverage=coverage, seed=seed)
     out["conformal"] = summarize_sets(sets, labels, coverage)
+    out["conformal"]["per_class"] = per_class_coverage(sets, labels, classes)
+    return out
+
+
+def per_class_coverage(
+    sets: np.ndarray, labels: np.ndarray, classes: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Empirical coverage and mean set size among the items of each reference class
+    (marginal coverage can hide a class the sets often miss); None where a class has no item."""
+    sizes = sets.sum(axis=1)
+    covered = sets[np.arange(len(labels)), labels]
+    out = []
+    for c, name in enumerate(classes):
+        mask = labels == c
+        n = int(mask.sum())
+        out.append({
+            "class": name, "n_items": n,
+            "coverage": float(covered[mask].mean()) if n else None,
+            "mean_set_size": float(sizes[mask].mean()) if n else None,
+        })  # fmt: skip
     return out
 
 

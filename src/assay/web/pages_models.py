@@ -1,7 +1,167 @@
-"""The predictions page."""
+"""The predictions page: a model run evaluated against a reference layer, server-rendered.
+
+It renders what :mod:`assay.web.predictions` computes for the API (summary metrics, per-class
+table, confusion matrix whose cells open the items grid, reliability plot, errors by loss,
+conformal coverage, likely label issues). Everything is HTML and SVG from the template: no
+script, so nothing a user named (classes, layers) ever reaches the page unescaped.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from assay.errors import AssayError
+from assay.web import predictions, service
+from assay.web.auth import Principal, app_state, require
+from assay.web.errors import Forbidden, status_of
+from assay.web.pages import render
 
 router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require("read"))]
+TextParam = Annotated[str, Query(max_length=2000)]
+NameParam = Annotated[str, Query(max_length=200)]
+SHADES = 10  # confusion cells are shaded in this many steps (CSS classes, no inline style)
+N_ISSUES = 12
+PLOT = {"size": 260, "pad": 36}  # reliability plot: square area and margin, in SVG units
+
+
+def confusion_rows(confusion: dict[str, Any]) -> list[dict[str, Any]]:
+    """The matrix as rows of cells (count, link, shade step, diagonal or not) for the table."""
+    classes = confusion["classes"]
+    matrix = confusion["matrix"]
+    top = max([max(row) for row in matrix] + [1])
+    urls = {(c["true"], c["pred"]): c.get("url") for c in confusion["cells"]}
+    rows = []
+    for i, name in enumerate(classes):
+        cells = []
+        for j, pred in enumerate(classes):
+            n = int(matrix[i][j])
+            shade = 0 if n == 0 else 1 + min(SHADES - 1, int((SHADES - 1) * n / top))
+            cells.append(
+                {
+                    "count": n,
+                    "pred": pred,
+                    "url": urls.get((name, pred)) if n else None,
+                    "shade": shade,
+                    "diag": i == j,
+                }
+            )
+        rows.append({"name": name, "cells": cells, "total": sum(int(v) for v in matrix[i])})
+    return rows
+
+
+def reliability_plot(calibration: dict[str, Any]) -> dict[str, Any]:
+    """SVG geometry of the reliability diagram: one bar per confidence bin (height: accuracy),
+    the mean confidence of each bin as a point, and the diagonal of perfect calibration."""
+    size, pad = PLOT["size"], PLOT["pad"]
+
+    def x(v: float) -> float:
+        return round(pad + v * size, 1)
+
+    def y(v: float) -> float:
+        return round(pad / 2 + (1 - v) * size, 1)
+
+    bars, points = [], []
+    for b in calibration["curve"]:
+        acc, conf = b["accuracy"], b["confidence"]
+        bars.append(
+            {
+                "x": x(b["low"]) + 1,
+                "y": y(acc),
+                "width": round((b["high"] - b["low"]) * size - 2, 1),
+                "height": round(acc * size, 1),
+                "title": f"{b['low']:.1f}–{b['high']:.1f}: accuracy {acc:.3f}, "
+                f"mean confidence {conf:.3f}, {b['count']} items",
+            }
+        )
+        points.append({"cx": x(conf), "cy": y(acc)})
+    ticks = [{"v": f"{v / 5:.1f}", "x": x(v / 5), "y": y(v / 5)} for v in range(6)]
+    return {
+        "width": pad + size + 12,
+        "height": pad / 2 + size + pad,
+        "left": x(0),
+        "right": x(1),
+        "top": y(1),
+        "bottom": y(0),
+        "bars": bars,
+        "points": points,
+        "line": " ".join(f"{p['cx']},{p['cy']}" for p in points),
+        "ticks": ticks,
+    }
+
+
+def _references(detail: dict[str, Any], source_layer: str | None) -> list[str]:
+    """Layers to evaluate against: the visible non-model layers, then model layers."""
+    layers = [la for la in detail["layers"] if la["name"] != source_layer]
+    layers.sort(key=lambda la: la["kind"] == "model")
+    return [la["name"] for la in layers]
+
+
+@router.get("/datasets/{name}/predictions")
+def predictions_page(
+    request: Request,
+    name: str,
+    who: Reader,
+    run: NameParam = "",
+    reference: NameParam = "",
+    filter: TextParam = "",
+    coverage: Annotated[float, Query(gt=0.0, lt=1.0)] = 0.9,
+) -> Response:
+    """A model run against a reference layer: metrics, confusion matrix, calibration,
+    errors by loss, conformal coverage and likely label issues."""
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    detail = service.dataset_detail(state, who, dataset, count=False)
+    runs = predictions.list_runs(dataset)
+    chosen = run or predictions.default_run(runs) or ""
+    source_layer = next((r["layer"] for r in runs if r["name"] == chosen), chosen or None)
+    references = _references(detail, source_layer)
+    if not reference:
+        reference = "ground_truth" if "ground_truth" in references else next(iter(references), "")
+    context: dict[str, Any] = {
+        "ds": detail,
+        "runs": runs,
+        "run": chosen,
+        "references": references,
+        "reference": reference,
+        "filter": filter,
+        "coverage": coverage,
+        "ev": None,
+        "error": None,
+        "matrix": None,
+        "plot": None,
+        "issues": None,
+    }
+    status = 200
+    if chosen and reference:
+        try:
+            ev = predictions.evaluation(
+                state,
+                who,
+                dataset,
+                run=chosen,
+                reference=reference,
+                filter=filter or None,
+                coverage=coverage,
+            )
+        except AssayError as exc:  # nothing to evaluate, a bad filter: say so on the page
+            if status_of(exc) != 422:
+                raise
+            context["error"] = str(exc)
+            status = 422
+        else:
+            context.update(
+                ev=ev,
+                matrix=confusion_rows(ev["confusion"]),
+                plot=reliability_plot(ev["calibration"]),
+            )
+    try:
+        context["issues"] = predictions.issues(state, who, dataset, limit=N_ISSUES)
+    except AssayError as exc:  # e.g. blind mode hides the layer the search checked
+        context["issues"] = {"issues": [], "message": str(exc), "run": None}
+    except Forbidden as exc:
+        context["issues"] = {"issues": [], "message": exc.message, "run": None}
+    return render(request, "predictions.html", context, status)

@@ -1,7 +1,86 @@
-"""Predictions under /api/v1 (see the module docstring once filled in)."""
+"""Model runs, their evaluation against a reference layer, and likely label issues.
+
+Reads only: training and label-issue searches run as jobs, never inside a request. The
+evaluation is cached per (dataset, run, reference, filter, coverage, data version).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from assay.web import predictions, service
+from assay.web.api.datasets import FilterParam, Reader
+from assay.web.auth import app_state
 
 router = APIRouter(tags=["predictions"])
+NameParam = Annotated[str, Query(min_length=1, max_length=200)]
+
+
+@router.get("/datasets/{name}/runs")
+def list_runs(name: str, request: Request, who: Reader) -> dict[str, Any]:
+    """Every model run of the dataset, newest first: name, kind (``cv``, ``train``...),
+    state, model, metrics, predictions layer, training snapshot, created_at..."""
+    dataset = service.open_dataset(app_state(request), name)
+    runs = predictions.list_runs(dataset)
+    return {"ok": True, "runs": runs, "default": predictions.default_run(runs)}
+
+
+@router.get("/datasets/{name}/runs/{run}")
+def get_run(name: str, run: str, request: Request, who: Reader) -> dict[str, Any]:
+    """One model run of the dataset (404 if it has none of that name)."""
+    dataset = service.open_dataset(app_state(request), name)
+    return {"ok": True, "run": predictions.get_run(dataset, run)}
+
+
+@router.get("/datasets/{name}/predictions/evaluation")
+def evaluation(
+    name: str,
+    request: Request,
+    who: Reader,
+    run: NameParam,
+    reference: NameParam = "ground_truth",
+    filter: FilterParam = None,
+    coverage: Annotated[float, Query(gt=0.0, lt=1.0)] = 0.9,
+) -> dict[str, Any]:
+    """Metrics of run (or model layer) ``run`` against layer ``reference`` on the slice
+    ``filter``: accuracy, log loss, per-class precision/recall/F1, the reliability curve and
+    ECE, the confusion matrix (each cell with the items-grid ``filter`` and ``url`` that open
+    its items), the errors by loss (with item, image and page URLs) and conformal sets at
+    ``coverage``."""
+    state = app_state(request)
+    return predictions.evaluation(
+        state,
+        who,
+        service.open_dataset(state, name),
+        run=run,
+        reference=reference,
+        filter=filter,
+        coverage=coverage,
+    )
+
+
+@router.get("/datasets/{name}/issues")
+def issues(
+    name: str,
+    request: Request,
+    who: Reader,
+    run: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    kind: Literal["mislabel", "label", "outlier", "duplicate"] = "mislabel",
+    after: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=predictions.MAX_ISSUES_PAGE)] = 50,
+) -> dict[str, Any]:
+    """The findings of the latest label-issue search (or of model run ``run``), most suspect
+    first: item, given and suggested label, score, image URL; ``next`` is the ``after`` of the
+    following page. Without any search: an empty list and a ``message``."""
+    state = app_state(request)
+    return predictions.issues(
+        state,
+        who,
+        service.open_dataset(state, name),
+        run=run,
+        kind=kind,
+        after=after,
+        limit=limit,
+    )

@@ -1,0 +1,279 @@
+"""Model runs, their evaluation and the likely label issues, over the web.
+
+What the predictions page shows and its JSON twins return, computed once here (like
+:mod:`assay.web.agreement`). The evaluation (``ds.models.evaluate``) takes seconds on large
+slices, so it is cached while the dataset's data version (largest item and label ids) is
+unchanged: any import or label write, including a run writing its predictions, recomputes it.
+
+Blind mode: model layers are not anyone's labels, so annotators may evaluate them; the
+reference layer, though, must be one they may see (else 403), and so must the layer whose
+labels a label-issue search checked.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from assay.dataset import Dataset
+from assay.errors import InvalidParameter
+from assay.models import runs as model_runs
+from assay.quality import runs as quality_runs
+from assay.store import queries
+from assay.web import data
+from assay.web.agreement import cell_filter
+from assay.web.app import AppState
+from assay.web.auth import Principal
+from assay.web.errors import Forbidden
+from assay.web.labeling import check_visible_filter, is_blind
+from assay.web.service import layers_for, media_url, q
+
+RUN_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "state",
+    "model",
+    "params",
+    "featurizer",
+    "train_layer",
+    "train_filter",
+    "folds",
+    "seed",
+    "layer",
+    "snapshot",
+    "snapshot_id",
+    "metrics",
+    "error",
+    "created_by",
+    "created_at",
+    "finished_at",
+)
+ISSUE_KINDS = {
+    "mislabel": "label",
+    "label": "label",
+    "outlier": "outlier",
+    "duplicate": "duplicate",
+}
+MAX_ISSUES_PAGE = 500
+SNIPPET = 160
+NO_ISSUE_RUN = (
+    "No label-issue search has run on this dataset yet: start one with `assay issues scan` "
+    "(or ds.quality.find())."
+)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (JSON has no such numbers)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def public_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as the API shows it: no server paths, and the label-quality summary without its
+    per-item evidence (the issues endpoint pages through that)."""
+    out = {k: run.get(k) for k in RUN_FIELDS}
+    metrics = dict(out["metrics"] or {})
+    if isinstance(metrics.get(quality_runs.KEY), dict):
+        summary = dict(metrics[quality_runs.KEY])
+        summary.pop("evidence", None)
+        metrics[quality_runs.KEY] = summary
+    out["metrics"] = json_safe(metrics) if out["metrics"] is not None else None
+    return out
+
+
+def list_runs(dataset: Dataset) -> list[dict[str, Any]]:
+    """Every model run of the dataset, newest first."""
+    return [public_run(r) for r in dataset.models.runs()]
+
+
+def get_run(dataset: Dataset, name: str) -> dict[str, Any]:
+    """One run (RunNotFound, a 404, if the dataset has none of that name)."""
+    return public_run(dataset.models.run(name))
+
+
+def default_run(runs: list[dict[str, Any]]) -> str | None:
+    """The run the page opens on: the newest finished cross-validation, else the newest
+    finished run with predictions, else None."""
+    done = [r for r in runs if r["state"] == "done"]
+    for r in done:
+        if r["kind"] == "cv" and r["layer"]:
+            return str(r["name"])
+    for r in done:
+        if r["layer"] or r["kind"] == "train":
+            return str(r["name"])
+    return None
+
+
+def _visible(state: AppState, who: Principal, dataset: Dataset) -> set[str]:
+    return {r.name for r in layers_for(state, who, dataset)}
+
+
+def check_reference(state: AppState, who: Principal, dataset: Dataset, layer: str) -> None:
+    """Refuse a reference layer the user may not see (403 in blind mode, else 404)."""
+    if layer in _visible(state, who, dataset):
+        return
+    if is_blind(state, who):
+        raise Forbidden(
+            f"In blind mode annotators do not see the labels of layer {layer!r}; evaluate "
+            "against one of your own layers."
+        )
+    with dataset.store.read() as conn:
+        queries.get_layer(conn, dataset.id, layer)  # LayerNotFound with a hint
+
+
+def _source(state: AppState, who: Principal, dataset: Dataset, name: str) -> tuple[Any, str | None]:
+    """(the run of that name or None, the model layer whose labels the evaluation reads or
+    None for a trained run, which predicts afresh). A layer name must be a model layer
+    when blind mode hides it."""
+    found = {r["name"]: r for r in dataset.models.runs()}.get(name)
+    if found is not None:
+        return found, None if found["kind"] == "train" else found["layer"]
+    rows = {r.name: r for r in data.layer_rows(dataset)}
+    row = rows.get(name)
+    if row is None:
+        names = ", ".join(sorted(found_names(dataset))) or "none yet: run `assay predict --cv 5`"
+        raise model_runs.RunNotFound(
+            f"No model run or layer named {name!r} in dataset {dataset.name!r} (runs: {names})."
+        )
+    if row.kind != "model" and name not in _visible(state, who, dataset) and is_blind(state, who):
+        raise Forbidden(f"In blind mode annotators do not see the labels of layer {name!r}.")
+    return None, name
+
+
+def found_names(dataset: Dataset) -> list[str]:
+    """The names of the dataset's model runs."""
+    return [str(r["name"]) for r in dataset.models.runs()]
+
+
+def _url(path: str, **params: str | None) -> str:
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"{path}?{query}" if query else path
+
+
+def _snippet(text: str | None) -> str | None:
+    if not text:
+        return None
+    return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
+
+
+def _item_links(dataset: Dataset, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per item id: its kind, image URL (images only), text snippet and page URL."""
+    out = {}
+    for row in data.items_by_ids(dataset, ids):
+        image = row.get("kind") == "image"
+        out[int(row["id"])] = {
+            "kind": row.get("kind"),
+            "media_url": media_url(dataset.name, row["id"]) if image else None,
+            "thumb_url": media_url(dataset.name, row["id"]) + "?thumb=true" if image else None,
+            "text": _snippet(row.get("text")),
+            "item_url": f"/datasets/{q(dataset.name)}/items/{row['id']}",
+        }
+    return out
+
+
+def evaluation(
+    state: AppState,
+    who: Principal,
+    dataset: Dataset,
+    *,
+    run: str,
+    reference: str = "ground_truth",
+    filter: str | None = None,
+    coverage: float = 0.9,
+) -> dict[str, Any]:
+    """``ds.models.evaluate`` of a run or model layer against ``reference`` on the slice,
+    made JSON-safe, with the grid filter and URL of every confusion cell and links for each
+    error. Cell filters are null for a trained run (its predictions are made afresh, not read
+    from a layer) and where a name cannot be written in the filter language."""
+    check_reference(state, who, dataset, reference)
+    check_visible_filter(state, who, dataset, filter)
+    found, layer = _source(state, who, dataset, run)
+    key = (
+        "predictions",
+        dataset.id,
+        run,
+        reference,
+        filter or None,
+        float(coverage),
+        data.data_version(dataset),
+    )
+
+    def compute() -> dict[str, Any]:
+        result = dataset.models.evaluate(
+            run, filter or None, reference_layer=reference, coverage=coverage
+        )
+        return dict(json_safe(result))
+
+    result = dict(state.stats.get(key, compute))
+    grid = f"/datasets/{q(dataset.name)}/items"
+    visible = _visible(state, who, dataset)
+    linkable = layer is not None and layer in visible
+    confusion = dict(result["confusion"])
+    cells = []
+    for cell in confusion["cells"]:
+        text = None
+        if linkable and layer is not None:
+            text = cell_filter(reference, cell["true"], layer, cell["pred"], filter)
+        url = _url(grid, filter=text, layer=reference) if text else None
+        cells.append({**cell, "filter": text, "url": url})
+    confusion["cells"] = cells
+    links = _item_links(dataset, [e["item_id"] for e in result["errors"]])
+    errors = [{**e, **links.get(e["item_id"], {})} for e in result["errors"]]
+    return {
+        "ok": True,
+        **result,
+        "run": public_run(found) if found is not None else None,
+        "layer": layer,
+        "reference_layer": reference,
+        "filter": filter or None,
+        "confusion": confusion,
+        "errors": errors,
+    }
+
+
+def issues(
+    state: AppState,
+    who: Principal,
+    dataset: Dataset,
+    *,
+    run: str | None = None,
+    kind: str = "mislabel",
+    after: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """One keyset page of a label-issue search's findings (default: the latest search), most
+    suspect first, each with links. Without any search: no issues and a ``message``."""
+    if kind not in ISSUE_KINDS:
+        raise InvalidParameter(f"Unknown issue kind {kind!r}; use mislabel, outlier or duplicate.")
+    if not 1 <= limit <= MAX_ISSUES_PAGE:
+        raise InvalidParameter(f"limit must be between 1 and {MAX_ISSUES_PAGE}, got {limit}.")
+    try:
+        summary = dataset.quality.run(run)
+    except quality_runs.RunNotFound:
+        if run is not None:
+            raise
+        return {"ok": True, "run": None, "kind": kind, "issues": [], "next": None,
+                "message": NO_ISSUE_RUN}  # fmt: skip
+    for layer in [summary.layer, *(summary.annotator_layers or [])]:
+        check_reference(state, who, dataset, layer)
+    rows = dataset.quality.issues(
+        summary.run_id, kind=ISSUE_KINDS[kind], limit=limit + 1, after=after
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    links = _item_links(dataset, [r["item_id"] for r in rows])
+    return {
+        "ok": True,
+        "run": json_safe(summary.to_dict()),
+        "kind": kind,
+        "issues": [json_safe({**r, **links.get(r["item_id"], {})}) for r in rows],
+        "next": rows[-1]["cursor"] if more and rows else None,
+        "message": None,
+    }
