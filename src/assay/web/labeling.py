@@ -211,7 +211,7 @@ def queue_page(
     *,
     layer: str,
     filter: str | None,
-    after: int | None,
+    after: str | None,
     limit: int,
 ) -> dict[str, Any]:
     """The next items to label in ``layer`` (see :func:`assay.web.queue.next_items`).
@@ -225,22 +225,26 @@ def queue_page(
     check_visible_filter(state, who, dataset, filter)
     with dataset.store.read() as conn:
         where = filters.compile_filter(conn, dataset.id, filter)
-        ids, cursor = queue.next_items(
-            conn, dataset.id, row.id, where=where, after=after, limit=limit
-        )
+        page = queue.next_items(conn, dataset.id, row.id, where=where, after=after, limit=limit)
         labeled = (
             None if after is not None else queue.count_labeled(conn, dataset.id, row.id, where)
         )
-    rows = data.items_by_ids(dataset, ids)
+    rows = data.items_by_ids(dataset, page.ids)
     out: dict[str, Any] = {
         "ok": True,
         "dataset": dataset.name,
         "layer": layer,
         "filter": filter or None,
+        "order": "suggested" if page.suggestion_list else "id",
+        "suggestions": page.suggestion_list,
         "items": [
-            data.public_item({**r, "label": None}, media_url(dataset.name, r["id"])) for r in rows
+            {
+                **data.public_item({**r, "label": None}, media_url(dataset.name, r["id"])),
+                "suggested": page.reasons.get(r["id"]),
+            }
+            for r in rows
         ],
-        "next": cursor,
+        "next": page.cursor,
     }
     if after is None:
         out["labeled"] = labeled

@@ -1,7 +1,55 @@
-"""The suggestions and jobs page."""
+"""The suggestions and jobs page: what to label next in a layer, and the long work
+(training, cross-validation, scans, maps, suggestions) started from the page with live
+progress. Every form posts a job to ``/api/v1/datasets/{name}/jobs`` (static/jobs.js); the
+work runs in a worker process, so the page never waits on it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from assay import jobs
+from assay.active.strategies import STRATEGIES
+from assay.models.estimators import BUILTIN
+from assay.web import labeling, service
+from assay.web import suggestions as view
+from assay.web.auth import Principal, app_state, require
+from assay.web.pages import render
 
 router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require("read"))]
+
+
+@router.get("/datasets/{name}/jobs")
+def jobs_page(
+    request: Request,
+    name: str,
+    who: Reader,
+    layer: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """Suggestions for a layer the user labels in, forms to start jobs, and the job list."""
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    detail = service.dataset_detail(state, who, dataset, count=False)
+    own = labeling.queue_layers(state, who, dataset) if who.can("label") else []
+    names = [la["name"] for la in own]
+    chosen = layer if layer in names else (names[0] if names else "")
+    suggested = view.suggestions(state, who, dataset, chosen, limit=24) if chosen else None
+    lists = [lst.to_dict() for lst in dataset.suggestions.lists(chosen, limit=5)] if chosen else []
+    context: dict[str, Any] = {
+        "ds": detail,
+        "suggest_layers": own,
+        "layer": chosen,
+        "suggested": suggested,
+        "lists": lists,
+        "strategies": ("auto", *STRATEGIES),
+        "models": ("auto", *BUILTIN),
+        "kinds": {k: who.can(spec.permission) for k, spec in jobs.KINDS.items()},
+        "human_layers": [la["name"] for la in detail["layers"] if la["kind"] == "human"],
+        "model_layers": [la["name"] for la in detail["layers"] if la["kind"] == "model"],
+        "jobs": jobs.list_jobs(dataset.store, dataset.id, limit=30),
+    }
+    return render(request, "jobs.html", context)

@@ -57,6 +57,7 @@ def labeling_queue(
         # Only the user's own layer by default: another's is chosen on purpose, never by chance.
         own = [la["name"] for la in layers if la["owner"] == who.user.username]
         layer = own[0] if own else ""
+    current = dataset.suggestions.current(layer) if layer else None
     context = {
         "ds": detail,
         "layers": layers,
@@ -64,6 +65,7 @@ def labeling_queue(
         "filter": filter,
         "keys": class_keys(detail["classes"]),
         "own_name": who.user.username,
+        "suggestions": current.to_dict() if current else None,
     }
     return render(request, "label_queue.html", context)
 

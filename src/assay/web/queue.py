@@ -1,18 +1,67 @@
 """The order the labeling queue serves items in, behind one function.
 
-For now: the items that have no label yet in the chosen layer, in item order, after a keyset
-cursor. The active-learning suggestions (a later issue) will replace the body of
-:func:`next_items`; callers treat the cursor as opaque, so nothing else has to change.
+First the layer's current suggestion list (``assay suggest``, or "Suggest" on the jobs
+page): its items not yet labeled in the layer, best first. Then every other item with no
+label in the layer, by id. The cursor is a string the client hands back as is: ``s<rank>``
+while in the list, ``<item id>`` after it.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.errors import InvalidParameter
 from assay.store import schema as t
+
+CURSOR = re.compile(r"^(?:s(?P<rank>\d{1,12})|(?P<item>\d{1,19}))$")
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue: item ids, why each is here (None for the id order), the next
+    cursor (None at the end) and the suggestion list that orders it (None if there is none)."""
+
+    ids: list[int]
+    reasons: dict[int, dict[str, Any]]
+    cursor: str | None
+    suggestion_list: dict[str, Any] | None
+
+
+def parse_cursor(text: str | None) -> tuple[int | None, int | None]:
+    """(rank, item id) from a cursor; (None, None) for the start of the queue."""
+    if not text:
+        return None, None
+    m = CURSOR.match(text)
+    if m is None:
+        raise InvalidParameter(f"Bad queue cursor {text!r}: pass back the 'next' value as is.")
+    return (int(m["rank"]), None) if m["rank"] is not None else (None, int(m["item"]))
+
+
+def current_list(conn: Connection, dataset_id: int, layer_id: int) -> Any:
+    """The layer's newest ready suggestion list, or None."""
+    sl = t.suggestion_lists.c
+    return conn.execute(
+        sa.select(t.suggestion_lists)
+        .where(sl.dataset_id == dataset_id, sl.layer_id == layer_id, sl.state == "ready")
+        .order_by(sl.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _unlabeled(layer_id: int) -> sa.ColumnElement[bool]:
+    heads = t.label_heads.alias().c
+    return ~(
+        sa.exists()
+        .where(
+            heads.layer_id == layer_id, heads.item_id == t.items.c.id, heads.class_id.is_not(None)
+        )
+        .correlate(t.items)
+    )
 
 
 def next_items(
@@ -21,30 +70,58 @@ def next_items(
     layer_id: int,
     *,
     where: sa.ColumnElement[bool] | None,
-    after: int | None,
+    after: str | None,
     limit: int,
-) -> tuple[list[int], int | None]:
-    """The ids of the next ``limit`` items to label in the layer, and the cursor after them.
+) -> QueuePage:
+    """The next ``limit`` items to label in the layer, after the cursor ``after``.
 
     An item is due when it has no current label in the layer (never labeled, or cleared);
-    ``where`` (a compiled filter) narrows the pool. The scan walks ``items`` by id, probing
-    ``label_heads`` by primary key for each item: a keyset page, never an OFFSET.
+    ``where`` (a compiled filter) narrows the pool. Both phases are keyset scans (on rank,
+    then on item id), never an OFFSET.
     """
+    after_rank, after_item = parse_cursor(after)
+    lst = current_list(conn, dataset_id, layer_id)
+    info = None
+    if lst is not None:
+        info = {"id": int(lst.id), "strategy": lst.strategy, "model": lst.model}
+    ids: list[int] = []
+    reasons: dict[int, dict[str, Any]] = {}
     i = t.items.c
-    heads = t.label_heads.alias().c
-    labeled = (
-        sa.exists()
-        .where(heads.layer_id == layer_id, heads.item_id == i.id, heads.class_id.is_not(None))
-        .correlate(t.items)
-    )
-    query = sa.select(i.id).where(i.dataset_id == dataset_id, ~labeled)
+    if lst is not None and after_item is None:
+        s = t.suggestions.c
+        query = (
+            sa.select(s.rank, s.item_id, s.score, s.reason)
+            .select_from(t.suggestions.join(t.items, i.id == s.item_id))
+            .where(s.list_id == lst.id, _unlabeled(layer_id))
+        )
+        if where is not None:
+            query = query.where(where)
+        if after_rank is not None:
+            query = query.where(s.rank > after_rank)
+        rows = conn.execute(query.order_by(s.rank).limit(limit + 1)).all()
+        for r in rows[:limit]:
+            ids.append(int(r.item_id))
+            reasons[int(r.item_id)] = {"rank": r.rank, "score": r.score, "reason": r.reason}
+        if len(rows) > limit:
+            return QueuePage(ids, reasons, f"s{rows[limit - 1].rank}", info)
+        after_item = 0  # the list is done: go on with the other items by id
+    query = sa.select(i.id).where(i.dataset_id == dataset_id, _unlabeled(layer_id))
+    if lst is not None:
+        s = t.suggestions.alias().c
+        listed = sa.exists().where(s.list_id == lst.id, s.item_id == i.id).correlate(t.items)
+        query = query.where(~listed)  # served in the first phase
     if where is not None:
         query = query.where(where)
-    if after is not None:
-        query = query.where(i.id > after)
-    ids = [int(v) for v in conn.execute(query.order_by(i.id).limit(limit + 1)).scalars()]
-    page = ids[:limit]
-    return page, (page[-1] if len(ids) > limit else None)
+    if after_item:
+        query = query.where(i.id > after_item)
+    more = limit - len(ids)
+    found = [int(v) for v in conn.execute(query.order_by(i.id).limit(more + 1)).scalars()]
+    served = found[:more]
+    ids += served
+    cursor = None
+    if len(found) > more:  # more to come: after the last one served, or from the start
+        cursor = str(served[-1]) if served else str(after_item or 0)
+    return QueuePage(ids, reasons, cursor, info)
 
 
 def count_labeled(

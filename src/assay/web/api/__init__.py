@@ -15,6 +15,7 @@ from assay.web.api import (
     review,
     session,
     snapshots,
+    suggestions,
     users,
 )
 
@@ -33,6 +34,7 @@ for module in (
     predictions,
     maps,
     jobs,
+    suggestions,
 ):
     router.include_router(module.router)
 

@@ -81,6 +81,7 @@ def list_jobs(
     dataset = service.open_dataset(app, name)
     states = _states(state)
     rows = jobs.list_jobs(dataset.store, dataset.id, states=states, before=before, limit=limit)
+    _keep_working(app, rows)
     return {"ok": True, "jobs": rows, "before": rows[-1]["id"] if len(rows) == limit else None}
 
 
@@ -89,7 +90,9 @@ def get_dataset_job(name: str, job_id: JobId, request: Request, who: Reader) -> 
     """One job of the dataset."""
     app = app_state(request)
     dataset = service.open_dataset(app, name)
-    return {"ok": True, "job": jobs.get(dataset.store, job_id, dataset.id)}
+    job = jobs.get(dataset.store, job_id, dataset.id)
+    _keep_working(app, [job])
+    return {"ok": True, "job": job}
 
 
 @router.get("/jobs/{job_id}")
@@ -111,7 +114,16 @@ def cancel_job(job_id: JobId, request: Request, who: Reader) -> dict[str, Any]:
 
 
 def _job(app: AppState, job_id: int) -> dict[str, Any]:
-    return jobs.get(app.project.store, job_id)
+    job = jobs.get(app.project.store, job_id)
+    _keep_working(app, [job])
+    return job
+
+
+def _keep_working(app: AppState, rows: list[dict[str, Any]]) -> None:
+    """Start a worker if a job waits and none is there: a worker that was about to exit
+    when the job was queued would otherwise leave it waiting (pages poll, so this heals)."""
+    if any(r["state"] == "queued" for r in rows):
+        app.jobs.kick()
 
 
 def _states(state: str | None) -> tuple[str, ...] | None:

@@ -67,13 +67,14 @@ def labeling_queue(
     who: Labeler,
     layer: Annotated[str, Query(min_length=1, max_length=200)],
     filter: FilterParam = None,
-    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    after: Annotated[str | None, Query(max_length=24, pattern=r"^s?\d+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
     """The next items to label in ``layer`` (one you may write to), in queue order.
 
-    Today the order is: items with no label in the layer, by id. Pass ``next`` as ``after``
-    for the following ones. The first page also gives ``labeled`` and ``total``: how many
+    The order: first the layer's current suggestions (what to label next, best first; each
+    item says why in ``suggested``), then the other unlabeled items by id. Pass ``next`` as
+    ``after`` for the following ones. The first page also gives ``labeled`` and ``total``: how many
     of the queue's items are labeled in the layer, and how many it covers.
     """
     state = app_state(request)
