@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from assay import users
 from assay.errors import AssayError
 from assay.store import filters
+from assay.store import schema as t
 from assay.store.queries import MAX_PAGE
 from assay.web import data, service
 from assay.web.auth import (
@@ -36,6 +37,7 @@ Member = Annotated[Principal, Depends(require("own_tokens"))]
 Labeler = Annotated[Principal, Depends(require("label"))]
 TextParam = Annotated[str, Query(max_length=2000)]
 GRID_PAGE = 96
+CASE_FILTERS = ("any", *t.CASE_REASONS)
 
 
 def _num(value: Any) -> str:
@@ -146,13 +148,34 @@ def overview(request: Request, name: str, who: Reader, filter: TextParam = "") -
     return render(request, "overview.html", {"ds": detail, "filter": filter})
 
 
-def compose_filter(split: str, label: str, layer: str, extra: str) -> str:
-    """The filter string the grid's form fields stand for."""
+def compose_filter(
+    split: str,
+    label: str,
+    layer: str,
+    extra: str,
+    *,
+    model: str = "",
+    predicted: str = "",
+    below: float | None = None,
+    case: str = "",
+) -> str:
+    """The filter string the grid's form fields stand for.
+
+    ``model``/``predicted`` select a model layer's prediction, ``below`` items whose label in
+    the model layer (or else the chosen layer) is less sure than that, ``case`` items with an
+    open review case of that reason (``disagreement``, ``mislabel``, ... or ``any``).
+    """
     parts = []
     if split:
         parts.append(f"split={split}")
     if label:
         parts.append(f"label[{layer}]={label}" if layer else f"label={label}")
+    if model and predicted:
+        parts.append(f"label[{model}]={predicted}")
+    if below is not None:
+        parts.append(f"confidence[{model or layer or filters.DEFAULT_LAYER}]<{below:g}")
+    if case:
+        parts.append(f"case={case}")
     if extra.strip():
         parts.append(extra.strip())
     return ", ".join(parts)
@@ -167,17 +190,34 @@ def grid(
     split: TextParam = "",
     label: TextParam = "",
     layer: TextParam = "",
+    model: TextParam = "",
+    predicted: TextParam = "",
+    below: Annotated[float | None, Query(ge=0, le=1)] = None,
+    case: Annotated[str, Query(max_length=20)] = "",
     after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = GRID_PAGE,
 ) -> Response:
-    """The items grid: thumbnails for images, rows for text and tables."""
+    """The items grid: thumbnails for images, rows for text and tables, filtered by split,
+    class in a layer, prediction, confidence, open review case (disagreement, label issue)
+    and any filter expression (metadata, fields, a saved selection)."""
     state = app_state(request)
     dataset = service.open_dataset(state, name)
     detail = service.dataset_detail(state, who, dataset, count=False)
-    full = compose_filter(split, label, layer, filter)
+    full = compose_filter(
+        split, label, layer, filter, model=model, predicted=predicted, below=below, case=case
+    )
+    form = {
+        "filter": filter, "split": split, "label": label, "layer": layer, "model": model,
+        "predicted": predicted, "below": below, "case": case,
+    }  # fmt: skip
     context: dict[str, Any] = {
         "ds": detail,
-        "form": {"filter": filter, "split": split, "label": label, "layer": layer},
+        "form": form,
+        "case_reasons": CASE_FILTERS,
+        # The form's fields for the next page's link (each followed by "&").
+        "next_query": "".join(
+            f"{urlencode({k: v})}&" for k, v in form.items() if v not in ("", None)
+        ),
         "full_filter": full,
         "error": None,
         "page": None,
