@@ -130,3 +130,20 @@ def test_an_annotator_gets_suggestions_for_their_layer_and_cancels_only_their_jo
         "running",
         "done",
     )
+
+
+def test_a_map_job_makes_the_map_the_page_shows(client: TestClient, web_project: Project) -> None:
+    admin = _signed_in(client, "admin")
+    assert admin.get("/api/v1/datasets/digits/maps/latest").status_code == 404
+    started = admin.post(
+        "/api/v1/datasets/digits/jobs", json={"kind": "map", "params": {"method": "pca"}}
+    )
+    assert started.status_code == 202, started.text
+    ended = _wait(admin, started.json()["job"]["id"])
+    assert ended["state"] == "done", ended
+    latest = admin.get("/api/v1/datasets/digits/maps/latest").json()
+    found = latest.get("map", latest)
+    assert found["map_id"] == ended["result"]["map_id"]
+    assert found["n_points"] == 30 and found["state"] == "ready"
+    page = admin.get("/datasets/digits/map")
+    assert page.status_code == 200 and 'id="map-pending"' not in page.text

@@ -5,6 +5,7 @@ from assay.cli import (  # noqa: F401  (registers commands)
     data_cmd,
     jobs_cmd,
     label_cmd,
+    map_cmd,
     model_cmd,
     ops_cmd,
     predictions_cmd,

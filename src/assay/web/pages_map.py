@@ -1,7 +1,58 @@
-"""The embedding map page."""
+"""The embedding map page: every item as a point, colored by label, prediction or issue.
+
+The page is a shell; ``static/map.js`` fetches the points (compact binary, see
+:mod:`assay.web.maps`) and the colors from the API, draws them on a canvas, and sends lasso
+selections and bulk labels back through the API with the session's CSRF token.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from assay import jobs, maps
+from assay.dataset import Dataset
+from assay.web import labeling, service
+from assay.web.auth import Principal, app_state, require
+from assay.web.pages import render
 
 router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require("read"))]
+
+
+@router.get("/datasets/{name}/map")
+def map_page(request: Request, name: str, who: Reader) -> Response:
+    """The newest ready map of the dataset, or a button to compute one."""
+    state = app_state(request)
+    dataset = service.open_dataset(state, name)
+    detail = service.dataset_detail(state, who, dataset, count=False)
+    info = maps.latest_map(dataset)
+    recent = maps.list_maps(dataset, limit=1)
+    pending = recent[0] if recent and recent[0]["state"] != "ready" else None
+    if pending is not None and pending["state"] == "running" and not _map_job_active(dataset):
+        pending = None  # left "running" by a killed process: no job is computing it
+    layers: list[dict[str, Any]] = detail["layers"]
+    names = [la["name"] for la in layers]
+    prediction = maps.default_prediction_layer(dataset)
+    api = f"/api/v1/datasets/{service.q(name)}"
+    context = {
+        "ds": detail,
+        "map": info,
+        "pending": pending,
+        "label_layer": service._default_layer(state, who, dataset) if names else "",
+        "prediction_layer": prediction if prediction in names else "",
+        "model_layers": [la for la in layers if la["kind"] == "model"],
+        "writable": [la for la in layers if la["can_write"] and not la["frozen"]],
+        "blind": labeling.is_blind(state, who),
+        "can_compute": who.can("review"),
+        "api": api,
+    }
+    return render(request, "map.html", context)
+
+
+def _map_job_active(dataset: Dataset) -> bool:
+    """Whether a map job of the dataset is queued or running (stale workers are reaped)."""
+    active = jobs.list_jobs(dataset.store, dataset.id, states=("queued", "running"), limit=200)
+    return any(j["kind"] == "map" for j in active)

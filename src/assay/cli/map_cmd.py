@@ -1,0 +1,66 @@
+"""``assay map``: compute the embedding map the web app's Map tab shows."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Annotated
+
+import typer
+
+from assay.cli.app import app, handle_errors, open_project
+from assay.cli.label_cmd import AuthorOpt, JsonOpt
+from assay.cli.render import console, err_console, fmt, print_json, progress_bar
+from assay.cli.stats_cmd import _only_dataset
+
+
+@app.command("map")
+@handle_errors
+def map_cmd(
+    dataset: Annotated[
+        str | None, typer.Argument(help="Dataset (default: the only one in the project).")
+    ] = None,
+    featurizer: Annotated[
+        str, typer.Option(help="auto (by item kind), pixels, minilm, tabular, or imported vectors.")
+    ] = "auto",
+    filter: Annotated[
+        str | None, typer.Option("--filter", "-f", help="Map only this slice, e.g. 'split=test'.")
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="umap (needs assay[map]; PCA without it) or pca (quick, linear).")
+    ] = "umap",
+    n_neighbors: Annotated[int, typer.Option(help="UMAP: neighbours per point (2-200).")] = 15,
+    min_dist: Annotated[float, typer.Option(help="UMAP: how tightly points pack (0-1).")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seeds UMAP, PCA and the fitting sample.")] = 0,
+    author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Place every item on a 2-D map by the similarity of its features (UMAP, else PCA).
+
+    The map is stored in the project; the web app's Map tab shows the newest one.
+
+    Examples:
+
+      assay map digits
+
+      assay map mnist --method pca --filter "split=test"
+    """
+    from assay.maps import compute_map
+
+    project = open_project()
+    ds = project.dataset(dataset or _only_dataset(project))
+    with warnings.catch_warnings(), progress_bar("computing the map") as progress:
+        warnings.simplefilter("ignore", UserWarning)
+        info = compute_map(
+            ds, featurizer=featurizer, filter=filter, method=method, n_neighbors=n_neighbors,
+            min_dist=min_dist, seed=seed, author=author, progress=progress,
+        )  # fmt: skip
+    if as_json:
+        print_json(info)
+        return
+    for note in info["notes"]:
+        err_console.print(f"Note: {note}")
+    console.print(
+        f"Map {info['map_id']} of {ds.name!r}: {fmt(info['n_points'])} points, "
+        f"{info['method'].upper()} of {info['featurizer']!r} features, {info['seconds']:.1f} s. "
+        "Open the Map tab of `assay serve` to explore it."
+    )
