@@ -78,11 +78,14 @@ def prepare(root: Path, db: str | None, n_clients: int, n_items: int) -> tuple[s
 
 
 @contextmanager
-def server(root: Path, db: str, *, timeout_s: float = 60) -> Iterator[tuple[str, subprocess.Popen]]:
+def server(
+    root: Path, db: str, *, timeout_s: float = 60, workers: int = 1
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """`assay serve` on 127.0.0.1:free port; yields (base URL, process); kills it by pid."""
     port = free_port()
+    argv = ["-p", str(root), "--db", db, "serve", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "-p", str(root), "--db", db, "serve", "--port", str(port)],
+        [sys.executable, "-c", SERVE, *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,

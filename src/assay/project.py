@@ -35,6 +35,10 @@ class Project:
     def __init__(self, root: Path, store: Store) -> None:
         self.root = root
         self.store = store
+        # name -> id of published datasets. A published dataset is never renamed or removed
+        # (only a failed first import's hidden one is), so the id of a name never changes;
+        # the web server looks a dataset up on every request.
+        self._dataset_ids: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"<Project {str(self.root)!r} {self.store!r}>"
@@ -69,8 +73,13 @@ class Project:
 
     def dataset(self, name: str) -> Dataset:
         """The dataset of that name (raises DatasetNotFound with a hint when there is none)."""
+        known = self._dataset_ids.get(name)
+        if known is not None:
+            return Dataset(self, known, name)
         with self.store.read() as conn:
             row = queries.get_dataset(conn, clean_name(name, "dataset name"))
+        if len(self._dataset_ids) < 10_000:
+            self._dataset_ids[row.name] = int(row.id)
         return Dataset(self, row.id, row.name)
 
     # -- import ----------------------------------------------------------------------------

@@ -48,6 +48,24 @@ def test_fifty_annotators_lose_nothing(tmp_path: Path, store_url: str) -> None:
 
 
 @pytest.mark.slow
+def test_several_server_processes_share_one_store(tmp_path: Path, store_url: str) -> None:
+    import psutil
+
+    url, tokens = loadkit.prepare(tmp_path, store_url, 10, n_items=30)
+    ids = loadkit.item_ids(tmp_path, url)
+    with loadkit.server(tmp_path, url, workers=2) as (base, proc):
+        workers = [
+            p for p in psutil.Process(proc.pid).children(recursive=True) if "python" in p.name()
+        ]
+        out = loadkit.run_load(base, tokens, ids, 10, time_limit_s=120)
+    assert len(workers) >= 2  # uvicorn's worker processes (plus its helper)
+    assert out.statuses == {201: 100}, out.summary()
+    check = loadkit.verify(tmp_path, url, out)
+    assert (check["lost"], check["duplicated"]) == (0, 0)
+    assert check["doctor_ok"], check["doctor"]
+
+
+@pytest.mark.slow
 def test_sigkill_of_the_server_mid_burst(tmp_path: Path) -> None:
     url, tokens = loadkit.prepare(tmp_path, None, 10, n_items=30)
     ids = loadkit.item_ids(tmp_path, url)

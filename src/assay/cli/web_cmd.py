@@ -26,13 +26,15 @@ DEMO_LOGIN_FILE = Path(".assay") / "demo-login.txt"
 FIRST_ADMIN = "admin"
 
 
-def serve_project(project: Any, host: str, port: int, **settings: Any) -> None:
-    """Run the web app for ``project`` with uvicorn until interrupted."""
+def serve_project(
+    project: Any, host: str, port: int, *, workers: int = 1, **settings: Any
+) -> None:
+    """Run the web app for ``project`` with uvicorn until interrupted (``workers`` processes;
+    more than one use :mod:`assay.web.factory`)."""
     import uvicorn
 
     from assay.web import create_app
 
-    web = create_app(project, **settings)
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Assay is at http://{shown}:{port}/  (Ctrl+C stops it)")
     if not _is_loopback(host):
@@ -40,6 +42,17 @@ def serve_project(project: Any, host: str, port: int, **settings: Any) -> None:
             "[yellow]Listening beyond this machine without TLS: put Assay behind an HTTPS "
             "proxy (and start it with --proxy-headers).[/yellow]"
         )
+    if workers > 1:
+        from assay.web import factory
+
+        os.environ.update(factory.environment(str(project.root), project.store.url, settings))
+        project.close()
+        uvicorn.run(
+            "assay.web.factory:app_from_env", factory=True, workers=workers, host=host,
+            port=port, log_level="warning", proxy_headers=True,
+        )  # fmt: skip
+        return
+    web = create_app(project, **settings)
     uvicorn.run(web, host=host, port=port, log_level="warning", proxy_headers=True)
 
 
@@ -111,6 +124,12 @@ def serve(
         list[Path] | None,
         typer.Option(help="Serve image files only from inside this folder (repeatable)."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Server processes (each uses one core; sessions are shared)."
+        ),
+    ] = 1,
 ) -> None:
     """Start the web app on the project (http://127.0.0.1:8000 by default).
 
@@ -120,7 +139,10 @@ def serve(
     """
     project = open_project()
     ensure_first_admin(project)
-    serve_project(project, host, port, blind=blind, media_roots=media_root or [])
+    serve_project(
+        project, host, port, workers=workers, blind=blind,
+        media_roots=[str(p) for p in media_root or []],
+    )  # fmt: skip
 
 
 def _read_password(from_stdin: bool) -> str:

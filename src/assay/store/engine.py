@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from assay.errors import MissingDependency, StoreBusy, StoreError
 
 BUSY_TIMEOUT_MS = 5000
+SQLITE_POOL = 40
 PAGE_SIZE = 8192
 _WRITE = "assay_write"
 
@@ -48,6 +49,11 @@ def _sqlite_engine(url: str) -> Engine:
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        # Keep as many connections as threads that may read at once (the web server runs
+        # requests on up to 40 threads): with the default 5, every request beyond them opened
+        # and closed a connection of its own, a fifth of a label write's CPU time.
+        pool_size=SQLITE_POOL,
+        max_overflow=SQLITE_POOL,
     )
 
     @event.listens_for(engine, "connect")

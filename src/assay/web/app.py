@@ -92,6 +92,7 @@ def create_app(
     project: Project | str | os.PathLike[str],
     *,
     secret_key: str | None = None,
+    owns_project: bool = False,
     **settings: Any,
 ) -> FastAPI:
     """The ASGI app serving ``project`` (a Project, or the path of one to open).
@@ -100,13 +101,15 @@ def create_app(
     ----------
     project : Project or path
         The project to serve. A path is opened here and closed when the app shuts down.
+    owns_project : bool
+        Close ``project`` when the app shuts down (as for a path).
     secret_key : str, optional
         Signs the session cookies. By default the project's own random key, made on first
         use in ``.assay/secret_key`` (mode 0600), so sessions survive restarts.
     **settings
         Fields of :class:`WebSettings` (``blind=True``, ``media_roots=[...]`` ...).
     """
-    owned = not isinstance(project, Project)
+    owned = owns_project or not isinstance(project, Project)
     proj = assay.open(project) if not isinstance(project, Project) else project
     config = WebSettings(**_normalized(settings))
     key = secret_key or load_or_create_secret_key(proj.root)
