@@ -125,6 +125,10 @@ def predict(
     seed: SeedOpt = 0,
     dataset: DatasetOpt = None,
     as_json: JsonOpt = False,
+    dask: Annotated[
+        str | None,
+        typer.Option(help="Train the --cv folds on this Dask scheduler (tcp://host:8786)."),
+    ] = None,
 ) -> None:
     """Predictions into a model layer: out-of-fold (--cv K) or from a trained run (--run).
 
@@ -135,17 +139,21 @@ def predict(
 
       assay predict --cv 5
 
+      assay predict --cv 5 --dask tcp://10.0.0.5:8786
+
       assay predict --run train-cnn-1 --filter split=test
     """
     ds = dataset_of(dataset)
     if (cv is None) == (run is None):
         raise InvalidParameter("Give either --cv K (cross-validate) or --run NAME (predict).")
+    if dask is not None and cv is None:
+        raise InvalidParameter("--dask trains cross-validation folds: use it with --cv K.")
     if cv is not None:
         with progress_bar("cross-validating") as progress:
             info = ds.models.cross_validate(
                 name, folds=cv, model=model, layer=layer, filter=filter,
                 params=parse_params(param), search_seconds=search_seconds,
-                featurizer=featurizer, seed=seed, progress=progress,
+                featurizer=featurizer, seed=seed, progress=progress, dask=dask,
             )  # fmt: skip
         if as_json:
             print_json(info)

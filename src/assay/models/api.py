@@ -125,18 +125,20 @@ class DatasetModels:
         featurizer: str = "auto",
         seed: int = 0,
         progress: ProgressCallback | None = None,
+        dask: Any = None,
     ) -> dict[str, Any]:
         """Out-of-fold probabilities for every labeled item of the slice.
 
         ``folds`` models are trained on stratified folds, so each item is predicted by a
         model that never saw it (what label-quality methods need). The probabilities go to a
         ``model`` layer named after the run (label = argmax); the run records the snapshot of
-        ``layer`` it learned from. Other parameters as in :meth:`train`.
+        ``layer`` it learned from. ``dask`` (a scheduler address or a Client) trains the folds
+        on a Dask cluster, with the same result. Other parameters as in :meth:`train`.
         """
         return pipeline.cross_validate(
             self.dataset, name, folds=folds, model=model, layer=layer, filter=filter,
             params=params, search_seconds=search_seconds, featurizer=featurizer, seed=seed,
-            progress=progress,
+            progress=progress, dask=dask,
         )  # fmt: skip
 
     def predict(

@@ -168,8 +168,10 @@ def cross_validate(
     featurizer: str = "auto",
     seed: int = 0,
     progress: ProgressCallback | None = None,
+    dask: Any = None,
 ) -> dict[str, Any]:
-    """Out-of-fold probabilities for every labeled item, written to a model layer."""
+    """Out-of-fold probabilities for every labeled item, written to a model layer (the folds
+    trained on a Dask cluster when ``dask`` is an address or a Client)."""
     report = progress or no_progress
     chosen = _check_model(ds, model, params, search_seconds, featurizer)
     check_folds(folds)
@@ -187,7 +189,7 @@ def cross_validate(
         probs = oof_probs(
             feats.X, y, model=chosen, folds=folds, seed=seed, n_classes=len(data.classes),
             progress=report, params=fit_params, kind=feats.kind, image_shape=feats.image_shape,
-            class_names=data.classes,
+            class_names=data.classes, dask=dask,
         )  # fmt: skip
         pred = probs.argmax(axis=1)
         metrics = {

@@ -114,6 +114,7 @@ def oof_probs(
     image_shape: tuple[int, int] | None = None,
     class_names: Sequence[str] | None = None,
     n_jobs: int | None = None,
+    dask: Any = None,
 ) -> np.ndarray:
     """Stratified K-fold out-of-fold class probabilities.
 
@@ -145,6 +146,11 @@ def oof_probs(
     n_jobs : int, optional
         Folds trained at once, each in its own worker process. Default: one per CPU core (at
         most ``folds``) for large problems, else 1 (see :func:`plan_threads`).
+    dask : str or distributed.Client, optional
+        Train the folds on a Dask cluster (a scheduler address such as
+        ``"tcp://10.0.0.5:8786"``, or a Client): ``X`` and ``y`` are sent to the workers once
+        and each fold is one task. The folds, seeds and models are the same, so the result is
+        the one the in-process run gives.
 
     Returns
     -------
@@ -165,6 +171,8 @@ def oof_probs(
     jobs, threads = plan_threads(X, folds, n_jobs)
     out = np.zeros((len(y), n_classes), dtype=np.float64)
     report(0, folds, "cross-validating")
+    if dask is not None:
+        return _dask_folds(dask, template, X, y, splits, n_classes, out, report)
     if jobs == 1:
         for k, (train, test) in enumerate(splits):
             out[test] = _fold(clone(template), X, y, train, test, n_classes, threads)
@@ -186,6 +194,40 @@ def oof_probs(
         # Stop the workers and loky's manager thread: a process with extra threads may not
         # fork, so a later import or statistics run here would lose its writer process.
         get_reusable_executor().shutdown(wait=True)
+    return out
+
+
+def _dask_folds(
+    dask: Any,
+    template: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    n_classes: int,
+    out: np.ndarray,
+    report: ProgressCallback,
+) -> np.ndarray:
+    """The folds as tasks on a Dask cluster, gathered into ``out`` in fold order."""
+    from assay.stats.distributed import connect
+
+    if isinstance(dask, str):
+        with connect(dask) as client:
+            return _dask_folds(client, template, X, y, splits, n_classes, out, report)
+    client = dask
+    X_remote, y_remote = client.scatter([X, y], broadcast=True)
+    futures = [
+        # pure=False: the same arguments twice (a retry) must still train, not reuse a result
+        client.submit(
+            _fold, clone(template), X_remote, y_remote, train, test, n_classes, 1, pure=False
+        )
+        for train, test in splits
+    ]
+    try:
+        for k, ((_, test), future) in enumerate(zip(splits, futures, strict=True)):
+            out[test] = future.result()
+            report(k + 1, len(splits), f"fold {k + 1}/{len(splits)} (dask)")
+    finally:
+        client.cancel(futures)
     return out
 
 
