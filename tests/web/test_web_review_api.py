@@ -296,6 +296,21 @@ def test_blind_annotators_see_cases_without_other_layers(
         signed(c, "reviewer")  # reviewers are never blind
         case = c.get(f"{API}/cases").json()["cases"][0]
         assert case["evidence"]["labels"] == {"ann": "1", "b1": "2"} and not case["redacted"]
+        # Others' free text may name a class: a blind annotator sees their own only.
+        hint = "b1 says it is a 2"
+        c.post(f"{API}/cases/{case['id']}/comment", json={"text": hint})
+    ds = web_project.dataset("digits")
+    flagged = ds.review.flag(disputed[-1], comment="surely a 0", actor="reviewer")
+    with TestClient(create_app(web_project, blind=True)) as c:
+        signed(c, "annotator")
+        c.post(f"{API}/cases/{case['id']}/comment", json={"text": "mine: unsure"})
+        one = c.get(f"{API}/cases/{case['id']}").json()["case"]
+        notes = [e["note"] for e in one["events"] if e["action"] == "comment"]
+        assert notes == ["(hidden in blind mode)", "mine: unsure"]
+        assert hint not in c.get(f"{API}/cases/{case['id']}").text
+        other = c.get(f"{API}/cases/{flagged['id']}").json()["case"]
+        assert other["comment"] == "(hidden in blind mode)"
+        assert "surely a 0" not in c.get("/datasets/digits/review?state=any").text
 
 
 def test_review_page_lists_cases_with_evidence_and_actions(

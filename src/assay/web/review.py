@@ -33,6 +33,7 @@ from assay.web.service import layers_for, media_url
 REVIEW_ACTIONS = ("escalate", "assign", "resolve", "dismiss")
 CASE_PAGE = 25
 TEXT_PREVIEW = 240
+HIDDEN_TEXT = "(hidden in blind mode)"
 
 
 def redact(case: dict[str, Any], visible: set[str], username: str) -> dict[str, Any]:
@@ -52,13 +53,22 @@ def redact(case: dict[str, Any], visible: set[str], username: str) -> dict[str, 
     if case.get("created_by") != username:
         out["label"] = None
         out["suggested"] = None
+        # Free text by others may name a class ("looks like a 7"): hidden like their labels.
+        if out.get("comment"):
+            out["comment"] = HIDDEN_TEXT
     if "reviewed" not in visible:
         out["resolved_label"] = None
     if "labels_now" in case:
         out["labels_now"] = {k: v for k, v in case["labels_now"].items() if k in visible}
     if "events" in case:
         out["events"] = [
-            {**e, "data": {k: v for k, v in (e["data"] or {}).items() if k == "assignee"} or None}
+            {
+                **e,
+                "note": e.get("note")
+                if e.get("actor") == username or not e.get("note")
+                else HIDDEN_TEXT,
+                "data": {k: v for k, v in (e["data"] or {}).items() if k == "assignee"} or None,
+            }
             for e in case["events"]
         ]
     out["redacted"] = True
