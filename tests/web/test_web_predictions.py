@@ -200,7 +200,8 @@ def test_issues_empty_then_ranked_and_paged(
     signed(client, "annotator")
     url = "/api/v1/datasets/digits/issues"
     empty = client.get(url).json()
-    assert empty["issues"] == [] and empty["run"] is None and "issues scan" in empty["message"]
+    assert empty["issues"] == [] and empty["run"] is None
+    assert "Find label issues" in empty["message"]
     assert client.get(url, params={"run": "cv"}).status_code == 404
     found = web_project.dataset("digits").quality.find(model_layer="cv", features=False)
     assert found.n_issues >= 3

@@ -115,6 +115,10 @@ def demo(
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Start the web app afterwards.")
     ] = True,
+    embedding_map: Annotated[
+        bool,
+        typer.Option("--map/--no-map", help="Compute the embedding map (UMAP, ~30 s once)."),
+    ] = True,
 ) -> None:
     """Build a demo project from scikit-learn's digits (1,797 real 8x8 images) and show it.
 
@@ -127,6 +131,12 @@ def demo(
     with progress_bar("importing digits") as progress:
         project = build_demo(path, db=STATE.db, progress=progress)
     ds = project.dataset("digits")
+    if embedding_map:
+        from assay.maps import compute_map, latest_map
+
+        if latest_map(ds) is None:
+            with progress_bar("computing the embedding map") as progress:
+                compute_map(ds, author="assay demo", progress=progress)
     print_inventory(ds.stats().to_dict())
     print_label_audit(ds)
     console.print(

@@ -59,8 +59,8 @@ ISSUE_KINDS = {
 MAX_ISSUES_PAGE = 500
 SNIPPET = 160
 NO_ISSUE_RUN = (
-    "No label-issue search has run on this dataset yet: start one with `assay issues scan` "
-    "(or ds.quality.find())."
+    "No label-issue search has run on this dataset yet: start one on Suggestions & jobs "
+    "(Find label issues), or with `assay issues` (ds.quality.find() in Python)."
 )
 
 
