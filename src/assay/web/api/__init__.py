@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from assay.web.api import (
     agreement,
     datasets,
+    imports,
     items,
     jobs,
     labels,
@@ -35,6 +36,7 @@ for module in (
     maps,
     jobs,
     suggestions,
+    imports,
 ):
     router.include_router(module.router)
 

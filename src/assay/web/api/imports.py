@@ -1,0 +1,7 @@
+"""Imports from the web app (uploads)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["imports"])
