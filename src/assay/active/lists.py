@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, NotFound
+from assay.processes import pid_alive
 from assay.store import bulk
 from assay.store import schema as t
 
@@ -104,22 +105,10 @@ def _expire_abandoned(conn: Connection, layer_id: int) -> None:
     if row is None:
         return
     too_old = row.created_at < datetime.now(UTC) - timedelta(seconds=RUNNING_TIMEOUT_S)
-    dead = row.host == socket.gethostname() and not _pid_alive(row.pid)
+    dead = row.host == socket.gethostname() and not pid_alive(row.pid)
     if too_old or dead:
         why = "its process is gone" if dead else f"it ran longer than {RUNNING_TIMEOUT_S} s"
         fail(conn, row.id, f"abandoned: {why}")
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if pid is None or pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def fill(

@@ -33,7 +33,7 @@ from assay.ingest.writers import (
     prepare_batch,
     preview,
 )
-from assay.processes import can_fork
+from assay.processes import can_fork, pid_alive
 from assay.progress import ProgressCallback, no_progress
 from assay.store import Store
 from assay.store import schema as t
@@ -381,7 +381,7 @@ def remove_abandoned_imports(store: Store) -> int:
                 t.imports.c.state == "staging", t.imports.c.host == host
             )
         ).all()
-    dead = [r.id for r in rows if not _pid_alive(r.pid)]
+    dead = [r.id for r in rows if not pid_alive(r.pid)]
     for imp in dead:
         discard_import(
             store, imp, error="interrupted: the importing process ended before publishing"
@@ -405,15 +405,3 @@ def discard_import(store: Store, import_id: int, error: str) -> None:
             .where(t.imports.c.id == import_id)
             .values(state="failed", finished_at=datetime.now(UTC), error=error[:2000])
         )
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

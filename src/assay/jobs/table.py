@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, NotFound
+from assay.processes import pid_alive
 from assay.store import schema as t
 from assay.store.engine import Store
 
@@ -249,23 +250,8 @@ def reap_stale(store: Store) -> int:
         r.id
         for r in rows
         if (r.heartbeat_at is None or r.heartbeat_at < cutoff)
-        or (r.host == host and r.pid is not None and not _alive(r.pid))
+        or (r.host == host and r.pid is not None and not pid_alive(r.pid))
     ]
     for job_id in dead:
         fail(store, job_id, "The worker running this job stopped (killed or crashed); rerun it.")
     return len(dead)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by the server that started it) is gone too.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
