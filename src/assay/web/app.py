@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any
 import jinja2
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import assay
@@ -60,6 +63,13 @@ class WebSettings:
     max_jobs : int
         Background jobs (training, scans, maps) that may run at once, each in its own
         worker process (see ``assay.jobs``).
+    max_body_bytes : int
+        Largest request body accepted (JSON, forms); bigger ones get 413 (see
+        :class:`BodyLimit`). 2 MiB is far above any single-item request.
+    max_bulk_body_bytes : int
+        The same for the two bulk endpoints (``POST .../labels``, ``POST .../selections``):
+        24 MiB holds the largest bulk label write (100,000 ids of up to 19 digits is 2.1 MB)
+        and a selection of 2,000,000 ids below 10^10 (12 bytes each with ``", "``).
     """
 
     session_ttl_s: int = 14 * 24 * 3600
@@ -71,6 +81,8 @@ class WebSettings:
     login_failures_per_address: int = 20
     login_window_s: int = 60
     max_jobs: int = 1
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_bulk_body_bytes: int = 24 * 1024 * 1024
 
 
 @dataclass
@@ -147,6 +159,7 @@ def create_app(
     )
     app.state.assay = state
     errors.install(app)
+    app.add_middleware(BodyLimit, default=config.max_body_bytes, bulk=config.max_bulk_body_bytes)
     app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
 
     from assay.web import api, pages, pages_jobs, pages_map, pages_models, pages_work
@@ -221,3 +234,96 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# Bulk writes whose bodies may legitimately be larger than the default limit.
+BULK_PATHS = re.compile(rf"^{re.escape(API_PREFIX)}/datasets/[^/]+/(?:labels|selections)$")
+
+
+class BodyLimit:
+    """Refuses request bodies over a size limit with 413 and the API's JSON error.
+
+    A plain ASGI middleware, so no body is ever held whole before it is measured: a
+    ``Content-Length`` over the limit is refused before a byte of the body is read, and a body
+    without one (chunked) is counted as it streams in; once past the limit the app's read
+    fails and whatever it answered is replaced by the 413. Memory per request thus stays
+    within the limit, whatever the client sends.
+    """
+
+    def __init__(self, app: ASGIApp, *, default: int, bulk: int) -> None:
+        self.app = app
+        self.default = default
+        self.bulk = bulk
+
+    def limit_for(self, method: str, path: str) -> int:
+        """The body limit of a request (bulk writes get the larger one)."""
+        return self.bulk if method == "POST" and BULK_PATHS.match(path) else self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["method"], scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(send, limit)
+            return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise StarletteHTTPException(413, _too_large(limit))
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:  # the app's own answer to the failed read is replaced below
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await _refuse(send, limit)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _too_large(limit: int) -> str:
+    return f"Request body too large: at most {limit:,} bytes."
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    body = json.dumps(errors.error_body(_too_large(limit), 413)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import (
@@ -61,6 +62,32 @@ class TooManyRequests(HTTPError):
     """Rate-limited (login failures); ``Retry-After`` says when to try again."""
 
     status = 429
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every API error (the OpenAPI schema's description of it)."""
+
+    ok: bool
+    error: str
+    errors: list[Any]
+    status: int
+
+
+# The errors any API route may answer with, documented on each (see api/__init__.py).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in [
+        (400, "A body that cannot be read."),
+        (401, "Not signed in: no session cookie or API token, or one that is not valid."),
+        (403, "Your role does not allow it, or a missing CSRF token on a session write."),
+        (404, "No such dataset, item, layer, case, run, map or job."),
+        (409, "Conflicts with the current state (a frozen layer, a name in use...)."),
+        (413, "The request body is too large."),
+        (422, "Invalid parameters or body."),
+        (429, "Too many failed sign-ins; see Retry-After."),
+        (503, "The store is busy or unreachable; see Retry-After."),
+    ]
+}
 
 
 def error_body(message: str, status: int, errors: list[Any] | None = None) -> dict[str, Any]:
@@ -123,6 +150,9 @@ async def _assay_error(request: Request, exc: Exception) -> Response:
 
 async def _starlette_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        # FastAPI's "error parsing the body" for JSON nested deeper than the parser goes.
+        return _respond(request, "Invalid request: the JSON body is nested too deeply.", 422)
     messages = {404: "Not found.", 405: "Method not allowed."}
     message = messages.get(exc.status_code) or str(exc.detail)
     return _respond(request, message, exc.status_code, headers=dict(exc.headers or {}))

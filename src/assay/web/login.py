@@ -47,7 +47,8 @@ def sign_in(
     """Check a login; returns the session cookie value and the new session.
 
     Raises Forbidden (no or wrong login token), TooManyRequests (rate limit) or
-    Unauthorized (wrong username or password, or a disabled account).
+    Unauthorized (wrong username or password, or a disabled account). A session the request
+    already had is ended: every sign-in starts a new one.
     """
     state = app_state(request)
     if not state.login_tokens.check(request.cookies.get(LOGIN_COOKIE), token):
@@ -62,6 +63,11 @@ def sign_in(
         state.limiter.failed(username, address)
         raise Unauthorized("Wrong username or password.")
     state.limiter.succeeded(username, address)
+    # No session fixation: whatever session the browser had before is ended, and the new
+    # one gets a fresh random id (a cookie planted before sign-in is worth nothing after).
+    previous = request.cookies.get(COOKIE)
+    if previous and (old := state.sessions.find(previous)) is not None:
+        state.sessions.end(old)
     return state.sessions.create(user)
 
 

@@ -19,6 +19,7 @@ from assay.web.api import (
     suggestions,
     users,
 )
+from assay.web.errors import ERROR_RESPONSES
 
 router = APIRouter()
 for module in (
@@ -38,6 +39,6 @@ for module in (
     suggestions,
     imports,
 ):
-    router.include_router(module.router)
+    router.include_router(module.router, responses=ERROR_RESPONSES)
 
 __all__ = ["router"]

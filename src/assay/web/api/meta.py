@@ -1,14 +1,27 @@
-"""The API's own description: its OpenAPI schema (for signed-in users only)."""
+"""The API's own description (its OpenAPI schema, for signed-in users only) and its health."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from assay.web.auth import require
+from assay.errors import StoreError
+from assay.web.auth import app_state, require
 
 router = APIRouter(tags=["meta"])
+log = logging.getLogger("assay.web")
+
+
+class Health(BaseModel):
+    """Whether the server answers and its store with it."""
+
+    ok: bool
+    store: str
 
 
 @router.get("/openapi.json", dependencies=[Depends(require("read"))])
@@ -16,3 +29,23 @@ def openapi(request: Request) -> dict[str, Any]:
     """The OpenAPI schema of this API."""
     schema: dict[str, Any] = request.app.openapi()
     return schema
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The store cannot be reached."}},
+)
+def health(request: Request) -> Any:
+    """For load balancers and monitors, without sign-in: ``{"ok": true, "store": "ok"}`` once a
+    trivial query has gone through, else 503 (and nothing about why: see the server log)."""
+    store = app_state(request).project.store
+    try:
+        with store.read() as conn:
+            conn.execute(sa.text("SELECT 1")).scalar_one()
+    except (StoreError, sa.exc.SQLAlchemyError, OSError) as exc:
+        log.warning("health check: the store is unreachable: %s", exc)
+        return JSONResponse(
+            {"ok": False, "store": "unreachable"}, 503, headers={"Retry-After": "5"}
+        )
+    return Health(ok=True, store="ok")
