@@ -108,6 +108,13 @@ class Project:
             Passed to the importer: ``labels``, ``label_column``, ``key_column``,
             ``split_column``, ``text_field``, ``split``, ``classes``, ``add_classes``...
         """
+        text = os.fspath(path)
+        if "://" in text or text.startswith("//"):
+            # Never fetched: a URL import could be pointed at internal services (SSRF).
+            raise DataFormatError(
+                f"{text}: Assay imports files and folders on this machine, never URLs; "
+                "download it first and import the local copy."
+            )
         source = Path(path).expanduser()
         if not source.exists():
             raise DataFormatError(f"{source}: no such file or folder.")

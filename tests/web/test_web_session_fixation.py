@@ -152,7 +152,7 @@ def test_imports_take_no_url(
         f"file://{tmp_path}/x.csv",
         f"//127.0.0.1:{port}/share/x.csv",
     ):
-        with pytest.raises(AssayError, match="no such file or folder"):
+        with pytest.raises(AssayError, match="never URLs; download it first"):
             web_project.import_path(url, dataset="fetched")
         for fmt in ("table", "jsonl", "images"):
             with pytest.raises(AssayError):
