@@ -5,7 +5,7 @@ Each client is an annotator with their own layer and API token; all of them labe
 200 items. Afterwards every acknowledged label must be in the store exactly once and the store
 must pass `assay doctor`. Prints throughput and p50/p95/p99 latency per backend.
 
-    python benchmarks/bench_load.py [--clients 50] [--requests 200]
+    python benchmarks/bench_load.py [--clients 50] [--requests 200] [--workers 1]
 
 PostgreSQL: a throwaway local cluster (as the tests start it: fsync off), or --pg URL.
 """
@@ -22,11 +22,11 @@ from _common import fresh_dir, machine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
-def one(name: str, db: str | None, clients: int, requests: int) -> dict:
+def one(name: str, db: str | None, clients: int, requests: int, workers: int = 1) -> dict:
     root = fresh_dir(f"load-{name}")
     url, tokens = loadkit.prepare(root, db, clients, n_items=200)
     ids = loadkit.item_ids(root, url)
-    with loadkit.server(root, url) as (base, _):
+    with loadkit.server(root, url, workers=workers) as (base, _):
         loadkit.run_load(base, tokens[:2], ids, 5, time_limit_s=60)  # warm-up
         out = loadkit.run_load(base, tokens, ids, requests, time_limit_s=900)
     return {**out.summary(), **loadkit.verify(root, url, out)}
@@ -37,9 +37,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--pg", help="PostgreSQL server URL (default: a throwaway cluster)")
+    parser.add_argument("--workers", type=int, default=1, help="assay serve --workers N")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
-    results = {"SQLite": one("sqlite", None, args.clients, args.requests)}
+    print(f"machine: {machine()}, server processes: {args.workers}")
+    results = {"SQLite": one("sqlite", None, args.clients, args.requests, args.workers)}
     stop = None
     pg = args.pg
     if pg is None:
@@ -48,7 +49,7 @@ def main() -> None:
         base, stop = _start_postgres()
         pg = base.rsplit("/", 1)[0] + "/postgres"
     try:
-        results["PostgreSQL"] = one("pg", pg, args.clients, args.requests)
+        results["PostgreSQL"] = one("pg", pg, args.clients, args.requests, args.workers)
     finally:
         if stop is not None:
             stop()
