@@ -654,3 +654,20 @@ def feature_sets(ds: Dataset) -> list[dict[str, Any]]:
         }
         for r in rows
     ]  # fmt: skip
+
+
+def read_cached_vectors(ds: Dataset, set_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every vector of a stored feature set of ``ds``: (item ids ascending, float32 matrix).
+
+    Reads only what is stored (no featurizing), for callers that must not compute, such as
+    the web app's item page.
+    """
+    with ds.store.read() as conn:
+        found = conn.execute(
+            sa.select(t.feature_sets.c.id).where(
+                t.feature_sets.c.id == set_id, t.feature_sets.c.dataset_id == ds.id
+            )
+        ).first()
+        if found is None:
+            raise InvalidParameter(f"Dataset {ds.name!r} has no feature set {set_id}.")
+        return _read_vectors(conn, ds.id, set_id, None, None)

@@ -238,13 +238,22 @@ def grid(
 def item_page(
     request: Request, name: str, item_id: int, who: Reader, filter: TextParam = ""
 ) -> Response:
-    """One item large, with every visible layer's current label."""
+    """One item large, with every visible layer's current label, the models' predictions,
+    its conformal set, its nearest neighbours and its history."""
     state = app_state(request)
     dataset = service.open_dataset(state, name)
     detail = service.item_detail(state, who, dataset, item_id, filter or None)
     history = service.label_history(state, who, dataset, item_id)["history"]
     history.sort(key=lambda h: (h["created_at"], h["id"]), reverse=True)  # newest first
-    context = {"ds": {"name": dataset.name}, "d": detail, "filter": filter, "history": history}
+    from assay.web.item_insights import insights
+
+    context = {
+        "ds": {"name": dataset.name},
+        "d": detail,
+        "filter": filter,
+        "history": history,
+        "insights": insights(state, who, dataset, item_id),
+    }
     return render(request, "item.html", context)
 
 

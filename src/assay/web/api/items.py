@@ -48,6 +48,17 @@ def get_item(
     return service.item_detail(state, who, service.open_dataset(state, name), item_id, filter)
 
 
+@router.get("/datasets/{name}/items/{item_id}/insights")
+def item_insights(name: str, item_id: ItemId, request: Request, who: Reader) -> dict[str, Any]:
+    """What the models make of the item: each model layer's prediction with its top class
+    probabilities, the conformal prediction set (90%) of the newest model run, and the
+    nearest neighbours (in the cached feature vectors, else the embedding map)."""
+    from assay.web.item_insights import insights
+
+    state = app_state(request)
+    return insights(state, who, service.open_dataset(state, name), item_id)
+
+
 @router.get(
     "/datasets/{name}/items/{item_id}/media",
     response_class=Response,
