@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -199,3 +200,31 @@ def test_the_jobs_commands_list_show_run_and_cancel(project: assay.Project) -> N
     assert "review-scan (done)" in cli("jobs", "show", str(first["id"]))
     assert "already ended" in cli("jobs", "cancel", str(first["id"]), code=1)
     assert "No job 999" in cli("jobs", "show", "999", code=1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "check"),
+    [
+        ("train", {"model": "logreg", "name": "t1"}, lambda ds, r: r["run"] == "t1"),
+        (
+            "issues",
+            {"model": "logreg", "folds": 3},
+            lambda ds, r: "review" in r and ds.quality.run() is not None,
+        ),
+        (
+            "consensus",
+            {"method": "majority-vote", "layers": ["ground_truth"], "into": "agreed"},
+            lambda ds, r: r["n_items"] == 90 and "agreed" in [la["name"] for la in ds.layers()],
+        ),
+        ("map", {"method": "pca"}, lambda ds, r: r["n_points"] == 90),
+    ],
+)
+def test_each_kind_of_job_does_its_work(
+    project: assay.Project, kind: str, params: dict, check: Any
+) -> None:
+    ds = project.dataset("d")
+    job = jobs.submit(ds, kind, params, by="t")
+    assert jobs.work(project) == 1
+    done = jobs.get(project.store, job["id"])
+    assert done["state"] == "done", done
+    assert check(ds, done["result"]), done["result"]

@@ -131,7 +131,7 @@ def _train(ds: Dataset, p: Train, who: str, progress: ProgressCallback) -> Any:
 
 def _issues(ds: Dataset, p: Issues, who: str, progress: ProgressCallback) -> Any:
     found = ds.quality.find(
-        p.layer, model_layer=p.model_layer, filter=p.filter, model=p.model, folds=p.folds,
+        layer=p.layer, model_layer=p.model_layer, filter=p.filter, model=p.model, folds=p.folds,
         actor=who, progress=progress,
     )  # fmt: skip
     out = found.to_dict()
