@@ -23,17 +23,6 @@ CLIENTS = 50
 REQUESTS = 8
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pwdlib import PasswordHash
-    from pwdlib.hashers.argon2 import Argon2Hasher
-
-    from assay import users
-
-    fast = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-    monkeypatch.setattr(users, "_hasher", fast)
-
-
 @pytest.mark.slow
 def test_fifty_annotators_lose_nothing(tmp_path: Path, store_url: str) -> None:
     url, tokens = loadkit.prepare(tmp_path, store_url, CLIENTS, n_items=60)

@@ -24,15 +24,6 @@ N_IMPORT = 300_000
 READ_BUDGET_S = 90
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pwdlib import PasswordHash
-    from pwdlib.hashers.argon2 import Argon2Hasher
-
-    fast = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-    monkeypatch.setattr(users, "_hasher", fast)
-
-
 @pytest.mark.slow
 def test_reads_answer_during_an_import_and_a_cross_validation(tmp_path: Path) -> None:
     root = tmp_path / "proj"
