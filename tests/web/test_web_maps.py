@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,8 @@ def test_umap_map_is_deterministic(web_project: Project) -> None:
     assert xy_a.shape == (30, 2) and np.isfinite(xy_a).all()
     np.testing.assert_array_equal(ids_a, ids_b)
     np.testing.assert_allclose(xy_a, xy_b, rtol=1e-5)
+    # No thread outlives the map (tqdm's monitor did): imports may fork workers again.
+    assert [t.name for t in threading.enumerate() if t.name == "tqdm_monitor"] == []
 
 
 def test_umap_missing_falls_back_to_pca(

@@ -242,6 +242,12 @@ def _import_umap() -> Any:
             import umap
         except ImportError:
             return None
+    # pynndescent's progress bars would start tqdm's monitor thread, which outlives the map;
+    # a process with extra threads no longer forks import and statistics workers
+    # (assay.processes.can_fork).
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0
     return umap
 
 
