@@ -52,3 +52,10 @@ def test_prediction_confidence_case_and_selection_filters(
     assert "model=cv&amp;" in link.group(1) and "predicted=1&amp;" in link.group(1)
     bad = client.get("/datasets/digits/items", params={"case": "nonsense"})
     assert bad.status_code == 422 and "Unknown review case reason" in bad.text
+    # The form sends every field, the empty ones as "": they mean "no condition".
+    empty = {"split": "", "layer": "", "label": "", "model": "", "predicted": "", "below": "",
+             "case": "", "filter": ""}  # fmt: skip
+    assert len(_grid_ids(client, **empty)) == 30
+    for below in ("2", "x"):
+        refused = client.get("/datasets/digits/items", params={"below": below})
+        assert refused.status_code == 422 and "number from 0 to 1" in refused.text

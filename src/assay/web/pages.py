@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from assay import users
-from assay.errors import AssayError
+from assay.errors import AssayError, InvalidParameter
 from assay.store import filters
 from assay.store import schema as t
 from assay.store.queries import MAX_PAGE
@@ -181,6 +181,19 @@ def compose_filter(
     return ", ".join(parts)
 
 
+def _threshold(text: str) -> float | None:
+    """The grid's "confidence below" field: empty for none, else a number in [0, 1]."""
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise InvalidParameter(f"Confidence below must be a number from 0 to 1, not {text!r}.")
+    return value
+
+
 @router.get("/datasets/{name}/items")
 def grid(
     request: Request,
@@ -192,7 +205,7 @@ def grid(
     layer: TextParam = "",
     model: TextParam = "",
     predicted: TextParam = "",
-    below: Annotated[float | None, Query(ge=0, le=1)] = None,
+    below: Annotated[str, Query(max_length=20)] = "",  # a number; the form sends "" for none
     case: Annotated[str, Query(max_length=20)] = "",
     after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = GRID_PAGE,
@@ -203,8 +216,12 @@ def grid(
     state = app_state(request)
     dataset = service.open_dataset(state, name)
     detail = service.dataset_detail(state, who, dataset, count=False)
+    try:
+        threshold, problem = _threshold(below), None
+    except InvalidParameter as exc:
+        threshold, problem = None, exc
     full = compose_filter(
-        split, label, layer, filter, model=model, predicted=predicted, below=below, case=case
+        split, label, layer, filter, model=model, predicted=predicted, below=threshold, case=case
     )
     form = {
         "filter": filter, "split": split, "label": label, "layer": layer, "model": model,
@@ -223,6 +240,8 @@ def grid(
         "page": None,
     }
     try:
+        if problem is not None:
+            raise problem
         context["page"] = service.items_page(
             state, who, dataset, filter=full, layer=layer or None, after=after, limit=limit
         )
