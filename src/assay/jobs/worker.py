@@ -28,6 +28,7 @@ from assay.project import Project
 
 REPORT_EVERY_S = 0.5
 DB_ENV = "ASSAY_JOB_DB"
+USER_ENV = "ASSAY_USER"  # read by assay.labels.writes.default_author
 DEFAULT_MAX_RUNNING = 1
 
 
@@ -70,6 +71,10 @@ def run_one(project: Project, job: dict[str, Any]) -> None:
 
     beater = threading.Thread(target=beat, name=f"assay-job-{job_id}-heartbeat", daemon=True)
     beater.start()
+    # Whatever the job writes without naming an author (a run's labels, its record) is
+    # attributed to the person who started it, not to the worker's login.
+    previous_user = os.environ.get(USER_ENV)
+    os.environ[USER_ENV] = job["created_by"]
     try:
         kind = get_kind(job["kind"])
         params = kind.params.model_validate(job["params"])
@@ -87,6 +92,10 @@ def run_one(project: Project, job: dict[str, Any]) -> None:
         traceback.print_exc()
         table.fail(store, job_id, f"{type(exc).__name__}: {exc}")
     finally:
+        if previous_user is None:
+            os.environ.pop(USER_ENV, None)
+        else:
+            os.environ[USER_ENV] = previous_user
         stop.set()
         beater.join(timeout=10)
 
