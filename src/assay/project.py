@@ -99,10 +99,12 @@ class Project:
         ----------
         path : path
             An image folder, an IDX file or a folder holding an IDX pair, a ``.csv`` or
-            ``.parquet`` table, or a ``.jsonl`` text file.
+            ``.parquet`` table, a ``.jsonl`` text file, or a ``.zip``/``.tar``/``.tar.gz``
+            archive of one of these (extracted safely under ``.assay/imports/``, see
+            :mod:`assay.ingest.archives`).
         dataset : str, optional
             Dataset to import into (created if new); defaults to the file or folder name.
-        format : {"images", "idx", "table", "jsonl"}, optional
+        format : {"images", "idx", "table", "jsonl", "archive"}, optional
             Skip detection and use this importer.
         **options
             Passed to the importer: ``labels``, ``label_column``, ``key_column``,
@@ -120,8 +122,18 @@ class Project:
             raise DataFormatError(f"{source}: no such file or folder.")
         fmt = format or detect.detect_format(source)
         name = clean_name(dataset or detect.default_dataset_name(source), "dataset name")
+        if fmt == "archive":
+            from assay.ingest.archives import import_archive
+
+            return import_archive(
+                self.store, source, dataset=name, project_root=self.root, progress=progress,
+                **options,
+            )  # fmt: skip
         importer = detect.importer(fmt)
-        return importer(self.store, source, dataset=name, progress=progress, **options)
+        return importer(
+            self.store, source, dataset=name, progress=progress,
+            **detect.importer_options(fmt, options),
+        )  # fmt: skip
 
     def import_idx(
         self,

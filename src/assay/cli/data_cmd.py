@@ -15,13 +15,16 @@ from assay.cli.render import console, fmt, print_json, progress_bar
 @handle_errors
 def import_(
     path: Annotated[
-        Path, typer.Argument(help="Image folder, IDX file/folder, .csv/.parquet, .jsonl.")
+        Path,
+        typer.Argument(
+            help="Image folder, IDX file/folder, .csv/.parquet, .jsonl, or a .zip of one."
+        ),
     ],
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="Dataset name (default: from PATH).")
     ] = None,
     format: Annotated[
-        str | None, typer.Option(help="images, idx, table or jsonl (default: detected).")
+        str | None, typer.Option(help="images, idx, table, jsonl or archive (default: detected).")
     ] = None,
     labels: Annotated[
         Path | None,

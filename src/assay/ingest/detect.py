@@ -9,7 +9,8 @@ from typing import Any
 
 from assay.errors import DataFormatError, InvalidParameter
 
-FORMATS = ("images", "idx", "table", "jsonl")
+FORMATS = ("images", "idx", "table", "jsonl", "archive")
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 _TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
@@ -21,6 +22,8 @@ def detect_format(path: Path) -> str:
         if any("idx3-ubyte" in p.name for p in path.iterdir()):
             return "idx"
         return "images"
+    if name.endswith(ARCHIVE_SUFFIXES):
+        return "archive"
     if "-ubyte" in name or name.endswith((".idx", ".idx.gz")):
         return "idx"
     suffixes = "".join(path.suffixes[-2:]).lower()
@@ -30,15 +33,28 @@ def detect_format(path: Path) -> str:
         return "jsonl"
     raise DataFormatError(
         f"{path}: cannot tell what kind of data this is. Assay imports image folders, IDX "
-        "files, .csv/.parquet tables and .jsonl text; pass --format to choose."
+        "files, .csv/.parquet tables, .jsonl text and .zip/.tar/.tar.gz archives of these; pass "
+        "--format to choose."
     )
 
 
 def default_dataset_name(path: Path) -> str:
     """A dataset name from the path: 'mnist-test' for a folder, 'reviews' for reviews.jsonl."""
     name = path.resolve().name
-    name = re.sub(r"(\.(csv|tsv|parquet|pq|jsonl|ndjson|gz|idx))+$", "", name, flags=re.I)
+    name = re.sub(
+        r"(\.(csv|tsv|parquet|pq|jsonl|ndjson|gz|idx|zip|tar|tgz))+$", "", name, flags=re.I
+    )
     return name or "dataset"
+
+
+def importer_options(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options in the importer's own words: a JSONL file has fields, not columns, so
+    ``label_column`` (as the CLI and the web app say for every format) is its ``label_field``."""
+    if fmt != "jsonl":
+        return dict(options)
+    renamed = {"label_column": "label_field", "key_column": "key_field",
+               "split_column": "split_field", "text_column": "text_field"}  # fmt: skip
+    return {renamed.get(k, k): v for k, v in options.items()}
 
 
 def importer(fmt: str) -> Callable[..., Any]:
