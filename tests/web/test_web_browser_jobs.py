@@ -3,6 +3,8 @@ progress to done in a worker, and label the suggested items first in the labelin
 
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,3 +69,36 @@ def test_start_a_cross_validation_and_follow_its_progress(page: Any, live: dict[
     page.wait_for_selector(failed, timeout=JOB_TIMEOUT_MS)
     assert page.locator("#jobs-body tr[data-job-id]").count() == before + 1
     assert "import layer" in page.text_content(f"{failed} .job-message")
+
+
+def test_upload_a_table_from_the_datasets_page(
+    page: Any, live: dict[str, Any], tmp_path: Path
+) -> None:
+    table = tmp_path / "houses.csv"
+    table.write_text("id,rooms,band\na,3,low\nb,5,high\nc,4,high\n", encoding="utf-8")
+    page.goto(live["url"] + "/")
+    page.set_input_files("#import-form input[name=file]", str(table))
+    page.fill("#import-form input[name=dataset]", "houses")
+    page.fill("#import-form input[name=label_column]", "band")
+    page.fill("#import-form input[name=key_column]", "id")
+    page.click("#import-form button[type=submit]")
+    ended = "#import-link:not([hidden]), #import-error:not([hidden])"
+    page.wait_for_selector(ended, timeout=JOB_TIMEOUT_MS)
+    assert page.is_hidden("#import-error"), page.text_content("#import-error")
+    assert "Imported 3 rows into houses: 3 new items, 3 new labels." in page.text_content(
+        "#import-message"
+    )
+    page.click("#import-link")
+    page.wait_for_url(live["url"] + "/datasets/houses")
+    assert live["project"].dataset("houses").items(limit=5)[0][0]["label"] in ("low", "high")
+
+    bad = tmp_path / "slip.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("../evil.csv", "x\n1\n")
+    page.goto(live["url"] + "/")
+    page.set_input_files("#import-form input[name=file]", str(bad))
+    page.fill("#import-form input[name=dataset]", "slip")
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#import-error:not([hidden])", timeout=JOB_TIMEOUT_MS)
+    assert "'../evil.csv' points outside" in page.text_content("#import-error")
+    assert "slip" not in [d["name"] for d in live["project"].datasets()]

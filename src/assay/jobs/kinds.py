@@ -4,20 +4,28 @@ that does the work with a progress callback.
 
 Kinds: ``cross-validate`` and ``train`` (models), ``issues`` (label-issue scan, opening
 review cases), ``review-scan`` (disagreement cases), ``consensus``, ``suggest`` (what to
-label next), and ``map`` (the embedding map).
+label next), ``map`` (the embedding map), and ``import`` (a file uploaded to the web app,
+into a dataset that may not exist yet: it runs on the project, not on a dataset).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from assay.project import Project
 
 Name = Field(min_length=1, max_length=200)
 OptionalText = Field(None, max_length=2000)
@@ -99,18 +107,68 @@ class Map(_Params):
     seed: int = Field(0, ge=0, le=2**31)
 
 
+# Uploads wait here for their import job; the job deletes its file when it ends.
+UPLOADS_DIR = Path(".assay") / "uploads"
+# The suffix of an uploaded file's name (longest match first) -> the suffix it is stored with,
+# which tells the importer what it is. A bare ``.gz`` is an IDX file (as MNIST ships).
+UPLOAD_SUFFIXES = {
+    ".tar.gz": ".tar.gz", ".tgz": ".tgz", ".zip": ".zip", ".tar": ".tar",
+    ".csv.gz": ".csv.gz", ".csv": ".csv", ".tsv": ".tsv", ".parquet": ".parquet",
+    ".jsonl.gz": ".jsonl.gz", ".jsonl": ".jsonl", ".idx.gz": ".idx.gz", ".idx": ".idx",
+    ".gz": ".idx.gz",
+}  # fmt: skip
+_STORED = "|".join(re.escape(s) for s in sorted(set(UPLOAD_SUFFIXES.values()), key=len)[::-1])
+UPLOAD_NAME = rf"^[0-9a-f]{{32}}(?:{_STORED})$"
+
+
+def uploads_dir(project_root: Path) -> Path:
+    """``<project>/.assay/uploads/`` (created if missing)."""
+    folder = Path(project_root) / UPLOADS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def upload_path(project_root: Path, name: str) -> Path:
+    """The path of a stored upload, refusing any name that is not one the server made (so a
+    job can only ever read a file from the uploads folder)."""
+    folder = uploads_dir(project_root)
+    path = folder / name
+    real = os.path.realpath(folder)
+    if not re.match(UPLOAD_NAME, name) or os.path.dirname(os.path.realpath(path)) != real:
+        raise InvalidParameter(f"{name!r} is not an uploaded file of this project.")
+    return path
+
+
+class Import(_Params):
+    """Import an uploaded file (a table, JSONL, IDX or an archive) into a dataset, new or
+    not (``project.import_path``). Made by the upload endpoint, never by hand."""
+
+    upload: str = Field(pattern=UPLOAD_NAME, max_length=64)
+    filename: str = Field("", max_length=255)  # the client's name for it, shown only
+    dataset: str = Name
+    label_column: str | None = Field(None, max_length=200)
+    key_column: str | None = Field(None, max_length=200)
+    split: str | None = Field(None, max_length=64)
+
+
 Runner = Callable[[Dataset, Any, str, ProgressCallback], dict[str, Any]]
+ProjectRunner = Callable[["Project", Any, str, ProgressCallback], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of job: its parameters, the permission needed to start it, and its runner."""
+    """A kind of job: its parameters, the permission needed to start it, and its runner.
+
+    A kind ``on_project`` runs on the project (its runner gets the Project, and the job may
+    have no dataset yet); the others run on the job's dataset.
+    """
 
     name: str
     params: type[_Params]
     permission: str
-    run: Runner
+    run: Runner | ProjectRunner
     title: str
+    on_project: bool = False
 
 
 def _cross_validate(ds: Dataset, p: CrossValidate, who: str, progress: ProgressCallback) -> Any:
@@ -186,6 +244,25 @@ def _map(ds: Dataset, p: Map, who: str, progress: ProgressCallback) -> Any:
     )  # fmt: skip
 
 
+def _import(project: Project, p: Import, who: str, progress: ProgressCallback) -> Any:
+    path = upload_path(project.root, p.upload)
+    try:
+        if not path.is_file():
+            raise InvalidParameter(
+                f"The uploaded file {p.filename or p.upload!r} is gone; upload it again."
+            )
+        given = {"label_column": p.label_column, "key_column": p.key_column, "split": p.split}
+        options = {k: v for k, v in given.items() if v}
+        result = project.import_path(path, dataset=p.dataset, progress=progress, **options)
+    finally:
+        path.unlink(missing_ok=True)  # imported or not, the upload is not kept
+    return {
+        **dataclasses.asdict(result),
+        "dataset_id": project.dataset(result.dataset).id,
+        "filename": p.filename,
+    }
+
+
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
@@ -196,6 +273,7 @@ KINDS: dict[str, Kind] = {
         Kind("consensus", Consensus, "review", _consensus, "Compute consensus"),
         Kind("suggest", Suggest, "label", _suggest, "Suggest what to label next"),
         Kind("map", Map, "review", _map, "Compute the embedding map"),
+        Kind("import", Import, "manage_users", _import, "Import a file", on_project=True),
     )
 }
 

@@ -47,7 +47,7 @@ def to_dict(row: Any) -> dict[str, Any]:
         fraction = 1.0
     return {
         "id": int(row.id),
-        "dataset_id": int(row.dataset_id),
+        "dataset_id": int(row.dataset_id) if row.dataset_id is not None else None,
         "kind": row.kind,
         "params": row.params,
         "state": row.state,
@@ -66,9 +66,10 @@ def to_dict(row: Any) -> dict[str, Any]:
 
 
 def create(
-    store: Store, dataset_id: int, kind: str, params: dict[str, Any], created_by: str
+    store: Store, dataset_id: int | None, kind: str, params: dict[str, Any], created_by: str
 ) -> dict[str, Any]:
-    """Queue a job; a worker picks it up (see :mod:`assay.jobs.launcher`)."""
+    """Queue a job; a worker picks it up (see :mod:`assay.jobs.launcher`). ``dataset_id`` is
+    None only for an import creating a new dataset (set when it is done)."""
     with store.write() as conn:
         job_id = conn.execute(
             sa.insert(t.jobs)
@@ -122,6 +123,13 @@ def list_jobs(
     query = query.order_by(t.jobs.c.id.desc()).limit(min(limit, LIST_LIMIT))
     with store.read() as conn:
         return [to_dict(r) for r in conn.execute(query)]
+
+
+def active_params(store: Store, kind: str) -> list[dict[str, Any]]:
+    """The parameters of the queued and running jobs of a kind (which files they will read)."""
+    query = sa.select(t.jobs.c.params).where(t.jobs.c.kind == kind, t.jobs.c.state.in_(ACTIVE))
+    with store.read() as conn:
+        return [dict(p) for p in conn.execute(query).scalars() if isinstance(p, dict)]
 
 
 def claim_next(store: Store, max_running: int) -> dict[str, Any] | None:
@@ -182,9 +190,13 @@ def report(
     return bool(flag)
 
 
-def finish(store: Store, job_id: int, result: dict[str, Any]) -> None:
-    """Mark a running job done with its result."""
-    _end(store, job_id, "done", result=result, message="done")
+def finish(
+    store: Store, job_id: int, result: dict[str, Any], *, dataset_id: int | None = None
+) -> None:
+    """Mark a running job done with its result; ``dataset_id`` attaches a job that had no
+    dataset (an import that created one) to it."""
+    extra = {"dataset_id": dataset_id} if dataset_id is not None else {}
+    _end(store, job_id, "done", result=result, message="done", **extra)
 
 
 def fail(store: Store, job_id: int, error: str, *, cancelled: bool = False) -> None:

@@ -78,9 +78,11 @@ def run_one(project: Project, job: dict[str, Any]) -> None:
     try:
         kind = get_kind(job["kind"])
         params = kind.params.model_validate(job["params"])
-        dataset = _dataset(project, job["dataset_id"])
-        result = kind.run(dataset, params, job["created_by"], progress)
-        table.finish(store, job_id, _jsonable(result))
+        target: Any = project if kind.on_project else _dataset(project, job["dataset_id"])
+        result = _jsonable(kind.run(target, params, job["created_by"], progress))
+        # A project job that made a dataset (an import into a new one) is attached to it.
+        made = result.get("dataset_id") if kind.on_project else None
+        table.finish(store, job_id, result, dataset_id=made if isinstance(made, int) else None)
     except JobCancelled:
         table.fail(store, job_id, "cancelled by a user", cancelled=True)
     except Stopped:

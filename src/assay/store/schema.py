@@ -504,12 +504,13 @@ JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 # a row per job, claimed and run by a worker process so no request ever waits for it. The
 # worker reports ``done``/``total``/``message`` and beats ``heartbeat_at``; a running job
 # whose heartbeat stops (its worker was killed) is marked failed by whoever reads it next.
-# ``cancel_requested`` is honoured at the job's next progress report.
+# ``cancel_requested`` is honoured at the job's next progress report. ``dataset_id`` is null
+# only for an import that creates a new dataset, until it is done (migration 0007).
 jobs = sa.Table(
     "jobs",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("state", sa.String(16), nullable=False),

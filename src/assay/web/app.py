@@ -70,6 +70,9 @@ class WebSettings:
         The same for the two bulk endpoints (``POST .../labels``, ``POST .../selections``):
         24 MiB holds the largest bulk label write (100,000 ids of up to 19 digits is 2.1 MB)
         and a selection of 2,000,000 ids below 10^10 (12 bytes each with ``", "``).
+    max_upload_bytes : int
+        The same for file uploads (``POST .../imports``), which stream to disk, never to
+        memory: 2 GiB.
     """
 
     session_ttl_s: int = 14 * 24 * 3600
@@ -83,6 +86,7 @@ class WebSettings:
     max_jobs: int = 1
     max_body_bytes: int = 2 * 1024 * 1024
     max_bulk_body_bytes: int = 24 * 1024 * 1024
+    max_upload_bytes: int = 2 * 1024**3
 
 
 @dataclass
@@ -159,7 +163,12 @@ def create_app(
     )
     app.state.assay = state
     errors.install(app)
-    app.add_middleware(BodyLimit, default=config.max_body_bytes, bulk=config.max_bulk_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        default=config.max_body_bytes,
+        bulk=config.max_bulk_body_bytes,
+        upload=config.max_upload_bytes,
+    )
     app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
 
     from assay.web import api, pages, pages_jobs, pages_map, pages_models, pages_work
@@ -238,6 +247,8 @@ class SecurityHeaders:
 
 # Bulk writes whose bodies may legitimately be larger than the default limit.
 BULK_PATHS = re.compile(rf"^{re.escape(API_PREFIX)}/datasets/[^/]+/(?:labels|selections)$")
+# File uploads (streamed to disk by api/imports.py), with their own, larger limit.
+UPLOAD_PATHS = re.compile(rf"^{re.escape(API_PREFIX)}/datasets/[^/]+/imports$")
 
 
 class BodyLimit:
@@ -250,13 +261,16 @@ class BodyLimit:
     within the limit, whatever the client sends.
     """
 
-    def __init__(self, app: ASGIApp, *, default: int, bulk: int) -> None:
+    def __init__(self, app: ASGIApp, *, default: int, bulk: int, upload: int | None = None) -> None:
         self.app = app
         self.default = default
         self.bulk = bulk
+        self.upload = default if upload is None else upload
 
     def limit_for(self, method: str, path: str) -> int:
-        """The body limit of a request (bulk writes get the larger one)."""
+        """The body limit of a request (bulk writes and uploads get larger ones)."""
+        if method == "POST" and UPLOAD_PATHS.match(path):
+            return self.upload
         return self.bulk if method == "POST" and BULK_PATHS.match(path) else self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -45,6 +45,7 @@ def kinds(who: Reader) -> dict[str, Any]:
                 "params": k.params.model_json_schema(),
             }
             for k in jobs.KINDS.values()
+            if not k.on_project  # imports start with an upload (api/imports.py)
         ],
     }
 
@@ -57,6 +58,10 @@ def start_job(name: str, body: JobRequest, request: Request, who: Reader) -> dic
     kind = jobs.get_kind(body.kind)
     if not who.can(kind.permission):
         raise Forbidden(f"Your role ({who.user.role}) may not start {kind.name!r} jobs.")
+    if kind.on_project:
+        raise InvalidParameter(
+            f"{kind.name!r} jobs start with an upload: POST /api/v1/datasets/{{name}}/imports."
+        )
     params = jobs.validate(kind.name, body.params)
     labeling.check_visible_filter(state, who, dataset, params.get("filter"))
     if kind.name == "suggest":  # suggestions go to a layer the user may write
