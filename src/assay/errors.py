@@ -12,6 +12,7 @@
      │    ├── ClassNotFound
      │    └── ItemNotFound
      ├── Conflict                 the change collides with what is stored
+     ├── PermissionDenied         the person asking may not do this (a role, a layer's owner)
      ├── DataFormatError (ValueError)  bad input: names the file, line or field
      ├── InvalidParameter (ValueError) a bad option or argument
      └── MissingDependency (ImportError) an optional extra is not installed
@@ -60,6 +61,10 @@ class ItemNotFound(NotFound):
 
 class Conflict(AssayError):
     """The requested change collides with data already stored."""
+
+
+class PermissionDenied(AssayError):
+    """The person asking may not do this (their role, or a layer they do not own)."""
 
 
 class DataFormatError(AssayError, ValueError):

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 import assay
-from assay.errors import ClassNotFound, Conflict, ItemNotFound
+from assay.errors import ClassNotFound, Conflict, ItemNotFound, PermissionDenied
 from assay.labels.committer import LabelCommitter
 from assay.labels.writes import LabelRequest, LabelWrite, write_requests
 from assay.store import schema as t
@@ -63,14 +63,18 @@ def test_many_threads_through_the_committer(ds: assay.Dataset) -> None:
             assert new
             with lock:
                 acked.append(label_id)
+        def not_mine(row: object) -> None:
+            raise PermissionDenied(f"not {getattr(row, 'name', '?')}")
+
         for bad in (
             LabelRequest("frozen", LabelWrite(items[0], "cat"), name),
+            LabelRequest(name, LabelWrite(items[1], "cat"), name, check=not_mine),
             LabelRequest(name, LabelWrite(items[0], "fish"), name),
             LabelRequest(name, LabelWrite(10**9, "cat"), name),
         ):
             try:
                 committer.submit(ds.id, bad)
-            except (Conflict, ClassNotFound, ItemNotFound) as exc:
+            except (Conflict, ClassNotFound, ItemNotFound, PermissionDenied) as exc:
                 with lock:
                     refused.append(type(exc))
 
@@ -82,7 +86,7 @@ def test_many_threads_through_the_committer(ds: assay.Dataset) -> None:
     committer.close()
     assert len(acked) == len(set(acked)) == 8 * 15
     assert sorted(r.__name__ for r in refused) == sorted(
-        ["Conflict", "ClassNotFound", "ItemNotFound"] * 8
+        ["Conflict", "ClassNotFound", "ItemNotFound", "PermissionDenied"] * 8
     )
     with ds.store.read() as conn:
         n = conn.execute(

@@ -189,6 +189,30 @@ def test_annotators_bulk_write_only_to_their_own_layers(
     assert [h["author"] for h in history] == ["import"]
 
 
+def test_single_writes_check_the_layer_when_they_land(web_project: Project) -> None:
+    # The who-may-write check runs inside the group commit, against the layer row as it is
+    # then: each refused write gets its own answer and its neighbours land.
+    ds = web_project.dataset("digits")
+    ds.create_layer("rita", owner="reviewer")
+    ds.create_layer("done", owner="annotator")
+    ds.freeze_layer("done")
+    item = item_ids(web_project, "digits")[0]
+    url = f"{API}/items/{item}/labels"
+    with TestClient(create_app(web_project, blind=True)) as c:
+        signed(c, "annotator")
+        hidden = c.post(url, json={"layer": "rita", "label": "1"})
+        assert hidden.status_code == 403 and "may not see layer 'rita'" in hidden.json()["error"]
+    with TestClient(create_app(web_project)) as c:
+        signed(c, "annotator")
+        other = c.post(url, json={"layer": "rita", "label": "1"})
+        assert other.status_code == 403 and "label only in the layers they own" in other.text
+        assert c.post(url, json={"layer": "done", "label": "1"}).status_code == 409
+        assert c.post(url, json={"layer": "nope", "label": "1"}).status_code == 404
+        assert c.post(url, json={"layer": "ann", "label": "1"}).status_code == 201
+    assert ds.history(item, "rita") == [] and ds.history(item, "done") == []
+    assert [h["author"] for h in ds.history(item, "ann")] == ["annotator"]
+
+
 def test_blind_annotators_cannot_bulk_write_through_a_hidden_filter(
     web_project: Project,
 ) -> None:

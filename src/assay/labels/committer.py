@@ -48,11 +48,17 @@ class LabelCommitter:
     ) -> tuple[int, bool]:
         """Write one label once it is committed: returns its id and whether it is new (False
         for a retried idempotency key), or raises the request's own error."""
+        return self.enqueue(dataset_id, request).result(timeout=timeout_s)
+
+    def enqueue(self, dataset_id: int, request: LabelRequest) -> Future[tuple[int, bool]]:
+        """Queue one label write; the future completes once it is committed (or failed). The
+        web app awaits it on its event loop (``asyncio.wrap_future``), so a waiting request
+        holds no thread."""
         if self._closed:
             raise StoreError("The label writer is shut down.")
         future: Future[tuple[int, bool]] = Future()
         self._queue.put(_Pending(dataset_id, request, future))
-        return future.result(timeout=timeout_s)
+        return future
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Finish what is queued, then stop the writer thread."""

@@ -10,8 +10,8 @@ people write at once; the same lock makes "is this layer frozen?" race-free.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -284,12 +284,19 @@ def write_labels(
 
 @dataclass(frozen=True)
 class LabelRequest:
-    """One label write of one person into one layer (the unit the group committer batches)."""
+    """One label write of one person into one layer (the unit the group committer batches).
+
+    ``check``, when given, is called with the layer's row inside the write transaction and
+    raises (an AssayError, such as PermissionDenied) to refuse the write: the web app checks
+    who may write there against the layer as it is when the label lands, with no read of its
+    own.
+    """
 
     layer: str
     write: LabelWrite
     author: str
     idempotency_key: str | None = None
+    check: Callable[[Row[Any]], None] | None = field(default=None, compare=False)
 
 
 def write_requests(
@@ -330,6 +337,10 @@ def write_requests(
     for name in names:
         if name not in layers:
             queries.get_layer(conn, dataset_id, name)  # raises LayerNotFound with a hint
+    for r in requests:
+        if r.check is not None:
+            r.check(layers[r.layer])
+    for name in names:
         if layers[name].frozen:
             raise Conflict(f"Layer {name!r} is frozen (read-only); nothing was written.")
     check_items(conn, dataset_id, sorted({r.write.item_id for r in requests}))

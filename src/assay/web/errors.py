@@ -5,9 +5,10 @@ API paths (``/api/...``) get one JSON shape, built by :func:`error_body`::
     {"ok": false, "error": "No dataset named 'x'.", "errors": [], "status": 404}
 
 Pages get ``error.html``; a page that needs a signed-in user redirects to ``/login`` instead.
-Library errors map by meaning: NotFound 404, Conflict 409, InvalidParameter and
-DataFormatError 422, StoreBusy 503. Anything unexpected is a 500 whose body says nothing about
-the server (no traceback, no SQL, no paths); the exception is re-raised for the server log.
+Library errors map by meaning: NotFound 404, PermissionDenied 403, Conflict 409,
+InvalidParameter and DataFormatError 422, StoreBusy 503. Anything unexpected is a 500 whose
+body says nothing about the server (no traceback, no SQL, no paths); the exception is re-raised
+for the server log.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from assay.errors import (
     DataFormatError,
     InvalidParameter,
     NotFound,
+    PermissionDenied,
     StoreBusy,
 )
 from assay.users import AuthBusy
@@ -101,6 +103,8 @@ def status_of(exc: BaseException) -> int:
         return exc.status
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, PermissionDenied):
+        return 403
     if isinstance(exc, Conflict):
         return 409
     if isinstance(exc, InvalidParameter | DataFormatError):

@@ -5,6 +5,7 @@ and its API endpoint cannot disagree about who sees what.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any
 from urllib.parse import quote
@@ -12,9 +13,9 @@ from urllib.parse import quote
 from fastapi.responses import Response
 
 from assay.dataset import Dataset
-from assay.errors import InvalidParameter, ItemNotFound
+from assay.errors import InvalidParameter, ItemNotFound, PermissionDenied
 from assay.labels.writes import LabelRequest, LabelWrite
-from assay.store import filters, queries
+from assay.store import filters
 from assay.store.queries import MAX_PAGE
 from assay.web import data, media
 from assay.web.app import API_PREFIX, AppState
@@ -222,20 +223,61 @@ def write_label(
     refuse everyone (409). The idempotency key is kept per user, so one user's retries never
     collide with another's keys.
     """
-    rows = {r.name: r for r in data.layer_rows(dataset)}
-    row = rows.get(layer)
-    if row is None or not can_see_layer_row(state, who, row):
-        with dataset.store.read() as conn:
-            queries.get_layer(conn, dataset.id, layer)  # LayerNotFound with a hint
-        raise Forbidden(f"You may not see layer {layer!r}.")
-    if not row.frozen and not can_write_layer(who.user, row):
-        raise Forbidden(
-            f"Your role ({who.user.role}) may not write to layer {layer!r}: annotators label "
-            "only in the layers they own."
-        )
-    key = f"u{who.user.id}:{idempotency_key}" if idempotency_key else None
-    request = LabelRequest(layer, LabelWrite(item_id, label, note), who.user.username, key)
+    request = label_request(state, who, item_id, layer, label, note, idempotency_key)
     label_id, written = state.labels.submit(dataset.id, request)
+    return _label_written(item_id, layer, label, label_id, written)
+
+
+async def write_label_async(
+    state: AppState,
+    who: Principal,
+    dataset: Dataset,
+    item_id: int,
+    *,
+    layer: str,
+    label: str | None,
+    note: str | None = None,
+    idempotency_key: str | None = None,
+    timeout_s: float = 60.0,
+) -> dict[str, Any]:
+    """:func:`write_label` for the event loop: the request waits for its group commit without
+    holding a thread (fifty annotators would otherwise hold fifty threads contending for the
+    GIL, which made the slowest writes several times slower than the median)."""
+    request = label_request(state, who, item_id, layer, label, note, idempotency_key)
+    future = asyncio.wrap_future(state.labels.enqueue(dataset.id, request))
+    label_id, written = await asyncio.wait_for(future, timeout_s)
+    return _label_written(item_id, layer, label, label_id, written)
+
+
+def label_request(
+    state: AppState,
+    who: Principal,
+    item_id: int,
+    layer: str,
+    label: str | None,
+    note: str | None,
+    idempotency_key: str | None,
+) -> LabelRequest:
+    """The write for the committer, with the check of who may write to the layer; the check
+    runs against the layer row inside the write transaction (no read of its own)."""
+
+    def check(row: Any) -> None:
+        if not can_see_layer_row(state, who, row):
+            raise PermissionDenied(f"You may not see layer {layer!r}.")
+        if not row.frozen and not can_write_layer(who.user, row):
+            raise PermissionDenied(
+                f"Your role ({who.user.role}) may not write to layer {layer!r}: annotators "
+                "label only in the layers they own."
+            )
+
+    key = f"u{who.user.id}:{idempotency_key}" if idempotency_key else None
+    write = LabelWrite(item_id, label, note)
+    return LabelRequest(layer, write, who.user.username, key, check=check)
+
+
+def _label_written(
+    item_id: int, layer: str, label: str | None, label_id: int, written: bool
+) -> dict[str, Any]:
     return {
         "ok": True,
         "item_id": item_id,

@@ -87,7 +87,7 @@ class LabelChange(BaseModel):
 
 
 @router.post("/datasets/{name}/items/{item_id}/labels", status_code=201)
-def set_label(
+async def set_label(
     name: str, item_id: ItemId, body: LabelChange, request: Request, who: Labeler
 ) -> dict[str, Any]:
     """Set an item's label in a layer, as you (kept in the history; nothing is overwritten).
@@ -97,7 +97,7 @@ def set_label(
     """
     state = app_state(request)
     dataset = service.open_dataset(state, name)
-    return service.write_label(
+    return await service.write_label_async(
         state,
         who,
         dataset,
