@@ -6,7 +6,11 @@ CPU runs at a time (a login flood queues instead of exhausting memory), and an u
 is checked against a dummy hash so that the answer takes as long as for a known one.
 
 API tokens are random (``secrets.token_urlsafe``); only their SHA-256 is stored, and the token
-itself is shown once, when it is created.
+itself is shown once, when it is created. A token found valid is remembered in the process for
+``TOKEN_CACHE_S`` (2 s), so a script writing labels as fast as it can costs no database read
+per request; revoking a token or changing or disabling its user forgets every remembered token
+of the process at once, and another process (the CLI, another server worker) sees the change
+within those 2 s.
 
 Usernames are lower-cased (NFC, trimmed), so ``Alice`` and ``alice`` are one account.
 """
@@ -18,6 +22,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +41,9 @@ MAX_PASSWORD = 1024
 TOKEN_PREFIX = "assay_"
 # A token's last use is recorded at most this often (a read should not write every time).
 TOKEN_TOUCH_S = 60
+# How long a process trusts a token it found valid (see the module's docstring).
+TOKEN_CACHE_S = 2.0
+_TOKEN_CACHE_MAX = 10_000
 HASH_WAIT_S = 10.0
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9_.@-]{0,63}")
 
@@ -265,7 +273,9 @@ def update_user(
             conn.execute(t.users.update().where(t.users.c.id == row.id).values(**values))
         if disabled or password is not None:
             conn.execute(t.web_sessions.delete().where(t.web_sessions.c.user_id == row.id))
-        return _user(conn.execute(sa.select(t.users).where(t.users.c.id == row.id)).one())
+        user = _user(conn.execute(sa.select(t.users).where(t.users.c.id == row.id)).one())
+    _tokens.forget()
+    return user
 
 
 def _other_admins(conn: Any, user_id: int) -> int:
@@ -361,13 +371,59 @@ def revoke_token(store: Store, token_id: int, *, username: str | None = None) ->
             raise UserNotFound(f"No API token {token_id}.")
         if row.revoked_at is None:
             conn.execute(t.api_tokens.update().where(a.id == token_id).values(revoked_at=_now()))
+    _tokens.forget()
     return next(tok for tok in list_tokens(store) if tok.id == token_id)
+
+
+class _TokenCache:
+    """Tokens found valid in the last ``TOKEN_CACHE_S``, by (store URL, token hash).
+
+    A generation number makes :meth:`forget` win over a lookup that was already under way: a
+    lookup started before a revocation never stores its (now stale) answer.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[float, User]] = {}
+        self.generation = 0
+
+    def get(self, key: tuple[str, str]) -> User | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[str, str], user: User, generation: int) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._entries) >= _TOKEN_CACHE_MAX:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + TOKEN_CACHE_S, user)
+
+    def forget(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+
+_tokens = _TokenCache()
+
+
+def cached_user_for_token(store: Store, token: str) -> User | None:
+    """The user of a token this process found valid in the last ``TOKEN_CACHE_S``, without
+    touching the database; None means "not known": ask :func:`user_for_token`."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    return _tokens.get((store.url, token_hash(token)))
 
 
 def user_for_token(store: Store, token: str) -> User | None:
     """The enabled user an unrevoked token belongs to, else None (records the token's use)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
+    key = (store.url, token_hash(token))
+    generation = _tokens.generation
     a = t.api_tokens.c
     with store.read() as conn:
         row = conn.execute(
@@ -386,4 +442,6 @@ def user_for_token(store: Store, token: str) -> User | None:
                 )
         except StoreBusy:  # bookkeeping only: never fail a request over it
             pass
-    return _user(row)
+    user = _user(row)
+    _tokens.put(key, user, generation)
+    return user

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from web_helpers import PASSWORD, login
 
 from assay import users
 from assay.project import Project
+from assay.store import schema as t
 from assay.web import create_app
 from assay.web.auth import safe_next
 from assay.web.keys import secret_key_path
@@ -319,3 +322,27 @@ def test_security_headers_on_pages_and_api(client: TestClient) -> None:
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
         assert "access-control-allow-origin" not in headers
+
+
+def test_a_token_revoked_by_another_process_stops_within_the_cache_time(
+    client: TestClient, web_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(users, "TOKEN_CACHE_S", 0.3)
+    token, made = users.create_token(web_project.store, "reviewer", "script")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/whoami", headers=bearer).status_code == 200
+    # Another process (the CLI, a second server worker) revokes it: this process is not told.
+    with web_project.store.write() as conn:
+        conn.execute(
+            t.api_tokens.update()
+            .where(t.api_tokens.c.id == made.id)
+            .values(revoked_at=datetime.now(UTC))
+        )
+    time.sleep(0.35)
+    assert client.get("/api/v1/whoami", headers=bearer).status_code == 401
+    # In this process a revocation is seen at once, cached or not.
+    again, made = users.create_token(web_project.store, "reviewer", "again")
+    bearer = {"Authorization": f"Bearer {again}"}
+    assert client.get("/api/v1/whoami", headers=bearer).status_code == 200
+    users.revoke_token(web_project.store, made.id)
+    assert client.get("/api/v1/whoami", headers=bearer).status_code == 401

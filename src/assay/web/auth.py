@@ -36,7 +36,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from assay.store.filters import DEFAULT_LAYER, parse
-from assay.users import User, user_for_token
+from assay.users import User, cached_user_for_token, user_for_token
 from assay.web.errors import Forbidden, TooManyRequests, Unauthorized
 from assay.web.sessions import COOKIE, Session
 
@@ -101,9 +101,24 @@ def authenticate_request(request: Request) -> Principal | None:
     return Principal(session.user, "session", session) if session else None
 
 
+def _cached_token_principal(request: Request) -> Principal | None:
+    """The principal of a bearer token this process found valid a moment ago (no database
+    read and no thread: see ``users.TOKEN_CACHE_S``), else None."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    user = cached_user_for_token(app_state(request).project.store, token.strip())
+    return Principal(user, "token") if user else None
+
+
 async def principal(request: Request) -> Principal:
     """The signed-in principal (401 without one; 403 on a session write without CSRF)."""
     found = getattr(request.state, "principal", None)
+    if found is None:
+        found = _cached_token_principal(request)
     if found is None:
         found = await run_in_threadpool(authenticate_request, request)
         if found is None:
