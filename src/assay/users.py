@@ -17,6 +17,8 @@ Usernames are lower-cased (NFC, trimmed), so ``Alice`` and ``alice`` are one acc
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -24,6 +26,7 @@ import secrets
 import threading
 import time
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -375,6 +378,36 @@ def revoke_token(store: Store, token_id: int, *, username: str | None = None) ->
     return next(tok for tok in list_tokens(store) if tok.id == token_id)
 
 
+def _touch_token(store: Store, token_id: int, when: datetime) -> None:
+    """Record a token's use: now if the store's write lock is free, else in the background.
+
+    Bookkeeping only, so a request never waits for it: waiting for the lock behind a busy
+    label committer made the first request of a new token take seconds.
+    """
+
+    def touch(wait: bool) -> None:
+        with store.write(wait=wait) as conn:
+            conn.execute(
+                t.api_tokens.update().where(t.api_tokens.c.id == token_id).values(last_used_at=when)
+            )
+
+    try:
+        touch(wait=False)
+    except StoreBusy:
+        _bookkeeping().submit(_quietly, touch, True)
+
+
+def _quietly(fn: Any, *args: Any) -> None:
+    with contextlib.suppress(AssayError):  # bookkeeping only: never fail over it
+        fn(*args)
+
+
+@functools.cache
+def _bookkeeping() -> ThreadPoolExecutor:
+    """One background thread for writes nobody waits for."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="assay-bookkeeping")
+
+
 class _TokenCache:
     """Tokens found valid in the last ``TOKEN_CACHE_S``, by (store URL, token hash).
 
@@ -435,13 +468,7 @@ def user_for_token(store: Store, token: str) -> User | None:
         return None
     now = _now()
     if row.last_used_at is None or now - row.last_used_at > timedelta(seconds=TOKEN_TOUCH_S):
-        try:
-            with store.write() as conn:
-                conn.execute(
-                    t.api_tokens.update().where(a.id == row.token_id).values(last_used_at=now)
-                )
-        except StoreBusy:  # bookkeeping only: never fail a request over it
-            pass
+        _touch_token(store, int(row.token_id), now)
     user = _user(row)
     _tokens.put(key, user, generation)
     return user

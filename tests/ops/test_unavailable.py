@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -103,8 +104,6 @@ def _pg_bin() -> Path | None:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_postgresql_stopping_and_coming_back(tmp_path: Path) -> None:
-    from conftest import _free_port  # the test suite's own helpers
-
     bindir = _pg_bin()
     if bindir is None:
         if os.environ.get("ASSAY_REQUIRE_POSTGRES"):
@@ -158,3 +157,9 @@ def test_postgresql_stopping_and_coming_back(tmp_path: Path) -> None:
             check=False,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -346,3 +346,22 @@ def test_a_token_revoked_by_another_process_stops_within_the_cache_time(
     assert client.get("/api/v1/whoami", headers=bearer).status_code == 200
     users.revoke_token(web_project.store, made.id)
     assert client.get("/api/v1/whoami", headers=bearer).status_code == 401
+
+
+def test_a_new_token_is_not_held_up_by_a_busy_writer(
+    client: TestClient, web_project: Project
+) -> None:
+    # Recording a token's first use is bookkeeping: while another writer holds the store's
+    # write lock (as the label committer nearly always does under load) the request goes on
+    # and the use is recorded in the background once the lock is free.
+    token, _ = users.create_token(web_project.store, "reviewer", "busy")
+    bearer = {"Authorization": f"Bearer {token}"}
+    with web_project.store.write() as conn:
+        conn.execute(t.layers.update().where(t.layers.c.id == -1).values(name="x"))  # lock held
+        started = time.monotonic()
+        assert client.get("/api/v1/whoami", headers=bearer).status_code == 200
+        assert time.monotonic() - started < 2  # the busy timeout is 5 s
+    deadline = time.monotonic() + 20
+    while users.list_tokens(web_project.store, "reviewer")[0].last_used_at is None:
+        assert time.monotonic() < deadline, "the token's use was never recorded"
+        time.sleep(0.05)

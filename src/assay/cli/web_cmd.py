@@ -42,6 +42,7 @@ def serve_project(
             "[yellow]Listening beyond this machine without TLS: put Assay behind an HTTPS "
             "proxy (and start it with --proxy-headers).[/yellow]"
         )
+    settings = {"freeze_gc": True, **settings}
     if workers > 1:
         from assay.web import factory
 

@@ -132,19 +132,26 @@ class Store:
             yield conn
 
     @contextmanager
-    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+    def write(self, *, durable: bool = True, wait: bool = True) -> Iterator[Connection]:
         """A connection in a write transaction: committed on success, rolled back on error.
 
         ``durable=False`` lets SQLite skip the fsync at commit (``synchronous=NORMAL``: a
         power cut may lose the last commits, never consistency). Only for writes nobody can
         see yet, such as the batches of an unpublished import, whose publishing commit is
         durable and makes everything before it durable too.
+
+        ``wait=False`` raises StoreBusy at once, on SQLite, when another writer holds the lock,
+        instead of waiting for it: for bookkeeping a request should not wait on (a busy
+        writer such as the label committer can hold the lock almost without a gap).
         """
         with self._connect(write=True) as conn:
-            relaxed = not durable and self.dialect == "sqlite"
+            sqlite = self.dialect == "sqlite"
+            relaxed = not durable and sqlite
             if relaxed:  # and checkpoint in bigger steps: fewer fsyncs of the database file
                 _pragma(conn, "synchronous=NORMAL")
                 _pragma(conn, "wal_autocheckpoint=16384")
+            if not wait and sqlite:
+                _pragma(conn, "busy_timeout=0")
             try:
                 with conn.begin():
                     yield conn
@@ -152,6 +159,8 @@ class Store:
                 if relaxed:
                     _pragma(conn, "synchronous=FULL")
                     _pragma(conn, "wal_autocheckpoint=1000")
+                if not wait and sqlite:
+                    _pragma(conn, f"busy_timeout={BUSY_TIMEOUT_MS}")
 
     @contextmanager
     def _connect(self, write: bool = False) -> Iterator[Connection]:
