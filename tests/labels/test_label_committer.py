@@ -101,3 +101,24 @@ def test_many_threads_through_the_committer(ds: assay.Dataset) -> None:
     assert check_store(ds.store).ok
     with pytest.raises(Exception, match="shut down"):
         committer.submit(ds.id, LabelRequest("ann0", LabelWrite(items[0], "cat"), "x"))
+
+
+def test_writers_of_one_sqlite_file_take_turns_on_a_file_lock(ds: assay.Dataset) -> None:
+    # Another server process's writer holds the turn: this one waits for it (blocked in
+    # flock, woken at once on release) rather than polling SQLite's busy lock.
+    fcntl = pytest.importorskip("fcntl")
+    if ds.store.dialect != "sqlite":
+        pytest.skip("PostgreSQL writers queue on row locks")
+    ds.create_layer("turns")
+    item = ds.item("k0")["id"]
+    committer = LabelCommitter(ds.store)
+    database = sa.engine.make_url(ds.store.url).database
+    with open(f"{database}-label-writers.lock", "ab") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        pending = committer.enqueue(ds.id, LabelRequest("turns", LabelWrite(item, "cat"), "a"))
+        with pytest.raises(TimeoutError):
+            pending.result(timeout=0.5)
+        fcntl.flock(other, fcntl.LOCK_UN)
+    label_id, new = pending.result(timeout=10)
+    assert new and ds.history(item, layer="turns")[0]["id"] == label_id
+    committer.close()

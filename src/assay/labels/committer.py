@@ -9,14 +9,25 @@ A request is acknowledged only after the commit that holds it: durability is unc
 A request that fails its checks (frozen layer, unknown class ...) must not fail its
 neighbours: when a batch raises, the writer redoes it one request at a time, each inside a
 savepoint, so every request gets its own answer.
+
+Several server processes on one SQLite file (``assay serve --workers N``) each have a writer
+thread. SQLite makes a writer that finds the lock taken sleep and try again (up to 100 ms
+between tries), so a writer committing back to back kept the lock from the other for seconds
+(503s after the 5 s busy timeout). The writers therefore take turns on an advisory file lock
+next to the database first: a blocked ``flock`` wakes as soon as the lock is released.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import IO
+
+import sqlalchemy as sa
 
 from assay.errors import AssayError, StoreError
 from assay.labels.writes import LabelRequest, write_requests
@@ -41,6 +52,7 @@ class LabelCommitter:
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="assay-label-writer", daemon=True)
         self._closed = False
+        self._turns = _sqlite_turns(store)
         self._thread.start()
 
     def submit(
@@ -66,6 +78,8 @@ class LabelCommitter:
             self._closed = True
             self._queue.put(None)
             self._thread.join(timeout=timeout_s)
+            if self._turns is not None and not self._thread.is_alive():
+                self._turns.close()
 
     def _run(self) -> None:
         while True:
@@ -92,7 +106,7 @@ class LabelCommitter:
         for p in batch:
             by_dataset.setdefault(p.dataset_id, []).append(p)
         try:
-            with self.store.write() as conn:
+            with self._turn(), self.store.write() as conn:
                 outcomes: list[tuple[_Pending, tuple[int, bool] | BaseException]] = []
                 for dataset_id, pending in by_dataset.items():
                     try:
@@ -118,3 +132,33 @@ class LabelCommitter:
                 p.future.set_exception(outcome)
             else:
                 p.future.set_result(outcome)
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This process's turn among the label writers of one SQLite file (see the module)."""
+        if self._turns is None:
+            yield
+            return
+        import fcntl
+
+        fcntl.flock(self._turns, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._turns, fcntl.LOCK_UN)
+
+
+def _sqlite_turns(store: Store) -> IO[bytes] | None:
+    """The open lock file the label writers of an SQLite store take turns on (None for
+    PostgreSQL, whose row locks queue fairly, for an in-memory database, or without flock)."""
+    url = sa.engine.make_url(store.url)
+    if store.dialect != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    try:
+        import fcntl  # noqa: F401  (POSIX only)
+    except ImportError:
+        return None
+    try:
+        return open(f"{url.database}-label-writers.lock", "ab")
+    except OSError:  # a read-only folder: writes will fail with their own clear error
+        return None
