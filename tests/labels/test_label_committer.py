@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import itertools
 import threading
+from concurrent.futures import Future
 
 import pytest
 import sqlalchemy as sa
 
 import assay
 from assay.errors import ClassNotFound, Conflict, ItemNotFound, PermissionDenied
-from assay.labels.committer import LabelCommitter
+from assay.labels.committer import LabelCommitter, _Pending
 from assay.labels.writes import LabelRequest, LabelWrite, write_requests
 from assay.store import schema as t
 from assay.store.doctor import check_store
@@ -121,4 +122,27 @@ def test_writers_of_one_sqlite_file_take_turns_on_a_file_lock(ds: assay.Dataset)
         fcntl.flock(other, fcntl.LOCK_UN)
     label_id, new = pending.result(timeout=10)
     assert new and ds.history(item, layer="turns")[0]["id"] == label_id
+    committer.close()
+
+
+def test_a_write_given_up_before_its_turn_is_not_written(ds: assay.Dataset) -> None:
+    # The web app stops waiting after a timeout (cancelling the future); the writer must skip
+    # that write, not die setting the result of a cancelled future.
+    ds.create_layer("gave-up")
+    item = ds.item("k0")["id"]
+    committer = LabelCommitter(ds.store)
+    given_up: Future[tuple[int, bool]] = Future()
+    kept: Future[tuple[int, bool]] = Future()
+    assert given_up.cancel()
+    committer._commit(
+        [
+            _Pending(ds.id, LabelRequest("gave-up", LabelWrite(item, "cat"), "a"), given_up),
+            _Pending(ds.id, LabelRequest("gave-up", LabelWrite(item, "dog"), "a"), kept),
+        ]
+    )
+    assert kept.result(timeout=0)[1] is True
+    assert [h["label"] for h in ds.history(item, layer="gave-up")] == ["dog"]
+    # And the writer thread goes on.
+    later = committer.submit(ds.id, LabelRequest("gave-up", LabelWrite(item, "bird"), "a"))
+    assert later[1] is True
     committer.close()

@@ -102,6 +102,9 @@ class LabelCommitter:
                 return
 
     def _commit(self, batch: list[_Pending]) -> None:
+        # A request given up before its turn (a timed-out or cancelled wait) is not written:
+        # nobody will be told it was. Once running, a future can no longer be cancelled.
+        batch = [p for p in batch if p.future.set_running_or_notify_cancel()]
         by_dataset: dict[int, list[_Pending]] = {}
         for p in batch:
             by_dataset.setdefault(p.dataset_id, []).append(p)
