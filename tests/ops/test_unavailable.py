@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,68 @@ def test_disk_full_rolls_back_and_recovers(tmp_path: Path) -> None:
         ).n_written
         == 20
     )
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A real 8 MiB filesystem (tmpfs) to fill up; needs root (as in CI), else skipped."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small filesystem needs root")
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    """Write a file until the filesystem is full; returns it (delete it to free the space)."""
+    filler = folder / "filler"
+    with open(filler, "wb") as f:
+        try:
+            for _ in range(10_000):
+                f.write(b"\0" * 65536)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_real_full_disk_rolls_back_and_recovers(
+    small_filesystem: Path, tmp_path: Path
+) -> None:
+    project = assay.init(small_filesystem / "project")
+    ds = make_dataset(project, "pets")
+    ds.create_layer("bulk")
+    table = tmp_path / "houses.csv"
+    table.write_text("id,x,band\n" + "".join(f"h{i},{i},b{i % 3}\n" for i in range(5_000)))
+    before = n_labels(project)
+    filler = _fill(small_filesystem)
+    labels = [(f"k{i}", "cat") for i in range(20)]
+    with pytest.raises(StoreError, match=r"disk is full.*rolled back.*Free some disk space"):
+        ds.set_labels(labels, layer="bulk", author="a", note="n" * 9000)
+    with pytest.raises(StoreError, match="disk is full"):
+        project.import_table(table, dataset="houses", label_column="band", key_column="id")
+    assert n_labels(project) == before  # reads still work, and nothing half-written shows
+    assert [d["name"] for d in project.datasets()] == ["pets"]
+    filler.unlink()  # space comes back
+    assert check_store(project.store).ok
+    written = project.dataset("pets").set_labels(labels, layer="bulk", author="a", note="n" * 5000)
+    assert written.n_written == 20
+    imported = project.import_table(table, dataset="houses", label_column="band", key_column="id")
+    assert imported.n_new_items == 5_000
+    assert check_store(project.store).ok
+    project.close()
 
 
 def test_read_only_database_says_so(tmp_path: Path) -> None:
