@@ -91,6 +91,9 @@ def test_upload_a_table_from_the_datasets_page(
     page.click("#import-link")
     page.wait_for_url(live["url"] + "/datasets/houses")
     assert live["project"].dataset("houses").items(limit=5)[0][0]["label"] in ("low", "high")
+    page.goto(live["url"] + "/datasets/houses/jobs")  # the import is the dataset's first job
+    page.wait_for_selector("#jobs-body tr[data-kind='import'][data-state='done'] a")
+    assert page.text_content("#jobs-body tr[data-kind='import'] a") == "3 new items"
 
     bad = tmp_path / "slip.zip"
     with zipfile.ZipFile(bad, "w") as zf:

@@ -41,6 +41,8 @@
         return el("a", { href: `${base}/agreement` }, "see agreement");
       case "suggest":
         return el("a", { href: `${base}/label?layer=${q(job.params.layer)}` }, "label them");
+      case "import":
+        return el("a", { href: base }, `${(r.n_new_items || 0).toLocaleString()} new items`);
       default:
         return null;
     }
