@@ -74,9 +74,7 @@ def test_a_zip_of_class_folders_imports_and_keeps_its_images(
     assert again.n_new_items == 0 and again.n_new_labels == 0
 
 
-def test_a_tar_gz_of_a_csv_imports_and_its_folder_is_removed(
-    project: Project, inbox: Path
-) -> None:
+def test_a_tar_gz_of_a_csv_imports_and_its_folder_is_removed(project: Project, inbox: Path) -> None:
     data = b"id,x,band\na,1.5,low\nb,2.5,high\nc,3.0,high\n"
     path = inbox / "houses.tgz"
     with tarfile.open(path, "w:gz") as tf:

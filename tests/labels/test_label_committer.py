@@ -64,6 +64,7 @@ def test_many_threads_through_the_committer(ds: assay.Dataset) -> None:
             assert new
             with lock:
                 acked.append(label_id)
+
         def not_mine(row: object) -> None:
             raise PermissionDenied(f"not {getattr(row, 'name', '?')}")
 

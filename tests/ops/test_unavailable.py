@@ -103,9 +103,7 @@ def _fill(folder: Path) -> Path:
     return filler
 
 
-def test_a_real_full_disk_rolls_back_and_recovers(
-    small_filesystem: Path, tmp_path: Path
-) -> None:
+def test_a_real_full_disk_rolls_back_and_recovers(small_filesystem: Path, tmp_path: Path) -> None:
     project = assay.init(small_filesystem / "project")
     ds = make_dataset(project, "pets")
     ds.create_layer("bulk")

@@ -26,9 +26,7 @@ DEMO_LOGIN_FILE = Path(".assay") / "demo-login.txt"
 FIRST_ADMIN = "admin"
 
 
-def serve_project(
-    project: Any, host: str, port: int, *, workers: int = 1, **settings: Any
-) -> None:
+def serve_project(project: Any, host: str, port: int, *, workers: int = 1, **settings: Any) -> None:
     """Run the web app for ``project`` with uvicorn until interrupted (``workers`` processes;
     more than one use :mod:`assay.web.factory`)."""
     import uvicorn

@@ -167,9 +167,7 @@ def _heads(conn: Connection) -> Check:
     stale = (
         sa.select(newest.c.layer_id, newest.c.item_id, newest.c.last, h.c.label_id)
         .select_from(newest)
-        .outerjoin(
-            h, sa.and_(h.c.layer_id == newest.c.layer_id, h.c.item_id == newest.c.item_id)
-        )
+        .outerjoin(h, sa.and_(h.c.layer_id == newest.c.layer_id, h.c.item_id == newest.c.item_id))
         .where(h.c.label_id.is_distinct_from(newest.c.last))
     )
     _found(
@@ -183,9 +181,7 @@ def _heads(conn: Connection) -> Check:
         .join(lab, lab.c.id == h.c.label_id)
         .where(lab.c.class_id.is_distinct_from(h.c.class_id))
     )
-    _found(
-        check, conn, wrong_class, lambda r: f"layer {r[0]}, item {r[1]}: head has another class"
-    )
+    _found(check, conn, wrong_class, lambda r: f"layer {r[0]}, item {r[1]}: head has another class")
     return check
 
 
@@ -207,9 +203,7 @@ def _imports(conn: Connection) -> Check:
     check = Check("imports", "no partial import is visible")
     visible_partial = sa.select(t.datasets.c.name).where(
         t.datasets.c.state == "ready",
-        t.datasets.c.import_id.in_(
-            sa.select(t.imports.c.id).where(t.imports.c.state == "failed")
-        ),
+        t.datasets.c.import_id.in_(sa.select(t.imports.c.id).where(t.imports.c.state == "failed")),
     )
     _found(check, conn, visible_partial, lambda r: f"dataset {r[0]} comes from a failed import")
     return check

@@ -27,9 +27,7 @@ def suggestions(
     current = dataset.suggestions.current(layer)
     rows: list[dict[str, Any]] = []
     if current is not None:
-        rows = dataset.suggestions.items(
-            layer, after=after, limit=limit, pending_only=pending_only
-        )
+        rows = dataset.suggestions.items(layer, after=after, limit=limit, pending_only=pending_only)
     by_id = {r["id"]: r for r in data.items_by_ids(dataset, [r["item_id"] for r in rows])}
     items = []
     for r in rows:
