@@ -119,10 +119,11 @@ async def principal(request: Request) -> Principal:
     found = getattr(request.state, "principal", None)
     if found is None:
         found = _cached_token_principal(request)
-    if found is None:
-        found = await run_in_threadpool(authenticate_request, request)
+        if found is None:
+            found = await run_in_threadpool(authenticate_request, request)
         if found is None:
             raise Unauthorized("Sign in first: send a session cookie or an API token.")
+        # Pages render the signed-in user from here, whichever way the token was found.
         request.state.principal = found
     if found.via == "session" and request.method not in SAFE_METHODS:
         await check_csrf(request, found)
