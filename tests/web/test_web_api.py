@@ -245,7 +245,10 @@ def test_unknown_class_and_extra_fields_are_refused(
 ) -> None:
     item = item_ids(web_project, "digits")[0]
     url = f"/api/v1/datasets/digits/items/{item}/labels"
-    assert admin.post(url, json={"layer": "ann", "label": "cat"}).status_code == 404
+    unknown = admin.post(url, json={"layer": "ann", "label": "cat"})
+    assert unknown.status_code == 422  # the item and layer exist: the body's value is wrong
+    assert "No class 'cat'" in unknown.json()["error"]
+    assert "Known classes: '0'" in unknown.json()["error"]
     extra = admin.post(url, json={"layer": "ann", "label": "1", "author": "someone else"})
     assert extra.status_code == 422
 

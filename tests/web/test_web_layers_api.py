@@ -167,7 +167,7 @@ def test_bulk_write_is_all_or_nothing(client: TestClient, web_project: Project) 
     unknown_class = client.post(
         f"{API}/labels", json={"layer": "ann", "label": "7", "items": digits}
     )
-    assert unknown_class.status_code == 404
+    assert unknown_class.status_code == 422 and "No class '7'" in unknown_class.text
     ds = web_project.dataset("digits")
     assert all(ds.history(item, "ann") == [] for item in digits)
 

@@ -63,7 +63,7 @@ def test_list_filters_and_keyset_pages(client: TestClient, disputed: list[int]) 
 
 @pytest.mark.parametrize(
     ("params", "status"),
-    [({"state": "pending"}, 422), ({"reason": "bored"}, 422), ({"label": "7"}, 404),
+    [({"state": "pending"}, 422), ({"reason": "bored"}, 422), ({"label": "7"}, 422),
      ({"limit": 0}, 422), ({"after": -1}, 422)],
 )  # fmt: skip
 def test_bad_case_queries_are_clear(
@@ -136,7 +136,7 @@ def test_dismiss_needs_a_reason_and_escalation_a_reviewer(
     assert to_annotator.status_code == 422 and "not a reviewer" in to_annotator.json()["error"]
     nobody = client.post(f"{url}/escalate", json={"assignee": "nobody"})
     assert nobody.status_code == 422
-    assert client.post(f"{url}/resolve", json={"label": "9", "reason": "x"}).status_code == 404
+    assert client.post(f"{url}/resolve", json={"label": "9", "reason": "x"}).status_code == 422
     assert client.get(url).json()["case"]["version"] == 0  # none of that changed anything
     ok = client.post(f"{url}/dismiss", json={"reason": "both fine", "expected_version": 0})
     assert ok.json()["case"]["state"] == "dismissed"
@@ -327,7 +327,7 @@ def test_review_page_lists_cases_with_evidence_and_actions(
     assert as_annotator.count('class="case"') == len(disputed)
     assert 'value="resolve"' not in as_annotator  # no decisions for annotators
     bad = client.get("/datasets/digits/review", params={"label": "7"})
-    assert bad.status_code == 404 and "No class" in bad.text
+    assert bad.status_code == 422 and "No class" in bad.text
 
 
 def test_flag_from_the_item_page(client: TestClient, web_project: Project) -> None:

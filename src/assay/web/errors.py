@@ -5,8 +5,9 @@ API paths (``/api/...``) get one JSON shape, built by :func:`error_body`::
     {"ok": false, "error": "No dataset named 'x'.", "errors": [], "status": 404}
 
 Pages get ``error.html``; a page that needs a signed-in user redirects to ``/login`` instead.
-Library errors map by meaning: NotFound 404, PermissionDenied 403, Conflict 409,
-InvalidParameter and DataFormatError 422, StoreBusy 503. Anything unexpected is a 500 whose
+Library errors map by meaning: NotFound 404 (but an unknown class 422: a class is a value in
+a body or filter, never a path), PermissionDenied 403, Conflict 409, InvalidParameter and
+DataFormatError 422, StoreBusy 503. Anything unexpected is a 500 whose
 body says nothing about the server (no traceback, no SQL, no paths); the exception is re-raised
 for the server log.
 """
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import (
     AssayError,
+    ClassNotFound,
     Conflict,
     DataFormatError,
     InvalidParameter,
@@ -101,6 +103,8 @@ def status_of(exc: BaseException) -> int:
     """The HTTP status a library or HTTP error stands for."""
     if isinstance(exc, HTTPError):
         return exc.status
+    if isinstance(exc, ClassNotFound):
+        return 422  # a class is a value in a body or a filter, never a resource in the path
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, PermissionDenied):
