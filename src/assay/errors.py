@@ -48,7 +48,19 @@ class DatasetNotFound(NotFound):
 
 
 class LayerNotFound(NotFound):
-    """No annotation layer of that name in the dataset."""
+    """No annotation layer of that name in the dataset.
+
+    ``name`` is the name asked for and ``owners`` maps every layer of the dataset to its
+    owner, so a caller that must not show them all (the web app in blind mode) can word the
+    hint from the layers its user may see.
+    """
+
+    def __init__(
+        self, message: str, *, name: str | None = None, owners: dict[str, str | None] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.owners = owners or {}
 
 
 class ClassNotFound(NotFound):

@@ -256,7 +256,7 @@ def test_unknown_class_and_extra_fields_are_refused(
 def test_blind_mode_hides_other_layers_from_annotators(web_project: Project) -> None:
     item = item_ids(web_project, "digits")[0]
     with TestClient(create_app(web_project, blind=True)) as c:
-        login(c, "annotator")
+        c.headers["X-CSRF-Token"] = login(c, "annotator")
         layers = c.get("/api/v1/datasets/digits/layers").json()["layers"]
         assert [la["name"] for la in layers] == ["ann"]
         page = c.get("/api/v1/datasets/digits/items").json()
@@ -274,9 +274,22 @@ def test_blind_mode_hides_other_layers_from_annotators(web_project: Project) -> 
         assert history == []
         page_html = c.get(f"/datasets/digits/items/{item}").text
         assert "ground_truth" not in page_html
+        # A typo's hint names only the layers the annotator may see.
+        typo = {"layer": "ground_trut", "label": "1"}
+        refused = c.post(f"/api/v1/datasets/digits/items/{item}/labels", json=typo)
+        assert refused.status_code == 404
+        assert (
+            refused.json()["error"]
+            == "No layer 'ground_trut' that you can see. Known layers: 'ann'."
+        )
+        queue = c.get("/api/v1/datasets/digits/queue", params={"layer": "frozn"}).json()
+        assert "frozen" not in queue["error"] and "'ann'" in queue["error"]
     with TestClient(create_app(web_project, blind=True)) as c:
-        login(c, "reviewer")  # reviewers are not blind
+        c.headers["X-CSRF-Token"] = login(c, "reviewer")  # reviewers are not blind
         assert len(c.get("/api/v1/datasets/digits/layers").json()["layers"]) == 3
+        typo = {"layer": "ground_trut", "label": "1"}
+        refused = c.post(f"/api/v1/datasets/digits/items/{item}/labels", json=typo)
+        assert "Did you mean 'ground_truth'?" in refused.json()["error"]
 
 
 def test_openapi_schema_is_served_to_signed_in_users(admin: TestClient) -> None:

@@ -105,7 +105,7 @@ def get_snapshot(conn: Connection, dataset_id: int, name: str) -> dict[str, Any]
     ).first()
     if row is None:
         names = [s["name"] for s in list_snapshots(conn, dataset_id)]
-        raise NotFound(f"No snapshot {name!r}.{queries._hint(name, names, 'snapshots')}")
+        raise NotFound(f"No snapshot {name!r}.{queries.hint(name, names, 'snapshots')}")
     return {"id": row.id, **_info(row), "layer_ids": {e["name"]: e["id"] for e in row.layers}}
 
 

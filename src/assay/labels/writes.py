@@ -111,7 +111,7 @@ def resolve_class(names: dict[str, int], name: str) -> int:
         return names[name]
     except KeyError:
         raise ClassNotFound(
-            f"No class {name!r} in this dataset.{queries._hint(name, list(names), 'classes')}"
+            f"No class {name!r} in this dataset.{queries.hint(name, list(names), 'classes')}"
             " Labels must be one of the dataset's classes."
         ) from None
 

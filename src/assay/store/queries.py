@@ -22,7 +22,8 @@ MAX_PAGE = 1_000
 READY = t.datasets.c.state == "ready"
 
 
-def _hint(name: str, choices: Sequence[str], what: str) -> str:
+def hint(name: str, choices: Sequence[str], what: str) -> str:
+    """' Did you mean X?' or the known choices, to end an error message with."""
     close = difflib.get_close_matches(name, choices, n=1)
     if close:
         return f" Did you mean {close[0]!r}?"
@@ -38,7 +39,7 @@ def get_dataset(conn: Connection, name: str) -> Row[Any]:
     if row is None:
         names = list(conn.execute(sa.select(t.datasets.c.name).where(READY)).scalars())
         raise DatasetNotFound(
-            f"No dataset named {name!r}.{_hint(name, names, 'datasets')}"
+            f"No dataset named {name!r}.{hint(name, names, 'datasets')}"
             " List them with `assay datasets`."
         )
     return row
@@ -87,7 +88,7 @@ def get_class(conn: Connection, dataset_id: int, name: str) -> Row[Any]:
     ).first()
     if row is None:
         names = [c.name for c in list_classes(conn, dataset_id)]
-        raise ClassNotFound(f"No class {name!r} in this dataset.{_hint(name, names, 'classes')}")
+        raise ClassNotFound(f"No class {name!r} in this dataset.{hint(name, names, 'classes')}")
     return row
 
 
@@ -106,8 +107,12 @@ def get_layer(conn: Connection, dataset_id: int, name: str) -> Row[Any]:
         sa.select(t.layers).where(t.layers.c.dataset_id == dataset_id, t.layers.c.name == name)
     ).first()
     if row is None:
-        names = [r.name for r in list_layers(conn, dataset_id)]
-        raise LayerNotFound(f"No layer {name!r} in this dataset.{_hint(name, names, 'layers')}")
+        owners = {r.name: r.owner for r in list_layers(conn, dataset_id)}
+        raise LayerNotFound(
+            f"No layer {name!r} in this dataset.{hint(name, list(owners), 'layers')}",
+            name=name,
+            owners=owners,
+        )
     return row
 
 

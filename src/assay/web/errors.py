@@ -15,6 +15,7 @@ for the server log.
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -30,10 +31,12 @@ from assay.errors import (
     Conflict,
     DataFormatError,
     InvalidParameter,
+    LayerNotFound,
     NotFound,
     PermissionDenied,
     StoreBusy,
 )
+from assay.store.queries import hint
 from assay.users import AuthBusy
 
 log = logging.getLogger("assay.web")
@@ -153,7 +156,28 @@ async def _assay_error(request: Request, exc: Exception) -> Response:
     if status == 500:
         log.error("unexpected library error", exc_info=exc)
         return _respond(request, "Internal error: the server log has the details.", 500)
+    if isinstance(exc, LayerNotFound):
+        return _respond(request, _layer_not_found(request, exc), status)
     return _respond(request, str(exc), status)
+
+
+def _layer_not_found(request: Request, exc: LayerNotFound) -> str:
+    """The message, its hint drawn only from the layers the signed-in user may see (a blind
+    annotator must not learn the other layers' names from a typo)."""
+    from assay.web.auth import app_state, can_see_layer
+
+    who = getattr(request.state, "principal", None)
+    if exc.name is None or who is None:
+        return str(exc)
+    blind = app_state(request).settings.blind
+    visible = [
+        name
+        for name, owner in exc.owners.items()
+        if can_see_layer(who.user, SimpleNamespace(owner=owner), blind=blind)
+    ]
+    if len(visible) == len(exc.owners):
+        return str(exc)
+    return f"No layer {exc.name!r} that you can see.{hint(exc.name, visible, 'layers')}"
 
 
 async def _starlette_error(request: Request, exc: Exception) -> Response:
