@@ -38,6 +38,8 @@ def test_cross_validate_train_predict_evaluate(cli) -> None:  # type: ignore[no-
     assert "Confusion matrix" in out and "Per class" in out
     result = json.loads(cli("evaluate", "cv", "--json"))
     assert result["n_items"] == 36 and len(result["confusion"]["matrix"]) == 3
+    few = cli("evaluate", "cv", "--filter", "split=test, label=0")  # too few for sets
+    assert "Conformal sets need at least 10 labeled items" in few and "Per class" in few
     out = cli("train", "m", "--model", "logreg", "--param", "C=0.5", "--filter", "split=train")
     assert "Trained run 'm' (logreg on pixels features) on 18 labels" in out
     out = cli("predict", "--run", "m", "--filter", "split=test")

@@ -79,3 +79,20 @@ def test_evaluate_probs_on_digits(digits_oof: tuple[np.ndarray, np.ndarray]) -> 
     losses = [e["loss"] for e in result["errors"]]
     assert len(losses) == 5 and losses == sorted(losses, reverse=True)
     assert sum(row["support"] for row in result["per_class"]) == len(y)
+
+
+def test_a_small_reference_gets_metrics_without_conformal_sets(
+    digits_oof: tuple[np.ndarray, np.ndarray],
+) -> None:
+    probs, y = digits_oof
+    ids = np.arange(len(y)) + 1
+    few = evaluate_probs(probs[:6], y[:6], ids[:6], [str(c) for c in range(10)])
+    assert few["n_items"] == 6 and few["accuracy"] == pytest.approx(
+        (probs[:6].argmax(1) == y[:6]).mean()
+    )
+    assert few["conformal"] is None
+    assert few["conformal_unavailable"] == (
+        "Conformal sets need at least 10 labeled items to calibrate on; this slice has 6."
+    )
+    enough = evaluate_probs(probs[:10], y[:10], ids[:10], [str(c) for c in range(10)])
+    assert enough["conformal"]["n_items"] == 10 and enough["conformal_unavailable"] is None

@@ -163,6 +163,25 @@ def test_evaluation_errors(client: TestClient, cv: dict[str, Any]) -> None:
     assert empty.status_code == 422 and "nothing to evaluate" in empty.json()["error"]
 
 
+def test_a_few_reference_labels_get_metrics_without_conformal_sets(
+    client: TestClient, web_project: Project, cv: dict[str, Any]
+) -> None:
+    """An annotator with six labels sees the model against them (it used to be a 422: the
+    conformal sets, which need ten labels to calibrate, failed the whole evaluation)."""
+    ds = web_project.dataset("digits")
+    ds.set_labels(
+        [(i, str(k % 3)) for k, i in enumerate(item_ids(web_project, "digits")[:6])], layer="ann"
+    )
+    signed(client, "reviewer")
+    ev = client.get(EVAL, params={"run": "cv", "reference": "ann"})
+    assert ev.status_code == 200, ev.text
+    assert ev.json()["n_items"] == 6 and ev.json()["conformal"] is None
+    assert "at least 10 labeled items" in ev.json()["conformal_unavailable"]
+    page = client.get("/datasets/digits/predictions", params={"run": "cv", "reference": "ann"})
+    assert page.status_code == 200 and 'id="confusion"' in page.text
+    assert 'id="conformal-unavailable"' in page.text and 'id="conformal"' not in page.text
+
+
 def test_blind_annotators_evaluate_only_against_their_layers(
     web_project: Project, cv: dict[str, Any]
 ) -> None:
@@ -293,9 +312,10 @@ def test_page_escapes_class_and_layer_names(
     assert 'id="confusion"' in html
     assert XSS not in html and XSS_CLASS not in html
     assert "&lt;img src=x onerror=" in html and "&lt;script&gt;" in html
-    # The fixture's texts dataset: no run, and too few items to evaluate its HTML-named layer.
+    # The fixture's texts dataset: no run, and too few items for conformal sets, whose note
+    # shows beside the metrics of its HTML-named layer.
     texts = client.get("/datasets/texts/predictions", params={"run": XSS})
-    assert texts.status_code == 422
+    assert texts.status_code == 200 and 'id="conformal-unavailable"' in texts.text
     assert XSS not in texts.text and "&lt;script&gt;" in texts.text
 
 

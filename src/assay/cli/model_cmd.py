@@ -216,11 +216,14 @@ def print_evaluation(r: dict[str, Any]) -> None:
         f"{fmt(r['n_items'])} items, accuracy {r['accuracy']:.4f}, macro F1 {r['macro_f1']:.4f}, "
         f"log loss {r['log_loss']:.4f}, ECE {cal['ece']:.4f}"
     )
-    console.print(
-        f"Conformal sets at {100 * c['target_coverage']:.0f}% target: empirical coverage "
-        f"{100 * c['empirical_coverage']:.1f}%, mean set size {c['mean_set_size']:.2f} "
-        f"({100 * c['singleton_rate']:.0f}% single class, {100 * c['empty_rate']:.0f}% empty)"
-    )
+    if c is None:
+        console.print(r["conformal_unavailable"])
+    else:
+        console.print(
+            f"Conformal sets at {100 * c['target_coverage']:.0f}% target: empirical coverage "
+            f"{100 * c['empirical_coverage']:.1f}%, mean set size {c['mean_set_size']:.2f} "
+            f"({100 * c['singleton_rate']:.0f}% single class, {100 * c['empty_rate']:.0f}% empty)"
+        )
     if r.get("warning"):
         err_console.print(f"[yellow]Warning:[/yellow] {r['warning']}")
     console.print(_per_class_table(r["per_class"]))

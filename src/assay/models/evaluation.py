@@ -2,7 +2,8 @@
 
 Per-class precision, recall and F1 (scikit-learn), accuracy, log loss, a reliability curve
 with the expected calibration error, a confusion matrix whose cells keep the items behind
-them, the errors sorted by loss, and conformal prediction sets with their empirical coverage.
+them, the errors sorted by loss, and conformal prediction sets with their empirical coverage
+(``conformal`` is None, and ``conformal_unavailable`` says why, below 10 reference labels).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sklearn.metrics import accuracy_score, log_loss, precision_recall_fscore_su
 from assay.models.conformal import check_coverage, cross_conformal_sets, summarize_sets
 
 CALIBRATION_BINS = 10
+CONFORMAL_FOLDS = 5
 EPS = 1e-15
 
 
@@ -60,7 +62,17 @@ def evaluate_probs(
         "confusion": confusion(labels, pred, item_ids, classes, max_cell_items),
         "errors": worst_errors(probs, labels, pred, loss, item_ids, classes, keys, top_errors),
     }
-    sets = cross_conformal_sets(probs, labels, coverage=coverage, seed=seed)
+    # Too few reference labels to calibrate leaves the sets out, not the metrics: an annotator
+    # with a handful of labels still sees how the model does against them.
+    out["conformal"] = None
+    out["conformal_unavailable"] = None
+    if len(labels) < 2 * CONFORMAL_FOLDS:
+        out["conformal_unavailable"] = (
+            f"Conformal sets need at least {2 * CONFORMAL_FOLDS} labeled items to calibrate on; "
+            f"this slice has {len(labels)}."
+        )
+        return out
+    sets = cross_conformal_sets(probs, labels, coverage=coverage, folds=CONFORMAL_FOLDS, seed=seed)
     out["conformal"] = summarize_sets(sets, labels, coverage)
     out["conformal"]["per_class"] = per_class_coverage(sets, labels, classes)
     return out
