@@ -116,6 +116,14 @@ def test_blind_annotators_get_no_agreement(web_project: Project, disputed: list[
             assert "blind mode" in response.json()["error"].lower()
         page = without_tokens(c.get("/datasets/digits/agreement").text)
         assert "b1" not in page
+        # The page says why instead of calling the API it may not use; the tab is gone.
+        assert 'id="agreement-blind"' in page and "agreement.js" not in page
+        assert "Reviewers see it." in page
+        assert ">Agreement</a>" not in c.get("/datasets/digits").text
+    with TestClient(create_app(web_project, blind=True)) as c:
+        signed(c, "reviewer")
+        assert ">Agreement</a>" in c.get("/datasets/digits").text
+        assert "agreement.js" in c.get("/datasets/digits/agreement").text
 
 
 def test_consensus_is_written_by_reviewers_as_themselves(

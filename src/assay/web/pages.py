@@ -18,7 +18,7 @@ from assay.errors import AssayError, InvalidParameter
 from assay.store import filters
 from assay.store import schema as t
 from assay.store.queries import MAX_PAGE
-from assay.web import data, service
+from assay.web import data, labeling, service
 from assay.web.auth import (
     Principal,
     Signed,
@@ -66,6 +66,8 @@ def render(
         "who": who,
         "csrf_token": who.csrf_token if who else None,
         "path": request.url.path,
+        # An annotator in blind mode: pages that compare layers are not theirs to open.
+        "blind_annotator": who is not None and labeling.is_blind(app_state(request), who),
     }
     html = app_state(request).templates.get_template(template).render(**base, **context)
     return HTMLResponse(html, status, headers=headers)

@@ -196,6 +196,7 @@ def agreement_page(
         "report_url": f"{api}/agreement?{urlencode(query)}",
         "confusion_url": f"{api}/agreement/confusion"
         + (f"?{urlencode({'filter': filter})}" if filter else ""),
+        "blind_message": agreement.BLIND + " Reviewers see it.",
     }
     return render(request, "agreement.html", context)
 
