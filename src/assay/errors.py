@@ -22,6 +22,9 @@ Messages say what was wrong, where, and what to do about it: the CLI prints them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class AssayError(Exception):
     """Base class of every error Assay raises on purpose."""
@@ -50,17 +53,17 @@ class DatasetNotFound(NotFound):
 class LayerNotFound(NotFound):
     """No annotation layer of that name in the dataset.
 
-    ``name`` is the name asked for and ``owners`` maps every layer of the dataset to its
-    owner, so a caller that must not show them all (the web app in blind mode) can word the
-    hint from the layers its user may see.
+    ``name`` is the name asked for and ``layers`` the dataset's layers (rows with ``name`` and
+    ``owner``), so a caller that must not show them all (the web app in blind mode) can word
+    the hint from the layers its user may see.
     """
 
     def __init__(
-        self, message: str, *, name: str | None = None, owners: dict[str, str | None] | None = None
+        self, message: str, *, name: str | None = None, layers: Sequence[Any] = ()
     ) -> None:
         super().__init__(message)
         self.name = name
-        self.owners = owners or {}
+        self.layers = list(layers)
 
 
 class ClassNotFound(NotFound):

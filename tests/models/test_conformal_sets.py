@@ -92,7 +92,7 @@ def test_a_small_reference_gets_metrics_without_conformal_sets(
     )
     assert few["conformal"] is None
     assert few["conformal_unavailable"] == (
-        "Conformal sets need at least 10 labeled items to calibrate on; this slice has 6."
+        "Conformal sets need at least 10 labeled items to calibrate on; got 6."
     )
     enough = evaluate_probs(probs[:10], y[:10], ids[:10], [str(c) for c in range(10)])
     assert enough["conformal"]["n_items"] == 10 and enough["conformal_unavailable"] is None

@@ -282,8 +282,9 @@ def test_blind_mode_hides_other_layers_from_annotators(web_project: Project) -> 
             refused.json()["error"]
             == "No layer 'ground_trut' that you can see. Known layers: 'ann'."
         )
-        queue = c.get("/api/v1/datasets/digits/queue", params={"layer": "frozn"}).json()
-        assert "frozen" not in queue["error"] and "'ann'" in queue["error"]
+        queue = c.get("/api/v1/datasets/digits/queue", params={"layer": "frozn"})
+        assert queue.status_code == 404
+        assert "frozen" not in queue.json()["error"] and "'ann'" in queue.json()["error"]
     with TestClient(create_app(web_project, blind=True)) as c:
         c.headers["X-CSRF-Token"] = login(c, "reviewer")  # reviewers are not blind
         assert len(c.get("/api/v1/datasets/digits/layers").json()["layers"]) == 3

@@ -63,6 +63,13 @@ def split_conformal_sets(
     return np.asarray(sets, dtype=bool)
 
 
+def too_few_to_calibrate(n: int, folds: int = 5) -> str | None:
+    """Why ``n`` labeled items cannot calibrate cross-conformal sets over ``folds``, or None."""
+    if n < 2 * folds:
+        return f"Conformal sets need at least {2 * folds} labeled items to calibrate on; got {n}."
+    return None
+
+
 def cross_conformal_sets(
     probs: np.ndarray,
     labels: np.ndarray,
@@ -73,11 +80,9 @@ def cross_conformal_sets(
 ) -> np.ndarray:
     """Each item's set calibrated on the other folds' items (out-of-sample ``probs``)."""
     coverage = check_coverage(coverage)
-    n = len(labels)
-    if n < 2 * folds:
-        raise InvalidParameter(
-            f"Conformal sets need at least {2 * folds} labeled items to calibrate on; got {n}."
-        )
+    too_few = too_few_to_calibrate(len(labels), folds)
+    if too_few:
+        raise InvalidParameter(too_few)
     sets = np.zeros(probs.shape, dtype=bool)
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (cal, test) in enumerate(splitter.split(probs)):

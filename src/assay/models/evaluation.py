@@ -14,10 +14,14 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, log_loss, precision_recall_fscore_support
 
-from assay.models.conformal import check_coverage, cross_conformal_sets, summarize_sets
+from assay.models.conformal import (
+    check_coverage,
+    cross_conformal_sets,
+    summarize_sets,
+    too_few_to_calibrate,
+)
 
 CALIBRATION_BINS = 10
-CONFORMAL_FOLDS = 5
 EPS = 1e-15
 
 
@@ -65,14 +69,10 @@ def evaluate_probs(
     # Too few reference labels to calibrate leaves the sets out, not the metrics: an annotator
     # with a handful of labels still sees how the model does against them.
     out["conformal"] = None
-    out["conformal_unavailable"] = None
-    if len(labels) < 2 * CONFORMAL_FOLDS:
-        out["conformal_unavailable"] = (
-            f"Conformal sets need at least {2 * CONFORMAL_FOLDS} labeled items to calibrate on; "
-            f"this slice has {len(labels)}."
-        )
+    out["conformal_unavailable"] = too_few_to_calibrate(len(labels))
+    if out["conformal_unavailable"]:
         return out
-    sets = cross_conformal_sets(probs, labels, coverage=coverage, folds=CONFORMAL_FOLDS, seed=seed)
+    sets = cross_conformal_sets(probs, labels, coverage=coverage, seed=seed)
     out["conformal"] = summarize_sets(sets, labels, coverage)
     out["conformal"]["per_class"] = per_class_coverage(sets, labels, classes)
     return out

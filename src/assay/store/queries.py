@@ -107,11 +107,11 @@ def get_layer(conn: Connection, dataset_id: int, name: str) -> Row[Any]:
         sa.select(t.layers).where(t.layers.c.dataset_id == dataset_id, t.layers.c.name == name)
     ).first()
     if row is None:
-        owners = {r.name: r.owner for r in list_layers(conn, dataset_id)}
+        layers = list_layers(conn, dataset_id)
         raise LayerNotFound(
-            f"No layer {name!r} in this dataset.{hint(name, list(owners), 'layers')}",
+            f"No layer {name!r} in this dataset.{hint(name, [r.name for r in layers], 'layers')}",
             name=name,
-            owners=owners,
+            layers=layers,
         )
     return row
 

@@ -15,7 +15,6 @@ for the server log.
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -164,20 +163,16 @@ async def _assay_error(request: Request, exc: Exception) -> Response:
 def _layer_not_found(request: Request, exc: LayerNotFound) -> str:
     """The message, its hint drawn only from the layers the signed-in user may see (a blind
     annotator must not learn the other layers' names from a typo)."""
-    from assay.web.auth import app_state, can_see_layer
+    from assay.web.auth import app_state, visible_layers
 
     who = getattr(request.state, "principal", None)
     if exc.name is None or who is None:
         return str(exc)
-    blind = app_state(request).settings.blind
-    visible = [
-        name
-        for name, owner in exc.owners.items()
-        if can_see_layer(who.user, SimpleNamespace(owner=owner), blind=blind)
-    ]
-    if len(visible) == len(exc.owners):
+    visible = visible_layers(who.user, exc.layers, blind=app_state(request).settings.blind)
+    if len(visible) == len(exc.layers):
         return str(exc)
-    return f"No layer {exc.name!r} that you can see.{hint(exc.name, visible, 'layers')}"
+    names = [layer.name for layer in visible]
+    return f"No layer {exc.name!r} that you can see.{hint(exc.name, names, 'layers')}"
 
 
 async def _starlette_error(request: Request, exc: Exception) -> Response:

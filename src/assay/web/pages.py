@@ -67,7 +67,7 @@ def render(
         "csrf_token": who.csrf_token if who else None,
         "path": request.url.path,
         # An annotator in blind mode: pages that compare layers are not theirs to open.
-        "blind_annotator": who is not None and labeling.is_blind(app_state(request), who),
+        "blind": who is not None and labeling.is_blind(app_state(request), who),
     }
     html = app_state(request).templates.get_template(template).render(**base, **context)
     return HTMLResponse(html, status, headers=headers)

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from assay import jobs, maps
 from assay.dataset import Dataset
-from assay.web import labeling, service
+from assay.web import service
 from assay.web.auth import Principal, app_state, require
 from assay.web.pages import render
 
@@ -45,7 +45,6 @@ def map_page(request: Request, name: str, who: Reader) -> Response:
         "prediction_layer": prediction if prediction in names else "",
         "model_layers": [la for la in layers if la["kind"] == "model"],
         "writable": [la for la in layers if la["can_write"] and not la["frozen"]],
-        "blind": labeling.is_blind(state, who),
         "can_compute": who.can("review"),
         "api": api,
     }

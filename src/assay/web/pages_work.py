@@ -117,7 +117,6 @@ def review_page(
         "page": None,
         "evidence": None,
         "error": None,
-        "blind": labeling.is_blind(app, who),
         "after": after,
     }
     try:
@@ -181,6 +180,11 @@ def agreement_page(
     state = app_state(request)
     dataset = service.open_dataset(state, name)
     detail = service.dataset_detail(state, who, dataset, count=False)
+    if labeling.is_blind(state, who):  # the page says why; nothing to compute
+        message = agreement.BLIND + " Reviewers see it."
+        return render(
+            request, "agreement.html", {"ds": detail, "filter": "", "blind_message": message}
+        )
     visible = [la["name"] for la in detail["layers"]]
     chosen = [n for n in (layers or agreement.default_agreement_layers(dataset)) if n in visible]
     a = a if a in visible else (chosen[0] if chosen else "")
@@ -196,7 +200,6 @@ def agreement_page(
         "report_url": f"{api}/agreement?{urlencode(query)}",
         "confusion_url": f"{api}/agreement/confusion"
         + (f"?{urlencode({'filter': filter})}" if filter else ""),
-        "blind_message": agreement.BLIND + " Reviewers see it.",
     }
     return render(request, "agreement.html", context)
 
