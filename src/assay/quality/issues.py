@@ -3,17 +3,11 @@
 Everything here works on numpy arrays in one order (row ``i`` is one item) and knows nothing
 of the store. The label check follows confident learning (cleanlab):
 
-* **quality** of a label is cleanlab's label-quality score, the *self-confidence*: the
-  out-of-fold probability the model gives the item's given label (low = likely wrong);
-* **how many** labels are wrong is cleanlab's estimate from the calibrated confident joint
-  (``num_label_issues(..., estimation_method="off_diagonal_calibrated")``);
-* the **issues** are that many items of lowest quality, among those whose most probable class
-  is not the given one (so every issue comes with a different suggested label).
-
-Ranking by quality and cutting at the calibrated count found the flipped labels of a noisy
-digits set better than cleanlab's default ``find_label_issues`` (per-class pruning by noise
-rate), which caps each class's count and misses flips in the classes the model confuses:
-see ``benchmarks/bench_label_issues.py``. On clean data the calibrated count is near zero.
+* **quality** of a label is a score in [0, 1] (low = likely wrong) that orders the full
+  ranking, and the **issues** are the items flagged; both come from one registered method
+  (:mod:`assay.quality.methods`, chosen per search, recorded with it);
+* **how many** labels are wrong is also estimated from cleanlab's calibrated confident joint
+  (``num_label_issues(..., estimation_method="off_diagonal_calibrated")``), for the summary.
 
 Outliers and near-duplicates come from cleanlab's ``Datalab`` on feature vectors, with one
 k-nearest-neighbour graph (scikit-learn) shared by both checks and by the neighbours shown as
@@ -28,6 +22,7 @@ import numpy as np
 
 from assay.errors import InvalidParameter, MissingDependency
 from assay.labels.matrix import MISSING, LabelMatrix
+from assay.quality.methods import DEFAULT_METHOD, check_method, run_method
 
 __all__ = [
     "DataIssues",
@@ -52,6 +47,7 @@ class LabelIssues:
     suggested: np.ndarray  # int64: the most probable class
     confidence: np.ndarray  # float64: the probability of the suggested class
     n_estimated: int  # cleanlab's estimate of the number of wrong labels
+    method: str  # the method that scored and flagged (assay.quality.methods)
 
 
 @dataclass(frozen=True)
@@ -97,7 +93,9 @@ def check_pred_probs(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.nda
     return labels.astype(np.int64), pred_probs
 
 
-def find_label_issues(labels: np.ndarray, pred_probs: np.ndarray) -> LabelIssues:
+def find_label_issues(
+    labels: np.ndarray, pred_probs: np.ndarray, method: str = DEFAULT_METHOD
+) -> LabelIssues:
     """Label quality, label issues and suggested labels from out-of-fold probabilities.
 
     Parameters
@@ -106,6 +104,8 @@ def find_label_issues(labels: np.ndarray, pred_probs: np.ndarray) -> LabelIssues
         Given class codes in ``[0, n_classes)``.
     pred_probs : ndarray of shape (n_items, n_classes)
         Out-of-fold class probabilities: row ``i`` from a model that never saw item ``i``.
+    method : str, default :data:`assay.quality.methods.DEFAULT_METHOD`
+        How to score and flag (:mod:`assay.quality.methods`).
 
     Returns
     -------
@@ -115,15 +115,17 @@ def find_label_issues(labels: np.ndarray, pred_probs: np.ndarray) -> LabelIssues
     Raises
     ------
     InvalidParameter
-        Shapes that do not match, labels out of range, rows that do not sum to 1.
+        Shapes that do not match, labels out of range, rows that do not sum to 1, an unknown
+        method.
     """
+    check_method(method)
     labels, pred_probs = check_pred_probs(labels, pred_probs)
     n = len(labels)
     suggested = pred_probs.argmax(axis=1).astype(np.int64)
     confidence = pred_probs[np.arange(n), suggested]
     if n == 0:
         empty = np.zeros(0, dtype=np.float64)
-        return LabelIssues(empty, np.zeros(0, bool), suggested, empty, 0)
+        return LabelIssues(empty, np.zeros(0, bool), suggested, empty, 0, method)
 
     if len(np.unique(labels)) < 2:
         raise InvalidParameter(
@@ -131,18 +133,14 @@ def find_label_issues(labels: np.ndarray, pred_probs: np.ndarray) -> LabelIssues
             "one class. Check the whole dataset (or a wider slice) instead."
         )
     from cleanlab.count import num_label_issues
-    from cleanlab.rank import get_label_quality_scores
 
-    quality = get_label_quality_scores(labels, pred_probs, method="self_confidence")
+    verdict = run_method(method, labels, pred_probs)
     n_estimated = int(
         num_label_issues(labels, pred_probs, estimation_method="off_diagonal_calibrated")
     )
-    quality = np.clip(np.asarray(quality, dtype=np.float64), 0.0, 1.0)
-    lowest = np.lexsort((np.arange(n), quality))[: max(n_estimated, 0)]
-    is_issue = np.zeros(n, dtype=bool)
-    is_issue[lowest] = True
-    is_issue &= suggested != labels
-    return LabelIssues(quality, is_issue, suggested, confidence, n_estimated)
+    return LabelIssues(
+        verdict.quality, verdict.is_issue, suggested, confidence, n_estimated, method
+    )
 
 
 def given_labels(matrix: LabelMatrix, pred_probs: np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,130 @@
+"""Ways to find label issues from out-of-fold probabilities, registered by name.
+
+Every method takes the given labels (class codes) and out-of-fold ``pred_probs`` and returns a
+:class:`Verdict`: a label-quality score per item (in [0, 1], low = likely wrong) that orders
+the full ranking, and which items it flags. ``assay issues --method NAME`` (and
+``ds.quality.find(method=...)``) picks one; the name is stored with each search.
+
+The methods, all computed by cleanlab:
+
+* ``cleanlab`` (the default) - cleanlab's default ``find_label_issues`` (pruning by noise
+  rate), restricted to items whose most probable class is not the given one, ranked by
+  self-confidence. See :data:`DEFAULT_METHOD` for why.
+* one method per cleanlab ``filter_by`` value (``prune_by_noise_rate``, ``prune_by_class``,
+  ``both``, ``confident_learning``, ``predicted_neq_given``, ``low_normalized_margin``,
+  ``low_self_confidence``), exactly as cleanlab computes it, ranked by self-confidence;
+* ``self_confidence`` and ``normalized_margin``: rank by that score, flag as many of the
+  lowest as cleanlab's calibrated estimate of the number of wrong labels, among items whose
+  most probable class differs (the rule Assay used before; it loses to cleanlab's default on
+  structured, real-world noise: ``benchmarks/bench_label_issues.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from assay.errors import InvalidParameter
+
+__all__ = ["DEFAULT_METHOD", "METHODS", "Verdict", "check_method", "run_method"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one method says of every item (rows as given)."""
+
+    quality: np.ndarray  # float64 in [0, 1]; low = likely mislabeled; orders the ranking
+    is_issue: np.ndarray  # bool
+
+
+Method = Callable[[np.ndarray, np.ndarray], Verdict]
+METHODS: dict[str, Method] = {}
+CLEANLAB_FILTERS = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
+)
+
+
+def register(name: str) -> Callable[[Method], Method]:
+    """Add a method to :data:`METHODS` under ``name``."""
+
+    def add(method: Method) -> Method:
+        METHODS[name] = method
+        return method
+
+    return add
+
+
+def check_method(name: str) -> str:
+    """``name`` if it is a registered method, else InvalidParameter listing them."""
+    if name not in METHODS:
+        raise InvalidParameter(
+            f"Unknown label-issue method {name!r}; use one of {', '.join(METHODS)}."
+        )
+    return name
+
+
+def run_method(name: str, labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
+    """Run the method ``name`` on validated labels and probabilities."""
+    verdict = METHODS[check_method(name)](labels, pred_probs)
+    quality = np.clip(np.asarray(verdict.quality, dtype=np.float64), 0.0, 1.0)
+    return Verdict(quality, np.asarray(verdict.is_issue, dtype=bool))
+
+
+def _scores(labels: np.ndarray, pred_probs: np.ndarray, score: str) -> np.ndarray:
+    from cleanlab.rank import get_label_quality_scores
+
+    return np.asarray(get_label_quality_scores(labels, pred_probs, method=score), np.float64)
+
+
+def _cleanlab_filter(filter_by: str) -> Method:
+    def method(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
+        from cleanlab.filter import find_label_issues
+
+        flags = find_label_issues(labels, pred_probs, filter_by=filter_by)
+        return Verdict(_scores(labels, pred_probs, "self_confidence"), flags)
+
+    method.__doc__ = f"cleanlab's ``find_label_issues(filter_by={filter_by!r})``."
+    return method
+
+
+for _name in CLEANLAB_FILTERS:
+    register(_name)(_cleanlab_filter(_name))
+
+
+def _calibrated_cut(score: str) -> Method:
+    def method(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
+        from cleanlab.count import num_label_issues
+
+        quality = _scores(labels, pred_probs, score)
+        n_wrong = int(num_label_issues(labels, pred_probs, estimation_method="off_diagonal_calibrated"))
+        lowest = np.lexsort((np.arange(len(labels)), quality))[: max(n_wrong, 0)]
+        flags = np.zeros(len(labels), dtype=bool)
+        flags[lowest] = True
+        return Verdict(quality, flags & (pred_probs.argmax(axis=1) != labels))
+
+    method.__doc__ = (
+        f"Rank by {score}; flag the calibrated estimate of wrong labels among the lowest."
+    )
+    return method
+
+
+register("self_confidence")(_calibrated_cut("self_confidence"))
+register("normalized_margin")(_calibrated_cut("normalized_margin"))
+
+
+@register("cleanlab")
+def cleanlab_default(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
+    """cleanlab's default filter, less items whose most probable class is the given one."""
+    verdict = METHODS["prune_by_noise_rate"](labels, pred_probs)
+    return Verdict(verdict.quality, verdict.is_issue & (pred_probs.argmax(axis=1) != labels))
+
+
+DEFAULT_METHOD = "cleanlab"
