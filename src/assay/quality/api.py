@@ -20,6 +20,7 @@ from assay.quality.issues import (
     find_label_issues,
     given_labels,
 )
+from assay.quality.methods import DEFAULT_METHOD, check_method
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,6 +51,9 @@ class IssueRun:
     n_without_probs: int  # labeled items the model layer has no probabilities for
     features: str | None  # the featurizer behind outliers and duplicates, None if skipped
     computed_at: str  # ISO 8601, UTC
+    method: str  # the label-issue method (assay.quality.methods) that scored and flagged
+    stale: bool  # the probabilities came from a cross-validation whose labels changed since
+    stale_message: str | None  # why they are stale, in words; None if they are not
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON."""
@@ -90,6 +94,7 @@ class LabelQuality:
         folds: int = 5,
         seed: int = 0,
         reuse: bool = True,
+        method: str = DEFAULT_METHOD,
         actor: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> IssueRun:
@@ -120,19 +125,32 @@ class LabelQuality:
         folds, seed : int
             Cross-validation folds and seed.
         reuse : bool, default True
-            Reuse an up-to-date cross-validation of ``layer`` (see ``model_layer``).
+            Reuse an up-to-date cross-validation of ``layer`` (see ``model_layer``); with
+            False, cross-validate anew (unless ``model_layer`` is given).
+        method : str, default :data:`assay.quality.methods.DEFAULT_METHOD`
+            How to score and flag (a name of :data:`assay.quality.methods.METHODS`); it is
+            checked before anything else and stored with the search.
+
+        Returns
+        -------
+        IssueRun
+            The summary. ``stale`` is true when the probabilities are those of a
+            cross-validation whose labels changed after it ran (``stale_message`` says so):
+            search again with ``reuse=False`` and without ``model_layer`` to recompute them.
 
         Raises
         ------
         LayerNotFound
             ``layer``, ``model_layer`` or an annotator layer does not exist.
         InvalidParameter
-            No labels to check, a model layer without probabilities, too few items per class.
+            An unknown method, no labels to check, a model layer without probabilities, too
+            few items per class.
         DataFormatError
             Stored probabilities of the wrong width or that do not sum to 1.
         """
         from assay.labels.writes import default_author
 
+        check_method(method)  # before any cross-validation or write
         report = progress or no_progress
         actor = actor or default_author()
         run_id = None
@@ -145,7 +163,7 @@ class LabelQuality:
             run_id, model_layer = self._cross_validate(layer, filter, model, folds, seed, report)
         inputs = self._inputs(layer, model_layer, filter, annotator_layers)
         report(0, None, "scoring label quality")
-        label_issues = find_label_issues(inputs.labels, inputs.pred_probs)
+        label_issues = find_label_issues(inputs.labels, inputs.pred_probs, method=method)
         data_issues, feature_name = None, None
         if features:
             report(0, None, "finding outliers and near-duplicates")
@@ -160,6 +178,8 @@ class LabelQuality:
                 run_id = runs.run_for_layer(conn, self.dataset.id, model_layer)
             if run_id is None:
                 run_id = runs.import_run(conn, self.dataset.id, model_layer, actor)
+            note = runs.stale_note(conn, self.dataset.id, run_id)
+            summary.update(stale=note is not None, stale_message=note)
             runs.save(conn, run_id, inputs.item_ids, _columns(inputs, label_issues, data_issues),
                       summary)  # fmt: skip
             row = runs.get_run(conn, self.dataset.id, run_id)
@@ -285,6 +305,7 @@ class LabelQuality:
             "model_layer": model_layer,
             "annotator_layers": list(annotator_layers) if annotator_layers else None,
             "filter": filter,
+            "method": label.method,
             "n_items": len(inputs.item_ids),
             "n_issues": int(label.is_issue.sum()),
             "n_estimated": label.n_estimated,
@@ -326,23 +347,24 @@ class LabelQuality:
         after : str, optional
             The ``cursor`` of the last row of the previous page.
         only_issues : bool, default True
-            With False, every item of the run in that order (the full ranking).
+            With False, every item of the run: for ``label`` the full ranking, the flagged
+            items first (by quality) and then the others (by quality), each row with its
+            1-based ``rank``; for the other kinds every item by the same score.
 
         Returns
         -------
         list of dict
             ``item_id``, ``key``, ``given``, ``suggested``, ``quality``, ``score`` (1 -
             quality: higher is more suspect), ``confidence``, ``is_issue``, ``outlier_score``,
-            ``is_outlier``, ``duplicate_of`` (a key), ``neighbours`` (keys and given labels)
-            and ``cursor``.
+            ``is_outlier``, ``duplicate_of`` (a key), ``neighbours`` (keys and given labels),
+            ``rank`` (None but in the full label ranking) and ``cursor``.
         """
         with self.dataset.store.read() as conn:
             row = runs.get_run(conn, self.dataset.id, run)
             info = runs.summary(row)
-            rows = runs.page(
+            return runs.listing(
                 conn, row.id, info, kind=kind, limit=limit, after=after, only_issues=only_issues
             )
-            return runs.describe(conn, row.id, info, rows)
 
     # ------------------------------------------------------------------------------------
     # Review
@@ -352,22 +374,47 @@ class LabelQuality:
         run: int | str | None = None,
         *,
         limit: int | None = None,
+        top: int | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
         """Open review cases for a search's findings: ``mislabel`` for likely label errors,
         ``outlier`` and ``duplicate`` for the data issues, most suspect first, with evidence.
 
+        Parameters
+        ----------
+        run : int or str, optional
+            The model run (id or name); default the latest search.
+        limit : int, optional
+            At most this many new cases per reason.
+        top : int, optional
+            ``mislabel`` cases for the ``top`` first items of the full label ranking (the
+            flagged ones, then the lowest quality past the cut) instead of the flagged ones.
+        actor : str, optional
+            Who opens the cases.
+
+        Returns
+        -------
+        dict
+            Per reason, how many were found and opened; and the run.
+
+        Raises
+        ------
+        InvalidParameter
+            ``top`` below 1 (nothing is opened).
+
+        Notes
+        -----
         An item that already has an active case for the same reason is skipped, and so is one
-        whose case for that reason a reviewer closed while it had the same label. ``limit``
-        caps the cases opened per reason. Returns, per reason, how many were found and opened.
+        whose case for that reason a reviewer closed while it had the same label.
         """
         from assay.labels.writes import default_author
-        from assay.quality.cases import open_issue_cases
+        from assay.quality.cases import check_top, open_issue_cases
 
+        check_top(top)
         actor = actor or default_author()
         with self.dataset.store.write() as conn:
             row = runs.get_run(conn, self.dataset.id, run)
-            return open_issue_cases(conn, self.dataset.id, row, limit=limit, actor=actor)
+            return open_issue_cases(conn, self.dataset.id, row, limit=limit, top=top, actor=actor)
 
 
 def _run_and_layer(result: Any) -> tuple[int, str]:
@@ -410,4 +457,7 @@ def _issue_run(row: Any) -> IssueRun:
         n_without_probs=info["n_without_probs"],
         features=info.get("features"),
         computed_at=info["computed_at"],
+        method=info["method"],
+        stale=bool(info["stale"]),
+        stale_message=info["stale_message"],
     )

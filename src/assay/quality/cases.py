@@ -5,6 +5,9 @@ nearest neighbours), so that a reviewer can decide without leaving the queue. Sc
 repeat: the queue skips items with an active case for the same reason, and this module also
 skips items whose case for that reason was closed while they had the label they have now (a
 reviewer already decided; a new label makes them eligible again).
+
+With ``top``, the ``mislabel`` cases are for the first items of the full label ranking (the
+flagged ones, then the lowest quality past the cut), so a reviewer can keep going down it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from assay.errors import InvalidParameter
 from assay.quality import runs
 from assay.review.queue import open_cases
 from assay.store import schema as t
@@ -23,14 +27,28 @@ REASONS = {"mislabel": "label", "outlier": "outlier", "duplicate": "duplicate"}
 PAGE = 1_000
 
 
+def check_top(top: int | None) -> None:
+    """Refuse a ``top`` below 1 (InvalidParameter); None means no ``top``."""
+    if top is not None and top < 1:
+        raise InvalidParameter(f"top must be at least 1 (items of the ranking); got {top}.")
+
+
 def open_issue_cases(
-    conn: Connection, dataset_id: int, run: Row[Any], *, limit: int | None, actor: str
+    conn: Connection,
+    dataset_id: int,
+    run: Row[Any],
+    *,
+    limit: int | None,
+    actor: str,
+    top: int | None = None,
 ) -> dict[str, Any]:
     """Open the cases of one run (see the module docstring); counts found/opened per reason."""
+    check_top(top)
     info = runs.summary(run)
     out: dict[str, Any] = {"run_id": int(run.id), "run": run.name}
     for reason, kind in REASONS.items():
-        found = [c for c in _candidates(conn, run.id, info, kind) if _wanted(reason, c)]
+        ranked = top if reason == "mislabel" else None
+        found = [c for c in _candidates(conn, run.id, info, kind, ranked) if _wanted(reason, c)]
         found = _not_decided(conn, dataset_id, reason, found)
         if limit is not None:
             found = found[:limit]
@@ -41,16 +59,21 @@ def open_issue_cases(
 
 
 def _candidates(
-    conn: Connection, run_id: int, info: dict[str, Any], kind: str
+    conn: Connection, run_id: int, info: dict[str, Any], kind: str, top: int | None
 ) -> Iterator[dict[str, Any]]:
-    """Every flagged row of one kind, most suspect first, with evidence."""
-    after = None
-    while True:
-        rows = runs.page(conn, run_id, info, kind=kind, limit=PAGE, after=after)
-        yield from runs.describe(conn, run_id, info, rows)
-        if len(rows) < PAGE:
+    """Every flagged row of one kind, most suspect first, with evidence; with ``top``, the
+    first ``top`` rows of the full label ranking instead."""
+    after, left = None, top
+    while left is None or left > 0:
+        size = PAGE if left is None else min(PAGE, left)
+        rows = runs.listing(
+            conn, run_id, info, kind=kind, limit=size, after=after, only_issues=top is None
+        )
+        yield from rows
+        if len(rows) < size:
             return
-        after = runs.cursor(rows[-1].score, int(rows[-1].item_id))
+        after = rows[-1]["cursor"]
+        left = None if left is None else left - len(rows)
 
 
 def _wanted(reason: str, row: dict[str, Any]) -> bool:
@@ -89,7 +112,12 @@ def _case(reason: str, c: dict[str, Any], run: Row[Any]) -> dict[str, Any]:
     }
     if reason == "mislabel":
         score = c["score"]
-        evidence.update(suggested=c["suggested"], quality=c["quality"], confidence=c["confidence"])
+        evidence.update(
+            suggested=c["suggested"],
+            quality=c["quality"],
+            confidence=c["confidence"],
+            flagged=c["is_issue"],
+        )
         if c["annotators"]:
             evidence["annotators"] = c["annotators"]
     elif reason == "outlier":

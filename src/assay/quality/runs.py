@@ -5,6 +5,11 @@ cross-validation run, or the run behind an existing model layer; a layer written
 gets an ``import`` run). Searching again with the same run replaces its rows. The summary,
 the outlier threshold and the evidence of the flagged items (nearest neighbours, the model's
 confidence) are kept in the run's ``metrics`` under ``label_quality``.
+
+Pages are keyset-paged (no OFFSET): the flagged items by ``(quality, item_id)``, and the full
+label ranking in two phases, the flagged items first and then the others, each phase one
+indexed query on ``(run_id, quality)``. Its cursor names the phase and carries the rank of the
+last row, so every row of the full ranking knows its 1-based position for free.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from assay.store import schema as t
 KEY = "label_quality"  # the key of the summary in model_runs.metrics
 CHUNK = 5_000
 KINDS = ("label", "outlier", "duplicate")
+OLD_METHOD = "self_confidence"  # the method of searches stored before methods were recorded
+FLAGGED, REST = "f", "r"  # the two phases of the full label ranking, as its cursors name them
 
 
 class RunNotFound(NotFound):
@@ -68,20 +75,53 @@ def reusable_cv(
         .order_by(r.id.desc())
         .limit(1)
     ).first()
-    if row is None:
+    if row is None or _labels_changed(conn, layer_id, int(row.snapshot_id)):
         return None
-    # Label ids only grow, and every change (a clear too) adds a row: a head newer than
-    # everything the snapshot pinned means the labels changed after the run.
+    return int(row.id), str(row.name)
+
+
+def _labels_changed(conn: Connection, layer_id: int, snapshot_id: int) -> bool:
+    """Whether layer ``layer_id`` has labels newer than what snapshot ``snapshot_id`` pinned.
+
+    Label ids only grow, and every change (a clear too) adds a row: a head newer than
+    everything the snapshot pinned means the labels changed after it was taken.
+    """
     h, sl = t.label_heads.c, t.snapshot_labels.c
     newest = conn.execute(sa.select(sa.func.max(h.label_id)).where(h.layer_id == layer_id))
     pinned = conn.execute(
         sa.select(sa.func.max(sl.label_id)).where(
-            sl.snapshot_id == row.snapshot_id, sl.layer_id == layer_id
+            sl.snapshot_id == snapshot_id, sl.layer_id == layer_id
         )
     )
-    if (newest.scalar() or 0) > (pinned.scalar() or 0):
+    return bool((newest.scalar() or 0) > (pinned.scalar() or 0))
+
+
+def stale_note(conn: Connection, dataset_id: int, run_id: int) -> str | None:
+    """Why the probabilities of run ``run_id`` are out of date, or None if they are not.
+
+    They are when the run is a cross-validation whose training labels changed after it ran
+    (its snapshot no longer matches the layer); runs of other kinds are never stale.
+    """
+    r = t.model_runs.c
+    row = conn.execute(
+        sa.select(r.name, r.kind, r.train_layer, r.snapshot_id).where(
+            r.id == run_id, r.dataset_id == dataset_id
+        )
+    ).first()
+    if row is None or row.kind != "cv" or row.snapshot_id is None or not row.train_layer:
         return None
-    return int(row.id), str(row.name)
+    layer_id = conn.execute(
+        sa.select(t.layers.c.id).where(
+            t.layers.c.dataset_id == dataset_id, t.layers.c.name == row.train_layer
+        )
+    ).scalar()
+    if layer_id is None or not _labels_changed(conn, int(layer_id), int(row.snapshot_id)):
+        return None
+    return (
+        f"The labels of {row.train_layer!r} changed after cross-validation run {row.name!r} "
+        "computed these probabilities: the search used out-of-date probabilities. "
+        "Cross-validate again to recompute them."
+    )
 
 
 def import_run(conn: Connection, dataset_id: int, layer: str, actor: str) -> int:
@@ -164,8 +204,16 @@ def get_run(conn: Connection, dataset_id: int, run: int | str | None = None) -> 
 
 
 def summary(row: Row[Any]) -> dict[str, Any]:
-    """The label-quality summary stored on a run row from :func:`get_run`."""
-    return dict(_json(row.metrics)[KEY])
+    """The label-quality summary stored on a run row from :func:`get_run`.
+
+    Searches stored before the method and staleness were recorded read as the method used
+    then (:data:`OLD_METHOD`) and as not stale.
+    """
+    info = dict(_json(row.metrics)[KEY])
+    info.setdefault("method", OLD_METHOD)
+    info.setdefault("stale", False)
+    info.setdefault("stale_message", None)
+    return info
 
 
 def _where(run_id: int, kind: str, only_issues: bool, info: dict[str, Any]) -> list[Any]:
@@ -183,22 +231,15 @@ def _where(run_id: int, kind: str, only_issues: bool, info: dict[str, Any]) -> l
     return where
 
 
-def page(
-    conn: Connection,
-    run_id: int,
-    info: dict[str, Any],
-    *,
-    kind: str = "label",
-    limit: int = 50,
-    after: str | None = None,
-    only_issues: bool = True,
-) -> list[Row[Any]]:
-    """Rows of a run most-suspect first: by quality (``label``), outlier score (``outlier``)
-    or item id (``duplicate``); keyset-paged with ``after``, a row's ``cursor``."""
+def _check(kind: str, limit: int) -> None:
     if kind not in KINDS:
         raise InvalidParameter(f"Unknown issue kind {kind!r}; use one of {', '.join(KINDS)}.")
     if limit < 1:
         raise InvalidParameter(f"limit must be at least 1; got {limit}.")
+
+
+def _select(kind: str) -> tuple[sa.Select[Any], Any]:
+    """The rows of one kind with their class names, and the score they are ordered by."""
     lq, items = t.label_quality.c, t.items.c
     given, suggested = t.classes.alias("given"), t.classes.alias("suggested")
     score = {"label": lq.quality, "outlier": lq.outlier_score, "duplicate": sa.literal(0.0)}[kind]
@@ -219,12 +260,81 @@ def page(
         .join(t.items, t.items.c.id == lq.item_id)
         .outerjoin(given, given.c.id == lq.given_class_id)
         .outerjoin(suggested, suggested.c.id == lq.suggested_class_id)
-        .where(*_where(run_id, kind, only_issues, info))
     )
+    return query, score
+
+
+def _keyset(
+    conn: Connection, query: sa.Select[Any], score: Any, after: tuple[float, int] | None, limit: int
+) -> list[Row[Any]]:
+    """One page of ``query`` by (score, item id), after the key ``after``."""
+    item_id = t.label_quality.c.item_id
     if after is not None:
-        last_score, last_id = _parse_cursor(after)
-        query = query.where(sa.tuple_(score, lq.item_id) > sa.tuple_(last_score, last_id))
-    return list(conn.execute(query.order_by(score, lq.item_id).limit(limit)))
+        query = query.where(sa.tuple_(score, item_id) > sa.tuple_(*after))
+    return list(conn.execute(query.order_by(score, item_id).limit(limit)))
+
+
+def page(
+    conn: Connection,
+    run_id: int,
+    info: dict[str, Any],
+    *,
+    kind: str = "label",
+    limit: int = 50,
+    after: str | None = None,
+    only_issues: bool = True,
+) -> list[Row[Any]]:
+    """Rows of a run most-suspect first: by quality (``label``), outlier score (``outlier``)
+    or item id (``duplicate``); keyset-paged with ``after``, a row's ``cursor``.
+
+    The full label ranking (flagged first) is :func:`ranking`; here ``only_issues=False``
+    orders every row by its score alone.
+    """
+    _check(kind, limit)
+    query, score = _select(kind)
+    query = query.where(*_where(run_id, kind, only_issues, info))
+    return _keyset(conn, query, score, _parse_cursor(after) if after else None, limit)
+
+
+def ranking(
+    conn: Connection, run_id: int, *, limit: int = 50, after: str | None = None
+) -> tuple[list[Row[Any]], int]:
+    """One page of the full label ranking: the flagged items by (quality, item id), then the
+    others likewise. Returns the rows and the rank (1-based) of the first.
+
+    ``after`` is a cursor of :func:`ranked_cursor`; each phase is one keyset query.
+    """
+    _check("label", limit)
+    phase, rank, key = _parse_ranked(after) if after else (FLAGGED, 0, None)
+    query, score = _select("label")
+    is_issue = t.label_quality.c.is_issue
+    query = query.where(t.label_quality.c.run_id == run_id)
+    rows: list[Row[Any]] = []
+    if phase == FLAGGED:
+        rows = _keyset(conn, query.where(is_issue.is_(True)), score, key, limit)
+        key = None  # the rest starts from its beginning
+    if len(rows) < limit:
+        rows += _keyset(conn, query.where(is_issue.is_(False)), score, key, limit - len(rows))
+    return rows, rank + 1
+
+
+def listing(
+    conn: Connection,
+    run_id: int,
+    info: dict[str, Any],
+    *,
+    kind: str = "label",
+    limit: int = 50,
+    after: str | None = None,
+    only_issues: bool = True,
+) -> list[dict[str, Any]]:
+    """One page as :func:`describe` gives it: the full ranking (with ranks) for ``label``
+    without ``only_issues``, else :func:`page`."""
+    if kind == "label" and not only_issues:
+        rows, first = ranking(conn, run_id, limit=limit, after=after)
+        return describe(conn, run_id, info, rows, first_rank=first)
+    rows = page(conn, run_id, info, kind=kind, limit=limit, after=after, only_issues=only_issues)
+    return describe(conn, run_id, info, rows)
 
 
 def cursor(score: float | None, item_id: int) -> str:
@@ -232,14 +342,31 @@ def cursor(score: float | None, item_id: int) -> str:
     return f"{0.0 if score is None else float(score)!r}:{item_id}"
 
 
+def ranked_cursor(is_issue: bool, rank: int, quality: float, item_id: int) -> str:
+    """The cursor after a row of the full label ranking: its phase, rank and key."""
+    return f"{FLAGGED if is_issue else REST}:{rank}:{float(quality)!r}:{item_id}"
+
+
+def _bad_cursor(text: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"Bad cursor {text!r}: pass the 'cursor' of the last row of the previous page."
+    )
+
+
 def _parse_cursor(text: str) -> tuple[float, int]:
     try:
         score, item_id = text.rsplit(":", 1)
         return float(score), int(item_id)
     except ValueError:
-        raise InvalidParameter(
-            f"Bad cursor {text!r}: pass the 'cursor' of the last row of the previous page."
-        ) from None
+        raise _bad_cursor(text) from None
+
+
+def _parse_ranked(text: str) -> tuple[str, int, tuple[float, int]]:
+    phase, _, rest = text.partition(":")
+    rank, _, key = rest.partition(":")
+    if phase not in (FLAGGED, REST) or not rank.isdigit():
+        raise _bad_cursor(text)
+    return phase, int(rank), _parse_cursor(key)
 
 
 def keys_and_labels(
@@ -259,9 +386,17 @@ def keys_and_labels(
 
 
 def describe(
-    conn: Connection, run_id: int, info: dict[str, Any], rows: list[Any]
+    conn: Connection,
+    run_id: int,
+    info: dict[str, Any],
+    rows: list[Any],
+    first_rank: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Page rows as dicts, with neighbour and duplicate ids turned into keys and labels."""
+    """Page rows as dicts, with neighbour and duplicate ids turned into keys and labels.
+
+    With ``first_rank`` the rows are a page of the full label ranking: each gets its ``rank``
+    and a :func:`ranked_cursor`; otherwise ``rank`` is None.
+    """
     evidence = info.get("evidence", {})
     threshold = info.get("outlier_threshold")
     wanted = [int(r.duplicate_of) for r in rows if r.duplicate_of is not None]
@@ -269,8 +404,9 @@ def describe(
         wanted.extend(evidence.get(str(r.item_id), {}).get("neighbours", []))
     names = keys_and_labels(conn, run_id, wanted)
     out = []
-    for r in rows:
+    for n, r in enumerate(rows):
         ev = evidence.get(str(r.item_id), {})
+        rank = None if first_rank is None else first_rank + n
         neighbours = [
             {"key": names[n][0], "label": names[n][1]}
             for n in ev.get("neighbours", [])
@@ -298,7 +434,10 @@ def describe(
                 "duplicate_label": None if dup is None else dup[1],
                 "neighbours": neighbours,
                 "annotators": ev.get("annotators"),
-                "cursor": cursor(r.score, int(r.item_id)),
+                "rank": rank,
+                "cursor": cursor(r.score, int(r.item_id))
+                if rank is None
+                else ranked_cursor(bool(r.is_issue), rank, r.score, int(r.item_id)),
             }
         )
     return out
