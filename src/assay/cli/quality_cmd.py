@@ -22,6 +22,18 @@ ModelLayerOpt = Annotated[
 LayerOpt = Annotated[
     str | None, typer.Option("--layer", "-l", help="The labels to check (default: ground_truth).")
 ]
+MethodOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--method",
+        help="How to score and flag label issues: cleanlab (the default), one of cleanlab's "
+        "filters (prune_by_noise_rate, prune_by_class, both, confident_learning, "
+        "predicted_neq_given, low_normalized_margin, low_self_confidence), self_confidence or "
+        "normalized_margin; an unknown name lists them. Recorded with the search; a method "
+        "other than the latest search's searches again.",
+    ),
+]
+RECOMPUTE = "assay issues --scan --recompute"
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -37,24 +49,38 @@ def scan_if_needed(
     annotators: list[str] | None = None,
     filter: str | None = None,
     features: bool = True,
+    method: str | None = None,
+    recompute: bool = False,
     author: str | None = None,
 ) -> Any:
-    """The latest label-issue search, or a new one if asked, if there is none, or if the
-    latest one checked other layers than those named."""
+    """The latest label-issue search, or a new one if asked (``force``, ``recompute``), if
+    there is none, or if the latest one checked other layers or used another method than
+    those named. ``recompute`` cross-validates anew instead of reusing probabilities."""
+    from assay.errors import InvalidParameter
+    from assay.quality.methods import DEFAULT_METHOD, check_method
     from assay.quality.runs import RunNotFound
 
+    if method is not None:
+        check_method(method)  # before anything is searched or stored
+    if recompute and model_layer is not None:
+        raise InvalidParameter(
+            "--recompute cross-validates anew; leave out --model-layer (whose probabilities "
+            "are given, not computed)."
+        )
     latest = None
-    if not force:
+    if not (force or recompute):
         try:
             latest = ds.quality.run()
         except RunNotFound:
             latest = None
-    stale = latest is not None and (
+    differs = latest is not None and (
         (layer is not None and latest.layer != layer)
         or (model_layer is not None and latest.model_layer != model_layer)
         or (annotators is not None and latest.annotator_layers != annotators)
+        or (method is not None and latest.method != method)
     )
-    if latest is not None and not stale:
+    if latest is not None and not differs:
+        warn_if_stale(latest)
         return latest
     with progress_bar("finding label issues") as progress:
         run = ds.quality.find(
@@ -63,15 +89,26 @@ def scan_if_needed(
             annotator_layers=annotators,
             filter=filter,
             features=features,
+            reuse=not recompute,
+            method=method or DEFAULT_METHOD,
             actor=author,
             progress=progress,
         )
     err_console.print(
         f"Checked {fmt(run.n_items)} labels of {run.layer!r} with the probabilities of "
-        f"{run.model_layer!r}: {fmt(run.n_issues)} likely mislabeled, {fmt(run.n_outliers)} "
-        f"outliers, {fmt(run.n_duplicates)} near-duplicates."
+        f"{run.model_layer!r} (method {run.method}): {fmt(run.n_issues)} likely mislabeled, "
+        f"{fmt(run.n_outliers)} outliers, {fmt(run.n_duplicates)} near-duplicates."
     )
+    warn_if_stale(run)
     return run
+
+
+def warn_if_stale(run: Any) -> None:
+    """Say on stderr that a search used out-of-date probabilities, and how to recompute."""
+    if run.stale:
+        err_console.print(
+            f"Warning: {run.stale_message} To do so: {RECOMPUTE}", style="yellow", markup=False
+        )
 
 
 @app.command()
@@ -89,12 +126,31 @@ def issues(
     kind: Annotated[
         str, typer.Option(help="label (likely mislabeled), outlier or duplicate.")
     ] = "label",
-    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+    limit: Annotated[
+        int, typer.Option(help="Show at most this many (one page; the next page's cursor follows).")
+    ] = 50,
     after: Annotated[
         str | None, typer.Option(help="The cursor printed after the previous page.")
     ] = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every labeled item by label quality, not only the flagged ones: the flagged "
+            "ones first (marked), then the rest, past the cut.",
+        ),
+    ] = False,
+    method: MethodOpt = None,
     scan: Annotated[
         bool, typer.Option("--scan", help="Search again instead of listing the last search.")
+    ] = False,
+    recompute: Annotated[
+        bool,
+        typer.Option(
+            "--recompute",
+            help="Search again on a new cross-validation instead of reusing probabilities "
+            "(implies --scan).",
+        ),
     ] = False,
     features: Annotated[
         bool, typer.Option(help="Also find outliers and near-duplicates from features.")
@@ -111,11 +167,17 @@ def issues(
     confident learning (cleanlab) on out-of-fold probabilities, plus outliers and
     near-duplicates; later calls list the stored results.
 
+    --limit bounds one page; the cursor of the next page is printed after it (in --json:
+    "next"), to pass to --after. A search on probabilities whose labels changed since their
+    cross-validation warns, and --recompute cross-validates anew.
+
     Examples:
 
       assay issues
 
       assay issues --model-layer cv-logreg --scan --json
+
+      assay issues --all --limit 100 --method prune_by_class
 
       assay issues --kind outlier --limit 20
     """
@@ -128,23 +190,46 @@ def issues(
         annotators=_split(annotators),
         filter=filter,
         features=features,
+        method=method,
+        recompute=recompute,
         author=author,
     )
-    rows = ds.quality.issues(run.run_id, kind=kind, limit=limit, after=after)
+    rows = ds.quality.issues(
+        run.run_id, kind=kind, limit=limit + 1, after=after, only_issues=not show_all
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_page = rows[-1]["cursor"] if more and rows else None
     if as_json:
-        print_json({"run": run.to_dict(), "issues": rows})
+        print_json({"run": run.to_dict(), "issues": rows, "next": next_page})
         return
-    _print_rows(run, kind, rows, limit)
+    _print_rows(run, kind, rows, next_page, show_all)
 
 
-def _print_rows(run: Any, kind: str, rows: list[dict[str, Any]], limit: int) -> None:
+def _flag(kind: str, row: dict[str, Any]) -> bool:
+    """Whether the search flagged the row as an issue of ``kind``."""
+    if kind == "outlier":
+        return bool(row["is_outlier"])
+    if kind == "duplicate":
+        return row["duplicate_of"] is not None
+    return bool(row["is_issue"])
+
+
+def _print_rows(
+    run: Any, kind: str, rows: list[dict[str, Any]], next_page: str | None, show_all: bool
+) -> None:
     title = {"label": "Likely mislabeled", "outlier": "Outliers", "duplicate": "Near-duplicates"}
-    table = Table(title=f"{title.get(kind, kind)} (run {run.run_name})", title_justify="left")
-    for col in ("#", "key", "given", "suggested", "score", "confidence", "neighbours", "note"):
+    heading = title.get(kind, kind) + (", whole ranking" if show_all else "")
+    table = Table(
+        title=f"{heading} (run {run.run_name}, method {run.method})", title_justify="left"
+    )
+    columns = ["#", *(["flag"] if show_all else []), "key", "given", "suggested", "score"]
+    for col in (*columns, "confidence", "neighbours", "note"):
         table.add_column(col, justify="right" if col in ("#", "score", "confidence") else "left")
     for n, r in enumerate(rows, 1):
         table.add_row(
-            str(n),
+            str(r["rank"] or n),
+            *(["flagged" if _flag(kind, r) else ""] if show_all else []),
             r["key"],
             r["given"] or "",
             r["suggested"] if r["suggested"] != r["given"] else "",
@@ -155,9 +240,10 @@ def _print_rows(run: Any, kind: str, rows: list[dict[str, Any]], limit: int) -> 
         )
     console.print(table)
     if not rows:
-        console.print("Nothing flagged.")
-    elif len(rows) == limit:
-        console.print(f"More: assay issues --kind {kind} --after {rows[-1]['cursor']}")
+        console.print("Nothing flagged." if not show_all else "Nothing more.")
+    elif next_page is not None:
+        more = " --all" if show_all else ""
+        console.print(f"More: assay issues --kind {kind}{more} --after {next_page}")
 
 
 def _note(row: dict[str, Any]) -> str:

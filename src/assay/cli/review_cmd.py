@@ -11,6 +11,7 @@ from rich.table import Table
 from assay.cli.app import app, handle_errors
 from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, dataset_of, item_ref
 from assay.cli.render import bar, console, fmt, print_json, progress_bar
+from assay.errors import InvalidParameter
 
 review_app = typer.Typer(help="The review queue: scan, list, flag, escalate, resolve, dismiss.")
 snapshot_app = typer.Typer(help="Snapshots of the labels: create and list.")
@@ -190,16 +191,30 @@ def review_scan(
     limit: Annotated[
         int | None, typer.Option(help="With --issues: at most this many new cases per reason.")
     ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            help="With --issues: mislabel cases for the N first items of the whole label "
+            "ranking (the flagged ones, then the lowest quality past the cut), not only the "
+            "flagged ones.",
+            metavar="N",
+        ),
+    ] = None,
     dataset: DatasetOpt = None,
     author: AuthorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Open cases where annotators disagree or the consensus is unsure (an item with an
-    active case for the same reason is skipped); with --issues, cases for label issues."""
+    active case for the same reason is skipped); with --issues, cases for label issues.
+
+    Example: assay review scan --issues --top 100
+    """
     ds = dataset_of(dataset)
     if issues:
-        _scan_issues(ds, limit=limit, author=author, as_json=as_json)
+        _scan_issues(ds, limit=limit, top=top, author=author, as_json=as_json)
         return
+    if top is not None:
+        raise InvalidParameter("--top goes with --issues (the label-issue ranking).")
     with progress_bar("scanning"):
         result = ds.review_scan(
             layers=_layers(layers),
@@ -219,12 +234,16 @@ def review_scan(
     )
 
 
-def _scan_issues(ds: Any, *, limit: int | None, author: str | None, as_json: bool) -> None:
+def _scan_issues(
+    ds: Any, *, limit: int | None, top: int | None, author: str | None, as_json: bool
+) -> None:
     """``review scan --issues``: the latest label-issue search's findings into the queue."""
     from assay.cli.quality_cmd import scan_if_needed
+    from assay.quality.cases import check_top
 
+    check_top(top)  # before a search runs or anything is opened
     run = scan_if_needed(ds, force=False, author=author)
-    result = ds.quality.to_review(run.run_id, limit=limit, actor=author)
+    result = ds.quality.to_review(run.run_id, limit=limit, top=top, actor=author)
     if as_json:
         print_json(result)
         return

@@ -119,8 +119,8 @@ def stale_note(conn: Connection, dataset_id: int, run_id: int) -> str | None:
         return None
     return (
         f"The labels of {row.train_layer!r} changed after cross-validation run {row.name!r} "
-        "computed these probabilities: the search used out-of-date probabilities. "
-        "Cross-validate again to recompute them."
+        "computed these probabilities: they are out of date; cross-validate again to "
+        "recompute them."
     )
 
 
