@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
@@ -66,7 +66,22 @@ class Issues(_Params):
     filter: str | None = OptionalText
     model: str = Field("auto", max_length=300)
     folds: int = Field(5, ge=2, le=20)
+    method: str | None = Field(
+        None,
+        max_length=100,
+        description="A label-issue method (assay.quality.methods); default: the default one.",
+    )
     open_cases: bool = True
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str | None) -> str | None:
+        """An unknown method is refused when the job is created, not when it runs."""
+        if value is None:
+            return None
+        from assay.quality.methods import check_method  # imports scikit-learn: only if asked
+
+        return check_method(value)
 
 
 class ReviewScan(_Params):
@@ -188,9 +203,11 @@ def _train(ds: Dataset, p: Train, who: str, progress: ProgressCallback) -> Any:
 
 
 def _issues(ds: Dataset, p: Issues, who: str, progress: ProgressCallback) -> Any:
+    from assay.quality.methods import DEFAULT_METHOD
+
     found = ds.quality.find(
         layer=p.layer, model_layer=p.model_layer, filter=p.filter, model=p.model, folds=p.folds,
-        actor=who, progress=progress,
+        method=p.method or DEFAULT_METHOD, actor=who, progress=progress,
     )  # fmt: skip
     out = found.to_dict()
     if p.open_cases:
@@ -297,6 +314,7 @@ def validate(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "params"
+        message = first["msg"].removeprefix("Value error, ")  # a validator's own words
         raise InvalidParameter(
-            f"Job {kind!r}: parameter {where!r}: {first['msg']} ({len(exc.errors())} problem(s))."
+            f"Job {kind!r}: parameter {where!r}: {message} ({len(exc.errors())} problem(s))."
         ) from None

@@ -47,9 +47,17 @@ def jobs_page(
         "lists": lists,
         "strategies": ("auto", *STRATEGIES),
         "models": ("auto", *BUILTIN),
+        "issue_methods": _issue_methods(),
         "kinds": {k: who.can(spec.permission) for k, spec in jobs.KINDS.items()},
         "human_layers": [la["name"] for la in detail["layers"] if la["kind"] == "human"],
         "model_layers": [la["name"] for la in detail["layers"] if la["kind"] == "model"],
         "jobs": jobs.list_jobs(dataset.store, dataset.id, limit=30),
     }
     return render(request, "jobs.html", context)
+
+
+def _issue_methods() -> list[str]:
+    """The label-issue methods, the default first (the job's form offers them)."""
+    from assay.quality.methods import DEFAULT_METHOD, METHODS
+
+    return [DEFAULT_METHOD, *(m for m in METHODS if m != DEFAULT_METHOD)]
