@@ -9,12 +9,15 @@ script, so nothing a user named (classes, layers) ever reaches the page unescape
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from assay.dataset import Dataset
 from assay.errors import AssayError
 from assay.web import predictions, service
+from assay.web.app import AppState
 from assay.web.auth import Principal, app_state, require
 from assay.web.errors import Forbidden, status_of
 from assay.web.pages import render
@@ -24,7 +27,8 @@ Reader = Annotated[Principal, Depends(require("read"))]
 TextParam = Annotated[str, Query(max_length=2000)]
 NameParam = Annotated[str, Query(max_length=200)]
 SHADES = 10  # confusion cells are shaded in this many steps (CSS classes, no inline style)
-N_ISSUES = 12
+N_ISSUES = 12  # items per page of the likely-label-issues card
+CursorParam = Annotated[str, Query(max_length=100)]
 PLOT = {"size": 260, "pad": 36}  # reliability plot: square area and margin, in SVG units
 
 
@@ -93,6 +97,27 @@ def reliability_plot(calibration: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def issue_links(
+    keep: dict[str, str], whole: bool, after: str, next_page: str | None
+) -> dict[str, Any]:
+    """URLs of the label-issues card: its two views (only the flagged items, or the whole
+    ranking past the cut), and its first and next pages; ``keep`` holds the page's other
+    query parameters."""
+
+    def url(**params: str | None) -> str:
+        query = urlencode({k: v for k, v in {**keep, **params}.items() if v})
+        return f"?{query}#issues-card"
+
+    view = "1" if whole else None
+    return {
+        "whole": whole,
+        "flagged_url": url(),
+        "whole_url": url(issues_all="1"),
+        "first_url": url(issues_all=view) if after else None,
+        "next_url": url(issues_all=view, issues_after=next_page) if next_page else None,
+    }
+
+
 def _references(detail: dict[str, Any], source_layer: str | None) -> list[str]:
     """Layers to evaluate against: the visible non-model layers, then model layers."""
     layers = [la for la in detail["layers"] if la["name"] != source_layer]
@@ -109,9 +134,12 @@ def predictions_page(
     reference: NameParam = "",
     filter: TextParam = "",
     coverage: Annotated[float, Query(gt=0.0, lt=1.0)] = 0.9,
+    issues_after: CursorParam = "",
+    issues_all: bool = False,
 ) -> Response:
     """A model run against a reference layer: metrics, confusion matrix, calibration,
-    errors by loss, conformal coverage and likely label issues."""
+    errors by loss, conformal coverage and likely label issues (paged with ``issues_after``;
+    ``issues_all`` for the whole ranking past the cut)."""
     state = app_state(request)
     dataset = service.open_dataset(state, name)
     detail = service.dataset_detail(state, who, dataset, count=False)
@@ -158,10 +186,24 @@ def predictions_page(
                 matrix=confusion_rows(ev["confusion"]),
                 plot=reliability_plot(ev["calibration"]),
             )
-    try:
-        context["issues"] = predictions.issues(state, who, dataset, limit=N_ISSUES)
-    except AssayError as exc:  # e.g. blind mode hides the layer the search checked
-        context["issues"] = {"issues": [], "message": str(exc), "run": None}
-    except Forbidden as exc:
-        context["issues"] = {"issues": [], "message": exc.message, "run": None}
+    context["issues"] = _issues(state, who, dataset, issues_after, issues_all)
+    keep = {"run": run, "reference": reference, "filter": filter}
+    keep["coverage"] = "" if coverage == 0.9 else repr(coverage)
+    context["issue_links"] = issue_links(
+        keep, issues_all, issues_after, context["issues"].get("next")
+    )
     return render(request, "predictions.html", context, status)
+
+
+def _issues(
+    state: AppState, who: Principal, dataset: Dataset, after: str, whole: bool
+) -> dict[str, Any]:
+    """One page of the label-issues card, or its error in words (no search, blind mode...)."""
+    try:
+        return predictions.issues(
+            state, who, dataset, limit=N_ISSUES, after=after or None, all_items=whole
+        )
+    except AssayError as exc:  # e.g. blind mode hides the layer the search checked
+        return {"issues": [], "message": str(exc), "run": None}
+    except Forbidden as exc:
+        return {"issues": [], "message": exc.message, "run": None}

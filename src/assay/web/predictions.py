@@ -247,9 +247,12 @@ def issues(
     kind: str = "mislabel",
     after: str | None = None,
     limit: int = 50,
+    all_items: bool = False,
 ) -> dict[str, Any]:
     """One keyset page of a label-issue search's findings (default: the latest search), most
-    suspect first, each with links. Without any search: no issues and a ``message``."""
+    suspect first, each with links; with ``all_items``, every item of the search (for label
+    issues the full ranking: the flagged ones first, each row with ``is_issue`` and its
+    ``rank``). Without any search: no issues and a ``message``."""
     if kind not in ISSUE_KINDS:
         raise InvalidParameter(f"Unknown issue kind {kind!r}; use mislabel, outlier or duplicate.")
     if not 1 <= limit <= MAX_ISSUES_PAGE:
@@ -259,12 +262,16 @@ def issues(
     except quality_runs.RunNotFound:
         if run is not None:
             raise
-        return {"ok": True, "run": None, "kind": kind, "issues": [], "next": None,
-                "message": NO_ISSUE_RUN}  # fmt: skip
+        return {"ok": True, "run": None, "kind": kind, "all": all_items, "issues": [],
+                "next": None, "message": NO_ISSUE_RUN}  # fmt: skip
     for layer in [summary.layer, *(summary.annotator_layers or [])]:
         check_reference(state, who, dataset, layer)
     rows = dataset.quality.issues(
-        summary.run_id, kind=ISSUE_KINDS[kind], limit=limit + 1, after=after
+        summary.run_id,
+        kind=ISSUE_KINDS[kind],
+        limit=limit + 1,
+        after=after,
+        only_issues=not all_items,
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -273,6 +280,7 @@ def issues(
         "ok": True,
         "run": json_safe(summary.to_dict()),
         "kind": kind,
+        "all": all_items,
         "issues": [json_safe({**r, **links.get(r["item_id"], {})}) for r in rows],
         "next": rows[-1]["cursor"] if more and rows else None,
         "message": None,

@@ -70,10 +70,14 @@ def issues(
     kind: Literal["mislabel", "label", "outlier", "duplicate"] = "mislabel",
     after: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=predictions.MAX_ISSUES_PAGE)] = 50,
+    all_items: Annotated[bool, Query(alias="all")] = False,
 ) -> dict[str, Any]:
     """The findings of the latest label-issue search (or of model run ``run``), most suspect
     first: item, given and suggested label, score, image URL; ``next`` is the ``after`` of the
-    following page. Without any search: an empty list and a ``message``."""
+    following page. With ``all``, every item of the search: for label issues the full ranking
+    past the cut, the flagged ones first, each row with ``is_issue`` and ``rank``. ``run``
+    describes the search, its ``method`` included. Without any search: an empty list and a
+    ``message``."""
     state = app_state(request)
     return predictions.issues(
         state,
@@ -83,4 +87,5 @@ def issues(
         kind=kind,
         after=after,
         limit=limit,
+        all_items=all_items,
     )
