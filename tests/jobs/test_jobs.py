@@ -1,5 +1,6 @@
-"""Background jobs: parameters checked at submit, one claim per job, progress, results,
-failures in words, cancelling, and a killed worker's job marked failed - on both backends."""
+"""Background jobs: parameters checked at submit (an issues job's method too), one claim per
+job, progress, results, failures in words, cancelling, and a killed worker's job marked
+failed - on both backends."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from assay.errors import Conflict, InvalidParameter
 from assay.ingest.arrays import import_arrays
 from assay.jobs import table
 from assay.jobs.worker import DB_ENV, JobCancelled, run_one
+from assay.quality.methods import DEFAULT_METHOD
 from assay.store import schema as t
 
 
@@ -61,6 +63,10 @@ def test_bad_parameters_are_refused_at_submit(project: assay.Project) -> None:
         jobs.submit(ds, "cross-validate", {"folds": 1}, by="t")
     with pytest.raises(InvalidParameter, match="parameter 'colour'"):
         jobs.submit(ds, "map", {"colour": "red"}, by="t")
+    with pytest.raises(InvalidParameter, match="parameter 'method'") as info:
+        jobs.submit(ds, "issues", {"method": "nope"}, by="t")
+    assert "Unknown label-issue method 'nope'" in str(info.value)
+    assert DEFAULT_METHOD in str(info.value) and "Value error" not in str(info.value)
     assert jobs.list_jobs(project.store, ds.id) == []
 
 
@@ -75,6 +81,22 @@ def test_a_job_runs_to_done_with_its_result_and_progress(project: assay.Project)
     assert done["result"]["run"] == "cv"
     assert done["result"]["metrics"]["oof_accuracy"] > 0.9
     assert [r["name"] for r in ds.models.runs()] == ["cv"]
+
+
+def test_an_issues_job_searches_with_its_method(project: assay.Project) -> None:
+    ds = project.dataset("d")
+    ds.models.cross_validate("cv", folds=3, model="logreg")
+    params = {"model_layer": "cv", "method": "prune_by_class", "open_cases": False}
+    job = jobs.submit(ds, "issues", params, by="ana")
+    assert job["params"]["method"] == "prune_by_class"
+    default = jobs.submit(ds, "issues", {"model_layer": "cv", "open_cases": False}, by="ana")
+    assert default["params"]["method"] is None  # the default method when it runs
+    assert jobs.work(project) == 2
+    done = jobs.get(project.store, job["id"])
+    assert done["state"] == "done", done
+    assert done["result"]["method"] == "prune_by_class"
+    assert jobs.get(project.store, default["id"])["result"]["method"] == DEFAULT_METHOD
+    assert ds.quality.run().method == DEFAULT_METHOD  # the latest search
 
 
 def test_a_failing_job_says_why_and_the_next_one_still_runs(project: assay.Project) -> None:

@@ -73,3 +73,12 @@ def write_probs_layer(ds: assay.Dataset, layer: str, probs: np.ndarray | list[li
         layer=layer,
         author="test-model",
     )
+
+
+def noisy_digits(project: assay.Project, n: int, seed: int) -> tuple[assay.Dataset, np.ndarray]:
+    """``n`` digits, 5% of them relabeled wrongly (their rows are returned), with a k-NN
+    out-of-fold probability layer ``knn-cv``."""
+    ds = import_digits(project, n)
+    flipped = flip_labels(ds, 0.05, seed=seed)
+    write_probs_layer(ds, "knn-cv", oof_knn_probs(noisy_labels(ds), seed=seed))
+    return ds, flipped

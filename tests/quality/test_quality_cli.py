@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from qualitykit import flip_labels, import_digits, noisy_labels, oof_knn_probs, write_probs_layer
+from qualitykit import noisy_digits
 from typer.testing import CliRunner
 
 import assay
@@ -17,10 +17,7 @@ N = 300
 
 @pytest.fixture
 def project_dir(tmp_path: Path) -> Path:
-    project = assay.init(tmp_path)
-    ds = import_digits(project, N)
-    flip_labels(ds, 0.05, seed=1)
-    write_probs_layer(ds, "knn-cv", oof_knn_probs(noisy_labels(ds), seed=1))
+    noisy_digits(assay.init(tmp_path), N, seed=1)
     return tmp_path
 
 

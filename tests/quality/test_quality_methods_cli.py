@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from click.testing import Result
-from qualitykit import flip_labels, import_digits, noisy_labels, oof_knn_probs, write_probs_layer
+from qualitykit import noisy_digits, noisy_labels, oof_knn_probs
 from typer.testing import CliRunner
 
 import assay
@@ -25,10 +25,7 @@ METHOD = "predicted_neq_given"  # flags every misclassified item: many, whatever
 
 @pytest.fixture
 def project_dir(tmp_path: Path) -> Path:
-    project = assay.init(tmp_path)
-    ds = import_digits(project, N)
-    flip_labels(ds, 0.05, seed=4)
-    write_probs_layer(ds, "knn-cv", oof_knn_probs(noisy_labels(ds), seed=4))
+    noisy_digits(assay.init(tmp_path), N, seed=4)
     return tmp_path
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from qualitykit import flip_labels, import_digits, noisy_labels, oof_knn_probs, write_probs_layer
+from qualitykit import noisy_digits, noisy_labels, oof_knn_probs
 
 import assay
 from assay.errors import InvalidParameter
@@ -25,10 +25,7 @@ METHOD = "predicted_neq_given"  # flags every misclassified item: many, whatever
 @pytest.fixture
 def ds(tmp_path: Path, store_url: str) -> assay.Dataset:
     """300 digits, 5% relabeled wrongly, with a k-NN out-of-fold probability layer."""
-    dataset = import_digits(assay.init(tmp_path, db=store_url), N)
-    flip_labels(dataset, 0.05, seed=2)
-    write_probs_layer(dataset, "knn-cv", oof_knn_probs(noisy_labels(dataset), seed=2))
-    return dataset
+    return noisy_digits(assay.init(tmp_path, db=store_url), N, seed=2)[0]
 
 
 def count(ds: assay.Dataset, table: sa.Table) -> int:

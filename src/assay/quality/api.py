@@ -362,7 +362,7 @@ class LabelQuality:
         with self.dataset.store.read() as conn:
             row = runs.get_run(conn, self.dataset.id, run)
             info = runs.summary(row)
-            return runs.listing(
+            return runs.page(
                 conn, row.id, info, kind=kind, limit=limit, after=after, only_issues=only_issues
             )
 

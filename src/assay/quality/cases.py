@@ -66,7 +66,7 @@ def _candidates(
     after, left = None, top
     while left is None or left > 0:
         size = PAGE if left is None else min(PAGE, left)
-        rows = runs.listing(
+        rows = runs.page(
             conn, run_id, info, kind=kind, limit=size, after=after, only_issues=top is None
         )
         yield from rows

@@ -283,17 +283,22 @@ def page(
     limit: int = 50,
     after: str | None = None,
     only_issues: bool = True,
-) -> list[Row[Any]]:
-    """Rows of a run most-suspect first: by quality (``label``), outlier score (``outlier``)
-    or item id (``duplicate``); keyset-paged with ``after``, a row's ``cursor``.
+) -> list[dict[str, Any]]:
+    """One page of a run's rows as :func:`describe` gives them, most suspect first: by quality
+    (``label``), outlier score (``outlier``) or item id (``duplicate``); keyset-paged with
+    ``after``, a row's ``cursor``.
 
-    The full label ranking (flagged first) is :func:`ranking`; here ``only_issues=False``
-    orders every row by its score alone.
+    For ``label`` without ``only_issues`` it is the full ranking (:func:`ranking`, flagged
+    first, with ranks); for the other kinds ``only_issues=False`` orders every row by score.
     """
     _check(kind, limit)
+    if kind == "label" and not only_issues:
+        rows, first = ranking(conn, run_id, limit=limit, after=after)
+        return describe(conn, run_id, info, rows, first_rank=first)
     query, score = _select(kind)
     query = query.where(*_where(run_id, kind, only_issues, info))
-    return _keyset(conn, query, score, _parse_cursor(after) if after else None, limit)
+    rows = _keyset(conn, query, score, _parse_cursor(after) if after else None, limit)
+    return describe(conn, run_id, info, rows)
 
 
 def ranking(
@@ -316,25 +321,6 @@ def ranking(
     if len(rows) < limit:
         rows += _keyset(conn, query.where(is_issue.is_(False)), score, key, limit - len(rows))
     return rows, rank + 1
-
-
-def listing(
-    conn: Connection,
-    run_id: int,
-    info: dict[str, Any],
-    *,
-    kind: str = "label",
-    limit: int = 50,
-    after: str | None = None,
-    only_issues: bool = True,
-) -> list[dict[str, Any]]:
-    """One page as :func:`describe` gives it: the full ranking (with ranks) for ``label``
-    without ``only_issues``, else :func:`page`."""
-    if kind == "label" and not only_issues:
-        rows, first = ranking(conn, run_id, limit=limit, after=after)
-        return describe(conn, run_id, info, rows, first_rank=first)
-    rows = page(conn, run_id, info, kind=kind, limit=limit, after=after, only_issues=only_issues)
-    return describe(conn, run_id, info, rows)
 
 
 def cursor(score: float | None, item_id: int) -> str:
