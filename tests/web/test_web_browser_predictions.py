@@ -50,3 +50,26 @@ def test_predictions_page_choose_a_slice(page: Any, live: dict[str, Any]) -> Non
     assert page.text_content("#metric-n .n") == "359"
     total = sum(int(t) for t in page.locator("#confusion td.total").all_text_contents())
     assert total == 359
+
+
+def test_likely_label_issues_page_past_the_cut(page: Any, live: dict[str, Any]) -> None:
+    ds = live["project"].dataset("digits")
+    found = ds.quality.find(model_layer="logreg-cv", features=False, method="predicted_neq_given")
+    page.goto(live["url"] + "/datasets/digits/predictions")
+    assert page.text_content("#issues-method") == "predicted_neq_given"
+    assert page.locator("#issues li.flagged").count() == 0  # only flagged: no mark needed
+    page.click("#issues-whole-view")
+    page.wait_for_url("**issues_all=1**")
+    assert page.locator("#issues li").count() == 12
+    assert page.locator("#issues li.flagged").count() == min(12, found.n_issues)
+    assert page.locator("#issues-first").count() == 0
+    seen = 12
+    while seen < found.n_issues + 12:  # page on until past the cut
+        with page.expect_navigation():
+            page.click("#issues-next")
+        seen += page.locator("#issues li").count()
+    assert "issues_after=" in page.url and page.locator("#issues-first").count() == 1
+    assert page.get_by_text("past the cut").count() > 0
+    with page.expect_navigation():
+        page.click("#issues-first")
+    assert "issues_after" not in page.url and page.locator("#issues li.flagged").count() > 0
