@@ -68,10 +68,19 @@ def test_method_is_validated_and_recorded_with_each_search(project_dir: Path) ->
     assert same["run"]["computed_at"] == first["run"]["computed_at"]
     other = run_json(project_dir, "issues", "--method", "prune_by_class")  # another: searches
     assert other["run"]["method"] == "prune_by_class"
+    assert other["run"]["model_layer"] == "knn-cv"  # the same probabilities, another method
     assert other["run"]["computed_at"] != first["run"]["computed_at"]
     assert dataset(project_dir).quality.run().method == "prune_by_class"
     refused(invoke(project_dir, "issues", "--method", "Cleanlab"), "'Cleanlab'")
     assert dataset(project_dir).quality.run().method == "prune_by_class"  # nothing stored
+    # Another method of a search of a slice searches that slice again.
+    args = ("issues", "--scan", "--model-layer", "knn-cv", "--filter", "split=train")
+    train = run_json(project_dir, *args, "--method", METHOD)["run"]
+    assert train["filter"] == "split=train" and train["n_items"] < N
+    again = run_json(project_dir, "issues", "--method", "prune_by_class")["run"]
+    assert (again["filter"], again["n_items"], again["method"]) == (
+        "split=train", train["n_items"], "prune_by_class",
+    )  # fmt: skip
 
 
 def test_all_ranks_every_labeled_item_flagged_first(project_dir: Path) -> None:

@@ -55,7 +55,9 @@ def scan_if_needed(
 ) -> Any:
     """The latest label-issue search, or a new one if asked (``force``, ``recompute``), if
     there is none, or if the latest one checked other layers or used another method than
-    those named. ``recompute`` cross-validates anew instead of reusing probabilities."""
+    those named. A new search of the latest one's labels (another method) uses its model
+    layer and slice unless others are named. ``recompute`` cross-validates anew instead of
+    reusing probabilities."""
     from assay.errors import InvalidParameter
     from assay.quality.methods import DEFAULT_METHOD, check_method
     from assay.quality.runs import RunNotFound
@@ -73,15 +75,18 @@ def scan_if_needed(
             latest = ds.quality.run()
         except RunNotFound:
             latest = None
-    differs = latest is not None and (
-        (layer is not None and latest.layer != layer)
-        or (model_layer is not None and latest.model_layer != model_layer)
-        or (annotators is not None and latest.annotator_layers != annotators)
-        or (method is not None and latest.method != method)
-    )
-    if latest is not None and not differs:
+    if latest is not None and not _differs(latest, layer, model_layer, annotators, method):
         warn_if_stale(latest)
         return latest
+    if (
+        latest is not None
+        and layer in (None, latest.layer)
+        and annotators in (None, latest.annotator_layers)
+    ):
+        # The same labels (another method or model layer): search them as the latest did.
+        layer, annotators = latest.layer, latest.annotator_layers
+        model_layer = model_layer or latest.model_layer
+        filter = filter if filter is not None else latest.filter
     with progress_bar("finding label issues") as progress:
         run = ds.quality.find(
             layer=layer or "ground_truth",
@@ -101,6 +106,22 @@ def scan_if_needed(
     )
     warn_if_stale(run)
     return run
+
+
+def _differs(
+    latest: Any,
+    layer: str | None,
+    model_layer: str | None,
+    annotators: list[str] | None,
+    method: str | None,
+) -> bool:
+    """Whether the latest search checked other layers or used another method than named."""
+    return (
+        (layer is not None and latest.layer != layer)
+        or (model_layer is not None and latest.model_layer != model_layer)
+        or (annotators is not None and latest.annotator_layers != annotators)
+        or (method is not None and latest.method != method)
+    )
 
 
 def warn_if_stale(run: Any) -> None:

@@ -43,6 +43,7 @@ class IssueRun:
     model_layer: str
     layer: str
     annotator_layers: list[str] | None
+    filter: str | None  # the slice checked; None for every labeled item
     n_items: int  # items with a given label and probabilities
     n_issues: int  # likely mislabeled
     n_estimated: int  # cleanlab's estimate of the number of wrong labels
@@ -449,6 +450,7 @@ def _issue_run(row: Any) -> IssueRun:
         model_layer=info["model_layer"],
         layer=info["layer"],
         annotator_layers=info["annotator_layers"],
+        filter=info.get("filter"),
         n_items=info["n_items"],
         n_issues=info["n_issues"],
         n_estimated=info["n_estimated"],
