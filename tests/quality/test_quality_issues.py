@@ -44,7 +44,9 @@ def test_clean_labels_flag_almost_nothing() -> None:
     assert result.is_issue.sum() <= 0.005 * len(y)
 
 
-def test_quality_is_the_probability_of_the_given_label() -> None:
+def test_quality_with_two_classes_is_the_probability_of_the_given_label() -> None:
+    # The default's quality is the mean of self-confidence and normalized margin: with two
+    # classes both equal the probability of the given label.
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     result = find_label_issues(np.array([0, 0, 1]), probs)
     np.testing.assert_allclose(result.quality, [0.9, 0.2, 0.4])

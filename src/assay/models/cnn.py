@@ -50,6 +50,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Share of the training data held out for early stopping.
     augment : bool, default True
         Random affine augmentation of training batches.
+    n_members : int, default 1
+        Networks trained with seeds ``random_state``, ``random_state + 1``, ...; their
+        probabilities are averaged (an ensemble of seeds: networks that err differently).
     n_threads : int, optional
         Torch CPU threads while fitting and predicting; default ``min(2, cores)``.
     random_state : int, default 0
@@ -69,6 +72,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         patience: int = 4,
         validation_fraction: float = 0.1,
         augment: bool = True,
+        n_members: int = 1,
         n_threads: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -83,15 +87,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.augment = augment
+        self.n_members = n_members
         self.n_threads = n_threads
         self.random_state = random_state
 
     # -- fitting -------------------------------------------------------------------------------
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> CNNClassifier:
-        """Train with early stopping; returns self."""
-        import torch
-
+        """Train ``n_members`` networks, each with early stopping; returns self."""
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y)
         self.image_shape_ = self._shape(X)
@@ -99,31 +102,59 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         if len(self.classes_) < 2:
             raise InvalidParameter("The CNN needs labels of at least two classes.")
+        if (
+            isinstance(self.n_members, bool)
+            or not isinstance(self.n_members, int)
+            or self.n_members < 1
+        ):
+            raise InvalidParameter(
+                f"The 'n_members' parameter of CNNClassifier must be an int >= 1. "
+                f"Got {self.n_members!r} instead."
+            )
         X_fit, X_val, y_fit, y_val = self._split(X, codes)
-        with _torch_session(self.n_threads, self.random_state):
-            self.module_ = _build(self.image_shape_, len(self.classes_), self)
-            optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr, amsgrad=True)
-            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
-            generator = torch.Generator().manual_seed(self.random_state)
-            best, best_loss, stale = None, math.inf, 0
-            self.history_: list[dict[str, float]] = []
-            for _epoch in range(self.max_epochs):
-                train_loss = self._epoch(X_fit, y_fit, optimizer, generator)
-                scheduler.step()
-                val_loss = self._loss(X_val, y_val) if len(y_val) else train_loss
-                self.history_.append({"train_loss": train_loss, "val_loss": val_loss})
-                if val_loss < best_loss - 1e-4:
-                    best_loss, stale = val_loss, 0
-                    best = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
-                else:
-                    stale += 1
-                    if stale >= self.patience:
-                        break
-            if best is not None:
-                self.module_.load_state_dict(best)
-            self.module_.eval()
+        self.modules_: list[Any] = []
+        self.history_: list[dict[str, float]] = []
+        for member in range(self.n_members):
+            with _torch_session(self.n_threads, self.random_state + member):
+                module, history = self._fit_one(X_fit, y_fit, X_val, y_val, member)
+            self.modules_.append(module)
+            self.history_ += [{**h, "member": float(member)} for h in history]
         self.n_epochs_ = len(self.history_)
         return self
+
+    def _fit_one(
+        self,
+        X_fit: np.ndarray,
+        y_fit: np.ndarray,
+        X_val: np.ndarray,
+        y_val: np.ndarray,
+        member: int,
+    ) -> tuple[Any, list[dict[str, float]]]:
+        """One network, trained with early stopping (the best epoch's weights kept)."""
+        import torch
+
+        module = _build(self.image_shape_, len(self.classes_), self)
+        optimizer = torch.optim.Adam(module.parameters(), lr=self.lr, amsgrad=True)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
+        generator = torch.Generator().manual_seed(self.random_state + member)
+        best, best_loss, stale = None, math.inf, 0
+        history: list[dict[str, float]] = []
+        for _epoch in range(self.max_epochs):
+            train_loss = self._epoch(module, X_fit, y_fit, optimizer, generator)
+            scheduler.step()
+            val_loss = self._loss([module], X_val, y_val) if len(y_val) else train_loss
+            history.append({"train_loss": train_loss, "val_loss": val_loss})
+            if val_loss < best_loss - 1e-4:
+                best_loss, stale = val_loss, 0
+                best = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        if best is not None:
+            module.load_state_dict(best)
+        module.eval()
+        return module, history
 
     def _shape(self, X: np.ndarray) -> tuple[int, int]:
         if X.ndim != 2:
@@ -157,11 +188,13 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         )
         return parts[0], parts[1], parts[2], parts[3]
 
-    def _epoch(self, X: np.ndarray, y: np.ndarray, optimizer: Any, generator: Any) -> float:
+    def _epoch(
+        self, module: Any, X: np.ndarray, y: np.ndarray, optimizer: Any, generator: Any
+    ) -> float:
         import torch
         import torch.nn.functional as F
 
-        self.module_.train()
+        module.train()
         order = torch.randperm(len(y), generator=generator)
         images = self._images(X)
         targets = torch.from_numpy(y.astype(np.int64))
@@ -172,14 +205,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             if self.augment:
                 batch = _augment(batch, generator).contiguous(memory_format=torch.channels_last)
             optimizer.zero_grad()
-            loss = F.cross_entropy(self.module_(batch), targets[idx])
+            loss = F.cross_entropy(module(batch), targets[idx])
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
         return total / max(len(y), 1)
 
-    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        probs = self._probs(X)
+    def _loss(self, modules: list[Any], X: np.ndarray, y: np.ndarray) -> float:
+        probs = self._probs(X, modules)
         return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None))))
 
     def _images(self, X: np.ndarray) -> Any:
@@ -192,15 +225,20 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     # -- predicting ----------------------------------------------------------------------------
 
-    def _probs(self, X: np.ndarray) -> np.ndarray:
+    def _probs(self, X: np.ndarray, modules: list[Any] | None = None) -> np.ndarray:
+        """Mean softmax of ``modules`` (default: every member)."""
         import torch
 
-        self.module_.eval()
+        modules = self.modules_ if modules is None else modules
+        for module in modules:
+            module.eval()
         images = self._images(np.asarray(X, dtype=np.float32))
         out = []
         with torch.no_grad():
             for start in range(0, len(images), 1024):
-                out.append(torch.softmax(self.module_(images[start : start + 1024]), 1).numpy())
+                batch = images[start : start + 1024]
+                probs = torch.stack([torch.softmax(m(batch), 1) for m in modules])
+                out.append(probs.mean(0).numpy())
         if not out:
             return np.zeros((0, len(self.classes_)), dtype=np.float64)
         return np.concatenate(out).astype(np.float64)
@@ -236,7 +274,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 "image_shape": list(self.image_shape_),
                 "n_features_in": self.n_features_in_,
                 "history": self.history_,
-                "state_dict": self.module_.state_dict(),
+                "state_dicts": [m.state_dict() for m in self.modules_],
             },
             path,
         )
@@ -257,9 +295,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         model.n_features_in_ = int(saved["n_features_in"])
         model.history_ = list(saved["history"])
         model.n_epochs_ = len(model.history_)
-        model.module_ = _build(model.image_shape_, len(model.classes_), model)
-        model.module_.load_state_dict(saved["state_dict"])
-        model.module_.eval()
+        # Files saved before ensembles of seeds hold one "state_dict".
+        states = saved.get("state_dicts") or [saved["state_dict"]]
+        model.modules_ = []
+        for state in states:
+            module = _build(model.image_shape_, len(model.classes_), model)
+            module.load_state_dict(state)
+            module.eval()
+            model.modules_.append(module)
         return model
 
 

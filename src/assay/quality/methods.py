@@ -21,6 +21,7 @@ The methods, all computed by cleanlab:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -84,11 +85,23 @@ def _scores(labels: np.ndarray, pred_probs: np.ndarray, score: str) -> np.ndarra
     return np.asarray(get_label_quality_scores(labels, pred_probs, method=score), np.float64)
 
 
+def _lowest(quality: np.ndarray, count: int) -> np.ndarray:
+    """A mask of the ``count`` lowest ``quality`` values (ties by row)."""
+    flags = np.zeros(len(quality), dtype=bool)
+    flags[np.lexsort((np.arange(len(quality)), quality))[: max(count, 0)]] = True
+    return flags
+
+
 def _cleanlab_filter(filter_by: str) -> Method:
     def method(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
         from cleanlab.filter import find_label_issues
 
-        flags = find_label_issues(labels, pred_probs, filter_by=filter_by)
+        with warnings.catch_warnings():
+            # A class of a handful of items is checked as well as it can be; the count of
+            # flagged items already says how many were found.
+            warnings.filterwarnings("ignore", message="May not flag all label issues")
+            # n_jobs=1: no process pool per call (a server thread must not fork).
+            flags = find_label_issues(labels, pred_probs, filter_by=filter_by, n_jobs=1)
         return Verdict(_scores(labels, pred_probs, "self_confidence"), flags)
 
     method.__doc__ = f"cleanlab's ``find_label_issues(filter_by={filter_by!r})``."
@@ -104,11 +117,10 @@ def _calibrated_cut(score: str) -> Method:
         from cleanlab.count import num_label_issues
 
         quality = _scores(labels, pred_probs, score)
-        n_wrong = int(num_label_issues(labels, pred_probs, estimation_method="off_diagonal_calibrated"))
-        lowest = np.lexsort((np.arange(len(labels)), quality))[: max(n_wrong, 0)]
-        flags = np.zeros(len(labels), dtype=bool)
-        flags[lowest] = True
-        return Verdict(quality, flags & (pred_probs.argmax(axis=1) != labels))
+        n_wrong = num_label_issues(labels, pred_probs, estimation_method="off_diagonal_calibrated")
+        return Verdict(
+            quality, _lowest(quality, int(n_wrong)) & (pred_probs.argmax(axis=1) != labels)
+        )
 
     method.__doc__ = (
         f"Rank by {score}; flag the calibrated estimate of wrong labels among the lowest."
@@ -127,4 +139,21 @@ def cleanlab_default(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
     return Verdict(verdict.quality, verdict.is_issue & (pred_probs.argmax(axis=1) != labels))
 
 
-DEFAULT_METHOD = "cleanlab"
+@register("assay")
+def assay_default(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
+    """cleanlab's count, a global ranking by the mean of self-confidence and normalized margin.
+
+    cleanlab's default decides *how many* labels are wrong (its per-class noise rates); the
+    items flagged are that many of the lowest-scored ones among those whose most probable
+    class is not the given one, ranked over the whole dataset rather than within each pair of
+    classes, so a pair whose count cleanlab underestimates still gets its worst items.
+    """
+    count = int(METHODS["cleanlab"](labels, pred_probs).is_issue.sum())
+    quality = (
+        _scores(labels, pred_probs, "self_confidence")
+        + _scores(labels, pred_probs, "normalized_margin")
+    ) / 2
+    return Verdict(quality, _lowest(quality, count) & (pred_probs.argmax(axis=1) != labels))
+
+
+DEFAULT_METHOD = "assay"
