@@ -5,18 +5,23 @@ Every method takes the given labels (class codes) and out-of-fold ``pred_probs``
 the full ranking, and which items it flags. ``assay issues --method NAME`` (and
 ``ds.quality.find(method=...)``) picks one; the name is stored with each search.
 
-The methods, all computed by cleanlab:
+The methods, all built on cleanlab:
 
-* ``cleanlab`` (the default) - cleanlab's default ``find_label_issues`` (pruning by noise
-  rate), restricted to items whose most probable class is not the given one, ranked by
-  self-confidence. See :data:`DEFAULT_METHOD` for why.
+* ``assay`` (the default) - as many items as cleanlab's default flags (its per-class noise
+  rates say how many labels are wrong), chosen by one ranking over the whole dataset: the
+  mean of self-confidence and normalized margin, among items whose most probable class is not
+  the given one. Chosen on ``benchmarks/bench_label_issues.py``: uniform, class-conditional,
+  ambiguous-item and annotator noise on images, tables and text, and MNIST's human-confirmed
+  errors; ``benchmarks/RESULTS.md`` has the table.
+* ``cleanlab`` - cleanlab's default ``find_label_issues`` (pruning by noise rate), less items
+  whose most probable class is the given one, ranked by self-confidence;
 * one method per cleanlab ``filter_by`` value (``prune_by_noise_rate``, ``prune_by_class``,
   ``both``, ``confident_learning``, ``predicted_neq_given``, ``low_normalized_margin``,
   ``low_self_confidence``), exactly as cleanlab computes it, ranked by self-confidence;
 * ``self_confidence`` and ``normalized_margin``: rank by that score, flag as many of the
   lowest as cleanlab's calibrated estimate of the number of wrong labels, among items whose
-  most probable class differs (the rule Assay used before; it loses to cleanlab's default on
-  structured, real-world noise: ``benchmarks/bench_label_issues.py``).
+  most probable class differs (``self_confidence`` is the rule Assay used before; it loses to
+  cleanlab's default on structured, real-world noise).
 """
 
 from __future__ import annotations
