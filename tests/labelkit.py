@@ -1,6 +1,11 @@
-"""A small labeled dataset for the label, snapshot and review tests."""
+"""A small labeled dataset for the label, snapshot and review tests, and its fixtures
+(``project`` and ``ds``: a conftest imports them to use them)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 import assay
 from assay.ingest.staging import ImportJob, json_hash
@@ -29,3 +34,15 @@ def make_dataset(project: assay.Project, name: str, n: int = 20) -> assay.Datase
             )
         job.publish()
     return project.dataset(name)
+
+
+@pytest.fixture
+def project(tmp_path: Path, store_url: str) -> assay.Project:
+    """A project on each backend (``store_url``: SQLite and PostgreSQL)."""
+    return assay.init(tmp_path, db=store_url)
+
+
+@pytest.fixture
+def ds(project: assay.Project) -> assay.Dataset:
+    """20 items ``k0``..``k19`` with a ``ground_truth`` import layer (see make_dataset)."""
+    return make_dataset(project, "pets")

@@ -397,71 +397,21 @@ class Dataset:
         author: str | None = None,
         seed: int = 0,
     ) -> ConsensusResult:
-        """A consensus label and confidence per item from ``layers`` (default: human layers).
+        """A consensus label and confidence per item, written into the consensus layer ``into``.
 
-        Methods: ``majority-vote``, ``dawid-skene`` (crowd-kit) and ``crowdlab`` (cleanlab's
-        multi-annotator method; needs ``model_layer``, a model layer with probabilities). With
-        ``into`` (default ``consensus``) the result is written to that consensus layer, with
-        the confidence on each label; only items whose label or confidence changed get a new
-        label row.
+        Methods: ``majority-vote``, ``dawid-skene`` (crowd-kit) and ``crowdlab`` (cleanlab;
+        needs ``model_layer``). ``layers`` defaults to one human layer per person, and the
+        result's ``layers`` says which were combined. ``into`` (None: write nothing) must be
+        a consensus layer or a new name, never a person's, an import or a model layer
+        (InvalidParameter, before anything is computed). See
+        :func:`assay.labels.combine.combine_layers`.
         """
-        from assay.errors import InvalidParameter
-        from assay.labels.consensus import consensus
-        from assay.labels.layers import ensure_layer
-        from assay.labels.load import default_layers, load_matrix, load_probs
-        from assay.labels.writes import LabelWrite, write_labels
+        from assay.labels.combine import combine_layers
 
-        with self.store.read() as conn:
-            names = list(layers or default_layers(conn, self.id))
-            matrix = load_matrix(conn, self.id, names, filter)
-            pred_probs = None
-            if model_layer is not None:
-                pred_probs, found = load_probs(
-                    conn, self.id, model_layer, matrix.item_ids, matrix.n_classes
-                )
-                if not found.all():
-                    if method == "crowdlab":
-                        matrix = matrix.rows(found)
-                        pred_probs = pred_probs[found]
-                    else:
-                        pred_probs = None
-            elif method == "crowdlab":
-                raise InvalidParameter(
-                    "CROWDLAB needs model probabilities: pass model_layer (a model layer)."
-                )
-        if matrix.n_items == 0:
-            raise InvalidParameter(f"The layers {', '.join(names)} have no labels to combine.")
-        result = consensus(matrix, method, pred_probs=pred_probs, seed=seed)
-        if into is None:
-            return result
-        writes = [
-            LabelWrite(
-                int(item_id),
-                matrix.classes[int(code)],
-                probs=None if result.probs is None else _normalized(result.probs[k]),
-                confidence=float(np.clip(result.confidence[k], 0.0, 1.0)),
-            )
-            for k, (item_id, code) in enumerate(zip(matrix.item_ids, result.label, strict=True))
-            if code >= 0
-        ]
-        with self.store.write() as conn:
-            ensure_layer(
-                conn,
-                self.id,
-                into,
-                kind="consensus",
-                description=f"Consensus of {', '.join(names)}",
-                origin={"method": method, "layers": names, "filter": filter},
-            )
-            write_labels(
-                conn,
-                self.id,
-                into,
-                writes,
-                author=author or f"consensus:{method}",
-                skip_unchanged=True,
-            )
-        return result
+        return combine_layers(
+            self.store, self.id, method, layers=layers, filter=filter, model_layer=model_layer,
+            into=into, author=author, seed=seed,
+        )  # fmt: skip
 
     # ----------------------------------------------------------------------------------------
     # Models, predictions and label quality
@@ -559,9 +509,3 @@ class Dataset:
 
         with self.store.read() as conn:
             return diff(conn, self.id, a, b, limit=limit)
-
-
-def _normalized(row: Any) -> list[float]:
-    values = np.clip(np.asarray(row, dtype=np.float64), 0.0, 1.0)
-    total = values.sum()
-    return (values / total).tolist() if total > 0 else values.tolist()

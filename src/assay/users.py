@@ -6,7 +6,8 @@ CPU runs at a time (a login flood queues instead of exhausting memory), and an u
 is checked against a dummy hash so that the answer takes as long as for a known one.
 
 API tokens are random (``secrets.token_urlsafe``); only their SHA-256 is stored, and the token
-itself is shown once, when it is created. A token found valid is remembered in the process for
+itself is shown once, when it is created. Changing a password revokes that user's API tokens
+(the sessions end too). A token found valid is remembered in the process for
 ``TOKEN_CACHE_S`` (2 s), so a script writing labels as fast as it can costs no database read
 per request; revoking a token or changing or disabling its user forgets every remembered token
 of the process at once, and another process (the CLI, another server worker) sees the change
@@ -35,7 +36,7 @@ import sqlalchemy as sa
 from pwdlib import PasswordHash
 
 from assay.errors import AssayError, Conflict, InvalidParameter, NotFound, StoreBusy
-from assay.store import Store
+from assay.store import Store, queries
 from assay.store import schema as t
 
 ROLES = t.ROLES
@@ -219,13 +220,6 @@ def get_user(store: Store, username: str) -> User:
         return _user(_get_row(conn, clean_username(username)))
 
 
-def get_user_by_id(store: Store, user_id: int) -> User | None:
-    """The account with that id, or None."""
-    with store.read() as conn:
-        row = conn.execute(sa.select(t.users).where(t.users.c.id == user_id)).first()
-    return _user(row) if row else None
-
-
 def list_users(store: Store) -> list[User]:
     """Every account, oldest first."""
     with store.read() as conn:
@@ -248,8 +242,10 @@ def update_user(
 ) -> User:
     """Change an account's role, disabled flag or password.
 
-    Disabling a user or changing their password ends their browser sessions; a disabled
-    user's tokens are refused too (every way in checks the flag).
+    Disabling a user or changing their password ends their browser sessions. Changing the
+    password also revokes the user's API tokens (whoever changes a password because it leaked
+    must not leave a token made with it working); a disabled user's tokens are refused too
+    (every way in checks the flag).
     """
     name = clean_username(username)
     values: dict[str, Any] = {}
@@ -276,9 +272,21 @@ def update_user(
             conn.execute(t.users.update().where(t.users.c.id == row.id).values(**values))
         if disabled or password is not None:
             conn.execute(t.web_sessions.delete().where(t.web_sessions.c.user_id == row.id))
+        if password is not None:
+            _revoke_all_tokens(conn, row.id)
         user = _user(conn.execute(sa.select(t.users).where(t.users.c.id == row.id)).one())
     _tokens.forget()
     return user
+
+
+def _revoke_all_tokens(conn: Any, user_id: int) -> None:
+    """Revoke every API token of the user that is not revoked yet."""
+    a = t.api_tokens.c
+    conn.execute(
+        t.api_tokens.update()
+        .where(a.user_id == user_id, a.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
 
 
 def _other_admins(conn: Any, user_id: int) -> int:
@@ -361,6 +369,8 @@ def list_tokens(store: Store, username: str | None = None) -> list[Token]:
 def revoke_token(store: Store, token_id: int, *, username: str | None = None) -> Token:
     """Revoke a token (only among ``username``'s when given); revoking twice is harmless."""
     a, u = t.api_tokens.c, t.users.c
+    if not 0 <= token_id <= queries.MAX_ID:
+        raise UserNotFound(f"No API token {token_id}.")
     with store.write() as conn:
         query = (
             sa.select(a.id, u.username, a.revoked_at)

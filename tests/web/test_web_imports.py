@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from web_helpers import login
+from web_helpers import login, wait_job
 
 from assay.jobs import kinds
 from assay.project import Project
@@ -25,17 +25,6 @@ HOUSES = b"id,x,band\na,1.5,low\nb,2.5,high\nc,3.0,high\n"
 def _signed_in(client: TestClient, user: str) -> TestClient:
     client.headers["X-CSRF-Token"] = login(client, user)
     return client
-
-
-def _wait(client: TestClient, job_id: int, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/v1/jobs/{job_id}").json()["job"]
-        if job["state"] not in ("queued", "running"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not end in {timeout} s: {job}")
 
 
 def _uploads(project: Project) -> list[str]:
@@ -68,7 +57,7 @@ def test_an_uploaded_table_imports_into_a_new_dataset(
     job = response.json()["job"]
     assert job["kind"] == "import" and job["dataset_id"] is None and job["created_by"] == "admin"
     assert job["params"]["filename"] == "houses.csv"  # the client's folders are dropped
-    ended = _wait(admin, job["id"])
+    ended = wait_job(admin, job["id"])
     assert ended["state"] == "done", ended
     assert ended["result"]["n_rows"] == 3 and ended["result"]["n_new_labels"] == 3
     ds = web_project.dataset("houses")
@@ -84,12 +73,12 @@ def test_an_uploaded_zip_of_images_adds_to_an_existing_dataset(
 ) -> None:
     admin = _signed_in(client, "admin")
     first = admin.post("/api/v1/datasets/pets/imports", files={"file": ("pets.zip", _png_zip())})
-    assert _wait(admin, first.json()["job"]["id"])["state"] == "done"
+    assert wait_job(admin, first.json()["job"]["id"])["state"] == "done"
     pets = web_project.dataset("pets")
     again = admin.post("/api/v1/datasets/pets/imports", files={"file": ("pets.zip", _png_zip())})
     job = again.json()["job"]
     assert job["dataset_id"] == pets.id  # an existing dataset lists the job at once
-    assert _wait(admin, job["id"])["result"]["n_new_items"] == 0  # nothing imported twice
+    assert wait_job(admin, job["id"])["result"]["n_new_items"] == 0  # nothing imported twice
     rows, _ = pets.items(limit=10)
     assert len(rows) == 3
     media = admin.get(f"/api/v1/datasets/pets/items/{rows[0]['id']}/media")
@@ -107,7 +96,7 @@ def test_an_unsafe_archive_fails_its_job_naming_the_member(
     response = admin.post(
         "/api/v1/datasets/evil/imports", files={"file": ("evil.zip", buffer.getvalue())}
     )
-    ended = _wait(admin, response.json()["job"]["id"])
+    ended = wait_job(admin, response.json()["job"]["id"])
     assert ended["state"] == "failed"
     assert "member '../../evil.png' points outside" in ended["error"]
     assert "evil" not in [d["name"] for d in web_project.datasets()]
@@ -157,7 +146,7 @@ def test_an_oversized_upload_is_a_413_and_is_not_kept(web_project: Project) -> N
         assert response.status_code == 413, response.text
         small = admin.post("/api/v1/datasets/small/imports", files={"file": ("s.csv", b"x\n1\n")})
         assert small.status_code == 202
-        assert _wait(admin, small.json()["job"]["id"])["state"] == "done"
+        assert wait_job(admin, small.json()["job"]["id"])["state"] == "done"
     assert _uploads(web_project) == []
     assert "big" not in [d["name"] for d in web_project.datasets()]
 

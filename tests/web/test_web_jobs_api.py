@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import login
+from web_helpers import login, wait_job
 
 from assay.project import Project
 
@@ -16,17 +16,6 @@ from assay.project import Project
 def _signed_in(client: TestClient, user: str) -> TestClient:
     client.headers["X-CSRF-Token"] = login(client, user)
     return client
-
-
-def _wait(client: TestClient, job_id: int, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/v1/jobs/{job_id}").json()["job"]
-        if job["state"] not in ("queued", "running"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not end in {timeout} s: {job}")
 
 
 def test_a_started_job_returns_at_once_and_finishes_in_a_worker(
@@ -44,7 +33,7 @@ def test_a_started_job_returns_at_once_and_finishes_in_a_worker(
     assert job["state"] in ("queued", "running") and job["created_by"] == "admin"
     # The server keeps answering while the worker runs.
     assert admin.get("/api/v1/datasets/digits").status_code == 200
-    ended = _wait(admin, job["id"])
+    ended = wait_job(admin, job["id"])
     assert ended["state"] == "done", ended
     assert ended["result"]["run"] == "cv"
     assert [r["name"] for r in web_project.dataset("digits").models.runs()] == ["cv"]
@@ -111,7 +100,7 @@ def test_an_annotator_gets_suggestions_for_their_layer_and_cancels_only_their_jo
         json={"kind": "suggest", "params": {"layer": "ann", "batch": 5, "strategy": "margin"}},
     )
     assert started.status_code == 202, started.text
-    ended = _wait(annotator, started.json()["job"]["id"])
+    ended = wait_job(annotator, started.json()["job"]["id"])
     assert ended["state"] == "done", ended
     current = ds.suggestions.current("ann")
     assert current is not None and current.to_dict()["batch"] == 5
@@ -139,7 +128,7 @@ def test_a_map_job_makes_the_map_the_page_shows(client: TestClient, web_project:
         "/api/v1/datasets/digits/jobs", json={"kind": "map", "params": {"method": "pca"}}
     )
     assert started.status_code == 202, started.text
-    ended = _wait(admin, started.json()["job"]["id"])
+    ended = wait_job(admin, started.json()["job"]["id"])
     assert ended["state"] == "done", ended
     latest = admin.get("/api/v1/datasets/digits/maps/latest").json()
     found = latest.get("map", latest)

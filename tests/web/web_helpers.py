@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,18 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
     assert response.status_code == 200, response.text
     csrf: str = response.json()["csrf_token"]
     return csrf
+
+
+def wait_job(client: TestClient, job_id: int, timeout: float = 120) -> dict[str, Any]:
+    """Poll a job until it is neither queued nor running; returns it."""
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}").json()["job"]
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end in {timeout} s: {job}")
 
 
 def item_ids(project: Project, dataset: str) -> list[int]:

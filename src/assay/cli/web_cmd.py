@@ -211,7 +211,8 @@ def user_set(
         bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
     ] = False,
 ) -> None:
-    """Change an account's role, password or status (disabling ends its sessions).
+    """Change an account's role, password or status (disabling ends its sessions; a new
+    password ends them and revokes the account's API tokens).
 
     Example: assay user set bob --role reviewer
     """

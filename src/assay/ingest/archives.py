@@ -73,11 +73,6 @@ class ArchiveLimits:
 DEFAULT_LIMITS = ArchiveLimits()
 
 
-def is_archive(path: Path) -> bool:
-    """Whether the path names an archive this module reads (by its suffix)."""
-    return path.name.lower().endswith(detect.ARCHIVE_SUFFIXES)
-
-
 def imports_dir(project_root: Path) -> Path:
     """``<project>/.assay/imports/``: where archives are extracted (created if missing)."""
     folder = Path(project_root) / IMPORTS_DIR

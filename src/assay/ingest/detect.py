@@ -10,27 +10,64 @@ from typing import Any
 from assay.errors import DataFormatError, InvalidParameter
 
 FORMATS = ("images", "idx", "table", "jsonl", "archive")
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
-_TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
-_JSONL_SUFFIXES = (".jsonl", ".ndjson")
+# Every file suffix Assay imports -> (its format, the suffix an upload of it is stored with).
+# The one table of file kinds: detection here and the web upload both read it. A stored
+# suffix is itself a key of the table, so a stored upload is detected as what was sent.
+FILE_SUFFIXES: dict[str, tuple[str, str]] = {
+    ".tar.gz": ("archive", ".tar.gz"),
+    ".tgz": ("archive", ".tgz"),
+    ".zip": ("archive", ".zip"),
+    ".tar": ("archive", ".tar"),
+    ".csv.gz": ("table", ".csv.gz"),
+    ".csv": ("table", ".csv"),
+    ".tsv": ("table", ".tsv"),
+    ".parquet": ("table", ".parquet"),
+    ".pq": ("table", ".parquet"),
+    ".jsonl.gz": ("jsonl", ".jsonl.gz"),
+    ".jsonl": ("jsonl", ".jsonl"),
+    ".ndjson": ("jsonl", ".jsonl"),
+    ".idx.gz": ("idx", ".idx.gz"),
+    ".idx": ("idx", ".idx"),
+}
+# An upload named only ``.gz`` is an IDX file, as MNIST ships (``t10k-images-idx3-ubyte.gz``).
+_UPLOAD_GZ = ".gz"
+
+
+def file_suffix(name: str) -> str | None:
+    """The longest suffix of :data:`FILE_SUFFIXES` that ``name`` ends with (and is more than)."""
+    lower = name.lower()
+    found = [s for s in FILE_SUFFIXES if lower.endswith(s) and len(lower) > len(s)]
+    return max(found, key=len, default=None)
+
+
+def upload_suffix(filename: str) -> str | None:
+    """The suffix an uploaded file is stored with (what tells the importer what it is), from
+    the client's file name; None when Assay does not import that kind of file."""
+    suffix = file_suffix(filename)
+    if suffix is not None:
+        return FILE_SUFFIXES[suffix][1]
+    lower = filename.lower()
+    return ".idx.gz" if lower.endswith(_UPLOAD_GZ) and len(lower) > len(_UPLOAD_GZ) else None
+
+
+def upload_kinds() -> str:
+    """The file kinds an upload may be, for a message: ``.zip, .tar, ... (IDX)``."""
+    shown = [s for s, (fmt, _) in FILE_SUFFIXES.items() if fmt != "idx"]
+    return ", ".join(shown) + ", .gz (IDX)"
 
 
 def detect_format(path: Path) -> str:
     """Which importer reads ``path``, from its suffix or, for folders, what they hold."""
-    name = path.name.lower()
     if path.is_dir():
         if any("idx3-ubyte" in p.name for p in path.iterdir()):
             return "idx"
         return "images"
-    if name.endswith(ARCHIVE_SUFFIXES):
-        return "archive"
-    if "-ubyte" in name or name.endswith((".idx", ".idx.gz")):
+    suffix = file_suffix(path.name)
+    fmt = FILE_SUFFIXES[suffix][0] if suffix else None
+    if fmt != "archive" and "-ubyte" in path.name.lower():
         return "idx"
-    suffixes = "".join(path.suffixes[-2:]).lower()
-    if name.endswith(_TABLE_SUFFIXES) or suffixes.endswith(tuple(s + ".gz" for s in (".csv",))):
-        return "table"
-    if name.endswith(_JSONL_SUFFIXES) or name.endswith(".jsonl.gz"):
-        return "jsonl"
+    if fmt is not None:
+        return fmt
     raise DataFormatError(
         f"{path}: cannot tell what kind of data this is. Assay imports image folders, IDX "
         "files, .csv/.parquet tables, .jsonl text and .zip/.tar/.tar.gz archives of these; pass "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, DataFormatError, StoreError
+from assay.labels.layers import create_layer, ensure_layer
 from assay.store import schema as t
 from assay.store.bulk import allocate_ids, bulk_insert, db_value
 from assay.store.naming import natural_sort_key
@@ -132,19 +133,15 @@ def layer_id(
     create: bool,
     now: datetime | None = None,
 ) -> int | None:
-    """The id of layer ``name`` of dataset ``ds``, created with ``kind`` if asked to."""
+    """The id of layer ``name`` of dataset ``ds``, created with ``kind`` if asked to (by
+    :func:`assay.labels.layers.create_layer`: the name rules apply)."""
     found = conn.execute(
         sa.select(t.layers.c.id).where(t.layers.c.dataset_id == ds, t.layers.c.name == name)
     ).scalar()
     if found is not None or not create:
         return found
-    return int(
-        conn.execute(
-            t.layers.insert().values(
-                dataset_id=ds, name=name, kind=kind, created_at=now or datetime.now(UTC)
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-    )
+    create_layer(conn, ds, name, kind=kind, created_at=now)
+    return layer_id(conn, ds, name, kind=kind, create=False)
 
 
 def drop_dataset(conn: Connection, ds: int) -> None:
@@ -241,8 +238,8 @@ class DirectWriter:
             return
         self._add_classes(conn, [n for n in labeled if n not in self.class_ids])
         if self.layer is None:
-            self.layer = layer_id(
-                conn, self.ds, self.job.layer, kind="import", create=True, now=self.now
+            self.layer = ensure_layer(
+                conn, self.ds, self.job.layer, kind="import", created_at=self.now
             )
         params = {
             "layer": self.layer,
@@ -456,7 +453,8 @@ class StagedWriter:
         ).first()
         if has_labels is None:
             return 0
-        layer = layer_id(conn, self.ds, self.job.layer, kind="import", create=True, now=self.now)
+        # Imports write only into import layers, never into a person's (labels.layers).
+        layer = ensure_layer(conn, self.ds, self.job.layer, kind="import", created_at=self.now)
         # Serialize with other writers of the layer (as label writes do) and respect a freeze.
         lock = sa.select(t.layers.c.frozen).where(t.layers.c.id == layer)
         if conn.dialect.name == "postgresql":

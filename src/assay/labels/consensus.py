@@ -61,11 +61,13 @@ class ConsensusResult:
     confidence: np.ndarray  # float64 in [0, 1], 0 where the item has no label
     probs: np.ndarray | None  # (n_items, n_classes) float64, or None (crowdlab)
     annotator_quality: dict[str, float]  # layer name -> quality in [0, 1], NaN if no labels
+    layers: tuple[str, ...] = ()  # the layers combined, in the matrix's column order
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values for JSON (NaN becomes None)."""
         return {
             "method": self.method,
+            "layers": list(self.layers),
             "item_ids": self.item_ids.tolist(),
             "label": self.label.tolist(),
             "confidence": self.confidence.tolist(),
@@ -243,4 +245,5 @@ def consensus(
         confidence=np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0),
         probs=probs,
         annotator_quality=quality,
+        layers=tuple(matrix.annotators),
     )

@@ -14,12 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, InvalidParameter
+from assay.labels.names import layer_name, lookalike_key, reserved_kind
 from assay.labels.writes import lock_layer
 from assay.store import queries
 from assay.store import schema as t
-from assay.store.naming import clean_name
-
-MAX_NAME = 200
 
 
 def layer_info(row: Any) -> dict[str, Any]:
@@ -35,16 +33,70 @@ def layer_info(row: Any) -> dict[str, Any]:
     }
 
 
-def _check_name(conn: Connection, dataset_id: int, name: str) -> str:
-    name = clean_name(name)
-    if not name or len(name) > MAX_NAME:
-        raise InvalidParameter(f"A layer name must be 1 to {MAX_NAME} characters long.")
-    taken = conn.execute(
-        sa.select(t.layers.c.id).where(t.layers.c.dataset_id == dataset_id, t.layers.c.name == name)
-    ).first()
-    if taken is not None:
-        raise Conflict(f"This dataset already has a layer named {name!r}; choose another name.")
+def _check_name(
+    conn: Connection,
+    dataset_id: int,
+    name: str,
+    *,
+    kind: str,
+    owner: str | None,
+    renaming: int | None = None,
+) -> str:
+    """The new name in normal form: refused when reserved for another kind, or when it is,
+    or looks like, the name of another layer of the dataset (``renaming``: that layer's id)."""
+    name = layer_name(name)
+    key = lookalike_key(name)
+    for row in queries.list_layers(conn, dataset_id):
+        if row.id != renaming and lookalike_key(row.name) == key:
+            same = "already has" if row.name == name else "has a lookalike,"
+            raise Conflict(f"This dataset {same} a layer named {row.name!r}; choose another name.")
+    _check_reserved(name, kind, owner)
     return name
+
+
+def _check_reserved(name: str, kind: str, owner: str | None) -> None:
+    """Refuse a reserved name (or a lookalike of one) for a layer of another kind or owned."""
+    reserved = reserved_kind(name)
+    if reserved is None or (reserved == (name, kind) and owner is None):
+        return
+    like = "" if name == reserved[0] else f" looks like {reserved[0]!r}, which"
+    raise InvalidParameter(
+        f"The layer name {name!r}{like} is reserved: Assay writes {reserved[1]} labels into "
+        f"{reserved[0]!r} by itself, in a {reserved[1]} layer nobody owns. Choose another name."
+    )
+
+
+def check_system_target(conn: Connection, dataset_id: int, name: str, kind: str) -> Any:
+    """The layer the system is about to write ``kind`` labels into (None if it does not exist
+    yet and may be created).
+
+    Imports, review decisions and consensus write only into a layer of their own kind, never
+    into a person's (``human``) layer, and a reserved name only when the layer has no owner.
+
+    Raises
+    ------
+    InvalidParameter
+        The layer exists with another kind, or with a reserved name and an owner; or it does
+        not exist and ``name`` is not a name it may be created with.
+    Conflict
+        The layer does not exist and ``name`` looks like the name of another layer.
+    """
+    row = conn.execute(
+        sa.select(t.layers).where(t.layers.c.dataset_id == dataset_id, t.layers.c.name == name)
+    ).first()
+    if row is None:
+        normal = _check_name(conn, dataset_id, name, kind=kind, owner=None)
+        if normal != name:
+            raise InvalidParameter(f"Name the new layer {normal!r}, not {name!r}.")
+        return None
+    if row.kind != kind or (reserved_kind(name) is not None and row.owner is not None):
+        owned = f", {row.owner}'s" if row.owner else ""
+        raise InvalidParameter(
+            f"Layer {name!r} is a layer of kind {row.kind}{owned}, not a {kind} layer: "
+            f"Assay writes {kind} labels only into {kind} layers, never into a person's. Rename "
+            f"that layer (`assay layer rename {name} NEW`) or choose another target."
+        )
+    return row
 
 
 def create_layer(
@@ -56,13 +108,14 @@ def create_layer(
     owner: str | None = None,
     description: str = "",
     origin: dict[str, Any] | None = None,
+    created_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Add an empty layer; Conflict if the name is taken."""
+    """Add an empty layer; Conflict if the name (or a lookalike of it) is taken."""
     if kind not in t.LAYER_KINDS:
         raise InvalidParameter(
             f"Unknown layer kind {kind!r}; use one of {', '.join(t.LAYER_KINDS)}."
         )
-    name = _check_name(conn, dataset_id, name)
+    name = _check_name(conn, dataset_id, name, kind=kind, owner=owner)
     conn.execute(
         t.layers.insert().values(
             dataset_id=dataset_id,
@@ -71,19 +124,20 @@ def create_layer(
             owner=owner,
             description=description,
             origin=origin,
-            created_at=datetime.now(UTC),
+            created_at=created_at or datetime.now(UTC),
         )
     )
     return layer_info(queries.get_layer(conn, dataset_id, name))
 
 
-def ensure_layer(conn: Connection, dataset_id: int, name: str, *, kind: str, **kw: Any) -> None:
-    """Create the layer unless it exists (consensus and reviewed layers appear on first use)."""
-    exists = conn.execute(
-        sa.select(t.layers.c.id).where(t.layers.c.dataset_id == dataset_id, t.layers.c.name == name)
-    ).first()
-    if exists is None:
+def ensure_layer(conn: Connection, dataset_id: int, name: str, *, kind: str, **kw: Any) -> int:
+    """The id of the layer the system writes ``kind`` labels into, created on first use
+    (consensus, reviewed and import layers); see :func:`check_system_target`."""
+    row = check_system_target(conn, dataset_id, name, kind)
+    if row is None:
         create_layer(conn, dataset_id, name, kind=kind, **kw)
+        row = queries.get_layer(conn, dataset_id, name)
+    return int(row.id)
 
 
 def copy_layer(
@@ -156,7 +210,7 @@ def copy_layer(
 def rename_layer(conn: Connection, dataset_id: int, old: str, new: str) -> dict[str, Any]:
     """Give a layer a new name; its labels and history stay as they are."""
     row = lock_layer(conn, dataset_id, old)
-    new = _check_name(conn, dataset_id, new)
+    new = _check_name(conn, dataset_id, new, kind=row.kind, owner=row.owner, renaming=row.id)
     conn.execute(t.layers.update().where(t.layers.c.id == row.id).values(name=new))
     return layer_info(queries.get_layer(conn, dataset_id, new))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import orjson
@@ -18,13 +19,38 @@ CHUNK = 50_000
 
 
 def default_layers(conn: Connection, dataset_id: int) -> list[str]:
-    """The layers agreement compares when none are named: the human ones, or, with fewer than
-    two of them, the human and import layers."""
+    """The layers agreement, consensus and review scans compare when none are named.
+
+    One human layer per person, so that nobody weighs more by making more layers: a layer
+    without an owner counts on its own, and of the layers one owner has, only the one with
+    the most recent label (the newest layer if none has labels). With fewer than two such
+    layers, the import layers are added. Layers come in creation order.
+    """
     rows = queries.list_layers(conn, dataset_id)
-    human = [r.name for r in rows if r.kind == "human"]
-    if len(human) >= 2:
-        return human
-    return [r.name for r in rows if r.kind in ("human", "import")]
+    human = [r for r in rows if r.kind == "human"]
+    chosen = {r.id for r in human if r.owner is None} | set(_latest_per_owner(conn, human))
+    if len(chosen) < 2:
+        chosen |= {r.id for r in rows if r.kind == "import"}
+    return [r.name for r in rows if r.id in chosen]
+
+
+def _latest_per_owner(conn: Connection, layers: Sequence[Any]) -> list[int]:
+    """Of each owner's layers, the id of the one labeled last (else the newest)."""
+    by_owner: dict[str, list[Any]] = {}
+    for row in layers:
+        if row.owner is not None:
+            by_owner.setdefault(row.owner, []).append(row)
+    last = _last_label_ids(conn, [r.id for rs in by_owner.values() if len(rs) > 1 for r in rs])
+    return [max(rs, key=lambda r: (last.get(r.id, 0), r.id)).id for rs in by_owner.values()]
+
+
+def _last_label_ids(conn: Connection, layer_ids: list[int]) -> dict[int, int]:
+    """Layer id -> the id of its latest label (layers without labels are left out)."""
+    if not layer_ids:
+        return {}
+    lab = t.labels.c
+    query = sa.select(lab.layer_id, sa.func.max(lab.id)).where(lab.layer_id.in_(layer_ids))
+    return {int(a): int(b) for a, b in conn.execute(query.group_by(lab.layer_id))}
 
 
 def load_matrix(

@@ -70,7 +70,7 @@ def resolve_item(conn: Connection, dataset_id: int, ref: int | str) -> int:
         ).scalar()
         if found is not None:
             return int(found)
-        if not ref.isdigit():
+        if not (ref.isascii() and ref.isdigit()):
             raise ItemNotFound(f"No item with key {ref!r} in this dataset.")
         ref = int(ref)
     check_items(conn, dataset_id, [ref])
@@ -129,7 +129,8 @@ def check_items(conn: Connection, dataset_id: int, item_ids: Sequence[int]) -> N
     """ItemNotFound unless every id is an item of this dataset (ids of other datasets too)."""
     wanted = set(item_ids)
     found: set[int] = set()
-    for clause in _id_chunks(list(wanted), t.items.c.id):
+    storable = [i for i in wanted if 0 <= i <= queries.MAX_ID]  # others are no item's id
+    for clause in _id_chunks(storable, t.items.c.id):
         found.update(
             conn.execute(
                 sa.select(t.items.c.id).where(t.items.c.dataset_id == dataset_id, clause)

@@ -29,6 +29,7 @@ _CLAUSE = re.compile(
     r"^\s*(?P<field>[A-Za-z_]\w*(?:\.[^\s=!<>]+|\[[^\]]+\])?)\s*"
     r"(?P<op>!=|<=|>=|=|<|>)\s*(?P<value>.*?)\s*$"
 )
+_DIGITS = re.compile(r"[0-9]{1,100}")
 _SPLIT = re.compile(r"\s*,\s*|\s+and\s+", re.IGNORECASE)
 _OPS = {
     "=": lambda a, b: a == b,
@@ -96,9 +97,8 @@ def compile_filter(
 
 def _compile(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     if c.field == "import":
-        if not c.value.isdigit():
-            raise InvalidParameter(f"'import' takes an import number, got {c.value!r}.")
-        return _OPS[c.op](t.items.c.import_id, int(c.value))  # type: ignore[no-any-return]
+        number = _whole(c, "an import number")
+        return _OPS[c.op](t.items.c.import_id, number)  # type: ignore[no-any-return]
     if c.field in _COLUMNS:
         return _compare(_COLUMNS[c.field], c)
     if c.field == "label":
@@ -183,34 +183,39 @@ def _case(c: Clause) -> sa.ColumnElement[bool]:
             f"use any or one of {', '.join(t.CASE_REASONS)}."
         )
     cases = t.review_cases.alias().c
-    open_case = (
-        sa.exists()
-        .where(cases.item_id == t.items.c.id, cases.state.in_(t.ACTIVE_CASE_STATES))
-        .correlate(t.items)
-    )
+    # OR of equalities, not IN: an IN list is an "expanding" parameter that only
+    # SQLAlchemy's own execution renders, and statistics run the compiled SQL on the driver.
+    active = sa.or_(*(cases.state == state for state in t.ACTIVE_CASE_STATES))
+    open_case = sa.exists().where(cases.item_id == t.items.c.id, active).correlate(t.items)
     if c.value != "any":
         open_case = open_case.where(cases.reason == c.value)
     return open_case if c.op == "=" else ~open_case
 
 
 def _selection(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
-    if c.op != "=" or not c.value.isdigit():
-        raise InvalidParameter(
-            f"'selection' takes '=' and a selection number, got {c.op}{c.value!r}."
-        )
+    if c.op != "=":
+        raise InvalidParameter(f"'selection' takes '=' and a selection number, not {c.op!r}.")
+    number = _whole(c, "a selection number")
     found = conn.execute(
         sa.select(t.selections.c.id).where(
-            t.selections.c.id == int(c.value), t.selections.c.dataset_id == ds
+            t.selections.c.id == number, t.selections.c.dataset_id == ds
         )
     ).first()
     if found is None:
-        raise InvalidParameter(f"There is no selection {c.value} in this dataset.")
+        raise InvalidParameter(f"There is no selection {number} in this dataset.")
     sel = t.selection_items.alias().c
     return (
         sa.exists()
-        .where(sel.selection_id == int(c.value), sel.item_id == t.items.c.id)
+        .where(sel.selection_id == number, sel.item_id == t.items.c.id)
         .correlate(t.items)
     )
+
+
+def _whole(c: Clause, what: str) -> int:
+    """The clause's value as an id: ASCII digits of a number that fits an id column."""
+    if not _DIGITS.fullmatch(c.value):
+        raise InvalidParameter(f"'{c.field}' takes {what}, got {c.value!r}.")
+    return queries.check_id(int(c.value), f"{c.field} number")
 
 
 def _number(value: str) -> float | None:

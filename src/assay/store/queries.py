@@ -13,11 +13,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from assay.errors import ClassNotFound, DatasetNotFound, LayerNotFound
+from assay.errors import ClassNotFound, DatasetNotFound, InvalidParameter, LayerNotFound
 from assay.store import schema as t
 
 CHUNK_SIZE = 50_000
 MAX_PAGE = 1_000
+# The largest value an id column holds (SQLite INTEGER, PostgreSQL BIGINT). Ids, cursors and
+# numbers given by users are checked against it before they reach the database, whose driver
+# would fail on a bigger one (OverflowError) instead of saying what is wrong.
+MAX_ID = 2**63 - 1
 # Datasets whose first import has not been published yet do not exist for readers.
 READY = t.datasets.c.state == "ready"
 
@@ -99,6 +103,13 @@ def list_layers(conn: Connection, dataset_id: int) -> list[Row[Any]]:
             sa.select(t.layers).where(t.layers.c.dataset_id == dataset_id).order_by(t.layers.c.id)
         ).all()
     )
+
+
+def check_id(value: int, what: str = "id") -> int:
+    """``value`` if it is an int from 0 to :data:`MAX_ID`, else InvalidParameter naming ``what``."""
+    if not 0 <= value <= MAX_ID:
+        raise InvalidParameter(f"The {what} {value} is out of range: use 0 to {MAX_ID}.")
+    return value
 
 
 def get_layer(conn: Connection, dataset_id: int, name: str) -> Row[Any]:
@@ -221,7 +232,7 @@ def page_items(
         .limit(limit + 1)
     )
     if after is not None:
-        query = query.where(t.items.c.id > after)
+        query = query.where(t.items.c.id > check_id(after, "cursor"))
     if where is not None:
         query = query.where(where)
     rows = list(conn.execute(query).all())

@@ -139,16 +139,9 @@ def run_consensus(
 ) -> dict[str, Any]:
     """Compute a consensus and write it to the consensus layer ``into``, as the signed-in user.
 
-    ``into`` must be a new layer or an existing ``consensus`` layer: a consensus never lands
-    in an annotator's or an import layer.
+    The library refuses an ``into`` that is not a consensus layer (an annotator's, an import)
+    and by default combines one layer per person; the answer names the layers it used.
     """
-    existing = {r.name: r for r in data.layer_rows(dataset)}
-    target = existing.get(into)
-    if target is not None and target.kind != "consensus":
-        raise InvalidParameter(
-            f"Layer {into!r} is a {target.kind} layer; write the consensus to a consensus layer "
-            "(a new name creates one)."
-        )
     names = list(layers or default_agreement_layers(dataset))
     _check_layers(state, who, dataset, names + ([model_layer] if model_layer else []))
     result = dataset.consensus(
@@ -165,7 +158,7 @@ def run_consensus(
     return {
         "ok": True,
         "method": method,
-        "layers": names,
+        "layers": list(result.layers),
         "into": into,
         "n_items": int(labeled.sum()),
         "mean_confidence": float(confidence.mean()) if len(confidence) else None,

@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from assay.errors import (
     AssayError,
@@ -39,6 +40,7 @@ from assay.store.queries import hint
 from assay.users import AuthBusy
 
 log = logging.getLogger("assay.web")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 class HTTPError(Exception):
@@ -182,7 +184,21 @@ async def _starlette_error(request: Request, exc: Exception) -> Response:
         return _respond(request, "Invalid request: the JSON body is nested too deeply.", 422)
     messages = {404: "Not found.", 405: "Method not allowed."}
     message = messages.get(exc.status_code) or str(exc.detail)
-    return _respond(request, message, exc.status_code, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return _respond(request, message, exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on the request's path (Starlette's own ``Allow`` names
+    only the first route of the path, e.g. GET where POST is served too)."""
+    found = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    return found
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

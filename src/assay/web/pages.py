@@ -29,6 +29,7 @@ from assay.web.auth import (
 )
 from assay.web.errors import HTTPError, status_of
 from assay.web.login import set_login_cookie, set_session_cookie, sign_in, sign_out
+from assay.web.params import Cursor, Id
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -209,7 +210,7 @@ def grid(
     predicted: TextParam = "",
     below: Annotated[str, Query(max_length=20)] = "",  # a number; the form sends "" for none
     case: Annotated[str, Query(max_length=20)] = "",
-    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    after: Cursor | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = GRID_PAGE,
 ) -> Response:
     """The items grid: thumbnails for images, rows for text and tables, filtered by split,
@@ -257,7 +258,7 @@ def grid(
 
 @router.get("/datasets/{name}/items/{item_id}")
 def item_page(
-    request: Request, name: str, item_id: int, who: Reader, filter: TextParam = ""
+    request: Request, name: str, item_id: Id, who: Reader, filter: TextParam = ""
 ) -> Response:
     """One item large, with every visible layer's current label, the models' predictions,
     its conformal set, its nearest neighbours and its history."""
@@ -285,7 +286,7 @@ CLEAR = "__clear__"
 def item_label_submit(
     request: Request,
     name: str,
-    item_id: int,
+    item_id: Id,
     who: Labeler,
     layer: Annotated[str, Form(max_length=200)],
     label: Annotated[str, Form(max_length=200)],
@@ -363,7 +364,7 @@ def account_token_create(
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def account_token_revoke(request: Request, token_id: int, who: Member) -> Response:
+def account_token_revoke(request: Request, token_id: Id, who: Member) -> Response:
     """Revoke one of your tokens."""
     users.revoke_token(app_state(request).project.store, token_id, username=who.user.username)
     return RedirectResponse("/account", 303)

@@ -20,6 +20,7 @@ from assay.web import agreement, labeling, review, service, versions
 from assay.web.auth import Principal, app_state, require
 from assay.web.errors import status_of
 from assay.web.pages import render
+from assay.web.params import Cursor, Id
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -99,8 +100,8 @@ def review_page(
     reason: Annotated[str, Query(max_length=40)] = "",
     label: NameParam = "",
     assignee: Annotated[str, Query(max_length=64)] = "",
-    item: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    item: Id | None = None,
+    after: Cursor | None = None,
 ) -> Response:
     """Cases with their evidence side by side; reviewers escalate, resolve or dismiss them."""
     app = app_state(request)
@@ -149,7 +150,7 @@ def review_page(
 def flag_item(
     request: Request,
     name: str,
-    item_id: int,
+    item_id: Id,
     who: Flagger,
     comment: Annotated[str, Form(max_length=2000)],
     label: Annotated[str, Form(max_length=200)] = "",

@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile
 
 from assay import jobs
 from assay.errors import DatasetNotFound, InvalidParameter
+from assay.ingest import detect
 from assay.jobs import kinds
 from assay.store.naming import clean_name
 from assay.web.app import AppState
@@ -45,7 +46,7 @@ MAX_FIELD_BYTES = 1000
 MAX_PARTS = 10
 # Uploads whose job never ran (cancelled while queued, a killed worker) are removed after:
 STALE_UPLOAD_S = 2 * 24 * 3600
-ALLOWED = ", ".join(s for s in kinds.UPLOAD_SUFFIXES if s not in (".idx", ".idx.gz")) + " (IDX)"
+ALLOWED = detect.upload_kinds()
 
 _UPLOAD_BODY = {
     "required": True,
@@ -222,7 +223,7 @@ class _Upload:
         if self.path is not None:
             raise InvalidParameter("Send one file per upload.")
         self.filename = display_name(client_name)
-        suffix = upload_suffix(self.filename)
+        suffix = detect.upload_suffix(self.filename)
         if suffix is None:
             raise InvalidParameter(
                 f"{self.filename or 'The file'}: Assay imports {ALLOWED} files; "
@@ -289,16 +290,6 @@ def display_name(client_name: str) -> str:
     base = unicodedata.normalize("NFC", base)
     base = "".join(c for c in base if unicodedata.category(c)[0] != "C")
     return base.strip()[:255]
-
-
-def upload_suffix(filename: str) -> str | None:
-    """The suffix an upload is stored with (what tells the importer what it is), from the
-    client's file name; None when Assay does not import that kind of file."""
-    lower = filename.lower()
-    for suffix in sorted(kinds.UPLOAD_SUFFIXES, key=len, reverse=True):
-        if lower.endswith(suffix) and len(lower) > len(suffix):
-            return kinds.UPLOAD_SUFFIXES[suffix]
-    return None
 
 
 def _sweep(state: AppState, folder: Path) -> None:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.store.queries import MAX_PAGE
 from assay.web import service
 from assay.web.api.datasets import FilterParam, Reader
 from assay.web.auth import Principal, app_state, require
+from assay.web.params import Cursor, Id
 
 router = APIRouter(tags=["items"])
-ItemId = Annotated[int, Path(ge=1, le=2**62)]
+ItemId = Id
 Labeler = Annotated[Principal, Depends(require("label"))]
 
 
@@ -24,7 +25,7 @@ def list_items(
     who: Reader,
     filter: FilterParam = None,
     layer: Annotated[str | None, Query(max_length=200)] = None,
-    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    after: Cursor | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> dict[str, Any]:
     """One page of items matching ``filter``, with their current label in ``layer``.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay import jobs
@@ -18,10 +18,11 @@ from assay.web import labeling, service
 from assay.web.app import AppState
 from assay.web.auth import Principal, app_state, require
 from assay.web.errors import Forbidden
+from assay.web.params import Id
 
 router = APIRouter(tags=["jobs"])
 Reader = Annotated[Principal, Depends(require("read"))]
-JobId = Annotated[int, Path(ge=1, le=2**62)]
+JobId = Id
 
 
 class JobRequest(BaseModel):
@@ -78,7 +79,7 @@ def list_jobs(
     request: Request,
     who: Reader,
     state: Annotated[str | None, Query(max_length=16)] = None,
-    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    before: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """The dataset's jobs, newest first; ``before`` a job id for the next page."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from assay.web import labeling, service
 from assay.web.api.datasets import FilterParam
 from assay.web.auth import Principal, app_state, require
+from assay.web.params import Id
 
 router = APIRouter(tags=["labels"])
 Labeler = Annotated[Principal, Depends(require("label"))]
@@ -24,9 +25,7 @@ class BulkLabels(BaseModel):
     model_config = ConfigDict(extra="forbid")
     layer: str = Field(min_length=1, max_length=200)
     label: str | None = Field(max_length=200)
-    items: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(
-        None, min_length=1, max_length=labeling.MAX_BULK_ITEMS
-    )
+    items: list[Id] | None = Field(None, min_length=1, max_length=labeling.MAX_BULK_ITEMS)
     filter: str | None = Field(None, max_length=2000)
     note: str | None = Field(None, max_length=2000)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,10 +16,10 @@ from assay.store.selections import MAX_SELECTION
 from assay.web import maps, service
 from assay.web.api.datasets import Reader
 from assay.web.auth import app_state
+from assay.web.params import Id
 
 router = APIRouter(tags=["maps"])
-MapId = Annotated[int, Field(ge=1, le=2**62)]
-MapIdPath = Annotated[int, Path(ge=1, le=2**62)]
+MapId = Id
 
 
 @router.get("/datasets/{name}/maps")
@@ -39,7 +39,7 @@ def latest_map(name: str, request: Request, who: Reader) -> dict[str, Any]:
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def map_points(name: str, map_id: MapIdPath, request: Request, who: Reader) -> Response:
+def map_points(name: str, map_id: MapId, request: Request, who: Reader) -> Response:
     """The map's points as little-endian binary: ``uint32 n, uint32 id_bytes, float32
     bounds[4], float32 x[n], float32 y[n]``, then ids as ``uint32[n]`` (id_bytes 4) or
     ``float64[n]`` (id_bytes 8), in ascending id order."""
@@ -61,7 +61,7 @@ def map_points(name: str, map_id: MapIdPath, request: Request, who: Reader) -> R
 @router.get("/datasets/{name}/maps/{map_id}/colors")
 def map_colors(
     name: str,
-    map_id: MapIdPath,
+    map_id: MapId,
     request: Request,
     who: Reader,
     by: Annotated[str, Query(max_length=32)] = "label",
@@ -84,9 +84,7 @@ class NewSelection(BaseModel):
     (in the map's coordinates)."""
 
     model_config = ConfigDict(extra="forbid")
-    item_ids: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(
-        None, min_length=1, max_length=MAX_SELECTION
-    )
+    item_ids: list[Id] | None = Field(None, min_length=1, max_length=MAX_SELECTION)
     map_id: MapId | None = None
     polygon: list[tuple[float, float]] | None = Field(
         None, min_length=3, max_length=maps.MAX_POLYGON

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.store import schema as t
 from assay.web import review, service
 from assay.web.api.datasets import Reader
 from assay.web.auth import Principal, app_state, require
+from assay.web.params import Cursor, Id
 
 router = APIRouter(tags=["review"])
 Reviewer = Annotated[Principal, Depends(require("review"))]
 Flagger = Annotated[Principal, Depends(require("flag"))]
-CaseId = Annotated[int, Path(ge=1, le=2**62)]
+CaseId = Id
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
-Version = Annotated[int | None, Field(None, ge=0)]
+Version = Cursor | None
 
 
 class Escalation(BaseModel):
@@ -57,7 +58,7 @@ class Flag(BaseModel):
     """Flag an item for review: why, and optionally the label you believe is right."""
 
     model_config = ConfigDict(extra="forbid")
-    item_id: int = Field(ge=1, le=2**62)
+    item_id: Id
     comment: Text
     label: str | None = Field(None, max_length=200)
 
@@ -87,8 +88,8 @@ def list_cases(
     reason: Annotated[str | None, Query(max_length=40)] = None,
     label: Annotated[str | None, Query(max_length=200, description="The class at issue.")] = None,
     assignee: Annotated[str | None, Query(max_length=64)] = None,
-    item: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    item: Id | None = None,
+    after: Cursor | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     """One keyset page of cases, oldest first: pass ``next`` as ``after`` for the next page."""

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay import users
 from assay.web.auth import Principal, app_state, require
+from assay.web.params import Id
 
 router = APIRouter(tags=["users"])
 Admin = Annotated[Principal, Depends(require("manage_users"))]
@@ -58,7 +59,8 @@ def create_user(body: NewUser, request: Request, who: Admin) -> dict[str, Any]:
 
 @router.patch("/users/{username}")
 def update_user(username: str, body: UserChange, request: Request, who: Admin) -> dict[str, Any]:
-    """Change a user's role, disabled flag or password (disabling ends their sessions)."""
+    """Change a user's role, disabled flag or password (disabling ends their sessions; a new
+    password ends them and revokes the user's API tokens)."""
     store = app_state(request).project.store
     user = users.update_user(
         store, username, role=body.role, disabled=body.disabled, password=body.password
@@ -85,7 +87,7 @@ def create_token(body: NewToken, request: Request, who: Member) -> dict[str, Any
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(token_id: int, request: Request, who: Member) -> dict[str, Any]:
+def revoke_token(token_id: Id, request: Request, who: Member) -> dict[str, Any]:
     """Revoke one of your tokens (admins: anyone's)."""
     owner = None if who.can("manage_users") else who.user.username
     record = users.revoke_token(app_state(request).project.store, token_id, username=owner)
