@@ -7,12 +7,13 @@ the full ranking, and which items it flags. ``assay issues --method NAME`` (and
 
 The methods, all built on cleanlab:
 
-* ``assay`` (the default) - as many items as cleanlab's default flags (its per-class noise
-  rates say how many labels are wrong), chosen by one ranking over the whole dataset: the
-  mean of self-confidence and normalized margin, among items whose most probable class is not
-  the given one. Chosen on ``benchmarks/bench_label_issues.py``: uniform, class-conditional,
-  ambiguous-item and annotator noise on images, tables and text, and MNIST's human-confirmed
-  errors; ``benchmarks/RESULTS.md`` has the table.
+* ``assay`` (the default) - cleanlab's default set (its per-class noise rates say how many
+  labels are wrong, picked within each pair of classes) together with as many items picked by
+  one ranking over the whole dataset: the mean of self-confidence and normalized margin, among
+  items whose most probable class is not the given one; ranked by self-confidence. Chosen on
+  ``benchmarks/bench_label_issues.py`` (uniform, class-conditional, ambiguous-item and
+  annotator noise on images, tables and text, and MNIST's human-confirmed errors);
+  ``benchmarks/RESULTS.md`` has the table.
 * ``cleanlab`` - cleanlab's default ``find_label_issues`` (pruning by noise rate), less items
   whose most probable class is the given one, ranked by self-confidence;
 * one method per cleanlab ``filter_by`` value (``prune_by_noise_rate``, ``prune_by_class``,
@@ -146,19 +147,22 @@ def cleanlab_default(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
 
 @register("assay")
 def assay_default(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
-    """cleanlab's count, a global ranking by the mean of self-confidence and normalized margin.
+    """cleanlab's default set, plus as many again from one ranking over the whole dataset.
 
-    cleanlab's default decides *how many* labels are wrong (its per-class noise rates); the
-    items flagged are that many of the lowest-scored ones among those whose most probable
-    class is not the given one, ranked over the whole dataset rather than within each pair of
-    classes, so a pair whose count cleanlab underestimates still gets its worst items.
+    cleanlab's default decides how many labels are wrong (its per-class noise rates) and picks
+    them within each pair of classes, so a pair whose count it underestimates keeps some of its
+    worst items unflagged. The same number of items is also picked by one global ranking (the
+    mean of self-confidence and normalized margin, among items whose most probable class is
+    not the given one), and both sets are flagged. Items are ranked by self-confidence, the
+    model's probability of the given label.
     """
-    count = int(METHODS["cleanlab"](labels, pred_probs).is_issue.sum())
-    quality = (
+    flags = METHODS["cleanlab"](labels, pred_probs).is_issue
+    mean = (
         _scores(labels, pred_probs, "self_confidence")
         + _scores(labels, pred_probs, "normalized_margin")
     ) / 2
-    return Verdict(quality, _lowest(quality, count) & (pred_probs.argmax(axis=1) != labels))
+    flags = flags | (_lowest(mean, int(flags.sum())) & (pred_probs.argmax(axis=1) != labels))
+    return Verdict(_scores(labels, pred_probs, "self_confidence"), flags)
 
 
 DEFAULT_METHOD = "assay"
