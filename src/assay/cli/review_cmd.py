@@ -144,6 +144,7 @@ def consensus(
     summary: dict[str, Any] = {
         "method": result.method,
         "layer": None if dry_run else into,
+        "layers": list(result.layers),
         "n_items": int(labeled.sum()),
         "mean_confidence": float(conf.mean()) if conf.size else None,
         "below_0.7": int((conf < 0.7).sum()),
@@ -158,7 +159,8 @@ def consensus(
     where = "computed (dry run)" if dry_run else f"written to layer {into!r}"
     console.print(
         f"{result.method} consensus for {fmt(summary['n_items'])} items {where}; mean confidence "
-        f"{_num(summary['mean_confidence'])}, {fmt(summary['below_0.7'])} below 0.7."
+        f"{_num(summary['mean_confidence'])}, {fmt(summary['below_0.7'])} below 0.7. From "
+        f"layers: {', '.join(summary['layers'])}."
     )
     table = Table(title="Annotator quality")
     table.add_column("layer")

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
+from assay.ingest.detect import FILE_SUFFIXES
 from assay.progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -124,15 +125,11 @@ class Map(_Params):
 
 # Uploads wait here for their import job; the job deletes its file when it ends.
 UPLOADS_DIR = Path(".assay") / "uploads"
-# The suffix of an uploaded file's name (longest match first) -> the suffix it is stored with,
-# which tells the importer what it is. A bare ``.gz`` is an IDX file (as MNIST ships).
-UPLOAD_SUFFIXES = {
-    ".tar.gz": ".tar.gz", ".tgz": ".tgz", ".zip": ".zip", ".tar": ".tar",
-    ".csv.gz": ".csv.gz", ".csv": ".csv", ".tsv": ".tsv", ".parquet": ".parquet",
-    ".jsonl.gz": ".jsonl.gz", ".jsonl": ".jsonl", ".idx.gz": ".idx.gz", ".idx": ".idx",
-    ".gz": ".idx.gz",
-}  # fmt: skip
-_STORED = "|".join(re.escape(s) for s in sorted(set(UPLOAD_SUFFIXES.values()), key=len)[::-1])
+# An upload is stored under a random name with the suffix the importer knows it by
+# (assay.ingest.detect.FILE_SUFFIXES: one table for detection and uploads).
+_STORED = "|".join(
+    re.escape(s) for s in sorted({stored for _, stored in FILE_SUFFIXES.values()}, key=len)[::-1]
+)
 UPLOAD_NAME = rf"^[0-9a-f]{{32}}(?:{_STORED})$"
 
 
@@ -223,12 +220,6 @@ def _review_scan(ds: Dataset, p: ReviewScan, who: str, progress: ProgressCallbac
 
 
 def _consensus(ds: Dataset, p: Consensus, who: str, progress: ProgressCallback) -> Any:
-    kinds = {layer["name"]: layer["kind"] for layer in ds.layers()}
-    if kinds.get(p.into, "consensus") != "consensus":
-        raise InvalidParameter(
-            f"Layer {p.into!r} is a {kinds[p.into]} layer; write the consensus to a consensus "
-            "layer (a new name creates one)."
-        )
     progress(0, None, f"computing {p.method} consensus")
     result = ds.consensus(
         p.method, layers=p.layers, filter=p.filter, model_layer=p.model_layer, into=p.into,
@@ -238,6 +229,7 @@ def _consensus(ds: Dataset, p: Consensus, who: str, progress: ProgressCallback) 
     return {
         "method": p.method,
         "into": p.into,
+        "layers": list(result.layers),
         "n_items": int(labeled.sum()),
         "mean_confidence": float(result.confidence[labeled].mean()) if labeled.any() else None,
         "annotator_quality": result.to_dict()["annotator_quality"],
