@@ -75,7 +75,8 @@ def check_method(name: str) -> str:
     """``name`` if it is a registered method, else InvalidParameter listing them."""
     if name not in METHODS:
         raise InvalidParameter(
-            f"Unknown label-issue method {name!r}; use one of {', '.join(METHODS)}."
+            f"Unknown label-issue method {name!r}; use one of {DEFAULT_METHOD} (the default), "
+            f"{', '.join(m for m in METHODS if m != DEFAULT_METHOD)}."
         )
     return name
 
