@@ -22,7 +22,8 @@ Messages say what was wrong, where, and what to do about it: the CLI prints them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -102,3 +103,19 @@ def where(path: object, line: int | None = None, field: str | None = None) -> st
     if field is not None:
         parts.append(f"field {field!r}")
     return ", ".join(parts)
+
+
+def hide_paths(message: str, names: Mapping[str | os.PathLike[str], str]) -> str:
+    """``message`` with each path of ``names`` replaced by its name (``""``: what lies under
+    it is named relative to it), longest first, so that an error shown to a web user names
+    no folder of the server: ``{"/srv/proj": ""}`` turns ``/srv/proj/.assay/x.csv`` into
+    ``.assay/x.csv``."""
+    pairs: dict[str, str] = {}
+    for path, name in names.items():
+        for form in (os.fspath(path), os.path.realpath(path)):
+            pairs[form] = name
+    for path in sorted(pairs, key=len, reverse=True):
+        name = pairs[path]
+        message = message.replace(path + os.sep, f"{name}/" if name else "")
+        message = message.replace(path, name or ".")
+    return message

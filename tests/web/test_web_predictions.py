@@ -182,23 +182,26 @@ def test_a_few_reference_labels_get_metrics_without_conformal_sets(
     assert 'id="conformal-unavailable"' in page.text and 'id="conformal"' not in page.text
 
 
-def test_blind_annotators_evaluate_only_against_their_layers(
+def test_blind_annotators_evaluate_only_models_of_their_layers_against_them(
     web_project: Project, cv: dict[str, Any]
 ) -> None:
     ds = web_project.dataset("digits")
     ids = item_ids(web_project, "digits")
     ds.set_labels([(i, str(k % 3)) for k, i in enumerate(ids[:15])], layer="ann")
+    ds.models.cross_validate("mine", folds=3, model="logreg", layer="ann")
     with TestClient(create_app(web_project, blind=True)) as c:
         signed(c, "annotator")
-        hidden = c.get(EVAL, params={"run": "cv", "reference": "ground_truth"})
+        hidden = c.get(EVAL, params={"run": "mine", "reference": "ground_truth"})
         assert hidden.status_code == 403 and "blind mode" in hidden.json()["error"]
-        assert c.get(EVAL, params={"run": "cv", "reference": "ann"}).status_code == 200
-        # The model layer is theirs to evaluate, but the grid would hide it: no cell links.
-        ev = c.get(EVAL, params={"run": "cv", "reference": "ann"}).json()
+        # cv learnt from ground_truth: its predictions would tell those labels item by item.
+        learnt_hidden = c.get(EVAL, params={"run": "cv", "reference": "ann"})
+        assert learnt_hidden.status_code == 403 and "blind mode" in learnt_hidden.json()["error"]
+        ev = c.get(EVAL, params={"run": "mine", "reference": "ann"}).json()
         assert ev["n_items"] == 15
-        assert all(cell["filter"] is None for cell in ev["confusion"]["cells"])
+        # The model layer learnt from their own layer: theirs to see, so the cells link.
+        assert any(cell["filter"] for cell in ev["confusion"]["cells"])
         filtered = c.get(
-            EVAL, params={"run": "cv", "reference": "ann", "filter": "label[ground_truth]=1"}
+            EVAL, params={"run": "mine", "reference": "ann", "filter": "label[ground_truth]=1"}
         )
         assert filtered.status_code == 403
         page = c.get("/datasets/digits/predictions", params={"reference": "ground_truth"})

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from assay.access import Viewer
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.jobs import table
-from assay.jobs.kinds import KINDS, get_kind, validate
+from assay.jobs.kinds import KINDS, check_access, get_kind, validate
 from assay.jobs.launcher import Launcher
 from assay.jobs.table import JobNotFound, active_params, cancel, get, list_jobs
 from assay.jobs.worker import work
@@ -29,10 +30,14 @@ def submit(
     *,
     by: str,
     launcher: Launcher | None = None,
+    viewer: Viewer | None = None,
 ) -> dict[str, Any]:
-    """Queue a job of ``kind`` on the dataset (parameters checked now) and, with a launcher,
-    start a worker for it. Without one, ``assay jobs work`` (or :func:`work`) runs it."""
-    checked = validate(kind, params)
+    """Queue a job of ``kind`` on the dataset (parameters checked now, against what
+    ``viewer``, the submitter, may do: default an admin) and, with a launcher, start a worker
+    for it. Without one, ``assay jobs work`` (or :func:`work`) runs it."""
+    viewer = viewer or Viewer.local(by)
+    checked = validate(kind, params, viewer=viewer)
+    check_access(dataset, kind, checked, viewer)
     job = table.create(dataset.store, dataset.id, kind, checked, by)
     if launcher is not None:
         launcher.kick()

@@ -2,6 +2,11 @@
 so a bad request is refused at once, not minutes later in a worker) and the library call
 that does the work with a progress callback.
 
+Parameters are checked against who submits the job (a :class:`assay.access.Viewer`, passed as
+the validation context ``{"viewer": ...}``): a model import path is for admins only, so the
+worker never imports a module an annotator or a reviewer named; without a viewer (the
+library, the worker re-reading a stored job) nothing is refused for its author.
+
 Kinds: ``cross-validate`` and ``train`` (models), ``issues`` (label-issue scan, opening
 review cases), ``review-scan`` (disagreement cases), ``consensus``, ``suggest`` (what to
 label next), ``map`` (the embedding map), and ``import`` (a file uploaded to the web app,
@@ -16,12 +21,22 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from assay.access import Viewer, is_import_path
 from assay.dataset import Dataset
-from assay.errors import InvalidParameter
+from assay.errors import Conflict, InvalidParameter, hide_paths
+from assay.ingest.archives import IMPORTS_DIR
 from assay.ingest.detect import FILE_SUFFIXES
 from assay.progress import ProgressCallback
 
@@ -30,6 +45,27 @@ if TYPE_CHECKING:
 
 Name = Field(min_length=1, max_length=200)
 OptionalText = Field(None, max_length=2000)
+
+
+def _model_name(value: str, info: ValidationInfo) -> str:
+    """A built-in model name, ``auto``, or an import path if the submitter is an admin
+    (PermissionDenied otherwise: checked when the job is created, never imported here)."""
+    if is_import_path(value):
+        viewer = (info.context or {}).get("viewer")
+        if isinstance(viewer, Viewer):
+            viewer.check_model(value)
+        return value
+    from assay.models.estimators import BUILTIN
+
+    if value not in ("auto", *BUILTIN):
+        raise ValueError(
+            f"unknown model {value!r}: use auto, {', '.join(BUILTIN)} or (admins) the import "
+            "path of a scikit-learn classifier"
+        )
+    return value
+
+
+ModelName = Annotated[str, Field(max_length=300), AfterValidator(_model_name)]
 
 
 class _Params(BaseModel):
@@ -41,7 +77,7 @@ class CrossValidate(_Params):
 
     name: str | None = Field(None, max_length=200)
     folds: int = Field(5, ge=2, le=20)
-    model: str = Field("auto", max_length=300)
+    model: ModelName = "auto"
     layer: str = Field("ground_truth", min_length=1, max_length=200)
     filter: str | None = OptionalText
     search_seconds: float | None = Field(None, ge=0, le=24 * 3600)
@@ -52,7 +88,7 @@ class Train(_Params):
     """One model on every labeled item of the slice (``ds.models.train``)."""
 
     name: str | None = Field(None, max_length=200)
-    model: str = Field("auto", max_length=300)
+    model: ModelName = "auto"
     layer: str = Field("ground_truth", min_length=1, max_length=200)
     filter: str | None = OptionalText
     search_seconds: float | None = Field(None, ge=0, le=24 * 3600)
@@ -65,7 +101,7 @@ class Issues(_Params):
     layer: str = Field("ground_truth", min_length=1, max_length=200)
     model_layer: str | None = Field(None, max_length=200)
     filter: str | None = OptionalText
-    model: str = Field("auto", max_length=300)
+    model: ModelName = "auto"
     folds: int = Field(5, ge=2, le=20)
     method: str | None = Field(
         None,
@@ -109,7 +145,7 @@ class Suggest(_Params):
     layer: str = Field(min_length=1, max_length=200)
     strategy: str = Field("auto", max_length=32)
     batch: int = Field(20, ge=1, le=10_000)
-    model: str = Field("auto", max_length=300)
+    model: ModelName = "auto"
     filter: str | None = OptionalText
     seed: int = Field(0, ge=0, le=2**31)
 
@@ -165,6 +201,7 @@ class Import(_Params):
 
 Runner = Callable[[Dataset, Any, str, ProgressCallback], dict[str, Any]]
 ProjectRunner = Callable[["Project", Any, str, ProgressCallback], dict[str, Any]]
+Check = Callable[[Dataset, Any, Viewer], None]
 
 
 @dataclass(frozen=True)
@@ -172,7 +209,9 @@ class Kind:
     """A kind of job: its parameters, the permission needed to start it, and its runner.
 
     A kind ``on_project`` runs on the project (its runner gets the Project, and the job may
-    have no dataset yet); the others run on the job's dataset.
+    have no dataset yet); the others run on the job's dataset. ``check`` refuses, when the
+    job is submitted, parameters its submitter may not use on the dataset (beyond the
+    filter, which :func:`check_access` checks for every kind).
     """
 
     name: str
@@ -181,6 +220,7 @@ class Kind:
     run: Runner | ProjectRunner
     title: str
     on_project: bool = False
+    check: Check | None = None
 
 
 def _cross_validate(ds: Dataset, p: CrossValidate, who: str, progress: ProgressCallback) -> Any:
@@ -244,6 +284,13 @@ def _suggest(ds: Dataset, p: Suggest, who: str, progress: ProgressCallback) -> A
     return made.to_dict()
 
 
+def _check_suggest(ds: Dataset, p: Suggest, viewer: Viewer) -> None:
+    """Suggestions go to a layer the submitter may write, and that is not frozen."""
+    layer = viewer.writable_layer(ds, p.layer)
+    if layer.frozen:
+        raise Conflict(f"Layer {layer.name!r} is frozen: nothing more will be labeled in it.")
+
+
 def _map(ds: Dataset, p: Map, who: str, progress: ProgressCallback) -> Any:
     from assay.maps import compute_map
 
@@ -263,6 +310,9 @@ def _import(project: Project, p: Import, who: str, progress: ProgressCallback) -
         given = {"label_column": p.label_column, "key_column": p.key_column, "split": p.split}
         options = {k: v for k, v in given.items() if v}
         result = project.import_path(path, dataset=p.dataset, progress=progress, **options)
+    except Exception as exc:  # its message names the file as the uploader knows it
+        exc.args = (_named_as_uploaded(str(exc), project.root, path, p.filename),)
+        raise
     finally:
         path.unlink(missing_ok=True)  # imported or not, the upload is not kept
     return {
@@ -270,6 +320,15 @@ def _import(project: Project, p: Import, who: str, progress: ProgressCallback) -
         "dataset_id": project.dataset(result.dataset).id,
         "filename": p.filename,
     }
+
+
+def _named_as_uploaded(message: str, root: Path, upload: Path, filename: str) -> str:
+    """The message with the upload's path, and its extraction folder's, replaced by the
+    client's name for the file (``data.zip/images/cat/1.png``): no server path."""
+    name = filename or "the upload"
+    extracted = re.escape(os.fspath(Path(root) / IMPORTS_DIR)) + r"[/\\][0-9a-f]{32}"
+    message = re.sub(extracted, lambda _: name, message)
+    return hide_paths(message, {upload: name, root: ""})
 
 
 KINDS: dict[str, Kind] = {
@@ -280,7 +339,14 @@ KINDS: dict[str, Kind] = {
         Kind("issues", Issues, "review", _issues, "Find label issues"),
         Kind("review-scan", ReviewScan, "review", _review_scan, "Scan for disagreements"),
         Kind("consensus", Consensus, "review", _consensus, "Compute consensus"),
-        Kind("suggest", Suggest, "label", _suggest, "Suggest what to label next"),
+        Kind(
+            "suggest",
+            Suggest,
+            "label",
+            _suggest,
+            "Suggest what to label next",
+            check=_check_suggest,
+        ),
         Kind("map", Map, "review", _map, "Compute the embedding map"),
         Kind("import", Import, "manage_users", _import, "Import a file", on_project=True),
     )
@@ -297,12 +363,16 @@ def get_kind(name: str) -> Kind:
         ) from None
 
 
-def validate(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
+def validate(
+    kind: str, params: dict[str, Any] | None, *, viewer: Viewer | None = None
+) -> dict[str, Any]:
     """The job's parameters checked and with defaults filled in (InvalidParameter naming the
-    bad field otherwise), as stored in the job row."""
+    bad field otherwise, PermissionDenied for what ``viewer`` may not ask for), as stored in
+    the job row."""
     spec = get_kind(kind)
     try:
-        return spec.params.model_validate(params or {}).model_dump()
+        checked = spec.params.model_validate(params or {}, context={"viewer": viewer})
+        return checked.model_dump()
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "params"
@@ -310,3 +380,12 @@ def validate(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
         raise InvalidParameter(
             f"Job {kind!r}: parameter {where!r}: {message} ({len(exc.errors())} problem(s))."
         ) from None
+
+
+def check_access(dataset: Dataset, kind: str, params: dict[str, Any], viewer: Viewer) -> None:
+    """Refuse (PermissionDenied, Conflict...) checked parameters that ``viewer`` may not use on
+    the dataset: a filter reading a layer they may not see, and the kind's own ``check``."""
+    spec = get_kind(kind)
+    viewer.check_filter(dataset, params.get("filter"))
+    if spec.check is not None:
+        spec.check(dataset, spec.params.model_validate(params), viewer)

@@ -21,7 +21,7 @@ import traceback
 from types import FrameType
 from typing import Any
 
-from assay.errors import AssayError
+from assay.errors import AssayError, hide_paths
 from assay.jobs import table
 from assay.jobs.kinds import get_kind
 from assay.project import Project
@@ -89,10 +89,10 @@ def run_one(project: Project, job: dict[str, Any]) -> None:
         table.fail(store, job_id, "stopped: the worker was shut down; start the job again")
         raise
     except AssayError as exc:
-        table.fail(store, job_id, str(exc))
+        table.fail(store, job_id, _shown(project, str(exc)))
     except Exception as exc:  # a job's failure is reported, never lost
         traceback.print_exc()
-        table.fail(store, job_id, f"{type(exc).__name__}: {exc}")
+        table.fail(store, job_id, _shown(project, f"{type(exc).__name__}: {exc}"))
     finally:
         if previous_user is None:
             os.environ.pop(USER_ENV, None)
@@ -100,6 +100,12 @@ def run_one(project: Project, job: dict[str, Any]) -> None:
             os.environ[USER_ENV] = previous_user
         stop.set()
         beater.join(timeout=10)
+
+
+def _shown(project: Project, message: str) -> str:
+    """A job's error as its users see it (over the web too): paths under the project are
+    named relative to it."""
+    return hide_paths(message, {project.root: ""})
 
 
 def _dataset(project: Project, dataset_id: int) -> Any:

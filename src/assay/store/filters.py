@@ -25,6 +25,9 @@ from assay.store import queries
 from assay.store import schema as t
 
 DEFAULT_LAYER = "ground_truth"
+# Fields whose argument names a layer they read (without one: DEFAULT_LAYER), with what they
+# read of it. An access check covers every one (assay.access.Viewer.check_filter).
+LAYER_FIELDS = {"label": "labels", "confidence": "confidence"}
 _CLAUSE = re.compile(
     r"^\s*(?P<field>[A-Za-z_]\w*(?:\.[^\s=!<>]+|\[[^\]]+\])?)\s*"
     r"(?P<op>!=|<=|>=|=|<|>)\s*(?P<value>.*?)\s*$"
@@ -83,6 +86,14 @@ def parse(text: str) -> list[Clause]:
             raise InvalidParameter(f"Unknown filter field {field!r} in {part!r}. {HELP}")
         clauses.append(Clause(field, arg, op, value.strip("'\"")))
     return clauses
+
+
+def layers_read(text: str | None) -> list[tuple[str, str]]:
+    """(layer, what is read of it) for every clause of the filter that reads a layer."""
+    if not text or not text.strip():
+        return []
+    read = [c for c in parse(text) if c.field in LAYER_FIELDS]
+    return [(c.arg or DEFAULT_LAYER, LAYER_FIELDS[c.field]) for c in read]
 
 
 def compile_filter(

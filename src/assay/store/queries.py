@@ -105,6 +105,21 @@ def list_layers(conn: Connection, dataset_id: int) -> list[Row[Any]]:
     )
 
 
+def trained_on(conn: Connection, dataset_id: int) -> dict[str, list[str | None]]:
+    """For each model layer a run wrote, the layers those runs learnt from (a run's
+    ``train_layer``, by name as when it ran)."""
+    runs, layers = t.model_runs.c, t.layers.c
+    rows = conn.execute(
+        sa.select(layers.name, runs.train_layer)
+        .join(t.layers, layers.id == runs.layer_id)
+        .where(runs.dataset_id == dataset_id)
+    )
+    out: dict[str, list[str | None]] = {}
+    for row in rows:
+        out.setdefault(row.name, []).append(row.train_layer)
+    return out
+
+
 def check_id(value: int, what: str = "id") -> int:
     """``value`` if it is an int from 0 to :data:`MAX_ID`, else InvalidParameter naming ``what``."""
     if not 0 <= value <= MAX_ID:

@@ -15,29 +15,22 @@ from assay.errors import InvalidParameter
 from assay.labels.agreement import confusion
 from assay.labels.consensus import METHODS
 from assay.labels.load import default_layers
-from assay.store import filters, queries
+from assay.store import filters
 from assay.web import data
 from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
-from assay.web.labeling import check_visible_filter, is_blind
-from assay.web.service import layers_for
 
 BLIND = "In blind mode annotators do not see how other annotators labeled (agreement included)."
 
 
-def _visible_names(state: AppState, who: Principal, dataset: Dataset) -> list[str]:
-    return [r.name for r in layers_for(state, who, dataset)]
-
-
-def _check_layers(state: AppState, who: Principal, dataset: Dataset, names: list[str]) -> None:
-    visible = set(_visible_names(state, who, dataset))
+def _check_layers(who: Principal, dataset: Dataset, names: list[str]) -> None:
+    visible = who.viewer.layer_names(dataset)
     hidden = [n for n in names if n not in visible]
-    if hidden and is_blind(state, who):
+    if hidden and who.viewer.blind:
         raise Forbidden(BLIND)
     if hidden:  # not blind: every layer is visible, so the name is unknown
-        with dataset.store.read() as conn:
-            queries.get_layer(conn, dataset.id, hidden[0])  # LayerNotFound with a hint
+        who.viewer.layer(dataset, hidden[0])  # LayerNotFound with a hint
 
 
 def default_agreement_layers(dataset: Dataset) -> list[str]:
@@ -69,8 +62,8 @@ def agreement_report(
     """
     names = list(layers or default_agreement_layers(dataset))
     ref = _reference(dataset, names, reference)
-    _check_layers(state, who, dataset, names + ([] if ref in METHODS else [ref]))
-    check_visible_filter(state, who, dataset, filter)
+    _check_layers(who, dataset, names + ([] if ref in METHODS else [ref]))
+    who.viewer.check_filter(dataset, filter)
     key = ("agreement", dataset.id, tuple(names), filter or None, ref, data.data_version(dataset))
 
     def compute() -> dict[str, Any]:
@@ -107,8 +100,8 @@ def confusion_report(
 ) -> dict[str, Any]:
     """Class x class counts of layer ``a`` (rows) against layer ``b`` (columns), over the
     items both label, with the grid filter that opens the items behind each cell."""
-    _check_layers(state, who, dataset, [a, b])
-    check_visible_filter(state, who, dataset, filter)
+    _check_layers(who, dataset, [a, b])
+    who.viewer.check_filter(dataset, filter)
     if a == b:
         raise InvalidParameter("Choose two different layers to compare.")
     matrix = dataset.label_matrix([a, b], filter or None)
@@ -143,7 +136,7 @@ def run_consensus(
     and by default combines one layer per person; the answer names the layers it used.
     """
     names = list(layers or default_agreement_layers(dataset))
-    _check_layers(state, who, dataset, names + ([model_layer] if model_layer else []))
+    _check_layers(who, dataset, names + ([model_layer] if model_layer else []))
     result = dataset.consensus(
         method,
         layers=names,

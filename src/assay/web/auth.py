@@ -12,8 +12,9 @@ Every route but the login page and static files depends on :func:`principal` (th
 
 Roles (``PERMISSIONS``): admins may do everything, reviewers review, manage layers and label
 any unfrozen layer, annotators label only the layers they own (and may create layers of their
-own); everyone may flag an item for review. In blind mode annotators see no layer but their
-own (:func:`visible_layers`), in review cases too.
+own); everyone may flag an item for review. What a user may see and write (layers, filters,
+review cases, jobs, models; blind mode) is decided by their :class:`assay.access.Viewer`,
+built once per request with the principal (``who.viewer``).
 
 Login failures are counted in memory, per process (:class:`LoginLimiter`): 5 per username and
 address and 20 per address within a minute, then 429. In-process counting needs no table and
@@ -27,15 +28,15 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from assay.store.filters import DEFAULT_LAYER, parse
+from assay.access import Viewer
 from assay.users import User, cached_user_for_token, user_for_token
 from assay.web.errors import Forbidden, TooManyRequests, Unauthorized
 from assay.web.sessions import COOKIE, Session
@@ -60,11 +61,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Principal:
-    """The signed-in user of a request, and how they signed in."""
+    """The signed-in user of a request, how they signed in, and their access rules."""
 
     user: User
     via: str  # "session" or "token"
     session: Session | None = None
+    viewer: Viewer = field(kw_only=True)
 
     @property
     def csrf_token(self) -> str | None:
@@ -93,12 +95,18 @@ def authenticate_request(request: Request) -> Principal | None:
         if scheme.lower() != "bearer" or not token.strip():
             return None
         user = user_for_token(state.project.store, token.strip())
-        return Principal(user, "token") if user else None
+        return _signed(state, user, "token") if user else None
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
     session = state.sessions.find(cookie)
-    return Principal(session.user, "session", session) if session else None
+    return _signed(state, session.user, "session", session) if session else None
+
+
+def _signed(state: AppState, user: User, via: str, session: Session | None = None) -> Principal:
+    """The principal, with the viewer that applies the server's blind mode to them."""
+    viewer = Viewer.of(user, blind_mode=state.settings.blind)
+    return Principal(user, via, session, viewer=viewer)
 
 
 def _cached_token_principal(request: Request) -> Principal | None:
@@ -110,8 +118,9 @@ def _cached_token_principal(request: Request) -> Principal | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         return None
-    user = cached_user_for_token(app_state(request).project.store, token.strip())
-    return Principal(user, "token") if user else None
+    state = app_state(request)
+    user = cached_user_for_token(state.project.store, token.strip())
+    return _signed(state, user, "token") if user else None
 
 
 async def principal(request: Request) -> Principal:
@@ -173,37 +182,6 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
         return who
 
     return dependency
-
-
-# -- layers -----------------------------------------------------------------------------------
-
-
-def can_see_layer(user: User, layer: Any, *, blind: bool) -> bool:
-    """Whether ``user`` may see a layer's labels (blind annotators: only their own)."""
-    return not blind or user.role != "annotator" or layer.owner == user.username
-
-
-def can_write_layer(user: User, layer: Any) -> bool:
-    """Whether ``user`` may label in a layer: never a frozen one; annotators only their own."""
-    if layer.frozen:
-        return False
-    if user.role in ("admin", "reviewer"):
-        return True
-    return user.role == "annotator" and layer.owner == user.username
-
-
-def visible_layers(user: User, layers: Iterable[Any], *, blind: bool) -> list[Any]:
-    """The layers (rows with ``owner``) that ``user`` may see."""
-    return [layer for layer in layers if can_see_layer(user, layer, blind=blind)]
-
-
-def check_filter_layers(filter: str | None, visible: set[str]) -> None:
-    """Refuse a filter that reads labels of a layer the user may not see."""
-    if not filter or not filter.strip():
-        return
-    for clause in parse(filter):
-        if clause.field == "label" and (clause.arg or DEFAULT_LAYER) not in visible:
-            raise Forbidden(f"You may not filter on the labels of layer {clause.arg!r}.")
 
 
 # -- login ------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ API paths (``/api/...``) get one JSON shape, built by :func:`error_body`::
 Pages get ``error.html``; a page that needs a signed-in user redirects to ``/login`` instead.
 Library errors map by meaning: NotFound 404 (but an unknown class 422: a class is a value in
 a body or filter, never a path), PermissionDenied 403, Conflict 409, InvalidParameter and
-DataFormatError 422, StoreBusy 503. Anything unexpected is a 500 whose
-body says nothing about the server (no traceback, no SQL, no paths); the exception is re-raised
-for the server log.
+DataFormatError 422, StoreBusy 503; a path under the project in their message is shown
+relative to it. Anything unexpected is a 500 whose body says nothing about the server (no
+traceback, no SQL, no paths); the exception is re-raised for the server log.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from assay.errors import (
     NotFound,
     PermissionDenied,
     StoreBusy,
+    hide_paths,
 )
 from assay.store.queries import hint
 from assay.users import AuthBusy
@@ -159,18 +160,18 @@ async def _assay_error(request: Request, exc: Exception) -> Response:
         return _respond(request, "Internal error: the server log has the details.", 500)
     if isinstance(exc, LayerNotFound):
         return _respond(request, _layer_not_found(request, exc), status)
-    return _respond(request, str(exc), status)
+    # A library message may name a file by its path: under the project, relative to it.
+    root = request.app.state.assay.project.root
+    return _respond(request, hide_paths(str(exc), {root: ""}), status)
 
 
 def _layer_not_found(request: Request, exc: LayerNotFound) -> str:
     """The message, its hint drawn only from the layers the signed-in user may see (a blind
     annotator must not learn the other layers' names from a typo)."""
-    from assay.web.auth import app_state, visible_layers
-
     who = getattr(request.state, "principal", None)
     if exc.name is None or who is None:
         return str(exc)
-    visible = visible_layers(who.user, exc.layers, blind=app_state(request).settings.blind)
+    visible = who.viewer.visible(exc.layers)
     if len(visible) == len(exc.layers):
         return str(exc)
     names = [layer.name for layer in visible]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from assay.access import Viewer
 from assay.dataset import Dataset
 from assay.models import runs as model_runs
 from assay.store import filters
@@ -22,8 +23,7 @@ from assay.store import schema as t
 from assay.web import data
 from assay.web.app import AppState
 from assay.web.auth import Principal
-from assay.web.labeling import is_blind
-from assay.web.service import layers_for, media_url
+from assay.web.service import media_url
 
 TOP_K = 5
 N_NEIGHBOURS = 8
@@ -35,7 +35,7 @@ SNIPPET = 120
 def insights(state: AppState, who: Principal, dataset: Dataset, item_id: int) -> dict[str, Any]:
     """Predictions, the conformal set and the neighbours of one item (see the module doc)."""
     data.get_item(dataset, item_id)  # ItemNotFound (404) for another dataset's id
-    visible = layers_for(state, who, dataset)
+    visible = who.viewer.layers(dataset)
     model_layers = [r for r in visible if r.kind == "model"]
     return {
         "ok": True,
@@ -176,7 +176,7 @@ def neighbours(
     _, near = tree.kneighbors(points[where : where + 1], n_neighbors=k)
     picked = [int(ids[j]) for j in near[0] if int(ids[j]) != item_id][:N_NEIGHBOURS]
     # Their labels from a layer the user may see: the default one, or (blind) their own.
-    layer = _label_layer(who, visible, blind=is_blind(state, who))
+    layer = _label_layer(who.viewer, visible)
     labels: dict[int, str] = _labels_in(dataset, layer.id, picked) if layer is not None else {}
     rows = {r["id"]: r for r in data.items_by_ids(dataset, picked)}
     items = []
@@ -196,9 +196,9 @@ def neighbours(
     return {"source": source, "layer": layer.name if layer else None, "items": items, "note": None}
 
 
-def _label_layer(who: Principal, visible: list[Any], *, blind: bool) -> Any:
-    if blind:
-        return next((r for r in visible if r.owner == who.user.username), None)
+def _label_layer(viewer: Viewer, visible: list[Any]) -> Any:
+    if viewer.blind:
+        return next((r for r in visible if viewer.owns(r)), None)
     by_name = {r.name: r for r in visible}
     return by_name.get(filters.DEFAULT_LAYER) or next(iter(visible), None)
 

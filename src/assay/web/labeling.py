@@ -7,7 +7,7 @@ page shows. Who may do what:
   layer owned by themselves;
 * copying, renaming, freezing: admins and reviewers;
 * writing labels (one, many, by filter, from the queue): only into layers the user may write
-  (:func:`assay.web.auth.can_write_layer`), always as the signed-in user.
+  (:meth:`assay.access.Viewer.writable_layer`), always as the signed-in user.
 """
 
 from __future__ import annotations
@@ -16,55 +16,18 @@ from typing import Any
 
 from assay.dataset import Dataset
 from assay.errors import Conflict
-from assay.store import filters, queries
+from assay.store import filters
 from assay.web import data, queue
 from assay.web.app import AppState
-from assay.web.auth import Principal, can_write_layer, check_filter_layers
-from assay.web.errors import Forbidden
-from assay.web.service import can_see_layer_row, layers_for, media_url
+from assay.web.auth import Principal
+from assay.web.service import media_url
 
 MAX_BULK_ITEMS = 100_000
 
 
-def is_blind(state: AppState, who: Principal) -> bool:
-    """Whether blind mode hides other layers from this user (annotators, with blind on)."""
-    return state.settings.blind and who.user.role == "annotator"
-
-
-def visible_layer(state: AppState, who: Principal, dataset: Dataset, name: str) -> Any:
-    """The layer row of that name, if the user may see it (LayerNotFound / Forbidden)."""
-    rows = {r.name: r for r in data.layer_rows(dataset)}
-    row = rows.get(name)
-    if row is None:
-        with dataset.store.read() as conn:
-            queries.get_layer(conn, dataset.id, name)  # LayerNotFound with a hint
-    if row is None or not can_see_layer_row(state, who, row):
-        raise Forbidden(f"You may not see layer {name!r}.")
-    return row
-
-
-def writable_layer(state: AppState, who: Principal, dataset: Dataset, name: str) -> Any:
-    """The layer row, if the user may write to it; a frozen layer passes (the write says 409)."""
-    row = visible_layer(state, who, dataset, name)
-    if not row.frozen and not can_write_layer(who.user, row):
-        raise Forbidden(
-            f"Your role ({who.user.role}) may not write to layer {name!r}: annotators label "
-            "only in the layers they own."
-        )
-    return row
-
-
-def check_visible_filter(
-    state: AppState, who: Principal, dataset: Dataset, filter: str | None
-) -> None:
-    """Refuse a filter on the labels of a layer blind mode hides from the user."""
-    if is_blind(state, who):
-        check_filter_layers(filter, {r.name for r in layers_for(state, who, dataset)})
-
-
 def _layer_out(state: AppState, who: Principal, dataset: Dataset, name: str) -> dict[str, Any]:
-    row = visible_layer(state, who, dataset, name)
-    return {**data.layer_dict(row), "can_write": can_write_layer(who.user, row)}
+    row = who.viewer.layer(dataset, name)
+    return {**data.layer_dict(row), "can_write": who.viewer.can_write(row)}
 
 
 # -- layers -----------------------------------------------------------------------------------
@@ -81,12 +44,7 @@ def create_layer(
     description: str = "",
 ) -> dict[str, Any]:
     """Add an empty layer. Annotators may only add ``human`` layers they own themselves."""
-    if not who.can("manage_layers"):
-        if kind != "human" or owner not in (None, who.user.username):
-            raise Forbidden(
-                f"Your role ({who.user.role}) may only create human layers of your own."
-            )
-        owner = who.user.username
+    owner = who.viewer.new_layer_owner(kind, owner)
     info = dataset.create_layer(name, kind=kind, owner=owner, description=description)
     return {"ok": True, "layer": _layer_out(state, who, dataset, info["name"])}
 
@@ -101,7 +59,7 @@ def copy_layer(
     owner: str | None = None,
 ) -> dict[str, Any]:
     """A new layer starting from the current labels of ``source`` (copies credited to you)."""
-    visible_layer(state, who, dataset, source)
+    who.viewer.layer(dataset, source)
     info = dataset.copy_layer(source, target, author=who.user.username, owner=owner)
     return {"ok": True, "layer": _layer_out(state, who, dataset, info["name"])}
 
@@ -110,7 +68,7 @@ def rename_layer(
     state: AppState, who: Principal, dataset: Dataset, *, layer: str, name: str
 ) -> dict[str, Any]:
     """Rename a layer; its labels, history and snapshots follow it."""
-    visible_layer(state, who, dataset, layer)
+    who.viewer.layer(dataset, layer)
     info = dataset.rename_layer(layer, name)
     return {"ok": True, "layer": _layer_out(state, who, dataset, info["name"])}
 
@@ -119,7 +77,7 @@ def freeze_layer(
     state: AppState, who: Principal, dataset: Dataset, *, layer: str, frozen: bool
 ) -> dict[str, Any]:
     """Make a layer read-only, or writable again."""
-    visible_layer(state, who, dataset, layer)
+    who.viewer.layer(dataset, layer)
     dataset.freeze_layer(layer, frozen)
     return {"ok": True, "layer": _layer_out(state, who, dataset, layer)}
 
@@ -142,14 +100,14 @@ def bulk_label(
 
     All or nothing: an unknown item or class, or a frozen layer, writes nothing.
     """
-    writable_layer(state, who, dataset, layer)
+    who.viewer.writable_layer(dataset, layer)
     if items is not None:
         result = dataset.set_labels(
             [(int(i), label) for i in items], layer=layer, author=who.user.username, note=note
         )
         n_items = len(items)
     else:
-        check_visible_filter(state, who, dataset, filter)
+        who.viewer.check_filter(dataset, filter)
         result = dataset.label_where(
             filter or None, label, layer=layer, author=who.user.username, note=note
         )
@@ -173,11 +131,9 @@ def queue_layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict
     Annotators get their own layers; reviewers and admins every writable human layer, their
     own first.
     """
-    rows = [
-        r
-        for r in layers_for(state, who, dataset)
-        if can_write_layer(who.user, r) and r.kind in ("human", "import")
-    ]
+    viewer = who.viewer
+    labelable = ("human", "import")
+    rows = [r for r in viewer.layers(dataset) if viewer.can_write(r) and r.kind in labelable]
     rows.sort(key=lambda r: (r.owner != who.user.username, r.kind != "human", r.id))
     return [data.layer_dict(r) for r in rows]
 
@@ -219,10 +175,10 @@ def queue_page(
     The first page (no ``after``) also says how many items the queue covers and how many of
     them are labeled in the layer already.
     """
-    row = writable_layer(state, who, dataset, layer)
+    row = who.viewer.writable_layer(dataset, layer)
     if row.frozen:
         raise Conflict(f"Layer {layer!r} is frozen (read-only): unfreeze it to label in it.")
-    check_visible_filter(state, who, dataset, filter)
+    who.viewer.check_filter(dataset, filter)
     with dataset.store.read() as conn:
         where = filters.compile_filter(conn, dataset.id, filter)
         page = queue.next_items(conn, dataset.id, row.id, where=where, after=after, limit=limit)

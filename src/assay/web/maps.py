@@ -29,7 +29,7 @@ from assay import maps
 from assay.dataset import Dataset
 from assay.errors import Conflict, InvalidParameter
 from assay.store.selections import create_selection
-from assay.web import data, labeling, service
+from assay.web import data, service
 from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
@@ -125,15 +125,14 @@ def colors(
     """
     if by not in maps.COLOR_BY:
         raise InvalidParameter(f"Unknown color {by!r}; use one of {', '.join(maps.COLOR_BY)}.")
-    blind = labeling.is_blind(state, who)
-    if by == "disagreement" and blind:
+    if by == "disagreement" and who.viewer.blind:
         raise Forbidden("In blind mode annotators may not see where other annotators disagree.")
     if by == "label":
         layer = layer or service._default_layer(state, who, dataset)
     elif by == "prediction":
         layer = layer or maps.default_prediction_layer(dataset)
     if by in ("label", "prediction") and layer:
-        labeling.visible_layer(state, who, dataset, layer)  # 403 / 404
+        who.viewer.layer(dataset, layer)  # 403 / 404
     points = cached_map(state, dataset, map_id)
 
     def compute() -> dict[str, Any]:

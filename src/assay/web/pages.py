@@ -18,7 +18,7 @@ from assay.errors import AssayError, InvalidParameter
 from assay.store import filters
 from assay.store import schema as t
 from assay.store.queries import MAX_PAGE
-from assay.web import data, labeling, service
+from assay.web import data, service
 from assay.web.auth import (
     Principal,
     Signed,
@@ -68,7 +68,7 @@ def render(
         "csrf_token": who.csrf_token if who else None,
         "path": request.url.path,
         # An annotator in blind mode: pages that compare layers are not theirs to open.
-        "blind": who is not None and labeling.is_blind(app_state(request), who),
+        "blind": who is not None and who.viewer.blind,
     }
     html = app_state(request).templates.get_template(template).render(**base, **context)
     return HTMLResponse(html, status, headers=headers)
@@ -297,6 +297,7 @@ def item_label_submit(
     """The item page's label form: write the label, then show this item or the next one."""
     state = app_state(request)
     dataset = service.open_dataset(state, name)
+    who.viewer.check_filter(dataset, filter)  # "next" must not probe a hidden layer
     value = None if label == CLEAR else label
     service.write_label(state, who, dataset, item_id, layer=layer, label=value, note=note or None)
     target = item_id

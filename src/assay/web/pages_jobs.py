@@ -51,7 +51,7 @@ def jobs_page(
         "kinds": {k: who.can(spec.permission) for k, spec in jobs.KINDS.items()},
         "human_layers": [la["name"] for la in detail["layers"] if la["kind"] == "human"],
         "model_layers": [la["name"] for la in detail["layers"] if la["kind"] == "model"],
-        "jobs": jobs.list_jobs(dataset.store, dataset.id, limit=30),
+        "jobs": [who.viewer.job(j) for j in jobs.list_jobs(dataset.store, dataset.id, limit=30)],
     }
     return render(request, "jobs.html", context)
 

@@ -143,7 +143,7 @@ def predictions_page(
     state = app_state(request)
     dataset = service.open_dataset(state, name)
     detail = service.dataset_detail(state, who, dataset, count=False)
-    runs = predictions.list_runs(dataset)
+    runs = predictions.list_runs(who, dataset)
     chosen = run or predictions.default_run(runs) or ""
     source_layer = next((r["layer"] for r in runs if r["name"] == chosen), chosen or None)
     references = _references(detail, source_layer)

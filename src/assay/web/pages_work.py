@@ -51,7 +51,7 @@ def labeling_queue(
     layers = labeling.queue_layers(state, who, dataset)
     names = [la["name"] for la in layers]
     if layer:
-        labeling.writable_layer(state, who, dataset, layer)  # 403 / 404 before the page
+        who.viewer.writable_layer(dataset, layer)  # 403 / 404 before the page
         if layer not in names:
             layers.append(next(la for la in detail["layers"] if la["name"] == layer))
     else:
@@ -181,7 +181,7 @@ def agreement_page(
     state = app_state(request)
     dataset = service.open_dataset(state, name)
     detail = service.dataset_detail(state, who, dataset, count=False)
-    if labeling.is_blind(state, who):  # the page says why; nothing to compute
+    if who.viewer.blind:  # the page says why; nothing to compute
         message = agreement.BLIND + " Reviewers see it."
         return render(
             request, "agreement.html", {"ds": detail, "filter": "", "blind_message": message}

@@ -5,9 +5,10 @@ What the predictions page shows and its JSON twins return, computed once here (l
 slices, so it is cached while the dataset's data version (largest item and label ids) is
 unchanged: any import or label write, including a run writing its predictions, recomputes it.
 
-Blind mode: model layers are not anyone's labels, so annotators may evaluate them; the
-reference layer, though, must be one they may see (else 403), and so must the layer whose
-labels a label-issue search checked.
+Blind mode: an annotator sees only the runs trained on a layer they see (a model trained on
+hidden labels would tell those labels item by item: :class:`assay.access.Viewer`), evaluates
+against a layer they see (else 403), and reads a label-issue search only when they see the
+layers it checked and the model layer it used.
 """
 
 from __future__ import annotations
@@ -20,14 +21,12 @@ from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
-from assay.store import queries
 from assay.web import data
 from assay.web.agreement import cell_filter
 from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
-from assay.web.labeling import check_visible_filter, is_blind
-from assay.web.service import layers_for, media_url, q
+from assay.web.service import media_url, q
 
 RUN_FIELDS = (
     "id",
@@ -88,14 +87,18 @@ def public_run(run: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def list_runs(dataset: Dataset) -> list[dict[str, Any]]:
-    """Every model run of the dataset, newest first."""
-    return [public_run(r) for r in dataset.models.runs()]
+def list_runs(who: Principal, dataset: Dataset) -> list[dict[str, Any]]:
+    """The model runs of the dataset the user may see, newest first."""
+    visible = who.viewer.layer_names(dataset)
+    runs = dataset.models.runs()
+    return [public_run(r) for r in runs if who.viewer.can_see_run(r, visible)]
 
 
-def get_run(dataset: Dataset, name: str) -> dict[str, Any]:
-    """One run (RunNotFound, a 404, if the dataset has none of that name)."""
-    return public_run(dataset.models.run(name))
+def get_run(who: Principal, dataset: Dataset, name: str) -> dict[str, Any]:
+    """One run (RunNotFound, a 404, if the dataset has none of that name; 403 if hidden)."""
+    run = dataset.models.run(name)
+    who.viewer.check_run(run, who.viewer.layer_names(dataset))
+    return public_run(run)
 
 
 def default_run(runs: list[dict[str, Any]]) -> str | None:
@@ -111,38 +114,32 @@ def default_run(runs: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _visible(state: AppState, who: Principal, dataset: Dataset) -> set[str]:
-    return {r.name for r in layers_for(state, who, dataset)}
-
-
-def check_reference(state: AppState, who: Principal, dataset: Dataset, layer: str) -> None:
+def check_reference(who: Principal, dataset: Dataset, layer: str) -> None:
     """Refuse a reference layer the user may not see (403 in blind mode, else 404)."""
-    if layer in _visible(state, who, dataset):
+    if layer in who.viewer.layer_names(dataset):
         return
-    if is_blind(state, who):
+    if who.viewer.blind:
         raise Forbidden(
             f"In blind mode annotators do not see the labels of layer {layer!r}; evaluate "
             "against one of your own layers."
         )
-    with dataset.store.read() as conn:
-        queries.get_layer(conn, dataset.id, layer)  # LayerNotFound with a hint
+    who.viewer.layer(dataset, layer)  # LayerNotFound with a hint
 
 
-def _source(state: AppState, who: Principal, dataset: Dataset, name: str) -> tuple[Any, str | None]:
+def _source(who: Principal, dataset: Dataset, name: str) -> tuple[Any, str | None]:
     """(the run of that name or None, the model layer whose labels the evaluation reads or
-    None for a trained run, which predicts afresh). A layer name must be a model layer
-    when blind mode hides it."""
+    None for a trained run, which predicts afresh); either must be one the user may see."""
+    visible = who.viewer.layer_names(dataset)
     found = {r["name"]: r for r in dataset.models.runs()}.get(name)
     if found is not None:
+        who.viewer.check_run(found, visible)
         return found, None if found["kind"] == "train" else found["layer"]
-    rows = {r.name: r for r in data.layer_rows(dataset)}
-    row = rows.get(name)
-    if row is None:
+    if name not in {r.name for r in data.layer_rows(dataset)}:
         names = ", ".join(sorted(found_names(dataset))) or "none yet: run `assay predict --cv 5`"
         raise model_runs.RunNotFound(
             f"No model run or layer named {name!r} in dataset {dataset.name!r} (runs: {names})."
         )
-    if row.kind != "model" and name not in _visible(state, who, dataset) and is_blind(state, who):
+    if name not in visible:
         raise Forbidden(f"In blind mode annotators do not see the labels of layer {name!r}.")
     return None, name
 
@@ -192,9 +189,9 @@ def evaluation(
     made JSON-safe, with the grid filter and URL of every confusion cell and links for each
     error. Cell filters are null for a trained run (its predictions are made afresh, not read
     from a layer) and where a name cannot be written in the filter language."""
-    check_reference(state, who, dataset, reference)
-    check_visible_filter(state, who, dataset, filter)
-    found, layer = _source(state, who, dataset, run)
+    check_reference(who, dataset, reference)
+    who.viewer.check_filter(dataset, filter)
+    found, layer = _source(who, dataset, run)
     key = (
         "predictions",
         dataset.id,
@@ -213,8 +210,7 @@ def evaluation(
 
     result = dict(state.stats.get(key, compute))
     grid = f"/datasets/{q(dataset.name)}/items"
-    visible = _visible(state, who, dataset)
-    linkable = layer is not None and layer in visible
+    linkable = layer is not None and layer in who.viewer.layer_names(dataset)
     confusion = dict(result["confusion"])
     cells = []
     for cell in confusion["cells"]:
@@ -264,8 +260,9 @@ def issues(
             raise
         return {"ok": True, "run": None, "kind": kind, "all": all_items, "issues": [],
                 "next": None, "message": NO_ISSUE_RUN}  # fmt: skip
-    for layer in [summary.layer, *(summary.annotator_layers or [])]:
-        check_reference(state, who, dataset, layer)
+    for layer in [summary.layer, *(summary.annotator_layers or []), summary.model_layer]:
+        if layer is not None:
+            check_reference(who, dataset, layer)
     rows = dataset.quality.issues(
         summary.run_id,
         kind=ISSUE_KINDS[kind],

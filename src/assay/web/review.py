@@ -5,8 +5,9 @@ Access rules:
 * everyone signed in may list and read cases, flag an item and comment on a case;
 * only reviewers and admins escalate, assign, resolve and dismiss (and scan);
 * in blind mode an annotator sees a case without the other layers' labels: its evidence keeps
-  only the layers they may see, and the class at issue, the suggestion and the decision are
-  hidden unless the case is their own flag (:func:`redact`).
+  only the layers they may see, and the class at issue, the suggestion, the score, the
+  decision and others' free text are hidden unless the case is their own flag
+  (:meth:`assay.access.Viewer.case`).
 
 Transitions take the case ``version`` the person saw as ``expected_version``: if the case has
 changed since (someone else resolved it a second earlier), the answer is 409 and nothing is
@@ -27,61 +28,16 @@ from assay.web import data
 from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
-from assay.web.labeling import is_blind
-from assay.web.service import layers_for, media_url
+from assay.web.service import media_url
 
 REVIEW_ACTIONS = ("escalate", "assign", "resolve", "dismiss")
 CASE_PAGE = 25
 TEXT_PREVIEW = 240
-HIDDEN_TEXT = "(hidden in blind mode)"
 
 
-def redact(case: dict[str, Any], visible: set[str], username: str) -> dict[str, Any]:
-    """The case as a blind annotator may see it: no label of a layer outside ``visible``.
-
-    The evidence is rebuilt from an allow-list (labels of visible layers; a confidence only
-    when its layer is visible), so evidence kinds added later stay hidden by default.
-    """
-    out = dict(case)
-    evidence = case.get("evidence") or {}
-    kept: dict[str, Any] = {}
-    if isinstance(evidence.get("labels"), dict):
-        kept["labels"] = {k: v for k, v in evidence["labels"].items() if k in visible}
-    if evidence.get("layer") in visible:
-        kept.update({k: evidence[k] for k in ("layer", "label", "confidence") if k in evidence})
-    out["evidence"] = kept
-    if case.get("created_by") != username:
-        out["label"] = None
-        out["suggested"] = None
-        # Free text by others may name a class ("looks like a 7"): hidden like their labels.
-        if out.get("comment"):
-            out["comment"] = HIDDEN_TEXT
-    if "reviewed" not in visible:
-        out["resolved_label"] = None
-    if "labels_now" in case:
-        out["labels_now"] = {k: v for k, v in case["labels_now"].items() if k in visible}
-    if "events" in case:
-        out["events"] = [
-            {
-                **e,
-                "note": e.get("note")
-                if e.get("actor") == username or not e.get("note")
-                else HIDDEN_TEXT,
-                "data": {k: v for k, v in (e["data"] or {}).items() if k == "assignee"} or None,
-            }
-            for e in case["events"]
-        ]
-    out["redacted"] = True
-    return out
-
-
-def _shown(
-    state: AppState, who: Principal, dataset: Dataset, case: dict[str, Any]
-) -> dict[str, Any]:
-    if not is_blind(state, who):
-        return {**case, "redacted": False}
-    visible = {r.name for r in layers_for(state, who, dataset)}
-    return redact(case, visible, who.user.username)
+def _shown(who: Principal, dataset: Dataset, case: dict[str, Any]) -> dict[str, Any]:
+    visible = who.viewer.layer_names(dataset) if who.viewer.blind else set()
+    return who.viewer.case(case, visible)
 
 
 def _states(state_filter: Sequence[str] | None) -> list[str]:
@@ -108,8 +64,7 @@ def list_cases(
     limit: int = CASE_PAGE,
 ) -> dict[str, Any]:
     """One keyset page of cases (oldest first) and the cursor of the next page."""
-    if label and is_blind(state, who):
-        raise Forbidden("In blind mode, cases cannot be filtered by the class at issue.")
+    who.viewer.check_case_filter(label)
     cases, cursor = dataset.review.list(
         state=_states(states) or None,
         reason=reason or None,
@@ -122,7 +77,7 @@ def list_cases(
     return {
         "ok": True,
         "dataset": dataset.name,
-        "cases": [_shown(state, who, dataset, c) for c in cases],
+        "cases": [_shown(who, dataset, c) for c in cases],
         "next": cursor,
     }
 
@@ -134,7 +89,7 @@ def counts(dataset: Dataset) -> dict[str, Any]:
 
 def case_detail(state: AppState, who: Principal, dataset: Dataset, case_id: int) -> dict[str, Any]:
     """One case with its live evidence (every visible layer's label now) and its audit log."""
-    return {"ok": True, "case": _shown(state, who, dataset, dataset.review.get(case_id))}
+    return {"ok": True, "case": _shown(who, dataset, dataset.review.get(case_id))}
 
 
 def reviewers(state: AppState) -> list[str]:
@@ -177,7 +132,7 @@ def act(
             label=label,
             expected_version=expected_version,
         )
-    return {"ok": True, "case": _shown(state, who, dataset, case)}
+    return {"ok": True, "case": _shown(who, dataset, case)}
 
 
 def flag(
@@ -191,7 +146,7 @@ def flag(
 ) -> dict[str, Any]:
     """Open a case about an item, by hand, with a comment (and optionally the right label)."""
     case = dataset.review.flag(item_id, comment, label=label, actor=who.user.username)
-    return {"ok": True, "case": _shown(state, who, dataset, case)}
+    return {"ok": True, "case": _shown(who, dataset, case)}
 
 
 def scan(
@@ -221,7 +176,7 @@ def evidence_table(
     Columns are the visible layers that label at least one item on the page, oldest first.
     """
     item_ids = sorted({c["item_id"] for c in cases})
-    rows = layers_for(state, who, dataset)
+    rows = who.viewer.layers(dataset)
     labels = data.labels_for_items(dataset, item_ids, [r.id for r in rows])
     used = {layer_id for per in labels.values() for layer_id in per}
     columns = [r for r in rows if r.id in used]

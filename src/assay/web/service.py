@@ -1,6 +1,7 @@
 """What the API and the pages show, computed once: each page renders the same dict its JSON
-twin returns. Access rules (roles, blind mode, dataset scoping) are applied here, so a page
-and its API endpoint cannot disagree about who sees what.
+twin returns. Access rules (roles, blind mode, dataset scoping) are applied here, as the
+user's viewer (:class:`assay.access.Viewer`) decides them, so a page and its API endpoint
+cannot disagree about who sees what.
 """
 
 from __future__ import annotations
@@ -19,12 +20,7 @@ from assay.store import filters
 from assay.store.queries import MAX_PAGE
 from assay.web import data, media
 from assay.web.app import API_PREFIX, AppState
-from assay.web.auth import (
-    Principal,
-    can_write_layer,
-    check_filter_layers,
-    visible_layers,
-)
+from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 
 
@@ -60,16 +56,11 @@ def list_datasets(state: AppState) -> list[dict[str, Any]]:
     return out
 
 
-def layers_for(state: AppState, who: Principal, dataset: Dataset) -> list[Any]:
-    """The dataset's layers this user may see (all of them unless blind mode hides some)."""
-    return visible_layers(who.user, data.layer_rows(dataset), blind=state.settings.blind)
-
-
 def layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict[str, Any]]:
     """The visible layers as dicts, each saying whether this user may write to it."""
     return [
-        {**data.layer_dict(r), "can_write": can_write_layer(who.user, r)}
-        for r in layers_for(state, who, dataset)
+        {**data.layer_dict(r), "can_write": who.viewer.can_write(r)}
+        for r in who.viewer.layers(dataset)
     ]
 
 
@@ -90,10 +81,10 @@ def dataset_detail(
     }
 
 
-def _check_layer(state: AppState, who: Principal, dataset: Dataset, layer: str) -> set[str]:
+def _check_layer(who: Principal, dataset: Dataset, layer: str) -> set[str]:
     """The names of the visible layers, refusing ``layer`` if it is not one of them."""
-    names = {r.name for r in layers_for(state, who, dataset)}
-    if layer not in names and state.settings.blind and who.user.role == "annotator":
+    names = who.viewer.layer_names(dataset)
+    if layer not in names and who.viewer.blind:
         raise Forbidden(f"You may not see the labels of layer {layer!r}.")
     return names
 
@@ -112,9 +103,8 @@ def items_page(
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidParameter(f"limit must be between 1 and {MAX_PAGE}, got {limit}.")
     layer = layer or _default_layer(state, who, dataset)
-    visible = _check_layer(state, who, dataset, layer)
-    if state.settings.blind and who.user.role == "annotator":
-        check_filter_layers(filter, visible)
+    visible = _check_layer(who, dataset, layer)
+    who.viewer.check_filter(dataset, filter, visible)
     rows, cursor = dataset.items(filter or None, after=after, limit=limit, layer=layer)
     return {
         "ok": True,
@@ -128,8 +118,7 @@ def items_page(
 
 def _default_layer(state: AppState, who: Principal, dataset: Dataset) -> str:
     """``ground_truth`` when visible, else the first layer the user may see."""
-    rows = layers_for(state, who, dataset)
-    names = [r.name for r in rows]
+    names = [r.name for r in who.viewer.layers(dataset)]
     if filters.DEFAULT_LAYER in names or not names:
         return filters.DEFAULT_LAYER
     return str(names[0])
@@ -140,7 +129,7 @@ def item_detail(
 ) -> dict[str, Any]:
     """One item, its current label in every visible layer, and its neighbours in ``filter``."""
     row = data.get_item(dataset, item_id)
-    rows = layers_for(state, who, dataset)
+    rows = who.viewer.layers(dataset)
     current = data.current_labels(dataset, item_id, [r.id for r in rows])
     labels = []
     for r in rows:
@@ -151,15 +140,14 @@ def item_detail(
                 "kind": r.kind,
                 "owner": r.owner,
                 "frozen": bool(r.frozen),
-                "can_write": can_write_layer(who.user, r),
+                "can_write": who.viewer.can_write(r),
                 "label": head.class_name if head else None,
                 "author": head.author if head else None,
                 "created_at": head.created_at if head else None,
                 "reason": head.reason if head else None,
             }
         )
-    if state.settings.blind and who.user.role == "annotator":
-        check_filter_layers(filter, {r.name for r in rows})
+    who.viewer.check_filter(dataset, filter, {r.name for r in rows})
     with dataset.store.read() as conn:
         where = filters.compile_filter(conn, dataset.id, filter)
     prev, nxt = data.neighbours(dataset, item_id, where)
@@ -178,10 +166,8 @@ def statistics(
     state: AppState, who: Principal, dataset: Dataset, filter: str | None
 ) -> dict[str, Any]:
     """The inventory of the dataset or of a filtered slice (cached while nothing changes)."""
-    visible = {r.name for r in layers_for(state, who, dataset)}
-    blind = state.settings.blind and who.user.role == "annotator"
-    if blind:
-        check_filter_layers(filter, visible)
+    visible = who.viewer.layer_names(dataset)
+    who.viewer.check_filter(dataset, filter, visible)
     key = (dataset.id, filter or None, data.data_version(dataset))
     inventory: dict[str, Any] = state.stats.get(
         key, lambda: dataset.stats(filter or None).to_dict()
@@ -262,13 +248,9 @@ def label_request(
     runs against the layer row inside the write transaction (no read of its own)."""
 
     def check(row: Any) -> None:
-        if not can_see_layer_row(state, who, row):
+        if not who.viewer.can_see(row):
             raise PermissionDenied(f"You may not see layer {layer!r}.")
-        if not row.frozen and not can_write_layer(who.user, row):
-            raise PermissionDenied(
-                f"Your role ({who.user.role}) may not write to layer {layer!r}: annotators "
-                "label only in the layers they own."
-            )
+        who.viewer.check_write(row)
 
     key = f"u{who.user.id}:{idempotency_key}" if idempotency_key else None
     write = LabelWrite(item_id, label, note)
@@ -288,17 +270,12 @@ def _label_written(
     }
 
 
-def can_see_layer_row(state: AppState, who: Principal, row: Any) -> bool:
-    """Whether the user may see this layer (blind mode hides other annotators' layers)."""
-    return bool(visible_layers(who.user, [row], blind=state.settings.blind))
-
-
 def label_history(
     state: AppState, who: Principal, dataset: Dataset, item_id: int, layer: str | None = None
 ) -> dict[str, Any]:
     """Every label the item had in the layers the user may see, oldest first per layer."""
     data.get_item(dataset, item_id)  # 404 unless the item is in this dataset
-    visible = {r.name for r in layers_for(state, who, dataset)}
+    visible = who.viewer.layer_names(dataset)
     if layer is not None and layer not in visible:
         raise Forbidden(f"You may not see layer {layer!r}.")
     entries = [h for h in dataset.history(item_id, layer) if h["layer"] in visible]

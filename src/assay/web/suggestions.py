@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.dataset import Dataset
-from assay.web import data, labeling
+from assay.web import data
 from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.service import media_url
@@ -23,7 +23,7 @@ def suggestions(
     pending_only: bool = True,
 ) -> dict[str, Any]:
     """The layer's current list (None if it has none) and its items in rank order."""
-    labeling.visible_layer(state, who, dataset, layer)  # 404 / blind mode before anything
+    who.viewer.layer(dataset, layer)  # 404 / blind mode before anything
     current = dataset.suggestions.current(layer)
     rows: list[dict[str, Any]] = []
     if current is not None:

@@ -1,7 +1,11 @@
 """Jobs: start long work (training, cross-validation, scans, maps, suggestions) and follow it.
 
 A job is queued and run by a worker process (:mod:`assay.jobs`), so the request that starts
-it returns at once (202) and the page polls ``GET /jobs/{id}`` for progress.
+it returns at once (202) and the page polls ``GET /jobs/{id}`` for progress. Its parameters
+are checked when it is created, against what its submitter may do (a model import path is
+for admins; a filter may read only layers they see). In blind mode an annotator sees other
+people's jobs without their parameters, results, messages or errors
+(:meth:`assay.access.Viewer.job`).
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay import jobs
-from assay.errors import Conflict, InvalidParameter
+from assay.errors import InvalidParameter
 from assay.store import schema as t
-from assay.web import labeling, service
+from assay.web import service
 from assay.web.app import AppState
 from assay.web.auth import Principal, app_state, require
 from assay.web.errors import Forbidden
@@ -63,14 +67,11 @@ def start_job(name: str, body: JobRequest, request: Request, who: Reader) -> dic
         raise InvalidParameter(
             f"{kind.name!r} jobs start with an upload: POST /api/v1/datasets/{{name}}/imports."
         )
-    params = jobs.validate(kind.name, body.params)
-    labeling.check_visible_filter(state, who, dataset, params.get("filter"))
-    if kind.name == "suggest":  # suggestions go to a layer the user may write
-        layer = labeling.writable_layer(state, who, dataset, params["layer"])
-        if layer.frozen:
-            raise Conflict(f"Layer {layer.name!r} is frozen: nothing more will be labeled in it.")
-    job = jobs.submit(dataset, kind.name, params, by=who.user.username, launcher=state.jobs)
-    return {"ok": True, "job": job}
+    job = jobs.submit(
+        dataset, kind.name, body.params, by=who.user.username, launcher=state.jobs,
+        viewer=who.viewer,
+    )  # fmt: skip
+    return {"ok": True, "job": who.viewer.job(job)}
 
 
 @router.get("/datasets/{name}/jobs")
@@ -88,7 +89,8 @@ def list_jobs(
     states = _states(state)
     rows = jobs.list_jobs(dataset.store, dataset.id, states=states, before=before, limit=limit)
     _keep_working(app, rows)
-    return {"ok": True, "jobs": rows, "before": rows[-1]["id"] if len(rows) == limit else None}
+    shown = [who.viewer.job(r) for r in rows]
+    return {"ok": True, "jobs": shown, "before": rows[-1]["id"] if len(rows) == limit else None}
 
 
 @router.get("/datasets/{name}/jobs/{job_id}")
@@ -98,14 +100,14 @@ def get_dataset_job(name: str, job_id: JobId, request: Request, who: Reader) -> 
     dataset = service.open_dataset(app, name)
     job = jobs.get(dataset.store, job_id, dataset.id)
     _keep_working(app, [job])
-    return {"ok": True, "job": job}
+    return {"ok": True, "job": who.viewer.job(job)}
 
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: JobId, request: Request, who: Reader) -> dict[str, Any]:
     """One job, with its progress (``done``/``total``/``fraction``/``message``) and, once
     done, its result or error."""
-    return {"ok": True, "job": _job(app_state(request), job_id)}
+    return {"ok": True, "job": who.viewer.job(_job(app_state(request), job_id))}
 
 
 @router.post("/jobs/{job_id}/cancel")
@@ -116,7 +118,7 @@ def cancel_job(job_id: JobId, request: Request, who: Reader) -> dict[str, Any]:
     job = _job(app, job_id)
     if job["created_by"] != who.user.username and not who.can("review"):
         raise Forbidden("Only who started a job, a reviewer or an admin may cancel it.")
-    return {"ok": True, "job": jobs.cancel(app.project.store, job_id)}
+    return {"ok": True, "job": who.viewer.job(jobs.cancel(app.project.store, job_id))}
 
 
 def _job(app: AppState, job_id: int) -> dict[str, Any]:

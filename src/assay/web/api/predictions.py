@@ -20,18 +20,20 @@ NameParam = Annotated[str, Query(min_length=1, max_length=200)]
 
 @router.get("/datasets/{name}/runs")
 def list_runs(name: str, request: Request, who: Reader) -> dict[str, Any]:
-    """Every model run of the dataset, newest first: name, kind (``cv``, ``train``...),
-    state, model, metrics, predictions layer, training snapshot, created_at..."""
+    """Every model run of the dataset you may see (blind mode: those trained on your
+    layers), newest first: name, kind (``cv``, ``train``...), state, model, metrics,
+    predictions layer, training snapshot, created_at..."""
     dataset = service.open_dataset(app_state(request), name)
-    runs = predictions.list_runs(dataset)
+    runs = predictions.list_runs(who, dataset)
     return {"ok": True, "runs": runs, "default": predictions.default_run(runs)}
 
 
 @router.get("/datasets/{name}/runs/{run}")
 def get_run(name: str, run: str, request: Request, who: Reader) -> dict[str, Any]:
-    """One model run of the dataset (404 if it has none of that name)."""
+    """One model run of the dataset (404 if it has none of that name, 403 if blind mode
+    hides it)."""
     dataset = service.open_dataset(app_state(request), name)
-    return {"ok": True, "run": predictions.get_run(dataset, run)}
+    return {"ok": True, "run": predictions.get_run(who, dataset, run)}
 
 
 @router.get("/datasets/{name}/predictions/evaluation")
