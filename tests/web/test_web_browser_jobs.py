@@ -68,7 +68,7 @@ def test_start_a_cross_validation_and_follow_its_progress(page: Any, live: dict[
     failed = "#jobs-body tr[data-kind='consensus'][data-state='failed']"
     page.wait_for_selector(failed, timeout=JOB_TIMEOUT_MS)
     assert page.locator("#jobs-body tr[data-job-id]").count() == before + 1
-    assert "import layer" in page.text_content(f"{failed} .job-message")
+    assert "of kind import" in page.text_content(f"{failed} .job-message")
 
 
 def test_upload_a_table_from_the_datasets_page(
