@@ -39,6 +39,33 @@ def test_one_epoch_is_seeded_and_survives_save_and_load(
 
 
 @pytest.mark.slow
+def test_an_ensemble_of_seeds_averages_its_members(
+    tiny: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    import torch
+
+    X, y = tiny
+    # No held-out slice: members share the ensemble's one split, single models draw their own.
+    kw = {"max_epochs": 1, "validation_fraction": 0.0}
+    pair = CNNClassifier(n_members=2, random_state=0, **kw).fit(X, y)
+    one = CNNClassifier(random_state=0, **kw).fit(X, y)
+    other = CNNClassifier(random_state=1, **kw).fit(X, y)
+    mean = (one.predict_proba(X) + other.predict_proba(X)) / 2
+    np.testing.assert_allclose(pair.predict_proba(X), mean, atol=1e-6)
+    assert len(pair.modules_) == 2 and pair.n_epochs_ == 2
+    # A file saved before ensembles (one "state_dict") still loads.
+    one.save(tmp_path / "new.pt")
+    saved = torch.load(tmp_path / "new.pt", weights_only=True)
+    saved["state_dict"] = saved.pop("state_dicts")[0]
+    torch.save(saved, tmp_path / "old.pt")
+    np.testing.assert_array_equal(
+        CNNClassifier.load(tmp_path / "old.pt").predict_proba(X), one.predict_proba(X)
+    )
+    with pytest.raises(InvalidParameter, match="'n_members' parameter"):
+        CNNClassifier(n_members=0).fit(X, y)
+
+
+@pytest.mark.slow
 def test_early_stopping_keeps_the_best_epoch(tiny: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = tiny
     model = CNNClassifier(max_epochs=6, patience=1, validation_fraction=0.25).fit(X, y)
