@@ -16,11 +16,19 @@ from typer.testing import CliRunner
 from web_helpers import add_second_annotator, item_ids, login
 
 from assay.errors import AssayError
-from assay.maps import compute, compute_map, latest_map, list_maps, map_info, read_points
+from assay.maps import (
+    compute,
+    compute_map,
+    latest_map,
+    list_maps,
+    map_info,
+    points_in_polygon,
+    read_points,
+)
 from assay.project import Project
 from assay.store import schema as t
 from assay.web import create_app
-from assay.web.maps import decode_points, encode_points, points_in_polygon
+from assay.web.maps import decode_points, encode_points
 
 API = "/api/v1/datasets"
 

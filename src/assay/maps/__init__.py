@@ -12,6 +12,7 @@ is listed with its state but has no points to read.
 
 from assay.maps.colors import COLOR_BY, NONE_CODE, color_codes, default_prediction_layer
 from assay.maps.compute import METHODS, compute_map
+from assay.maps.geometry import points_in_polygon
 from assay.maps.read import MapNotFound, latest_map, list_maps, map_info, read_points
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "latest_map",
     "list_maps",
     "map_info",
+    "points_in_polygon",
     "read_points",
 ]

@@ -52,13 +52,33 @@ def split_conformal_sets(
     seed: int = 0,
 ) -> np.ndarray:
     """Boolean prediction sets (n_items, n_classes) for ``probs``, calibrated on the others."""
-    from crepes import ConformalClassifier
-
     coverage = check_coverage(coverage)
     if len(cal_labels) == 0:
         raise InvalidParameter("Conformal sets need labeled calibration items; there are none.")
+    return predict_sets(_fit(cal_probs, cal_labels, seed), probs, coverage=coverage, seed=seed)
+
+
+def _fit(cal_probs: np.ndarray, cal_labels: np.ndarray, seed: int) -> Any:
+    from crepes import ConformalClassifier
+
     classifier = ConformalClassifier()
     classifier.fit(hinge_scores(cal_probs, cal_labels), seed=seed)
+    return classifier
+
+
+def fit_calibrator(cal_probs: np.ndarray, cal_labels: np.ndarray, *, seed: int = 0) -> Any:
+    """A crepes ``ConformalClassifier`` on the hinge scores of labeled items, for sets of
+    items seen one at a time (:func:`predict_sets`); None with too few items to calibrate
+    (:func:`too_few_to_calibrate`)."""
+    if too_few_to_calibrate(len(cal_labels)):
+        return None
+    return _fit(cal_probs, cal_labels, seed)
+
+
+def predict_sets(
+    classifier: Any, probs: np.ndarray, *, coverage: float = 0.9, seed: int = 0
+) -> np.ndarray:
+    """Boolean prediction sets (n_items, n_classes) of ``probs`` from a fitted calibrator."""
     sets = classifier.predict_set(hinge_scores(probs), confidence=coverage, seed=seed)
     return np.asarray(sets, dtype=bool)
 

@@ -305,6 +305,19 @@ def run_info(row: Any, layer_name: str | None = None) -> dict[str, Any]:
     return out
 
 
+def item_probs(conn: Connection, dataset_id: int, layer: str, item_id: int) -> list[float] | None:
+    """One item's stored class probabilities in a model layer (None without them)."""
+    h, lb, la = t.label_heads.c, t.labels.c, t.layers.c
+    probs = conn.execute(
+        sa.select(lb.probs)
+        .select_from(t.label_heads)
+        .join(t.labels, lb.id == h.label_id)
+        .join(t.layers, la.id == h.layer_id)
+        .where(la.dataset_id == dataset_id, la.name == layer, h.item_id == item_id)
+    ).scalar()
+    return probs if isinstance(probs, list) else None
+
+
 def list_runs(
     conn: Connection, dataset_id: int, limit: int = 1000, run_id: int | None = None
 ) -> list[dict[str, Any]]:

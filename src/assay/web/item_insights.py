@@ -102,13 +102,13 @@ def conformal_set(
     if calibrated is None:
         return None
     classifier, classes, n_cal = calibrated
-    probs = _item_probs(dataset, item_id, layer)
+    with dataset.store.read() as conn:
+        probs = model_runs.item_probs(conn, dataset.id, layer, item_id)
     if probs is None or len(probs) != len(classes):
         return None
-    from assay.models.conformal import hinge_scores
+    from assay.models.conformal import predict_sets
 
-    scores = hinge_scores(np.asarray([probs], dtype=float))
-    members = classifier.predict_set(scores, confidence=COVERAGE, seed=0)[0]
+    members = predict_sets(classifier, np.asarray([probs], dtype=float), coverage=COVERAGE)[0]
     return {
         "run": run["name"],
         "layer": layer,
@@ -119,25 +119,9 @@ def conformal_set(
     }
 
 
-def _item_probs(dataset: Dataset, item_id: int, layer: str) -> list[float] | None:
-    """The item's stored class probabilities in a model layer (None without them)."""
-    h, lb, la = t.label_heads.c, t.labels.c, t.layers.c
-    with dataset.store.read() as conn:
-        probs = conn.execute(
-            sa.select(lb.probs)
-            .select_from(t.label_heads)
-            .join(t.labels, lb.id == h.label_id)
-            .join(t.layers, la.id == h.layer_id)
-            .where(la.dataset_id == dataset.id, la.name == layer, h.item_id == item_id)
-        ).scalar()
-    return probs if isinstance(probs, list) else None
-
-
 def _calibrate(dataset: Dataset, layer: str, reference: str) -> tuple[Any, list[str], int] | None:
-    """A crepes ConformalClassifier fitted on the hinge scores of the layer's labeled items."""
-    from crepes import ConformalClassifier
-
-    from assay.models.conformal import hinge_scores
+    """A conformal calibrator of the layer's labeled items (None with too few of them)."""
+    from assay.models.conformal import fit_calibrator
 
     with dataset.store.read() as conn:
         ids, probs = model_runs.layer_probs(conn, dataset.id, layer, None)
@@ -146,10 +130,9 @@ def _calibrate(dataset: Dataset, layer: str, reference: str) -> tuple[Any, list[
     # The matrix's class codes follow the dataset's classes, as the probabilities' columns do.
     labels = np.array([codes.get(int(i), -1) for i in ids], dtype=np.int64)
     keep = labels >= 0
-    if keep.sum() < 10:
+    classifier = fit_calibrator(probs[keep], labels[keep])
+    if classifier is None:
         return None
-    classifier = ConformalClassifier()
-    classifier.fit(hinge_scores(probs[keep], labels[keep]), seed=0)
     return classifier, list(matrix.classes), int(keep.sum())
 
 
