@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from assay.active import queue
 from assay.dataset import Dataset
 from assay.errors import Conflict
 from assay.store import filters
-from assay.web import data, queue
+from assay.web import data
 from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.service import media_url
@@ -170,7 +171,7 @@ def queue_page(
     after: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    """The next items to label in ``layer`` (see :func:`assay.web.queue.next_items`).
+    """The next items to label in ``layer`` (see :func:`assay.active.queue.next_items`).
 
     The first page (no ``after``) also says how many items the queue covers and how many of
     them are labeled in the layer already.

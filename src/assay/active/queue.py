@@ -1,4 +1,4 @@
-"""The order the labeling queue serves items in, behind one function.
+"""The order the labeling queue serves items in, behind one function (the web only asks).
 
 First the layer's current suggestion list (``assay suggest``, or "Suggest" on the jobs
 page): its items not yet labeled in the layer, best first. Then every other item with no
