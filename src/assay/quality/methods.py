@@ -159,13 +159,11 @@ def wide(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
     not the given one), and both sets are flagged. Items are ranked by self-confidence, the
     model's probability of the given label.
     """
-    flags = METHODS["cleanlab"](labels, pred_probs).is_issue
-    mean = (
-        _scores(labels, pred_probs, "self_confidence")
-        + _scores(labels, pred_probs, "normalized_margin")
-    ) / 2
+    cleanlab = METHODS["cleanlab"](labels, pred_probs)  # ranked by self-confidence
+    flags = cleanlab.is_issue
+    mean = (cleanlab.quality + _scores(labels, pred_probs, "normalized_margin")) / 2
     flags = flags | (_lowest(mean, int(flags.sum())) & (pred_probs.argmax(axis=1) != labels))
-    return Verdict(_scores(labels, pred_probs, "self_confidence"), flags)
+    return Verdict(cleanlab.quality, flags)
 
 
 # The default: on the benchmark (uniform, class-conditional, ambiguous-item and annotator noise
