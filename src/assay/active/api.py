@@ -23,7 +23,7 @@ from assay.progress import ProgressCallback, no_progress
 from assay.store import queries
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 __all__ = ["SuggestionList", "Suggestions"]
 

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assay.errors import InvalidParameter
+from assay.labels.load import default_layers, load_matrix
 from assay.labels.matrix import MISSING, LabelMatrix
 from assay.progress import ProgressCallback
+from assay.store import queries
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 
 class EmptyPool(InvalidParameter):
@@ -83,18 +85,29 @@ def load_pool(
     from assay.models.features import featurize
 
     classes = check_classes(ds)
-    ds.layer(layer)  # LayerNotFound, naming the layers there are, before any work
+    check_layer(ds, layer)  # before any work
     feats = featurize(ds, filter, featurizer=featurizer, progress=progress)
     if len(feats.item_ids) == 0:
         raise InvalidParameter(
             f"No items to suggest from{' in the slice ' + repr(filter) if filter else ''}: "
             f"the {feats.name!r} featurizer found none."
         )
-    matrix = ds.label_matrix([layer], filter)
-    codes = align(matrix, feats.item_ids)[:, 0]
+    codes = align(label_matrix(ds, [layer], filter), feats.item_ids)[:, 0]
     return PoolData(
         feats.item_ids, feats.X, codes, classes, feats.name, feats.kind, feats.image_shape
     )
+
+
+def check_layer(ds: Dataset, layer: str) -> None:
+    """LayerNotFound, naming the layers there are, unless the dataset has ``layer``."""
+    with ds.store.read() as conn:
+        queries.get_layer(conn, ds.id, layer)
+
+
+def label_matrix(ds: Dataset, layers: Sequence[str], filter: str | None) -> LabelMatrix:
+    """The current labels of ``layers`` over the slice ``filter`` selects."""
+    with ds.store.read() as conn:
+        return load_matrix(conn, ds.id, layers, filter)
 
 
 def align(matrix: LabelMatrix, item_ids: np.ndarray) -> np.ndarray:
@@ -113,8 +126,6 @@ def annotator_codes(
 ) -> tuple[list[str], np.ndarray]:
     """The annotator layers ActiveLab weighs (default: the human layers) and their codes for
     ``item_ids``: (layer names, int64 (n_items, n_layers) with MISSING where unlabeled)."""
-    from assay.labels.load import default_layers
-
     if layers is None:
         with ds.store.read() as conn:
             layers = [name for name in default_layers(conn, ds.id)]
@@ -124,4 +135,4 @@ def annotator_codes(
             "ActiveLab weighs the labels of several annotator layers; this dataset has none. "
             "Name them with annotators=[...] (--annotators)."
         )
-    return names, align(ds.label_matrix(names, filter), item_ids)
+    return names, align(label_matrix(ds, names, filter), item_ids)

@@ -25,12 +25,13 @@ import numpy as np
 
 from assay.active import strategies as st
 from assay.active.model import fit_reducer, make_loop_model, model_name, one_blas_thread
+from assay.active.pool import align, check_classes, check_layer, label_matrix
 from assay.errors import InvalidParameter
 from assay.labels.matrix import MISSING
 from assay.progress import ProgressCallback, no_progress
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 DEFAULT_STRATEGIES = ("random", "least-confidence", "margin", "entropy", "diverse", "kcenter")
 TARGET = 0.95
@@ -184,16 +185,12 @@ def simulate_al(
     InvalidParameter
         Unknown strategy, bad sizes, fewer than two classes or too few labeled items.
     """
-    from assay.active.pool import check_classes
     from assay.models.features import featurize
 
     classes = check_classes(ds)
-    ds.layer(layer)
+    check_layer(ds, layer)
     feats = featurize(ds, filter, featurizer=featurizer, progress=progress)
-    matrix = ds.label_matrix([layer], filter)
-    from assay.active.pool import align
-
-    codes = align(matrix, feats.item_ids)[:, 0]
+    codes = align(label_matrix(ds, [layer], filter), feats.item_ids)[:, 0]
     keep = codes != MISSING
     return simulate_arrays(
         feats.X[keep],

@@ -25,7 +25,7 @@ from assay.store import filters, queries
 from assay.store import schema as t
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 EXPORT_FORMATS = ("csv", "parquet", "jsonl")
 CHUNK_SIZE = 20_000

@@ -17,7 +17,7 @@ from assay.store import queries
 from assay.store import schema as t
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 COLOR_BY = ("label", "prediction", "issue", "disagreement")
 NONE_CODE = 255

@@ -23,7 +23,7 @@ from assay.store import schema as t
 from assay.store.bulk import bulk_insert
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 METHODS = ("umap", "pca")
 PCA_DIMS = 50  # UMAP runs on at most this many PCA components: much faster, same picture

@@ -12,7 +12,7 @@ from assay.store import queries
 from assay.store import schema as t
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 READ_CHUNK = 50_000
 

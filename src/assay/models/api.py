@@ -15,7 +15,7 @@ from assay.models.pipeline import Predictions
 from assay.progress import ProgressCallback
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 
 class DatasetModels:

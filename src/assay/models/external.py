@@ -45,7 +45,7 @@ from assay.store import queries
 from assay.store import schema as t
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 PROTOCOL = "assay-predict/1"
 SUM_TOLERANCE = 1e-3

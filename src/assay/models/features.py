@@ -35,7 +35,7 @@ from assay.store import bulk, filters, queries
 from assay.store import schema as t
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 CHUNK = 2_000  # items per featurize-and-write step
 READ_CHUNK = 20_000

@@ -20,13 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, InvalidParameter, NotFound
+from assay.labels.snapshots import create_snapshot
 from assay.labels.writes import LabelWrite, default_author, write_labels
 from assay.store import filters, queries
 from assay.store import schema as t
 from assay.store.naming import clean_name
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 CHUNK = 50_000
 WRITE_CHUNK = 20_000  # predictions written per call, all in one transaction
@@ -109,12 +110,15 @@ def _layer_exists(conn: Connection, dataset_id: int, name: str) -> bool:
 
 def pin_labels(ds: Dataset, run_id: int, run_name: str, layer: str) -> int:
     """Snapshot the training layer for the run; returns the snapshot id."""
-    snap = ds.snapshot(
-        f"run:{run_name}:{run_id}",
-        layers=[layer],
-        description=f"Labels of {layer!r} when model run {run_name!r} started",
-    )
     with ds.store.write() as conn:
+        snap = create_snapshot(
+            conn,
+            ds.id,
+            f"run:{run_name}:{run_id}",
+            layers=[layer],
+            author=default_author(),
+            description=f"Labels of {layer!r} when model run {run_name!r} started",
+        )
         conn.execute(
             t.model_runs.update().where(t.model_runs.c.id == run_id).values(snapshot_id=snap["id"])
         )

@@ -25,7 +25,7 @@ from assay.quality.methods import DEFAULT_METHOD, check_method
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
     from assay.labels.matrix import LabelMatrix
 
 __all__ = ["IssueRun", "LabelQuality"]
@@ -196,11 +196,13 @@ class LabelQuality:
         report: ProgressCallback,
     ) -> tuple[int, str]:
         """Out-of-fold probabilities for ``layer`` in a new model layer: (run id, layer)."""
+        from assay.models.api import DatasetModels
+
         if isinstance(model, str) and model == "auto":
             from assay.quality.ensemble import default_model
 
             model = default_model(n_items=self._count_labels(layer, filter), seed=seed)
-        result = self.dataset.models.cross_validate(
+        result = DatasetModels(self.dataset).cross_validate(
             layer=layer, filter=filter, model=model, folds=folds, seed=seed, progress=report
         )
         return _run_and_layer(result)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from assay.review.queue import CaseNotFound
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset, ItemRef
+    from assay.handle import DatasetHandle as Dataset
+    from assay.handle import ItemRef
 
 __all__ = ["CaseNotFound", "ReviewQueue"]
 

@@ -29,7 +29,7 @@ from assay.store import schema as t
 from assay.store.schema import ITEM_KINDS
 
 if TYPE_CHECKING:
-    from assay.dataset import Dataset
+    from assay.handle import DatasetHandle as Dataset
 
 PARTITION_ROWS = 200_000
 DUPLICATE_EXAMPLES = 10
@@ -59,7 +59,7 @@ def plan(
             sa.select(t.datasets.c.schema, t.datasets.c.kinds).where(t.datasets.c.id == dataset.id)
         ).one()
     schema = row.schema or []
-    base = {
+    base: dict[str, Any] = {
         "url": store.url,
         "dataset_id": dataset.id,
         "filter": filter,
