@@ -1,35 +1,66 @@
-"""A handle on one dataset of a project: its items, classes, layers, statistics and export."""
+"""A handle on one dataset of a project: its labeled items, and one sub-API per capability.
+
+A dataset *is* its labeled items, so the item, label, layer and snapshot verbs are methods of
+:class:`Dataset` (each a thin call into :mod:`assay.labels`). Every other capability is one
+typed noun: ``ds.models``, ``ds.quality``, ``ds.review``, ``ds.suggestions``, ``ds.maps``.
+Those packages sit below this module and see a dataset as :class:`assay.handle.DatasetHandle`;
+their sub-API classes are imported when first used, so ``import assay`` loads none of them
+(nor scikit-learn, which most of them need).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sqlalchemy as sa
 
+from assay.handle import ItemRef, ProjectHandle
+from assay.labels.layers import copy_layer, create_layer, freeze_layer, layer_info, rename_layer
+from assay.labels.load import current_classes, default_layers, load_matrix
+from assay.labels.matrix import LabelMatrix
+from assay.labels.reference import layer_agreement
+from assay.labels.snapshots import create_snapshot, diff, list_snapshots
+from assay.labels.writes import (
+    LabelWrite,
+    WriteResult,
+    current_labels,
+    default_author,
+    history,
+    resolve_item,
+    resolve_items,
+    write_labels,
+)
 from assay.progress import ProgressCallback, no_progress
 from assay.store import filters, queries
 from assay.store import schema as t
+from assay.store.engine import Store
+from assay.store.selections import create_selection
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
-
+    from assay.active.api import Suggestions
     from assay.labels.agreement import AgreementReport
     from assay.labels.consensus import ConsensusResult
     from assay.labels.snapshots import Diff
-    from assay.labels.writes import LabelWrite, WriteResult
-    from assay.project import Project
+    from assay.maps.api import DatasetMaps
+    from assay.models.api import DatasetModels
+    from assay.quality.api import LabelQuality
+    from assay.review import ReviewQueue
     from assay.review.scan import ScanResult
     from assay.stats.inventory import Comparison, Inventory
 
-ItemRef = int | str
-
 
 class Dataset:
-    """One dataset. Get it with ``project.dataset(name)``."""
+    """One dataset. Get it with ``project.dataset(name)``.
 
-    def __init__(self, project: Project, id: int, name: str) -> None:
+    Its items and their labels are its own methods (``items``, ``item``, ``set_label``,
+    ``set_labels``, ``label_where``, ``history``, ``layers``, ``snapshot``, ``diff``...): a
+    dataset is its labeled items. Each capability is a typed sub-API: ``models``,
+    ``quality``, ``review``, ``suggestions`` and ``maps``.
+    """
+
+    def __init__(self, project: ProjectHandle, id: int, name: str) -> None:
         self.project = project
         self.id = id
         self.name = name
@@ -38,7 +69,8 @@ class Dataset:
         return f"<Dataset {self.name!r} id={self.id}>"
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
+        """The project's store."""
         return self.project.store
 
     def __len__(self) -> int:
@@ -77,7 +109,7 @@ class Dataset:
         with self.store.read() as conn:
             where = filters.compile_filter(conn, self.id, filter)
             rows, cursor = queries.page_items(conn, self.id, where, after=after, limit=limit)
-            labels = self._current_labels(conn, layer, [r.id for r in rows])
+            labels = current_classes(conn, self.id, layer, [r.id for r in rows])
         items = [{**r._asdict(), "label": labels.get(r.id)} for r in rows]
         for item in items:
             del item["numbers"]  # the packed copy of ``fields`` kept for statistics
@@ -90,9 +122,6 @@ class Dataset:
 
         Use it as the filter ``selection=ID`` in ``items``, bulk labeling and the web grid.
         """
-        from assay.labels.writes import default_author, resolve_items
-        from assay.store.selections import create_selection
-
         refs = list(items)
         keys = [r for r in refs if isinstance(r, str)]
         ids = [int(r) for r in refs if not isinstance(r, str)]
@@ -102,21 +131,6 @@ class Dataset:
         return create_selection(
             self.store, self.id, ids, source=source, created_by=author or default_author()
         )
-
-    def _current_labels(self, conn: Any, layer: str, ids: list[int]) -> dict[int, str | None]:
-        layer_row = conn.execute(
-            sa.select(t.layers.c.id).where(
-                t.layers.c.dataset_id == self.id, t.layers.c.name == layer
-            )
-        ).first()
-        if layer_row is None or not ids:
-            return {}
-        rows = conn.execute(
-            sa.select(t.label_heads.c.item_id, t.classes.c.name)
-            .join(t.classes, t.classes.c.id == t.label_heads.c.class_id)
-            .where(t.label_heads.c.layer_id == layer_row.id, t.label_heads.c.item_id.in_(ids))
-        ).all()
-        return {r.item_id: r.name for r in rows}
 
     def stats(
         self,
@@ -153,9 +167,8 @@ class Dataset:
         """
         from assay.stats.inventory import compare
 
-        if isinstance(other, str):
-            other = self.project.dataset(other)
-        return compare(self, filter_a, other or self, filter_b, dask=dask)
+        b = self.project.dataset(other) if isinstance(other, str) else other or self
+        return compare(self, filter_a, b, filter_b, dask=dask)
 
     def export(
         self,
@@ -178,8 +191,6 @@ class Dataset:
     # ----------------------------------------------------------------------------------------
     def item(self, item: ItemRef) -> dict[str, Any]:
         """One item by id (int) or external key (str), with its current label in every layer."""
-        from assay.labels.writes import current_labels, resolve_item
-
         with self.store.read() as conn:
             item_id = resolve_item(conn, self.id, item)
             row = conn.execute(sa.select(t.items).where(t.items.c.id == item_id)).one()
@@ -206,8 +217,6 @@ class Dataset:
         The previous label stays in the history; nothing is overwritten. ``idempotency_key``
         makes a retried request write once.
         """
-        from assay.labels.writes import LabelWrite, default_author, resolve_item, write_labels
-
         with self.store.write() as conn:
             item_id = resolve_item(conn, self.id, item)
             result = write_labels(
@@ -233,8 +242,6 @@ class Dataset:
 
         ``labels`` holds (item id or key, class) pairs or ``LabelWrite`` records.
         """
-        from assay.labels.writes import LabelWrite, default_author, resolve_items, write_labels
-
         pairs = list(labels)
         with self.store.write() as conn:
             keys = [p[0] for p in pairs if isinstance(p, tuple) and isinstance(p[0], str)]
@@ -264,8 +271,6 @@ class Dataset:
         note: str | None = None,
     ) -> WriteResult:
         """Label every item the filter selects (bulk labeling by filter), in one transaction."""
-        from assay.labels.writes import LabelWrite, default_author, write_labels
-
         with self.store.write() as conn:
             where = filters.compile_filter(conn, self.id, filter)
             query = sa.select(t.items.c.id).where(t.items.c.dataset_id == self.id)
@@ -282,15 +287,11 @@ class Dataset:
 
     def history(self, item: ItemRef, layer: str | None = None) -> list[dict[str, Any]]:
         """Every label the item ever had in every layer (or one), oldest first per layer."""
-        from assay.labels.writes import history, resolve_item
-
         with self.store.read() as conn:
             return history(conn, self.id, resolve_item(conn, self.id, item), layer)
 
     def layer(self, name: str) -> dict[str, Any]:
         """One layer's details."""
-        from assay.labels.layers import layer_info
-
         with self.store.read() as conn:
             return layer_info(queries.get_layer(conn, self.id, name))
 
@@ -303,8 +304,6 @@ class Dataset:
         description: str = "",
     ) -> dict[str, Any]:
         """Add an empty annotation layer."""
-        from assay.labels.layers import create_layer
-
         with self.store.write() as conn:
             return create_layer(
                 conn, self.id, name, kind=kind, owner=owner, description=description
@@ -314,9 +313,6 @@ class Dataset:
         self, source: str, target: str, *, author: str | None = None, owner: str | None = None
     ) -> dict[str, Any]:
         """A new layer starting from the current labels of ``source``."""
-        from assay.labels.layers import copy_layer
-        from assay.labels.writes import default_author
-
         with self.store.write() as conn:
             return copy_layer(
                 conn, self.id, source, target, author=author or default_author(), owner=owner
@@ -324,25 +320,21 @@ class Dataset:
 
     def rename_layer(self, old: str, new: str) -> dict[str, Any]:
         """Rename a layer (labels, history and snapshots follow it)."""
-        from assay.labels.layers import rename_layer
-
         with self.store.write() as conn:
             return rename_layer(conn, self.id, old, new)
 
     def freeze_layer(self, name: str, frozen: bool = True) -> dict[str, Any]:
         """Make a layer read-only (``frozen=False`` makes it writable again)."""
-        from assay.labels.layers import freeze_layer
-
         with self.store.write() as conn:
             return freeze_layer(conn, self.id, name, frozen)
 
     # ----------------------------------------------------------------------------------------
     # Agreement and consensus
     # ----------------------------------------------------------------------------------------
-    def label_matrix(self, layers: Sequence[str] | None = None, filter: str | None = None) -> Any:
+    def label_matrix(
+        self, layers: Sequence[str] | None = None, filter: str | None = None
+    ) -> LabelMatrix:
         """The current labels of ``layers`` (default: the human layers) as a LabelMatrix."""
-        from assay.labels.load import default_layers, load_matrix
-
         with self.store.read() as conn:
             return load_matrix(conn, self.id, list(layers or default_layers(conn, self.id)), filter)
 
@@ -359,32 +351,7 @@ class Dataset:
         method computed on the fly (default: the ``consensus`` layer if there is one, else
         majority vote).
         """
-        from assay.labels.agreement import agreement
-        from assay.labels.consensus import METHODS, consensus
-        from assay.labels.load import default_layers, load_matrix
-        from assay.labels.matrix import MISSING
-
-        with self.store.read() as conn:
-            names = list(layers or default_layers(conn, self.id))
-            matrix = load_matrix(conn, self.id, names, filter)
-            if reference is None:
-                has = any(r.name == "consensus" for r in queries.list_layers(conn, self.id))
-                reference = "consensus" if has and "consensus" not in names else "majority-vote"
-            ref_codes = None
-            if reference not in METHODS:
-                ref = load_matrix(conn, self.id, [reference], filter)
-                ref_codes = np.full(matrix.n_items, MISSING, dtype=np.int64)
-                pos = np.searchsorted(ref.item_ids, matrix.item_ids)
-                pos = np.clip(pos, 0, max(len(ref.item_ids) - 1, 0))
-                hit = (
-                    (ref.item_ids[pos] == matrix.item_ids)
-                    if len(ref.item_ids)
-                    else np.zeros(matrix.n_items, bool)
-                )
-                ref_codes[hit] = ref.codes[pos[hit], 0]
-        if ref_codes is None:
-            ref_codes = consensus(matrix, reference).label
-        return agreement(matrix, reference=ref_codes)
+        return layer_agreement(self.store, self.id, layers, filter=filter, reference=reference)
 
     def consensus(
         self,
@@ -417,31 +384,38 @@ class Dataset:
     # Models, predictions and label quality
     # ----------------------------------------------------------------------------------------
     @property
-    def models(self) -> Any:
+    def models(self) -> DatasetModels:
         """Features, training, cross-validation and predictions (see :mod:`assay.models`)."""
         from assay.models.api import DatasetModels
 
         return DatasetModels(self)
 
     @property
-    def suggestions(self) -> Any:
+    def suggestions(self) -> Suggestions:
         """What to label next: active-learning suggestion lists (see :mod:`assay.active`)."""
         from assay.active.api import Suggestions
 
         return Suggestions(self)
 
     @property
-    def quality(self) -> Any:
+    def quality(self) -> LabelQuality:
         """Likely mislabeled items, outliers and near-duplicates (see :mod:`assay.quality`)."""
         from assay.quality.api import LabelQuality
 
         return LabelQuality(self)
 
+    @property
+    def maps(self) -> DatasetMaps:
+        """Embedding maps: every item as a point in 2-D (see :mod:`assay.maps`)."""
+        from assay.maps.api import DatasetMaps
+
+        return DatasetMaps(self)
+
     # ----------------------------------------------------------------------------------------
     # Review queue
     # ----------------------------------------------------------------------------------------
     @property
-    def review(self) -> Any:
+    def review(self) -> ReviewQueue:
         """The dataset's review queue (see :class:`assay.review.ReviewQueue`)."""
         from assay.review import ReviewQueue
 
@@ -483,9 +457,6 @@ class Dataset:
         description: str = "",
     ) -> dict[str, Any]:
         """Record the current labels of ``layers`` (default: all) under ``name``, immutably."""
-        from assay.labels.snapshots import create_snapshot
-        from assay.labels.writes import default_author
-
         with self.store.write() as conn:
             return create_snapshot(
                 conn,
@@ -498,14 +469,10 @@ class Dataset:
 
     def snapshots(self) -> list[dict[str, Any]]:
         """The dataset's snapshots, oldest first."""
-        from assay.labels.snapshots import list_snapshots
-
         with self.store.read() as conn:
             return list_snapshots(conn, self.id)
 
     def diff(self, a: str, b: str = "now", *, limit: int = 1000) -> Diff:
         """What changed between snapshot ``a`` and snapshot ``b`` (or now)."""
-        from assay.labels.snapshots import diff
-
         with self.store.read() as conn:
             return diff(conn, self.id, a, b, limit=limit)

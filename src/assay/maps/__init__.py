@@ -5,11 +5,13 @@ the ``maps`` / ``map_points`` tables; it never changes after it is ``ready``, so
 can cache it. Only ``ready`` maps are ever shown: a map that is still running or that failed
 is listed with its state but has no points to read.
 
->>> from assay.maps import compute_map, latest_map, read_points  # doctest: +SKIP
->>> info = compute_map(ds, method="umap", seed=0, author="me")  # doctest: +SKIP
->>> ids, xy = read_points(ds, info["map_id"])  # doctest: +SKIP
+Use it through ``dataset.maps`` (:class:`DatasetMaps`):
+
+>>> info = ds.maps.compute(method="umap", seed=0, author="me")  # doctest: +SKIP
+>>> ids, xy = ds.maps.points(info["map_id"])  # doctest: +SKIP
 """
 
+from assay.maps.api import DatasetMaps
 from assay.maps.colors import COLOR_BY, NONE_CODE, color_codes, default_prediction_layer
 from assay.maps.compute import METHODS, compute_map
 from assay.maps.geometry import points_in_polygon
@@ -19,6 +21,7 @@ __all__ = [
     "COLOR_BY",
     "METHODS",
     "NONE_CODE",
+    "DatasetMaps",
     "MapNotFound",
     "color_codes",
     "compute_map",
