@@ -23,9 +23,8 @@ from sqlalchemy.engine import Connection, Row
 from assay.errors import ClassNotFound, Conflict, InvalidParameter, ItemNotFound
 from assay.store import bulk, queries
 from assay.store import schema as t
+from assay.store.queries import IN_CHUNK, check_items, id_chunks
 
-# SQLite's default limit on host parameters is 32766; stay well under it for IN lists.
-IN_CHUNK = 5_000
 MAX_NOTE = 10_000
 MAX_AUTHOR = 200
 
@@ -116,33 +115,6 @@ def resolve_class(names: dict[str, int], name: str) -> int:
         ) from None
 
 
-def _id_chunks(ids: Sequence[int], column: Any) -> list[Any]:
-    """WHERE clauses covering ``ids``: one range when they are many and dense (one index range
-    scan instead of dozens of IN lists), else IN lists of IN_CHUNK ids."""
-    ordered = sorted(ids)
-    if len(ordered) > IN_CHUNK and ordered[-1] - ordered[0] < 4 * len(ordered):
-        return [column.between(ordered[0], ordered[-1])]
-    return [column.in_(ordered[i : i + IN_CHUNK]) for i in range(0, len(ordered), IN_CHUNK)]
-
-
-def check_items(conn: Connection, dataset_id: int, item_ids: Sequence[int]) -> None:
-    """ItemNotFound unless every id is an item of this dataset (ids of other datasets too)."""
-    wanted = set(item_ids)
-    found: set[int] = set()
-    storable = [i for i in wanted if 0 <= i <= queries.MAX_ID]  # others are no item's id
-    for clause in _id_chunks(storable, t.items.c.id):
-        found.update(
-            conn.execute(
-                sa.select(t.items.c.id).where(t.items.c.dataset_id == dataset_id, clause)
-            ).scalars()
-        )
-    missing = sorted(wanted - found)
-    if missing:
-        shown = ", ".join(map(str, missing[:5]))
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise ItemNotFound(f"No item with id {shown}{more} in this dataset; nothing was written.")
-
-
 def resolve_items(conn: Connection, dataset_id: int, keys: Sequence[str]) -> dict[str, int]:
     """External key -> item id, or ItemNotFound naming the keys that are not in the dataset."""
     found: dict[str, int] = {}
@@ -193,7 +165,7 @@ def current_heads(
     h, lab = t.label_heads, t.labels
     heads: dict[int, tuple[int, int | None, float | None]] = {}
     wanted = set(item_ids)
-    for clause in _id_chunks(list(wanted), h.c.item_id):
+    for clause in id_chunks(list(wanted), h.c.item_id):
         rows = conn.execute(
             sa.select(h.c.item_id, h.c.label_id, h.c.class_id, lab.c.confidence)
             .join(lab, lab.c.id == h.c.label_id)

@@ -246,11 +246,9 @@ def _resolve(ds: Dataset, refs: list[Any], path: Path) -> list[int]:
             except Exception as exc:
                 raise DataFormatError(f"{path}: {exc}") from exc
             return [found[r] for r in refs]
-        from assay.labels.writes import check_items
-
         ids = [int(r) for r in refs]
         try:
-            check_items(conn, ds.id, ids)
+            queries.check_items(conn, ds.id, ids)
         except Exception as exc:
             raise DataFormatError(f"{path}: {exc}") from exc
         return ids

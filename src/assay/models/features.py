@@ -572,9 +572,7 @@ def _read_vector_file(path: Path, ids: Any, key_column: str) -> tuple[list[int |
 def _resolve_refs(conn: Connection, dataset_id: int, refs: list[Any], resolve_items: Any) -> Any:
     keys = [r for r in refs if isinstance(r, str)]
     key_ids = resolve_items(conn, dataset_id, keys) if keys else {}
-    from assay.labels.writes import check_items
-
-    check_items(conn, dataset_id, [int(r) for r in refs if not isinstance(r, str)])
+    queries.check_items(conn, dataset_id, [int(r) for r in refs if not isinstance(r, str)])
     return np.array([key_ids[r] if isinstance(r, str) else int(r) for r in refs], dtype=np.int64)
 
 

@@ -27,7 +27,6 @@ from assay.errors import Conflict, InvalidParameter, NotFound
 from assay.labels.layers import ensure_layer
 from assay.labels.writes import (
     LabelWrite,
-    check_items,
     class_ids,
     current_labels,
     resolve_class,
@@ -163,7 +162,7 @@ def flag(
         raise InvalidParameter("Say why the item is flagged: a comment is required.")
     names = class_ids(conn, dataset_id)
     suggested = None if label is None else resolve_class(names, label)
-    check_items(conn, dataset_id, [item_id])
+    queries.check_items(conn, dataset_id, [item_id])
     evidence = {"labels": _labels_now(conn, dataset_id, item_id)}
     ids = open_cases(
         conn,

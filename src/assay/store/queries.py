@@ -13,7 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from assay.errors import ClassNotFound, DatasetNotFound, InvalidParameter, LayerNotFound
+from assay.errors import (
+    ClassNotFound,
+    DatasetNotFound,
+    InvalidParameter,
+    ItemNotFound,
+    LayerNotFound,
+)
 from assay.store import schema as t
 
 CHUNK_SIZE = 50_000
@@ -22,6 +28,8 @@ MAX_PAGE = 1_000
 # numbers given by users are checked against it before they reach the database, whose driver
 # would fail on a bigger one (OverflowError) instead of saying what is wrong.
 MAX_ID = 2**63 - 1
+# SQLite's default limit on host parameters is 32766; stay well under it for IN lists.
+IN_CHUNK = 5_000
 # Datasets whose first import has not been published yet do not exist for readers.
 READY = t.datasets.c.state == "ready"
 
@@ -254,3 +262,30 @@ def page_items(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more else None)
+
+
+def id_chunks(ids: Sequence[int], column: Any) -> list[Any]:
+    """WHERE clauses covering ``ids``: one range when they are many and dense (one index range
+    scan instead of dozens of IN lists), else IN lists of IN_CHUNK ids."""
+    ordered = sorted(ids)
+    if len(ordered) > IN_CHUNK and ordered[-1] - ordered[0] < 4 * len(ordered):
+        return [column.between(ordered[0], ordered[-1])]
+    return [column.in_(ordered[i : i + IN_CHUNK]) for i in range(0, len(ordered), IN_CHUNK)]
+
+
+def check_items(conn: Connection, dataset_id: int, item_ids: Sequence[int]) -> None:
+    """ItemNotFound unless every id is an item of this dataset (ids of other datasets too)."""
+    wanted = set(item_ids)
+    found: set[int] = set()
+    storable = [i for i in wanted if 0 <= i <= MAX_ID]  # others are no item's id
+    for clause in id_chunks(storable, t.items.c.id):
+        found.update(
+            conn.execute(
+                sa.select(t.items.c.id).where(t.items.c.dataset_id == dataset_id, clause)
+            ).scalars()
+        )
+    missing = sorted(wanted - found)
+    if missing:
+        shown = ", ".join(map(str, missing[:5]))
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ItemNotFound(f"No item with id {shown}{more} in this dataset; nothing was written.")

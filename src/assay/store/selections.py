@@ -14,10 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from assay.errors import InvalidParameter
-from assay.labels.writes import check_items
 from assay.store import schema as t
 from assay.store.bulk import bulk_insert
 from assay.store.engine import Store
+from assay.store.queries import check_items
 
 MAX_SELECTION = 2_000_000
 
