@@ -44,14 +44,12 @@ def map_cmd(
 
       assay map mnist --method pca --filter "split=test"
     """
-    from assay.maps import compute_map
-
     project = open_project()
     ds = project.dataset(dataset or _only_dataset(project))
     with warnings.catch_warnings(), progress_bar("computing the map") as progress:
         warnings.simplefilter("ignore", UserWarning)
-        info = compute_map(
-            ds, featurizer=featurizer, filter=filter, method=method, n_neighbors=n_neighbors,
+        info = ds.maps.compute(
+            featurizer=featurizer, filter=filter, method=method, n_neighbors=n_neighbors,
             min_dist=min_dist, seed=seed, author=author, progress=progress,
         )  # fmt: skip
     if as_json:

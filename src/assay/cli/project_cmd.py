@@ -131,12 +131,9 @@ def demo(
     with progress_bar("importing digits") as progress:
         project = build_demo(path, db=STATE.db, progress=progress)
     ds = project.dataset("digits")
-    if embedding_map:
-        from assay.maps import compute_map, latest_map
-
-        if latest_map(ds) is None:
-            with progress_bar("computing the embedding map") as progress:
-                compute_map(ds, author="assay demo", progress=progress)
+    if embedding_map and ds.maps.latest() is None:
+        with progress_bar("computing the embedding map") as progress:
+            ds.maps.compute(author="assay demo", progress=progress)
     print_inventory(ds.stats().to_dict())
     print_label_audit(ds)
     console.print(

@@ -292,10 +292,8 @@ def _check_suggest(ds: Dataset, p: Suggest, viewer: Viewer) -> None:
 
 
 def _map(ds: Dataset, p: Map, who: str, progress: ProgressCallback) -> Any:
-    from assay.maps import compute_map
-
-    return compute_map(
-        ds, featurizer=p.featurizer, filter=p.filter, method=p.method, seed=p.seed,
+    return ds.maps.compute(
+        featurizer=p.featurizer, filter=p.filter, method=p.method, seed=p.seed,
         author=who, progress=progress,
     )  # fmt: skip
 
