@@ -300,14 +300,16 @@ class Dataset:
         name: str,
         *,
         kind: str = "human",
+        value_kind: str = "classification",
         owner: str | None = None,
         description: str = "",
     ) -> dict[str, Any]:
-        """Add an empty annotation layer."""
+        """Add an empty annotation layer holding labels of the annotation kind ``value_kind``."""
         with self.store.write() as conn:
             return create_layer(
-                conn, self.id, name, kind=kind, owner=owner, description=description
-            )
+                conn, self.id, name, kind=kind, value_kind=value_kind, owner=owner,
+                description=description,
+            )  # fmt: skip
 
     def copy_layer(
         self, source: str, target: str, *, author: str | None = None, owner: str | None = None

@@ -1,8 +1,10 @@
 """Annotation layers: create, copy, rename, freeze.
 
-A layer is a named set of current labels with its own history: ``import`` (labels that came
-with the data), ``human`` (an annotator's, or shared), ``model`` (a model run's, with
-probabilities), ``consensus`` and ``reviewed`` (decisions from the review queue).
+A layer is a named set of current labels with its own history. Its ``kind`` says where the
+labels come from: ``import`` (labels that came with the data), ``human`` (an annotator's, or
+shared), ``model`` (a model run's, with probabilities), ``consensus`` and ``reviewed``
+(decisions from the review queue). Its ``value_kind`` says what the labels are: an annotation
+kind of :mod:`assay.labels.kinds` (``classification`` unless made with another).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, InvalidParameter
+from assay.labels.kinds import DEFAULT_KIND, get_kind
 from assay.labels.names import layer_name, lookalike_key, reserved_kind
 from assay.labels.writes import lock_layer
 from assay.store import queries
@@ -25,6 +28,7 @@ def layer_info(row: Any) -> dict[str, Any]:
     return {
         "name": row.name,
         "kind": row.kind,
+        "value_kind": row.value_kind,
         "frozen": bool(row.frozen),
         "owner": row.owner,
         "description": row.description,
@@ -105,22 +109,27 @@ def create_layer(
     name: str,
     *,
     kind: str = "human",
+    value_kind: str = DEFAULT_KIND,
     owner: str | None = None,
     description: str = "",
     origin: dict[str, Any] | None = None,
     created_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Add an empty layer; Conflict if the name (or a lookalike of it) is taken."""
+    """Add an empty layer of origin ``kind`` holding labels of the annotation kind
+    ``value_kind``; Conflict if the name (or a lookalike of it) is taken, InvalidParameter for
+    an unknown kind of either sort."""
     if kind not in t.LAYER_KINDS:
         raise InvalidParameter(
             f"Unknown layer kind {kind!r}; use one of {', '.join(t.LAYER_KINDS)}."
         )
+    get_kind(value_kind)
     name = _check_name(conn, dataset_id, name, kind=kind, owner=owner)
     conn.execute(
         t.layers.insert().values(
             dataset_id=dataset_id,
             name=name,
             kind=kind,
+            value_kind=value_kind,
             owner=owner,
             description=description,
             origin=origin,
@@ -161,6 +170,7 @@ def copy_layer(
         dataset_id,
         target,
         kind=kind or ("human" if src.kind == "import" else src.kind),
+        value_kind=src.value_kind,
         owner=owner,
         description=f"Copy of {source!r}",
         origin={"copied_from": source},
@@ -179,9 +189,10 @@ def copy_layer(
             ).label("reason"),
             lab.c.probs,
             lab.c.confidence,
+            lab.c.value,
         )
         .join(lab, lab.c.id == h.c.label_id)
-        .where(h.c.layer_id == src.id, h.c.class_id.is_not(None))
+        .where(h.c.layer_id == src.id, sa.or_(h.c.class_id.is_not(None), lab.c.value.is_not(None)))
         .order_by(h.c.item_id)
     )
     columns = [
@@ -193,6 +204,7 @@ def copy_layer(
         "reason",
         "probs",
         "confidence",
+        "value",
     ]
     conn.execute(lab.insert().from_select(columns, copied))
     # The new layer is invisible to other transactions until commit: all its labels are ours.

@@ -1,4 +1,5 @@
-"""Stream current labels out of the store into a LabelMatrix (or model probabilities)."""
+"""Stream current labels out of the store: the values of one kind of layers (a LabelMatrix for
+classification), or model probabilities."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from typing import Any
 import numpy as np
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from assay.errors import InvalidParameter
-from assay.labels.matrix import MISSING, LabelMatrix
-from assay.store import filters, queries
+from assay.labels.kinds import AnnotationKind, get_kind, kind_of_layers
+from assay.labels.matrix import LabelMatrix
+from assay.store import queries
 from assay.store import schema as t
 
-CHUNK = 50_000
+CLASSIFICATION = get_kind("classification")
 
 
 def default_layers(conn: Connection, dataset_id: int) -> list[str]:
@@ -53,55 +55,49 @@ def _last_label_ids(conn: Connection, layer_ids: list[int]) -> dict[int, int]:
     return {int(a): int(b) for a, b in conn.execute(query.group_by(lab.layer_id))}
 
 
+def layer_rows(conn: Connection, dataset_id: int, layers: Sequence[str]) -> list[Row[Any]]:
+    """The rows of ``layers``: named at least once, each once; LayerNotFound with a hint."""
+    if not layers:
+        raise InvalidParameter("Name at least one layer.")
+    if len(set(layers)) != len(layers):
+        raise InvalidParameter("Each layer may be named once.")
+    return [queries.get_layer(conn, dataset_id, name) for name in layers]
+
+
+def load_values(
+    conn: Connection,
+    dataset_id: int,
+    layers: Sequence[str],
+    filter: str | None = None,
+    *,
+    kind: AnnotationKind | None = None,
+) -> tuple[AnnotationKind, Any]:
+    """The annotation kind of ``layers`` and their current values as that kind loads them
+    (:meth:`AnnotationKind.load`; a LabelMatrix for classification).
+
+    InvalidParameter when the layers hold different kinds, or (``kind`` given) not ``kind``.
+    """
+    rows = layer_rows(conn, dataset_id, layers)
+    found = kind_of_layers(rows)
+    if kind is not None and found is not kind:
+        raise InvalidParameter(
+            f"{', '.join(repr(n) for n in layers)}: {found.name} labels, not {kind.name}; "
+            f"this works on {kind.name} layers only."
+        )
+    return found, found.load(conn, dataset_id, rows, filter)
+
+
 def load_matrix(
     conn: Connection,
     dataset_id: int,
     layers: Sequence[str],
     filter: str | None = None,
 ) -> LabelMatrix:
-    """Current labels of ``layers`` for the items ``filter`` selects that have at least one.
-
-    Streams (item, layer, class) triples in chunks from ``label_heads``: the only thing held
-    in memory is the int16 matrix itself.
-    """
-    if not layers:
-        raise InvalidParameter("Name at least one layer.")
-    if len(set(layers)) != len(layers):
-        raise InvalidParameter("Each layer may be named once.")
-    layer_rows = [queries.get_layer(conn, dataset_id, name) for name in layers]
-    column_of = {r.id: j for j, r in enumerate(layer_rows)}
-    classes = queries.list_classes(conn, dataset_id)
-    code_of = {c.id: i for i, c in enumerate(classes)}
-    h = t.label_heads
-    query = sa.select(h.c.item_id, h.c.layer_id, h.c.class_id).where(
-        h.c.layer_id.in_(list(column_of)), h.c.class_id.is_not(None)
-    )
-    where = filters.compile_filter(conn, dataset_id, filter)
-    if where is not None:
-        query = query.join(t.items, t.items.c.id == h.c.item_id).where(where)
-    items: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    codes: list[np.ndarray] = []
-    for part in queries.iter_tuples(conn, query, CHUNK):
-        arr = np.array(part, dtype=np.int64).reshape(-1, 3)
-        items.append(arr[:, 0])
-        cols.append(_lookup(column_of, arr[:, 1]))
-        codes.append(_lookup(code_of, arr[:, 2]))
-    if not items:
-        empty = np.zeros((0, len(layers)), dtype=np.int16)
-        return LabelMatrix(np.zeros(0, np.int64), list(layers), [c.name for c in classes], empty)
-    all_items = np.concatenate(items)
-    item_ids, rows = np.unique(all_items, return_inverse=True)
-    matrix = np.full((len(item_ids), len(layers)), MISSING, dtype=np.int16)
-    matrix[rows, np.concatenate(cols)] = np.concatenate(codes)
-    return LabelMatrix(item_ids, list(layers), [c.name for c in classes], matrix)
-
-
-def _lookup(mapping: dict[int, int], keys: np.ndarray) -> np.ndarray:
-    """``mapping[k]`` for every k of ``keys``, vectorized (every key is in the mapping)."""
-    known = np.array(sorted(mapping), dtype=np.int64)
-    values = np.array([mapping[k] for k in known.tolist()], dtype=np.int64)
-    return values[np.searchsorted(known, keys)]
+    """Current classes of classification ``layers`` for the items ``filter`` selects that
+    have at least one (see :meth:`Classification.load`); InvalidParameter for layers of
+    another kind."""
+    matrix: LabelMatrix = load_values(conn, dataset_id, layers, filter, kind=CLASSIFICATION)[1]
+    return matrix
 
 
 def load_probs(

@@ -20,7 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Row
 
-from assay.errors import ClassNotFound, Conflict, InvalidParameter, ItemNotFound
+from assay.errors import Conflict, InvalidParameter, ItemNotFound
+from assay.labels.kinds import AnnotationKind, KindSchema, Stored, get_kind
+from assay.labels.kinds.classification import class_ids
 from assay.store import bulk, queries
 from assay.store import schema as t
 from assay.store.queries import IN_CHUNK, check_items, id_chunks
@@ -31,10 +33,11 @@ MAX_AUTHOR = 200
 
 @dataclass(frozen=True)
 class LabelWrite:
-    """One label to write: ``class_name`` None clears the item's label in the layer."""
+    """One label to write: ``value`` (a class name for classification layers; see
+    :mod:`assay.labels.kinds`), None to clear the item's label in the layer."""
 
     item_id: int
-    class_name: str | None
+    value: Any
     note: str | None = None
     probs: Sequence[float] | None = None
     confidence: float | None = None
@@ -99,22 +102,6 @@ def writable_layer(conn: Connection, dataset_id: int, name: str) -> Row[Any]:
     return layer
 
 
-def class_ids(conn: Connection, dataset_id: int) -> dict[str, int]:
-    """Class name -> id for the dataset."""
-    return {c.name: c.id for c in queries.list_classes(conn, dataset_id)}
-
-
-def resolve_class(names: dict[str, int], name: str) -> int:
-    """The id of class ``name``, or ClassNotFound naming the valid ones."""
-    try:
-        return names[name]
-    except KeyError:
-        raise ClassNotFound(
-            f"No class {name!r} in this dataset.{queries.hint(name, list(names), 'classes')}"
-            " Labels must be one of the dataset's classes."
-        ) from None
-
-
 def resolve_items(conn: Connection, dataset_id: int, keys: Sequence[str]) -> dict[str, int]:
     """External key -> item id, or ItemNotFound naming the keys that are not in the dataset."""
     found: dict[str, int] = {}
@@ -160,19 +147,25 @@ def _check_text(value: str | None, what: str, limit: int) -> str | None:
 
 def current_heads(
     conn: Connection, layer_id: int, item_ids: Sequence[int]
-) -> dict[int, tuple[int, int | None, float | None]]:
-    """item -> (label id, class id, confidence) of the current label in the layer."""
+) -> dict[int, tuple[int, Stored, float | None]]:
+    """item -> (label id, what it holds, confidence) of the current label in the layer."""
     h, lab = t.label_heads, t.labels
-    heads: dict[int, tuple[int, int | None, float | None]] = {}
+    heads: dict[int, tuple[int, Stored, float | None]] = {}
     wanted = set(item_ids)
     for clause in id_chunks(list(wanted), h.c.item_id):
         rows = conn.execute(
-            sa.select(h.c.item_id, h.c.label_id, h.c.class_id, lab.c.confidence)
+            sa.select(h.c.item_id, h.c.label_id, h.c.class_id, lab.c.value, lab.c.confidence)
             .join(lab, lab.c.id == h.c.label_id)
             .where(h.c.layer_id == layer_id, clause)
         )
-        heads.update({r[0]: (r[1], r[2], r[3]) for r in rows if r[0] in wanted})
+        heads.update({r[0]: (r[1], Stored(r[2], r[3]), r[4]) for r in rows if r[0] in wanted})
     return heads
+
+
+def _stored(kind: AnnotationKind, schema: KindSchema, write: LabelWrite) -> Stored | None:
+    """What the label row holds for ``write`` (None: it clears the label), checked by the
+    layer's kind."""
+    return None if write.value is None else kind.store(write.value, schema, write.item_id)
 
 
 def write_labels(
@@ -189,7 +182,8 @@ def write_labels(
     """Append ``writes`` to ``layer`` inside the caller's write transaction.
 
     Everything is checked before anything is written: the layer exists and is not frozen, each
-    item belongs to the dataset and appears once, each class is one of the dataset's, probs
+    item belongs to the dataset and appears once, each value is one the layer's annotation kind
+    accepts (for classification: one of the dataset's classes), probs
     (for model layers) have one value per class and sum to 1. With ``skip_unchanged``, writes
     that would repeat the current class and confidence are left out (re-running a consensus
     then adds only what changed). ``idempotency_key`` makes a single write safe to retry: a
@@ -216,31 +210,34 @@ def write_labels(
             )
         seen.add(w.item_id)
     check_items(conn, dataset_id, [w.item_id for w in batch])
-    names = class_ids(conn, dataset_id)
+    kind = get_kind(layer_row.value_kind)
+    schema = KindSchema(class_ids(conn, dataset_id))
     heads = current_heads(conn, layer_row.id, [w.item_id for w in batch])
     when = now or datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     unchanged = 0
     for w in batch:
-        cls = None if w.class_name is None else resolve_class(names, w.class_name)
-        probs = None if w.probs is None else _check_probs(w.probs, len(names), w.item_id)
+        stored = _stored(kind, schema, w)
+        probs = None if w.probs is None else _check_probs(w.probs, len(schema.classes), w.item_id)
         confidence = w.confidence
         if confidence is None and probs is not None:
             confidence = max(probs)
         if confidence is not None and not (math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
             raise InvalidParameter(f"Item {w.item_id}: confidence must be in [0, 1].")
         head = heads.get(w.item_id)
-        if skip_unchanged and head is not None and head[1] == cls and _same(head[2], confidence):
+        same = head is not None and head[1] == (stored or Stored())
+        if skip_unchanged and same and head is not None and _same(head[2], confidence):
             unchanged += 1
             continue
-        if head is None and cls is None:
+        if head is None and stored is None:
             unchanged += 1  # clearing a label that was never set
             continue
         rows.append(
             {
                 "layer_id": layer_row.id,
                 "item_id": w.item_id,
-                "class_id": cls,
+                "class_id": None if stored is None else stored.class_id,
+                "value": None if stored is None else stored.value,
                 "author": author_clean,
                 "created_at": when,
                 "reason": _check_text(w.note, "note", MAX_NOTE),
@@ -317,7 +314,8 @@ def write_requests(
         if layers[name].frozen:
             raise Conflict(f"Layer {name!r} is frozen (read-only); nothing was written.")
     check_items(conn, dataset_id, sorted({r.write.item_id for r in requests}))
-    classes = class_ids(conn, dataset_id)
+    schema = KindSchema(class_ids(conn, dataset_id))
+    kinds = {name: get_kind(row.value_kind) for name, row in layers.items()}
     h = t.label_heads
     pairs = sorted({(layers[r.layer].id, r.write.item_id) for r in requests})
     heads: dict[tuple[int, int], int] = {}
@@ -341,13 +339,14 @@ def write_requests(
         if key is not None and key in pending:
             result.append(-1 - pending[key])  # resolved to the id once ids are allocated
             continue
-        cls = None if r.write.class_name is None else resolve_class(classes, r.write.class_name)
+        stored = _stored(kinds[r.layer], schema, r.write)
         pair = (layers[r.layer].id, r.write.item_id)
         rows.append(
             {
                 "layer_id": pair[0],
                 "item_id": pair[1],
-                "class_id": cls,
+                "class_id": None if stored is None else stored.class_id,
+                "value": None if stored is None else stored.value,
                 "author": r.author.strip(),
                 "created_at": when,
                 "reason": _check_text(r.write.note, "note", MAX_NOTE),
@@ -400,6 +399,7 @@ LABEL_COLUMNS = (
     "confidence",
     "supersedes",
     "idempotency_key",
+    "value",
 )
 
 
@@ -418,7 +418,7 @@ def _insert_labels_with_ids(conn: Connection, rows: list[dict[str, Any]], ids: l
     created = bulk.db_value(conn, t.labels.c.created_at, rows[0]["created_at"])
     tuples = []
     for row, label_id in zip(rows, ids, strict=True):
-        probs = row["probs"]
+        probs, value = row["probs"], row["value"]
         tuples.append(
             (
                 label_id,
@@ -432,6 +432,7 @@ def _insert_labels_with_ids(conn: Connection, rows: list[dict[str, Any]], ids: l
                 row["confidence"],
                 row["supersedes"],
                 row["idempotency_key"],
+                None if value is None else orjson.dumps(value).decode(),
             )
         )
     bulk.bulk_insert(conn, "labels", LABEL_COLUMNS, tuples)
@@ -466,7 +467,11 @@ def _move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) ->
 def history(
     conn: Connection, dataset_id: int, item_id: int, layer: str | None = None
 ) -> list[dict[str, Any]]:
-    """Every label the item ever had, per layer in layer order, oldest first within a layer."""
+    """Every label the item ever had, per layer in layer order, oldest first within a layer.
+
+    ``label`` is the value as its layer's kind shows it (a class name), None where the label
+    was cleared; ``value`` the same value as JSON.
+    """
     check_items(conn, dataset_id, [item_id])
     lab, ly, cl = t.labels, t.layers, t.classes
     query = (
@@ -474,7 +479,9 @@ def history(
             lab.c.id,
             ly.c.name.label("layer"),
             ly.c.kind.label("layer_kind"),
+            ly.c.value_kind,
             cl.c.name.label("label"),
+            lab.c.value,
             lab.c.author,
             lab.c.created_at,
             lab.c.reason.label("note"),
@@ -491,18 +498,21 @@ def history(
     if layer is not None:
         layer_id = queries.get_layer(conn, dataset_id, layer).id
         query = query.where(lab.c.layer_id == layer_id)
-    return [dict(r._mapping) for r in conn.execute(query)]
+    return [_shown(dict(r._mapping)) for r in conn.execute(query)]
 
 
 def current_labels(conn: Connection, dataset_id: int, item_id: int) -> dict[str, dict[str, Any]]:
-    """The item's current label in every layer that has one: layer name -> label record."""
+    """The item's current label in every layer that has one: layer name -> label record
+    (``label`` and ``value`` as in :func:`history`)."""
     h, lab, ly, cl = t.label_heads, t.labels, t.layers, t.classes
     rows = conn.execute(
         sa.select(
             ly.c.name.label("layer"),
             ly.c.kind.label("layer_kind"),
+            ly.c.value_kind,
             lab.c.id,
             cl.c.name.label("label"),
+            lab.c.value,
             lab.c.author,
             lab.c.created_at,
             lab.c.reason.label("note"),
@@ -516,4 +526,15 @@ def current_labels(conn: Connection, dataset_id: int, item_id: int) -> dict[str,
         .where(h.c.item_id == item_id, ly.c.dataset_id == dataset_id)
         .order_by(ly.c.id)
     )
-    return {r.layer: dict(r._mapping) for r in rows if r.label is not None}
+    records = (_shown(dict(r._mapping)) for r in rows)
+    return {r["layer"]: r for r in records if r["value"] is not None}
+
+
+def _shown(record: dict[str, Any]) -> dict[str, Any]:
+    """A label record with its value read by its layer's kind: ``value`` as JSON, ``label`` as
+    a person reads it (None for a cleared label)."""
+    kind = get_kind(record["value_kind"])
+    value = kind.read(record["label"], record["value"])
+    record["value"] = kind.to_json(value)
+    record["label"] = None if value is None else kind.show(value)
+    return record

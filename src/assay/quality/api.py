@@ -20,7 +20,7 @@ from assay.quality.issues import (
     find_label_issues,
     given_labels,
 )
-from assay.quality.methods import DEFAULT_METHOD, check_method
+from assay.quality.methods import DEFAULT_METHOD, check_method, methods_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -149,9 +149,14 @@ class LabelQuality:
         DataFormatError
             Stored probabilities of the wrong width or that do not sum to 1.
         """
+        from assay.labels.kinds import get_kind
         from assay.labels.writes import default_author
+        from assay.store import queries
 
         check_method(method)  # before any cross-validation or write
+        with self.dataset.store.read() as conn:
+            # The layer's annotation kind decides which checks apply (classification: METHODS).
+            methods_for(get_kind(queries.get_layer(conn, self.dataset.id, layer).value_kind))
         report = progress or no_progress
         actor = actor or default_author()
         run_id = None

@@ -1,5 +1,10 @@
 """Ways to find label issues from out-of-fold probabilities, registered by name.
 
+Methods come in families, one per kind of label value: an annotation kind
+(:mod:`assay.labels.kinds`) names its family in ``quality_check``, and :func:`methods_for`
+finds it. Classification (class codes and class probabilities) is the only family so far;
+:data:`METHODS` is its registry.
+
 Every method takes the given labels (class codes) and out-of-fold ``pred_probs`` and returns a
 :class:`Verdict`: a label-quality score per item (in [0, 1], low = likely wrong) that orders
 the full ranking, and which items it flags. ``assay issues --method NAME`` (and
@@ -36,8 +41,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from assay.errors import InvalidParameter
+from assay.labels.kinds import AnnotationKind
 
-__all__ = ["DEFAULT_METHOD", "METHODS", "Verdict", "check_method", "run_method"]
+__all__ = [
+    "DEFAULT_METHOD",
+    "FAMILIES",
+    "METHODS",
+    "Verdict",
+    "check_method",
+    "methods_for",
+    "run_method",
+]
 
 
 @dataclass(frozen=True)
@@ -49,7 +63,9 @@ class Verdict:
 
 
 Method = Callable[[np.ndarray, np.ndarray], Verdict]
-METHODS: dict[str, Method] = {}
+METHODS: dict[str, Method] = {}  # the classification family
+# Family name (an annotation kind's ``quality_check``) -> its methods.
+FAMILIES: dict[str, dict[str, Method]] = {"classification": METHODS}
 CLEANLAB_FILTERS = (
     "prune_by_noise_rate",
     "prune_by_class",
@@ -69,6 +85,17 @@ def register(name: str) -> Callable[[Method], Method]:
         return method
 
     return add
+
+
+def methods_for(kind: AnnotationKind) -> dict[str, Method]:
+    """The label-issue methods that check labels of ``kind``; InvalidParameter if none do."""
+    family = FAMILIES.get(kind.quality_check or "")
+    if family is None:
+        raise InvalidParameter(
+            f"There is no label-quality check for {kind.name} layers yet; "
+            f"checks exist for {', '.join(FAMILIES)} layers."
+        )
+    return family
 
 
 def check_method(name: str) -> str:

@@ -24,14 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, InvalidParameter, NotFound
+from assay.labels.kinds.classification import class_ids, resolve_class
 from assay.labels.layers import ensure_layer
-from assay.labels.writes import (
-    LabelWrite,
-    class_ids,
-    current_labels,
-    resolve_class,
-    write_labels,
-)
+from assay.labels.writes import LabelWrite, current_labels, write_labels
 from assay.store import queries
 from assay.store import schema as t
 

@@ -15,6 +15,7 @@ Design notes (they shape every query elsewhere):
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -32,6 +33,26 @@ class Timestamp(sa.TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+class JsonValue(sa.TypeDecorator[Any]):
+    """JSON that may be a bare number: SQLite gives a column declared ``JSON`` numeric affinity,
+    so a stored ``1.5`` comes back as a float, not as JSON text, and is passed through as is."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Any:
+        inner = self.impl_instance.result_processor(dialect, coltype)
+        if inner is None:
+            return None
+
+        def process(value: Any) -> Any:
+            if value is None or isinstance(value, int | float):
+                return value
+            return inner(value)
+
+        return process
 
 
 metadata = sa.MetaData(
@@ -80,7 +101,10 @@ layers = sa.Table(
     sa.Column("id", Id, primary_key=True),
     sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
+    # The layer's origin (LAYER_KINDS: import, human, model, consensus, reviewed).
     sa.Column("kind", sa.String(16), nullable=False),
+    # What its labels' values are: an annotation kind of ``assay.labels.kinds`` (migration 0008).
+    sa.Column("value_kind", sa.String(32), nullable=False, server_default="classification"),
     sa.Column("frozen", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", Timestamp(), nullable=False),
     # Who a human layer belongs to (its annotator); NULL for shared and machine layers.
@@ -188,6 +212,9 @@ labels = sa.Table(
     sa.Column("idempotency_key", sa.String(100), nullable=True),
     # How sure the writer is (consensus quality, model confidence); NULL for plain labels.
     sa.Column("confidence", sa.Float, nullable=True),
+    # The value of a kind that is not a class (``assay.labels.kinds``), as JSON; NULL for class
+    # labels (``class_id``) and for a cleared label (migration 0008).
+    sa.Column("value", JsonValue(none_as_null=True), nullable=True),
     sa.Index("ix_labels_item_layer", "item_id", "layer_id", "id"),
     # Partial: most labels (imports, models) carry no key, and need no index entry.
     sa.Index(

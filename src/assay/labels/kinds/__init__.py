@@ -1,0 +1,206 @@
+"""Annotation kinds: what a label's value is, defined once per kind and looked up by name.
+
+Every layer has a kind (``layers.value_kind``; ``classification`` unless it was made with
+another). The kind is the one place that knows its values: how to check one against the
+dataset's schema and turn it into what the store holds, how to read stored rows back, how to
+compare the layers of several annotators (agreement), combine them (consensus), which
+label-quality checks apply, and how to show a value and a change to a person. Writes, history,
+agreement, consensus and label-quality searches ask the layer's kind; the faces print what the
+kind says (``show``/``to_json``), so a new kind needs no change in the CLI or the web app.
+
+A new kind subclasses :class:`AnnotationKind`, sets ``name``, and is made known with
+:func:`register` (built-in kinds are registered below; ``classification`` is the only one so
+far). A kind whose values are not classes keeps them, as JSON, in ``labels.value``; the base
+class loads them into a :class:`ValueTable` for its ``agreement`` and ``combine``.
+
+Import direction: this package imports the store and the label computations below it
+(lazily where they are heavy); it never imports a capability. Label-quality checks stay in
+:mod:`assay.quality.methods`: a kind names its family of checks as data (``quality_check``),
+and quality looks the family up, so ``labels`` never imports ``quality``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.errors import Conflict, InvalidParameter
+from assay.store import filters
+from assay.store import schema as t
+
+__all__ = [
+    "DEFAULT_KIND",
+    "KINDS",
+    "AnnotationKind",
+    "KindSchema",
+    "Stored",
+    "ValueTable",
+    "get_kind",
+    "kind_of_layers",
+    "register",
+]
+
+DEFAULT_KIND = "classification"
+
+
+@dataclass(frozen=True)
+class KindSchema:
+    """What a value is checked against: the dataset's label schema (class name -> id)."""
+
+    classes: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What one label row holds: a class id (class kinds) or a JSON value (other kinds)."""
+
+    class_id: int | None = None
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class ValueTable:
+    """Current values of several layers over the items any of them labels.
+
+    ``values[layer][item_id]`` is the value (as the kind reads it) that ``layer`` gives the item;
+    an item a layer does not label is absent from its dict. ``item_ids`` ascend.
+    """
+
+    kind: str
+    item_ids: list[int]
+    layers: list[str]
+    values: dict[str, dict[int, Any]] = field(default_factory=dict)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+
+class AnnotationKind:
+    """What a label's value is. Subclass it, set ``name``, and :func:`register` an instance.
+
+    The base class serves kinds whose values are JSON (numbers, tag sets, spans): override
+    :meth:`validate`, and :meth:`agreement` / :meth:`combine` where the kind has them.
+    """
+
+    name: ClassVar[str] = ""
+    #: What one value is called in messages ("class", "number").
+    noun: ClassVar[str] = "value"
+    #: The family of label-quality checks in :mod:`assay.quality.methods` for this kind, or
+    #: None when there is none yet.
+    quality_check: ClassVar[str | None] = None
+    #: The consensus methods :meth:`combine` accepts.
+    consensus_methods: ClassVar[tuple[str, ...]] = ()
+
+    # -- values -------------------------------------------------------------------------------
+    def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
+        """``value`` as it is kept (JSON), or InvalidParameter naming the item. Not None."""
+        del schema, item_id
+        return value
+
+    def store(self, value: Any, schema: KindSchema, item_id: int) -> Stored:
+        """What a label row holds for ``value`` (checked by :meth:`validate`)."""
+        return Stored(value=self.validate(value, schema, item_id))
+
+    def read(self, class_name: str | None, value: Any) -> Any:
+        """A value from a stored row (its class name and JSON value); None for no label."""
+        del class_name
+        return value
+
+    def show(self, value: Any) -> str:
+        """A value as a person reads it (the CLI's tables, the web pages)."""
+        return "" if value is None else str(value)
+
+    def to_json(self, value: Any) -> Any:
+        """A value as plain JSON (the ``--json`` output, the API)."""
+        return value
+
+    def diff(self, a: Any, b: Any) -> str | None:
+        """What changed from ``a`` to ``b`` in the kind's words (None: no change, or either is
+        None: no label)."""
+        if a == b:
+            return None
+        if a is None:
+            return f"added {self.show(b)}"
+        if b is None:
+            return f"removed {self.show(a)}"
+        return f"{self.show(a)} -> {self.show(b)}"
+
+    # -- several layers -----------------------------------------------------------------------
+    def load(
+        self, conn: Connection, dataset_id: int, layers: Sequence[Any], filter: str | None
+    ) -> Any:
+        """The current values of ``layers`` (rows) for the items ``filter`` selects: the table
+        :meth:`agreement` and :meth:`combine` take (the base class: a :class:`ValueTable`)."""
+        h, lab = t.label_heads, t.labels
+        name_of = {r.id: r.name for r in layers}
+        query = (
+            sa.select(h.c.item_id, h.c.layer_id, lab.c.value)
+            .join(lab, lab.c.id == h.c.label_id)
+            .where(h.c.layer_id.in_(list(name_of)), lab.c.value.is_not(None))
+        )
+        where = filters.compile_filter(conn, dataset_id, filter)
+        if where is not None:
+            query = query.join(t.items, t.items.c.id == h.c.item_id).where(where)
+        values: dict[str, dict[int, Any]] = {r.name: {} for r in layers}
+        for item_id, layer_id, value in conn.execute(query):
+            values[name_of[layer_id]][int(item_id)] = self.read(None, value)
+        items = sorted({i for per_layer in values.values() for i in per_layer})
+        return ValueTable(self.name, items, [r.name for r in layers], values)
+
+    def agreement(self, table: Any, *, reference: Any = None) -> Any:
+        """How far the layers of ``table`` agree; ``reference`` (a one-layer table of the same
+        kind, or a consensus method) adds each layer's agreement with it. The result has
+        ``to_dict()``."""
+        raise InvalidParameter(f"There is no agreement measure for {self.name} layers yet.")
+
+    def combine(self, table: Any, method: str, *, pred_probs: Any = None, seed: int = 0) -> Any:
+        """One consensus value per item of ``table`` by ``method`` (the result has
+        ``to_dict()``)."""
+        raise InvalidParameter(f"There is no consensus method for {self.name} layers yet.")
+
+
+KINDS: dict[str, AnnotationKind] = {}
+
+
+def register(kind: AnnotationKind) -> AnnotationKind:
+    """Make ``kind`` known under its name; Conflict if the name is taken."""
+    if not kind.name or not kind.name.isidentifier():
+        raise InvalidParameter("An annotation kind needs a name like 'classification'.")
+    if kind.name in KINDS:
+        raise Conflict(f"An annotation kind named {kind.name!r} is registered already.")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def get_kind(name: str) -> AnnotationKind:
+    """The registered kind ``name``, or InvalidParameter listing the known ones."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise InvalidParameter(
+            f"Unknown annotation kind {name!r}; use one of {', '.join(KINDS)}."
+        ) from None
+
+
+def kind_of_layers(layers: Sequence[Any]) -> AnnotationKind:
+    """The one kind of ``layers`` (rows with ``name`` and ``value_kind``); InvalidParameter
+    when they hold values of different kinds, which cannot be compared or combined."""
+    kinds = {r.value_kind for r in layers}
+    if len(kinds) > 1:
+        listed = "; ".join(f"{r.name!r} holds {r.value_kind}" for r in layers)
+        raise InvalidParameter(
+            f"These layers hold labels of different kinds ({listed}); agreement and consensus "
+            "compare layers of one kind only."
+        )
+    return get_kind(kinds.pop() if kinds else DEFAULT_KIND)
+
+
+# The built-in kinds (imported here, after the base class they subclass is defined).
+from assay.labels.kinds.classification import Classification  # noqa: E402
+
+register(Classification())

@@ -1,0 +1,189 @@
+"""The annotation-kind seam: a kind registered in a test is written, read back, compared and
+shown through the library without any code of its own in the store, the CLI or the web app."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+import assay
+from assay.errors import Conflict, InvalidParameter
+from assay.labels.kinds import (
+    KINDS,
+    AnnotationKind,
+    KindSchema,
+    ValueTable,
+    get_kind,
+    kind_of_layers,
+    register,
+)
+from assay.labels.kinds.classification import Classification
+from assay.store.engine import Store
+from assay.store.migrate import alembic_config, current_revision
+
+
+@dataclass(frozen=True)
+class NumberAgreement:
+    """The toy kind's agreement: the mean absolute difference of two layers."""
+
+    layers: list[str]
+    n_common: int
+    mean_abs_diff: float | None
+    reference: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layers": self.layers, "n_common": self.n_common, "mad": self.mean_abs_diff}
+
+
+class ToyNumber(AnnotationKind):
+    """A number per item, defined only here: what a next issue's kind would look like."""
+
+    name: ClassVar[str] = "toy_number"
+    noun: ClassVar[str] = "number"
+    consensus_methods: ClassVar[tuple[str, ...]] = ("median",)
+    calls: ClassVar[list[str]] = []
+
+    def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidParameter(f"Item {item_id}: a number, not {value!r}.")
+        if not math.isfinite(value):
+            raise InvalidParameter(f"Item {item_id}: a finite number.")
+        return float(value)
+
+    def show(self, value: Any) -> str:
+        return f"{value:g}"
+
+    def agreement(self, table: Any, *, reference: Any = None) -> NumberAgreement:
+        self.calls.append("agreement")
+        assert isinstance(table, ValueTable)
+        a, b = (table.values[name] for name in table.layers[:2])
+        common = sorted(set(a) & set(b))
+        mad = sum(abs(a[i] - b[i]) for i in common) / len(common) if common else None
+        return NumberAgreement(table.layers, len(common), mad, reference)
+
+
+@pytest.fixture
+def number_kind() -> Iterator[AnnotationKind]:
+    """The toy kind, registered for one test."""
+    kind = register(ToyNumber())
+    ToyNumber.calls.clear()
+    yield kind
+    del KINDS[kind.name]
+
+
+def test_the_registry_knows_classification_and_refuses_unknown_and_duplicate_kinds(
+    ds: assay.Dataset,
+) -> None:
+    assert isinstance(get_kind("classification"), Classification)
+    with pytest.raises(InvalidParameter, match="Unknown annotation kind 'boxes'"):
+        get_kind("boxes")
+    with pytest.raises(Conflict, match="registered already"):
+        register(Classification())
+    with pytest.raises(InvalidParameter, match="Unknown annotation kind"):
+        ds.create_layer("alice", value_kind="boxes")
+    assert "alice" not in [layer["name"] for layer in ds.layers()]
+    assert ds.layer("ground_truth")["value_kind"] == "classification"
+    assert ds.create_layer("bob")["value_kind"] == "classification"
+
+
+def test_classification_shows_and_diffs_in_its_own_words(ds: assay.Dataset) -> None:
+    kind = get_kind("classification")
+    assert kind.show("cat") == "cat" and kind.to_json("cat") == "cat"
+    assert kind.diff("cat", "cat") is None
+    assert kind.diff(None, "cat") == "added cat"
+    assert kind.diff("cat", "dog") == "cat -> dog"
+    ds.create_layer("alice")
+    with pytest.raises(InvalidParameter, match="a class label is a class name"):
+        ds.set_label("k0", 3, layer="alice")  # type: ignore[arg-type]
+
+
+def test_a_new_kind_is_written_read_back_and_compared_by_its_own_agreement(
+    ds: assay.Dataset, number_kind: AnnotationKind
+) -> None:
+    info = ds.create_layer("alice", value_kind="toy_number")
+    assert info["value_kind"] == "toy_number" and info["kind"] == "human"
+    ds.create_layer("bob", value_kind="toy_number")
+    for key, a, b in (("k0", 1.5, 2.5), ("k1", 4, 4), ("k2", 7, None)):
+        ds.set_label(key, a, layer="alice", author="alice")  # type: ignore[arg-type]
+        if b is not None:
+            ds.set_label(key, b, layer="bob", author="bob")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="a number"):
+        ds.set_label("k3", "cat", layer="alice", author="alice")
+
+    labels = ds.item("k0")["labels"]
+    assert labels["alice"]["value"] == 1.5 and labels["alice"]["label"] == "1.5"
+    assert labels["ground_truth"]["value"] == labels["ground_truth"]["label"] == "cat"
+    ds.set_label("k0", 2, layer="alice", author="alice")  # type: ignore[arg-type]
+    ds.set_label("k2", None, layer="alice", author="alice")
+    assert [h["label"] for h in ds.history("k0", layer="alice")] == ["1.5", "2"]
+    assert [h["value"] for h in ds.history("k2", layer="alice")] == [7.0, None]
+    assert "alice" not in ds.item("k2")["labels"]
+
+    report = ds.agreement(["alice", "bob"])
+    assert ToyNumber.calls == ["agreement"]
+    assert report.to_dict() == {"layers": ["alice", "bob"], "n_common": 2, "mad": 0.25}
+    assert report.reference == "median"  # type: ignore[attr-defined]  # the kind's default
+
+    copy = ds.copy_layer("alice", "alice2", author="alice")
+    assert copy["value_kind"] == "toy_number"
+    assert ds.item("k1")["labels"]["alice2"]["value"] == 4.0
+
+
+def test_layers_of_different_kinds_are_not_compared_or_combined(
+    ds: assay.Dataset, number_kind: AnnotationKind
+) -> None:
+    ds.create_layer("alice", value_kind="toy_number")
+    ds.set_label("k0", 1, layer="alice", author="alice")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="labels of different kinds"):
+        ds.agreement(["ground_truth", "alice"])
+    with pytest.raises(InvalidParameter, match="labels of different kinds"):
+        ds.consensus("majority-vote", layers=["ground_truth", "alice"], into=None)
+    with pytest.raises(InvalidParameter, match="toy_number labels, not classification"):
+        ds.agreement(["ground_truth"], reference="alice")
+    with pytest.raises(InvalidParameter, match="no consensus method for toy_number"):
+        number_kind.combine(ValueTable("toy_number", [], []), "median")
+    with pytest.raises(InvalidParameter, match="no label-quality check for toy_number"):
+        ds.quality.find(layer="alice", model_layer="ground_truth", features=False)
+    with pytest.raises(InvalidParameter, match="different kinds"):
+        with ds.store.read() as conn:
+            layers = conn.execute(sa.text("SELECT name, value_kind FROM layers")).all()
+        kind_of_layers(layers)
+
+
+def test_the_migration_makes_existing_layers_classification(store_url: str) -> None:
+    store = Store(store_url)
+    config = alembic_config(store)
+    with store.write() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")  # the PostgreSQL test database comes migrated
+        command.upgrade(config, "0007")
+    with store.write() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO datasets (id, name, description, created_at, state)"
+                " VALUES (1, 'old', '', CURRENT_TIMESTAMP, 'ready')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO layers (id, dataset_id, name, kind, frozen, created_at)"
+                " VALUES (1, 1, 'ground_truth', 'import', false, CURRENT_TIMESTAMP)"
+            )
+        )
+    with store.write() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    assert current_revision(store) == "0008"
+    with store.read() as conn:
+        assert conn.execute(sa.text("SELECT value_kind FROM layers")).scalar() == "classification"
+    with store.write() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0007")
+    assert current_revision(store) == "0007"
+    store.close()
