@@ -135,6 +135,30 @@ def test_a_new_kind_is_written_read_back_and_compared_by_its_own_agreement(
     assert ds.item("k1")["labels"]["alice2"]["value"] == 4.0
 
 
+def test_a_snapshot_diff_of_a_new_kind_speaks_its_words(
+    ds: assay.Dataset, number_kind: AnnotationKind
+) -> None:
+    ds.create_layer("alice", value_kind="toy_number")
+    for key, value in (("k0", 1), ("k1", 2), ("k2", 3)):
+        ds.set_label(key, value, layer="alice", author="alice")  # type: ignore[arg-type]
+    assert ds.snapshot("before")["n_labels"] == 20 + 3
+    ds.set_label("k0", 1.5, layer="alice", author="alice")  # type: ignore[arg-type]
+    ds.set_label("k1", 2, layer="alice", author="alice")  # type: ignore[arg-type]  # the same
+    ds.set_label("k2", None, layer="alice", author="alice")
+    ds.set_label("k3", 4, layer="alice", author="alice")  # type: ignore[arg-type]
+    ds.set_label("k4", "bird", layer="ground_truth", author="alice")
+    d = ds.diff("before").to_dict()
+    alice = next(layer for layer in d["layers"] if layer["layer"] == "alice")
+    assert (alice["relabeled"], alice["added"], alice["removed"], alice["flows"]) == (1, 1, 1, [])
+    assert [(i["layer"], i["key"], i["was"], i["now"], i["change"]) for i in d["items"]] == [
+        ("ground_truth", "k4", "dog", "bird", "dog -> bird"),
+        ("alice", "k0", "1", "1.5", "1 -> 1.5"),
+        ("alice", "k2", "3", None, "removed 3"),
+        ("alice", "k3", None, "4", "added 4"),
+    ]
+    assert d["per_class"] == {"bird": {"gained": 1, "lost": 0}, "dog": {"gained": 0, "lost": 1}}
+
+
 def test_layers_of_different_kinds_are_not_compared_or_combined(
     ds: assay.Dataset, number_kind: AnnotationKind
 ) -> None:

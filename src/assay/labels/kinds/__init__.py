@@ -93,6 +93,9 @@ class AnnotationKind:
     #: The family of label-quality checks in :mod:`assay.quality.methods` for this kind, or
     #: None when there is none yet.
     quality_check: ClassVar[str | None] = None
+    #: True when the kind keeps its values as a class (``labels.class_id``, which filters and
+    #: class statistics read); False when it keeps them as JSON in ``labels.value``.
+    stores_class: ClassVar[bool] = False
     #: The consensus methods :meth:`combine` accepts.
     consensus_methods: ClassVar[tuple[str, ...]] = ()
 

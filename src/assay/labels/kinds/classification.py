@@ -53,6 +53,7 @@ class Classification(AnnotationKind):
     name: ClassVar[str] = "classification"
     noun: ClassVar[str] = "class"
     quality_check: ClassVar[str | None] = "classification"
+    stores_class: ClassVar[bool] = True
     consensus_methods: ClassVar[tuple[str, ...]] = METHODS
 
     def store(self, value: Any, schema: KindSchema, item_id: int) -> Stored:
