@@ -130,6 +130,12 @@ def test_a_new_kind_is_written_read_back_and_compared_by_its_own_agreement(
     assert report.to_dict() == {"layers": ["alice", "bob"], "n_common": 2, "mad": 0.25}
     assert report.reference == "median"  # type: ignore[attr-defined]  # the kind's default
 
+    scanned = ds.review_scan(layers=["alice", "bob"], consensus_layer=None)
+    assert (scanned.disagreement_found, scanned.disagreement_opened) == (1, 1)
+    (case,), _ = ds.review.list()
+    assert case["item_key"] == "k0" and case["label"] is None  # the kind stores no class
+    assert case["evidence"] == {"labels": {"alice": 2.0, "bob": 2.5}, "agreement": 0.5}
+
     copy = ds.copy_layer("alice", "alice2", author="alice")
     assert copy["value_kind"] == "toy_number"
     assert ds.item("k1")["labels"]["alice2"]["value"] == 4.0

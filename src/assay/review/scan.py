@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assay.labels.load import default_layers, load_matrix
-from assay.labels.matrix import MISSING
+from assay.labels.kinds import KindSchema
+from assay.labels.kinds.classification import class_ids
+from assay.labels.load import default_layers, load_values
 from assay.review.queue import open_cases
 from assay.store import filters, queries
 from assay.store import schema as t
@@ -46,38 +46,25 @@ def scan(
     """Open a case for every item where ``layers`` disagree, and for every item whose label in
     ``consensus_layer`` has confidence below ``threshold``.
 
-    Disagreement cases carry the majority label as the label at issue, the share of layers
-    that agree as evidence, and 1 - that share as the score (most contested first).
+    Disagreement cases (found by the layers' annotation kind) carry the majority label as the
+    label at issue, the share of layers that agree as evidence, and 1 - that share as the
+    score (most contested first).
     """
     result = ScanResult()
     names = list(layers) if layers else default_layers(conn, dataset_id)
     if len(names) >= 2:
-        matrix = load_matrix(conn, dataset_id, names, filter)
-        class_ids = [c.id for c in queries.list_classes(conn, dataset_id)]
-        codes = matrix.codes.astype(np.int64)
-        labeled = codes != MISSING
-        n_labels = labeled.sum(axis=1)
-        counts = np.zeros((matrix.n_items, max(matrix.n_classes, 1)), dtype=np.int64)
-        rows, cols = np.nonzero(labeled)
-        np.add.at(counts, (rows, codes[rows, cols]), 1)
-        top = counts.argmax(axis=1)
-        share = counts.max(axis=1) / np.maximum(n_labels, 1)
-        contested = np.nonzero((n_labels >= 2) & (share < 1.0))[0]
-        result.disagreement_found = len(contested)
+        kind, table = load_values(conn, dataset_id, names, filter)
+        schema = KindSchema(class_ids(conn, dataset_id))
         cases: list[dict[str, Any]] = []
-        for i in contested.tolist():
-            votes = {
-                matrix.annotators[j]: matrix.classes[codes[i, j]]
-                for j in range(len(names))
-                if codes[i, j] != MISSING
-            }
+        for case in kind.disagreements(table):
+            result.disagreement_found += 1
             cases.append(
                 {
-                    "item_id": int(matrix.item_ids[i]),
+                    "item_id": case.item_id,
                     "reason": "disagreement",
-                    "score": round(1.0 - float(share[i]), 6),
-                    "class_id": class_ids[int(top[i])],
-                    "evidence": {"labels": votes, "agreement": round(float(share[i]), 6)},
+                    "score": round(1.0 - case.agreement, 6),
+                    "class_id": kind.store(case.majority, schema, case.item_id).class_id,
+                    "evidence": {"labels": case.labels, "agreement": round(case.agreement, 6)},
                 }
             )
             if len(cases) >= BATCH:

@@ -21,10 +21,12 @@ and quality looks the family up, so ``labels`` never imports ``quality``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -36,6 +38,7 @@ __all__ = [
     "DEFAULT_KIND",
     "KINDS",
     "AnnotationKind",
+    "Disagreement",
     "KindSchema",
     "Stored",
     "ValueTable",
@@ -78,6 +81,16 @@ class ValueTable:
     @property
     def n_items(self) -> int:
         return len(self.item_ids)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """An item the layers of a table do not all agree on (a case for the review scan)."""
+
+    item_id: int
+    agreement: float  # the share of the item's labels equal to the most common value, < 1
+    majority: Any  # the most common value (the first layer's of the tied ones)
+    labels: dict[str, Any]  # layer -> its value as JSON
 
 
 class AnnotationKind:
@@ -154,6 +167,24 @@ class AnnotationKind:
             values[name_of[layer_id]][int(item_id)] = self.read(None, value)
         items = sorted({i for per_layer in values.values() for i in per_layer})
         return ValueTable(self.name, items, [r.name for r in layers], values)
+
+    def disagreements(self, table: Any) -> Iterator[Disagreement]:
+        """The items of ``table`` that two or more layers label and not all alike, in item
+        order (the base class: values that are equal as JSON agree)."""
+        for item_id in table.item_ids:
+            given = {
+                name: self.to_json(table.values[name][item_id])
+                for name in table.layers
+                if item_id in table.values[name]
+            }
+            votes = Counter(orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in given.values())
+            top, n = votes.most_common(1)[0] if votes else (b"", 0)
+            if len(given) < 2 or n == len(given):
+                continue
+            majority = next(
+                v for v in given.values() if orjson.dumps(v, option=orjson.OPT_SORT_KEYS) == top
+            )
+            yield Disagreement(item_id, n / len(given), majority, given)
 
     def agreement(self, table: Any, *, reference: Any = None) -> Any:
         """How far the layers of ``table`` agree; ``reference`` (a one-layer table of the same

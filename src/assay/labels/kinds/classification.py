@@ -9,7 +9,7 @@ used), label-quality checks from the ``classification`` family of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from assay.errors import ClassNotFound, InvalidParameter
 from assay.labels.consensus import METHODS, ConsensusResult, consensus
-from assay.labels.kinds import AnnotationKind, KindSchema, Stored
+from assay.labels.kinds import AnnotationKind, Disagreement, KindSchema, Stored
 from assay.labels.matrix import MISSING, LabelMatrix
 from assay.store import filters, queries
 from assay.store import schema as t
@@ -104,6 +104,27 @@ class Classification(AnnotationKind):
         matrix = np.full((len(item_ids), len(names)), MISSING, dtype=np.int16)
         matrix[rows, np.concatenate(cols)] = np.concatenate(codes)
         return LabelMatrix(item_ids, names, class_names, matrix)
+
+    def disagreements(self, table: Any) -> Iterator[Disagreement]:
+        """Items with two or more classes, the most common one (the lowest class index on
+        ties) as the majority."""
+        codes = table.codes.astype(np.int64)
+        labeled = codes != MISSING
+        n_labels = labeled.sum(axis=1)
+        counts = np.zeros((table.n_items, max(table.n_classes, 1)), dtype=np.int64)
+        rows, cols = np.nonzero(labeled)
+        np.add.at(counts, (rows, codes[rows, cols]), 1)
+        top = counts.argmax(axis=1)
+        share = counts.max(axis=1) / np.maximum(n_labels, 1)
+        for i in np.nonzero((n_labels >= 2) & (share < 1.0))[0].tolist():
+            labels = {
+                name: table.classes[codes[i, j]]
+                for j, name in enumerate(table.annotators)
+                if codes[i, j] != MISSING
+            }
+            yield Disagreement(
+                int(table.item_ids[i]), float(share[i]), table.classes[int(top[i])], labels
+            )
 
     def agreement(self, table: Any, *, reference: Any = None) -> AgreementReport:
         """:func:`assay.labels.agreement.agreement` of the matrix; ``reference`` is a one-layer
