@@ -24,18 +24,14 @@ Heavy libraries are imported inside the functions that need them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
 
 import numpy as np
-from sqlalchemy.engine import Connection
 
 from assay.errors import InvalidParameter
-from assay.labels.load import default_layers, load_values
 from assay.labels.matrix import MISSING, LabelMatrix
-from assay.store import queries
 
 __all__ = [
     "AgreementReport",
@@ -47,7 +43,6 @@ __all__ = [
     "class_counts",
     "confusion",
     "fleiss_kappa_from_counts",
-    "layers_agreement",
 ]
 
 
@@ -308,39 +303,6 @@ def agreement(matrix: LabelMatrix, *, reference: np.ndarray | None = None) -> Ag
         per_class=per_class,
         annotator_quality=None if reference is None else _annotator_quality(matrix, reference),
     )
-
-
-def layers_agreement(
-    conn: Connection,
-    dataset_id: int,
-    layers: Sequence[str] | None = None,
-    *,
-    filter: str | None = None,
-    reference: str | None = None,
-) -> Any:
-    """Agreement among ``layers`` of the store (default: one human layer per person) over the
-    slice ``filter``, computed by the layers' annotation kind (:mod:`assay.labels.kinds`).
-
-    Per-annotator quality is measured against ``reference``: a layer name, or a consensus
-    method computed on the fly (default: the ``consensus`` layer if there is one, else
-    majority vote). InvalidParameter when the layers (or the reference layer) hold labels of
-    different kinds. For classification the result is an :class:`AgreementReport`.
-    """
-    names = list(layers or default_layers(conn, dataset_id))
-    kind, table = load_values(conn, dataset_id, names, filter)
-    if reference is None:
-        has = any(
-            r.name == "consensus" and r.value_kind == kind.name
-            for r in queries.list_layers(conn, dataset_id)
-        )
-        if has and "consensus" not in names:
-            reference = "consensus"
-        elif kind.consensus_methods:
-            reference = kind.consensus_methods[0]
-    ref: Any = reference
-    if reference is not None and reference not in kind.consensus_methods:
-        ref = load_values(conn, dataset_id, [reference], filter, kind=kind)[1]
-    return kind.agreement(table, reference=ref)
 
 
 def _aggregate(codes: np.ndarray, n_classes: int) -> np.ndarray:

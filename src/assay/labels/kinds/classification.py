@@ -2,29 +2,27 @@
 
 Stored as ``labels.class_id`` (and ``label_heads.class_id``, which filters and statistics
 read); loaded into a :class:`~assay.labels.matrix.LabelMatrix` of class codes; agreement from
-:mod:`assay.labels.agreement`, consensus from :mod:`assay.labels.consensus` (imported when
-used), label-quality checks from the ``classification`` family of
-:mod:`assay.quality.methods` (cleanlab on class probabilities).
+:mod:`assay.labels.agreement`, consensus from :mod:`assay.labels.consensus`, label-quality
+checks from the ``classification`` family of :mod:`assay.quality.methods` (cleanlab on class
+probabilities).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import ClassNotFound, InvalidParameter
+from assay.labels.agreement import AgreementReport, agreement
 from assay.labels.consensus import METHODS, ConsensusResult, consensus
 from assay.labels.kinds import AnnotationKind, Disagreement, KindSchema, Stored
 from assay.labels.matrix import MISSING, LabelMatrix
 from assay.store import filters, queries
 from assay.store import schema as t
-
-if TYPE_CHECKING:
-    from assay.labels.agreement import AgreementReport
 
 __all__ = ["Classification", "class_ids", "resolve_class"]
 
@@ -129,8 +127,6 @@ class Classification(AnnotationKind):
     def agreement(self, table: Any, *, reference: Any = None) -> AgreementReport:
         """:func:`assay.labels.agreement.agreement` of the matrix; ``reference`` is a one-layer
         matrix (aligned on item ids) or a consensus method computed on the fly."""
-        from assay.labels.agreement import agreement
-
         ref_codes = None
         if isinstance(reference, str):
             ref_codes = self.combine(table, reference).label
