@@ -3,6 +3,7 @@ shown through the library without any code of its own in the store, the CLI or t
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,8 +12,10 @@ from typing import Any, ClassVar
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from typer.testing import CliRunner
 
 import assay
+from assay.cli import app
 from assay.errors import Conflict, InvalidParameter
 from assay.labels.kinds import (
     KINDS,
@@ -139,6 +142,22 @@ def test_a_new_kind_is_written_read_back_and_compared_by_its_own_agreement(
     copy = ds.copy_layer("alice", "alice2", author="alice")
     assert copy["value_kind"] == "toy_number"
     assert ds.item("k1")["labels"]["alice2"]["value"] == 4.0
+
+
+def test_the_cli_shows_a_new_kind_as_the_kind_says(
+    project: assay.Project, ds: assay.Dataset, number_kind: AnnotationKind
+) -> None:
+    ds.create_layer("alice", value_kind="toy_number")
+    ds.set_label("k0", 1.25, layer="alice", author="alice")  # type: ignore[arg-type]
+    argv = ["-p", str(project.root), "--db", project.store.url, "label", "history", "k0"]
+    result = CliRunner().invoke(app, [*argv, "--layer", "alice"])
+    assert result.exit_code == 0, result.output
+    assert "1.25" in result.output
+    result = CliRunner().invoke(app, [*argv, "--json"])
+    assert [(h["layer"], h["label"], h["value"]) for h in json.loads(result.output)] == [
+        ("ground_truth", "cat", "cat"),
+        ("alice", "1.25", 1.25),
+    ]
 
 
 def test_a_snapshot_diff_of_a_new_kind_speaks_its_words(
