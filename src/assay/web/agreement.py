@@ -17,9 +17,9 @@ from assay.labels.consensus import METHODS
 from assay.labels.load import default_layers
 from assay.store import filters
 from assay.web import data
-from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
+from assay.web.state import AppState
 
 BLIND = "In blind mode annotators do not see how other annotators labeled (agreement included)."
 

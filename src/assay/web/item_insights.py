@@ -21,9 +21,9 @@ from assay.models import runs as model_runs
 from assay.store import filters
 from assay.store import schema as t
 from assay.web import data
-from assay.web.app import AppState
 from assay.web.auth import Principal
-from assay.web.service import media_url
+from assay.web.state import AppState
+from assay.web.urls import media_url
 
 TOP_K = 5
 N_NEIGHBOURS = 8

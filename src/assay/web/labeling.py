@@ -19,9 +19,9 @@ from assay.dataset import Dataset
 from assay.errors import Conflict
 from assay.store import filters
 from assay.web import data
-from assay.web.app import AppState
 from assay.web.auth import Principal
-from assay.web.service import media_url
+from assay.web.state import AppState
+from assay.web.urls import media_url
 
 MAX_BULK_ITEMS = 100_000
 

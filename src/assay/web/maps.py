@@ -30,9 +30,10 @@ from assay.dataset import Dataset
 from assay.errors import Conflict, InvalidParameter
 from assay.store.selections import create_selection
 from assay.web import data, service
-from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
+from assay.web.state import AppState
+from assay.web.urls import q
 
 HEADER_BYTES = 24
 MAX_POLYGON = 5_000
@@ -184,5 +185,5 @@ def select(
     out = create_selection(
         dataset.store, dataset.id, ids, source=source, created_by=who.user.username
     )
-    grid = f"/datasets/{service.q(dataset.name)}/items?filter=selection%3D{out['id']}"
+    grid = f"/datasets/{q(dataset.name)}/items?filter=selection%3D{out['id']}"
     return {"ok": True, **out, "grid_url": grid}

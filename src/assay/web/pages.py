@@ -6,12 +6,11 @@ everything; the few scripts in ``static/`` build DOM nodes with ``textContent`` 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from assay import users
 from assay.errors import AssayError, InvalidParameter
@@ -19,17 +18,13 @@ from assay.store import filters
 from assay.store import schema as t
 from assay.store.queries import MAX_PAGE
 from assay.web import data, service
-from assay.web.auth import (
-    Principal,
-    Signed,
-    app_state,
-    authenticate_request,
-    require,
-    safe_next,
-)
+from assay.web.auth import Principal, Signed, authenticate_request, require, safe_next
 from assay.web.errors import HTTPError, status_of
 from assay.web.login import set_login_cookie, set_session_cookie, sign_in, sign_out
 from assay.web.params import Cursor, Id
+from assay.web.rendering import render
+from assay.web.state import app_state
+from assay.web.urls import q
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -39,46 +34,6 @@ Labeler = Annotated[Principal, Depends(require("label"))]
 TextParam = Annotated[str, Query(max_length=2000)]
 GRID_PAGE = 96
 CASE_FILTERS = ("any", *t.CASE_REASONS)
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else ""
-
-
-FILTERS = {"q": service.q, "num": _num, "when": _when}
-
-
-def render(
-    request: Request,
-    template: str,
-    context: dict[str, Any],
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-) -> HTMLResponse:
-    """Render a template with the signed-in user and their CSRF token in the context."""
-    who: Principal | None = getattr(request.state, "principal", None)
-    base = {
-        "who": who,
-        "csrf_token": who.csrf_token if who else None,
-        "path": request.url.path,
-        # An annotator in blind mode: pages that compare layers are not theirs to open.
-        "blind": who is not None and who.viewer.blind,
-    }
-    html = app_state(request).templates.get_template(template).render(**base, **context)
-    return HTMLResponse(html, status, headers=headers)
-
-
-def render_error(
-    request: Request, message: str, status: int, headers: dict[str, str] | None = None
-) -> HTMLResponse:
-    """The error page (used by the error handlers for every non-API path)."""
-    return render(request, "error.html", {"message": message, "status": status}, status, headers)
 
 
 # -- signing in and out -----------------------------------------------------------------------
@@ -306,7 +261,7 @@ def item_label_submit(
             where = filters.compile_filter(conn, dataset.id, filter or None)
         target = data.neighbours(dataset, item_id, where)[1] or item_id
     query = f"?filter={quote(filter, safe='')}" if filter else ""
-    return RedirectResponse(f"/datasets/{service.q(name)}/items/{target}{query}", 303)
+    return RedirectResponse(f"/datasets/{q(name)}/items/{target}{query}", 303)
 
 
 # -- users and tokens -------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from assay.active.strategies import STRATEGIES
 from assay.models.estimators import BUILTIN
 from assay.web import labeling, service
 from assay.web import suggestions as view
-from assay.web.auth import Principal, app_state, require
-from assay.web.pages import render
+from assay.web.auth import Principal, require
+from assay.web.rendering import render
+from assay.web.state import app_state
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]

@@ -15,8 +15,10 @@ from fastapi.responses import Response
 from assay import jobs, maps
 from assay.dataset import Dataset
 from assay.web import service
-from assay.web.auth import Principal, app_state, require
-from assay.web.pages import render
+from assay.web.auth import Principal, require
+from assay.web.rendering import render
+from assay.web.state import app_state
+from assay.web.urls import q
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -36,7 +38,7 @@ def map_page(request: Request, name: str, who: Reader) -> Response:
     layers: list[dict[str, Any]] = detail["layers"]
     names = [la["name"] for la in layers]
     prediction = maps.default_prediction_layer(dataset)
-    api = f"/api/v1/datasets/{service.q(name)}"
+    api = f"/api/v1/datasets/{q(name)}"
     context = {
         "ds": detail,
         "map": info,

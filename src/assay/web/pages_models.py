@@ -17,10 +17,10 @@ from fastapi.responses import Response
 from assay.dataset import Dataset
 from assay.errors import AssayError
 from assay.web import predictions, service
-from assay.web.app import AppState
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.errors import Forbidden, status_of
-from assay.web.pages import render
+from assay.web.rendering import render
+from assay.web.state import AppState, app_state
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]

@@ -17,10 +17,12 @@ from fastapi.responses import RedirectResponse, Response
 from assay.errors import AssayError
 from assay.store import schema as t
 from assay.web import agreement, labeling, review, service, versions
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.errors import status_of
-from assay.web.pages import render
 from assay.web.params import Cursor, Id
+from assay.web.rendering import render
+from assay.web.state import app_state
+from assay.web.urls import q
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -83,7 +85,7 @@ def labeling_queue_layer(
     dataset = service.open_dataset(state, name)
     made = labeling.create_layer(state, who, dataset, name=layer, owner=who.user.username)
     query = urlencode({"layer": made["layer"]["name"]})
-    return RedirectResponse(f"/datasets/{service.q(name)}/label?{query}", 303)
+    return RedirectResponse(f"/datasets/{q(name)}/label?{query}", 303)
 
 
 # -- the review queue -------------------------------------------------------------------------
@@ -160,7 +162,7 @@ def flag_item(
     dataset = service.open_dataset(app, name)
     review.flag(app, who, dataset, item_id, comment=comment, label=label or None)
     query = urlencode({"state": "any", "item": item_id})
-    return RedirectResponse(f"/datasets/{service.q(name)}/review?{query}", 303)
+    return RedirectResponse(f"/datasets/{q(name)}/review?{query}", 303)
 
 
 # -- agreement --------------------------------------------------------------------------------
@@ -191,7 +193,7 @@ def agreement_page(
     a = a if a in visible else (chosen[0] if chosen else "")
     b = b if b in visible and b != a else next((n for n in chosen if n != a), "")
     query = [("layers", n) for n in chosen] + ([("filter", filter)] if filter else [])
-    api = f"/api/v1/datasets/{service.q(name)}"
+    api = f"/api/v1/datasets/{q(name)}"
     context = {
         "ds": detail,
         "chosen": chosen,
@@ -251,4 +253,4 @@ def snapshots_create(
         state, who, dataset, name=snapshot, layers=None, description=description
     )
     query = urlencode({"a": made["snapshot"]["name"], "b": "now"})
-    return RedirectResponse(f"/datasets/{service.q(name)}/snapshots?{query}", 303)
+    return RedirectResponse(f"/datasets/{q(name)}/snapshots?{query}", 303)

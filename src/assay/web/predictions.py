@@ -23,10 +23,10 @@ from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
 from assay.web import data
 from assay.web.agreement import cell_filter
-from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
-from assay.web.service import media_url, q
+from assay.web.state import AppState
+from assay.web.urls import media_url, q
 
 RUN_FIELDS = (
     "id",

@@ -25,10 +25,10 @@ from assay.errors import InvalidParameter
 from assay.review.queue import transition as queue_transition
 from assay.store import schema as t
 from assay.web import data
-from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
-from assay.web.service import media_url
+from assay.web.state import AppState
+from assay.web.urls import media_url
 
 REVIEW_ACTIONS = ("escalate", "assign", "resolve", "dismiss")
 CASE_PAGE = 25

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from typing import Any
-from urllib.parse import quote
 
 from fastapi.responses import Response
 
@@ -19,19 +18,10 @@ from assay.labels.writes import LabelRequest, LabelWrite
 from assay.store import filters
 from assay.store.queries import MAX_PAGE
 from assay.web import data, media
-from assay.web.app import API_PREFIX, AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
-
-
-def q(value: object) -> str:
-    """A URL path segment (dataset names may hold any character)."""
-    return quote(str(value), safe="")
-
-
-def media_url(dataset: str, item_id: int) -> str:
-    """Where an item's image is served."""
-    return f"{API_PREFIX}/datasets/{q(dataset)}/items/{item_id}/media"
+from assay.web.state import AppState
+from assay.web.urls import media_url
 
 
 def open_dataset(state: AppState, name: str) -> Dataset:

@@ -7,9 +7,9 @@ from typing import Any
 
 from assay.dataset import Dataset
 from assay.web import data
-from assay.web.app import AppState
 from assay.web.auth import Principal
-from assay.web.service import media_url
+from assay.web.state import AppState
+from assay.web.urls import media_url
 
 
 def suggestions(

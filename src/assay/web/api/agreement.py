@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay.web import agreement, service
 from assay.web.api.datasets import FilterParam, Reader
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
+from assay.web.state import app_state
 
 router = APIRouter(tags=["agreement"])
 Reviewer = Annotated[Principal, Depends(require("review"))]

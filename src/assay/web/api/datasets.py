@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from assay.web import service
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
+from assay.web.state import app_state
 
 router = APIRouter(tags=["datasets"])
 Reader = Annotated[Principal, Depends(require("read"))]

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay.store.queries import MAX_PAGE
 from assay.web import service
 from assay.web.api.datasets import FilterParam, Reader
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.params import Cursor, Id
+from assay.web.state import app_state
 
 router = APIRouter(tags=["items"])
 ItemId = Id

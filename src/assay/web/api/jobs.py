@@ -19,10 +19,10 @@ from assay import jobs
 from assay.errors import InvalidParameter
 from assay.store import schema as t
 from assay.web import service
-from assay.web.app import AppState
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.errors import Forbidden
 from assay.web.params import Id
+from assay.web.state import AppState, app_state
 
 router = APIRouter(tags=["jobs"])
 Reader = Annotated[Principal, Depends(require("read"))]

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assay.web import labeling, service
 from assay.web.api.datasets import FilterParam
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.params import Id
+from assay.web.state import app_state
 
 router = APIRouter(tags=["labels"])
 Labeler = Annotated[Principal, Depends(require("label"))]

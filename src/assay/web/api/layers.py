@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.web import labeling, service
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
+from assay.web.state import app_state
 
 router = APIRouter(tags=["layers"])
 Labeler = Annotated[Principal, Depends(require("label"))]

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from assay.store.selections import MAX_SELECTION
 from assay.web import maps, service
 from assay.web.api.datasets import Reader
-from assay.web.auth import app_state
 from assay.web.params import Id
+from assay.web.state import app_state
 
 router = APIRouter(tags=["maps"])
 MapId = Id

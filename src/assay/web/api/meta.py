@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from assay.errors import StoreError
-from assay.web.auth import app_state, require
+from assay.web.auth import require
+from assay.web.state import app_state
 
 router = APIRouter(tags=["meta"])
 log = logging.getLogger("assay.web")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from assay.web import predictions, service
 from assay.web.api.datasets import FilterParam, Reader
-from assay.web.auth import app_state
+from assay.web.state import app_state
 
 router = APIRouter(tags=["predictions"])
 NameParam = Annotated[str, Query(min_length=1, max_length=200)]

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay.store import schema as t
 from assay.web import review, service
 from assay.web.api.datasets import Reader
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.params import Cursor, Id
+from assay.web.state import app_state
 
 router = APIRouter(tags=["review"])
 Reviewer = Annotated[Principal, Depends(require("review"))]

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay.web import service, versions
 from assay.web.api.datasets import Reader
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
+from assay.web.state import app_state
 
 router = APIRouter(tags=["snapshots"])
 Reviewer = Annotated[Principal, Depends(require("review"))]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from assay.web import service
 from assay.web import suggestions as view
 from assay.web.api.datasets import Reader
-from assay.web.auth import app_state
+from assay.web.state import app_state
 
 router = APIRouter(tags=["suggestions"])
 
