@@ -15,7 +15,7 @@ from assay.errors import InvalidParameter
 from assay.labels.agreement import confusion
 from assay.labels.consensus import METHODS
 from assay.labels.load import default_layers
-from assay.store import filters
+from assay.store import filters, reads
 from assay.web import data
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
@@ -64,7 +64,14 @@ def agreement_report(
     ref = _reference(dataset, names, reference)
     _check_layers(who, dataset, names + ([] if ref in METHODS else [ref]))
     who.viewer.check_filter(dataset, filter)
-    key = ("agreement", dataset.id, tuple(names), filter or None, ref, data.data_version(dataset))
+    key = (
+        "agreement",
+        dataset.id,
+        tuple(names),
+        filter or None,
+        ref,
+        reads.data_version(dataset.store, dataset.id),
+    )
 
     def compute() -> dict[str, Any]:
         report: dict[str, Any] = dataset.agreement(

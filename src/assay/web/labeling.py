@@ -17,9 +17,10 @@ from typing import Any
 from assay.active import queue
 from assay.dataset import Dataset
 from assay.errors import Conflict
-from assay.store import filters
+from assay.store import reads
 from assay.web import data
 from assay.web.auth import Principal
+from assay.web.service import item_count
 from assay.web.state import AppState
 from assay.web.urls import media_url
 
@@ -139,28 +140,6 @@ def queue_layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict
     return [data.layer_dict(r) for r in rows]
 
 
-def _queue_total(state: AppState, dataset: Dataset, filter: str | None) -> int:
-    """How many items the queue covers (the dataset, or the filter's slice); cached."""
-    if not filter:
-        max_item = data.data_version(dataset)[0]
-        with dataset.store.read() as conn:
-            return int(
-                state.stats.get(
-                    ("n_items", dataset.id, max_item),
-                    lambda: data.count_items(conn, dataset.id),
-                )
-            )
-
-    def count() -> int:
-        with dataset.store.read() as conn:
-            where = filters.compile_filter(conn, dataset.id, filter)
-            return queue.count_items(conn, dataset.id, where)
-
-    return int(
-        state.stats.get(("queue_total", dataset.id, filter, data.data_version(dataset)), count)
-    )
-
-
 def queue_page(
     state: AppState,
     who: Principal,
@@ -180,13 +159,10 @@ def queue_page(
     if row.frozen:
         raise Conflict(f"Layer {layer!r} is frozen (read-only): unfreeze it to label in it.")
     who.viewer.check_filter(dataset, filter)
-    with dataset.store.read() as conn:
-        where = filters.compile_filter(conn, dataset.id, filter)
-        page = queue.next_items(conn, dataset.id, row.id, where=where, after=after, limit=limit)
-        labeled = (
-            None if after is not None else queue.count_labeled(conn, dataset.id, row.id, where)
-        )
-    rows = data.items_by_ids(dataset, page.ids)
+    page, labeled = queue.serve(
+        dataset.store, dataset.id, row.id, filter=filter, after=after, limit=limit
+    )
+    rows = reads.items_by_ids(dataset.store, dataset.id, page.ids)
     out: dict[str, Any] = {
         "ok": True,
         "dataset": dataset.name,
@@ -205,5 +181,5 @@ def queue_page(
     }
     if after is None:
         out["labeled"] = labeled
-        out["total"] = _queue_total(state, dataset, filter)
+        out["total"] = item_count(state, dataset, filter)
     return out

@@ -28,8 +28,9 @@ import numpy as np
 from assay import maps
 from assay.dataset import Dataset
 from assay.errors import Conflict, InvalidParameter
+from assay.store import reads
 from assay.store.selections import create_selection
-from assay.web import data, service
+from assay.web import service
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
@@ -141,7 +142,14 @@ def colors(
 
     if by in ("label", "prediction"):
         # Labels are append-only, so the data version says whether any label changed since.
-        key = ("map_colors", dataset.id, int(map_id), by, layer, data.data_version(dataset))
+        key = (
+            "map_colors",
+            dataset.id,
+            int(map_id),
+            by,
+            layer,
+            reads.data_version(dataset.store, dataset.id),
+        )
         out: dict[str, Any] = state.stats.get(key, compute)
     else:  # review cases change without a new label; these two are quick anyway
         out = compute()

@@ -14,10 +14,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from assay import users
 from assay.errors import AssayError, InvalidParameter
-from assay.store import filters
-from assay.store import schema as t
+from assay.store import filters, reads
 from assay.store.queries import MAX_PAGE
-from assay.web import data, service
+from assay.store.vocabulary import CASE_REASONS
+from assay.web import service
 from assay.web.auth import Principal, Signed, authenticate_request, require, safe_next
 from assay.web.errors import HTTPError, status_of
 from assay.web.login import set_login_cookie, set_session_cookie, sign_in, sign_out
@@ -33,7 +33,7 @@ Member = Annotated[Principal, Depends(require("own_tokens"))]
 Labeler = Annotated[Principal, Depends(require("label"))]
 TextParam = Annotated[str, Query(max_length=2000)]
 GRID_PAGE = 96
-CASE_FILTERS = ("any", *t.CASE_REASONS)
+CASE_FILTERS = ("any", *CASE_REASONS)
 
 
 # -- signing in and out -----------------------------------------------------------------------
@@ -257,9 +257,7 @@ def item_label_submit(
     service.write_label(state, who, dataset, item_id, layer=layer, label=value, note=note or None)
     target = item_id
     if go == "next":
-        with dataset.store.read() as conn:
-            where = filters.compile_filter(conn, dataset.id, filter or None)
-        target = data.neighbours(dataset, item_id, where)[1] or item_id
+        target = reads.neighbours(dataset.store, dataset.id, item_id, filter or None)[1] or item_id
     query = f"?filter={quote(filter, safe='')}" if filter else ""
     return RedirectResponse(f"/datasets/{q(name)}/items/{target}{query}", 303)
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from assay.errors import AssayError
-from assay.store import schema as t
+from assay.store.vocabulary import CASE_REASONS, CASE_STATES
 from assay.web import agreement, labeling, review, service, versions
 from assay.web.auth import Principal, require
 from assay.web.errors import status_of
@@ -90,7 +90,7 @@ def labeling_queue_layer(
 
 # -- the review queue -------------------------------------------------------------------------
 
-STATE_CHOICES = ("active", *t.CASE_STATES, "any")
+STATE_CHOICES = ("active", *CASE_STATES, "any")
 
 
 @router.get("/datasets/{name}/review")
@@ -114,7 +114,7 @@ def review_page(
         "ds": detail,
         "form": form,
         "states": STATE_CHOICES,
-        "reasons": t.CASE_REASONS,
+        "reasons": CASE_REASONS,
         "counts": review.counts(dataset)["counts"],
         "reviewers": review.reviewers(app) if who.can("review") else [],
         "page": None,

@@ -21,6 +21,7 @@ from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
+from assay.store import reads
 from assay.web import data
 from assay.web.agreement import cell_filter
 from assay.web.auth import Principal
@@ -163,7 +164,7 @@ def _snippet(text: str | None) -> str | None:
 def _item_links(dataset: Dataset, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per item id: its kind, image URL (images only), text snippet and page URL."""
     out = {}
-    for row in data.items_by_ids(dataset, ids):
+    for row in reads.items_by_ids(dataset.store, dataset.id, ids):
         image = row.get("kind") == "image"
         out[int(row["id"])] = {
             "kind": row.get("kind"),
@@ -199,7 +200,7 @@ def evaluation(
         reference,
         filter or None,
         float(coverage),
-        data.data_version(dataset),
+        reads.data_version(dataset.store, dataset.id),
     )
 
     def compute() -> dict[str, Any]:

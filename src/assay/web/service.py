@@ -7,7 +7,6 @@ cannot disagree about who sees what.
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import Any
 
 from fastapi.responses import Response
@@ -15,7 +14,7 @@ from fastapi.responses import Response
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter, ItemNotFound, PermissionDenied
 from assay.labels.writes import LabelRequest, LabelWrite
-from assay.store import filters
+from assay.store import filters, reads
 from assay.store.queries import MAX_PAGE
 from assay.web import data, media
 from assay.web.auth import Principal
@@ -30,20 +29,29 @@ def open_dataset(state: AppState, name: str) -> Dataset:
 
 
 def list_datasets(state: AppState) -> list[dict[str, Any]]:
-    """Every dataset with its item count.
-
-    Counting a dataset scans its index (70 ms at 1,000,000 items), so counts are cached by
-    the dataset's largest item id: items are only ever added, so the count changes with it.
-    """
+    """Every dataset with its item count (cached: see :func:`item_count`)."""
     out = []
-    with state.project.store.read() as conn:
-        for row in data.dataset_rows(conn):
-            n = 0
-            if row.max_item is not None:
-                count = functools.partial(data.count_items, conn, row.id)
-                n = state.stats.get(("n_items", row.id, row.max_item), count)
-            out.append({"id": row.id, "name": row.name, "created_at": row.created_at, "n_items": n})
+    for row in reads.datasets_with_last_item(state.project.store):
+        n = 0 if row.max_item is None else _count(state, row.id, None, row.max_item)
+        out.append({"id": row.id, "name": row.name, "created_at": row.created_at, "n_items": n})
     return out
+
+
+def item_count(state: AppState, dataset: Dataset, filter: str | None = None) -> int:
+    """How many items the dataset (or the slice ``filter`` selects) has.
+
+    Counting scans the dataset's index (70 ms at 1,000,000 items), so counts are cached by
+    the dataset's data version: items and labels are only ever added, so a count changes
+    only with it (without a filter, only with the largest item id).
+    """
+    version = reads.data_version(dataset.store, dataset.id)
+    return _count(state, dataset.id, filter, version if filter else version[0])
+
+
+def _count(state: AppState, dataset_id: int, filter: str | None, version: object) -> int:
+    store = state.project.store
+    key = ("n_items", dataset_id, filter or None, version)
+    return int(state.stats.get(key, lambda: reads.count_items(store, dataset_id, filter)))
 
 
 def layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict[str, Any]]:
@@ -59,13 +67,13 @@ def dataset_detail(
 ) -> dict[str, Any]:
     """A dataset's name, size, classes and visible layers.
 
-    ``count=False`` leaves out the item count (``n_items`` None): counting is a scan of the
-    dataset's index (about 40 ms at 1,000,000 items), which pages that do not show it skip.
+    ``count=False`` leaves out the item count (``n_items`` None): pages that do not show it
+    skip even the look-up of the cached count.
     """
     return {
         "id": dataset.id,
         "name": dataset.name,
-        "n_items": len(dataset) if count else None,
+        "n_items": item_count(state, dataset) if count else None,
         "classes": dataset.classes(),
         "layers": layers(state, who, dataset),
     }
@@ -118,9 +126,9 @@ def item_detail(
     state: AppState, who: Principal, dataset: Dataset, item_id: int, filter: str | None = None
 ) -> dict[str, Any]:
     """One item, its current label in every visible layer, and its neighbours in ``filter``."""
-    row = data.get_item(dataset, item_id)
+    row = reads.item(dataset.store, dataset.id, item_id)
     rows = who.viewer.layers(dataset)
-    current = data.current_labels(dataset, item_id, [r.id for r in rows])
+    current = reads.current_labels(dataset.store, [item_id], [r.id for r in rows]).get(item_id, {})
     labels = []
     for r in rows:
         head = current.get(r.id)
@@ -131,16 +139,14 @@ def item_detail(
                 "owner": r.owner,
                 "frozen": bool(r.frozen),
                 "can_write": who.viewer.can_write(r),
-                "label": head.class_name if head else None,
+                "label": head.label if head else None,
                 "author": head.author if head else None,
                 "created_at": head.created_at if head else None,
                 "reason": head.reason if head else None,
             }
         )
     who.viewer.check_filter(dataset, filter, {r.name for r in rows})
-    with dataset.store.read() as conn:
-        where = filters.compile_filter(conn, dataset.id, filter)
-    prev, nxt = data.neighbours(dataset, item_id, where)
+    prev, nxt = reads.neighbours(dataset.store, dataset.id, item_id, filter)
     return {
         "ok": True,
         "dataset": dataset.name,
@@ -158,7 +164,7 @@ def statistics(
     """The inventory of the dataset or of a filtered slice (cached while nothing changes)."""
     visible = who.viewer.layer_names(dataset)
     who.viewer.check_filter(dataset, filter, visible)
-    key = (dataset.id, filter or None, data.data_version(dataset))
+    key = (dataset.id, filter or None, reads.data_version(dataset.store, dataset.id))
     inventory: dict[str, Any] = state.stats.get(
         key, lambda: dataset.stats(filter or None).to_dict()
     )
@@ -168,11 +174,11 @@ def statistics(
 
 def item_media(state: AppState, dataset: Dataset, item_id: int, *, thumb: bool) -> Response:
     """An item's image (a thumbnail when ``thumb``), from the store or its file."""
-    blob = data.media_blob(dataset, item_id)
+    blob = reads.media_blob(dataset.store, dataset.id, item_id)
     if blob is not None:
         content = blob[0]
     else:
-        found = data.media_file(dataset, item_id)
+        found = reads.media_file(dataset.store, dataset.id, item_id)
         if found is None:
             raise ItemNotFound(f"Item {item_id} has no image.")
         path = media.resolve_file(*found, media_roots=state.settings.media_roots)
@@ -264,7 +270,7 @@ def label_history(
     state: AppState, who: Principal, dataset: Dataset, item_id: int, layer: str | None = None
 ) -> dict[str, Any]:
     """Every label the item had in the layers the user may see, oldest first per layer."""
-    data.get_item(dataset, item_id)  # 404 unless the item is in this dataset
+    reads.item(dataset.store, dataset.id, item_id)  # 404 unless the item is in this dataset
     visible = who.viewer.layer_names(dataset)
     if layer is not None and layer not in visible:
         raise Forbidden(f"You may not see layer {layer!r}.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.dataset import Dataset
+from assay.store import reads
 from assay.web import data
 from assay.web.auth import Principal
 from assay.web.state import AppState
@@ -28,7 +29,10 @@ def suggestions(
     rows: list[dict[str, Any]] = []
     if current is not None:
         rows = dataset.suggestions.items(layer, after=after, limit=limit, pending_only=pending_only)
-    by_id = {r["id"]: r for r in data.items_by_ids(dataset, [r["item_id"] for r in rows])}
+    by_id = {
+        r["id"]: r
+        for r in reads.items_by_ids(dataset.store, dataset.id, [r["item_id"] for r in rows])
+    }
     items = []
     for r in rows:
         item = by_id.get(r["item_id"])

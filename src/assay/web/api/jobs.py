@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay import jobs
 from assay.errors import InvalidParameter
-from assay.store import schema as t
+from assay.store.vocabulary import JOB_STATES
 from assay.web import service
 from assay.web.auth import Principal, require
 from assay.web.errors import Forbidden
@@ -139,8 +139,8 @@ def _states(state: str | None) -> tuple[str, ...] | None:
         return None
     if state == "active":
         return ("queued", "running")
-    if state not in t.JOB_STATES:
+    if state not in JOB_STATES:
         raise InvalidParameter(
-            f"Unknown job state {state!r}: use active, any or one of {', '.join(t.JOB_STATES)}."
+            f"Unknown job state {state!r}: use active, any or one of {', '.join(JOB_STATES)}."
         )
     return (state,)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.store import schema as t
+from assay.store.vocabulary import CASE_STATES
 from assay.web import review, service
 from assay.web.api.datasets import Reader
 from assay.web.auth import Principal, require
@@ -83,7 +83,7 @@ def list_cases(
         list[str] | None,
         Query(
             max_length=5,
-            description=f"{', '.join(t.CASE_STATES)}, active or any (repeatable).",
+            description=f"{', '.join(CASE_STATES)}, active or any (repeatable).",
         ),
     ] = None,
     reason: Annotated[str | None, Query(max_length=40)] = None,
