@@ -16,7 +16,6 @@ from assay.labels.agreement import confusion
 from assay.labels.consensus import METHODS
 from assay.labels.load import default_layers
 from assay.store import filters, reads
-from assay.web import data
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
@@ -42,7 +41,7 @@ def default_agreement_layers(dataset: Dataset) -> list[str]:
 def _reference(dataset: Dataset, names: list[str], reference: str | None) -> str:
     if reference:
         return reference
-    has = any(r.name == "consensus" for r in data.layer_rows(dataset))
+    has = any(la["name"] == "consensus" for la in dataset.layers())
     return "consensus" if has and "consensus" not in names else "majority-vote"
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.dataset import Dataset
-from assay.store import queries
+from assay.labels.layers import layer_info
 from assay.store.reads import ITEM_FIELDS
+from assay.web.auth import Principal
 
 
 def public_item(row: dict[str, Any], media_url: str | None) -> dict[str, Any]:
@@ -19,19 +19,10 @@ def public_item(row: dict[str, Any], media_url: str | None) -> dict[str, Any]:
     return out
 
 
-def layer_rows(dataset: Dataset) -> list[Any]:
-    """The dataset's layers as rows (name, kind, frozen, owner, ...), oldest first."""
-    with dataset.store.read() as conn:
-        return queries.list_layers(conn, dataset.id)
-
-
-def layer_dict(row: Any) -> dict[str, Any]:
-    """A layer as the API shows it."""
-    return {
-        "name": row.name,
-        "kind": row.kind,
-        "frozen": bool(row.frozen),
-        "owner": row.owner,
-        "description": row.description,
-        "created_at": row.created_at,
-    }
+def layer_out(who: Principal, row: Any) -> dict[str, Any]:
+    """A layer as the API and the pages show it to ``who``: the library's description of it
+    (:func:`assay.labels.layers.layer_info`) without its origin, which may name a layer the
+    user may not see, and whether they may write to it."""
+    out = layer_info(row)
+    out.pop("origin", None)
+    return {**out, "can_write": who.viewer.can_write(row)}

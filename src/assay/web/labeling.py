@@ -28,8 +28,7 @@ MAX_BULK_ITEMS = 100_000
 
 
 def _layer_out(state: AppState, who: Principal, dataset: Dataset, name: str) -> dict[str, Any]:
-    row = who.viewer.layer(dataset, name)
-    return {**data.layer_dict(row), "can_write": who.viewer.can_write(row)}
+    return data.layer_out(who, who.viewer.layer(dataset, name))
 
 
 # -- layers -----------------------------------------------------------------------------------
@@ -137,7 +136,7 @@ def queue_layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict
     labelable = ("human", "import")
     rows = [r for r in viewer.layers(dataset) if viewer.can_write(r) and r.kind in labelable]
     rows.sort(key=lambda r: (r.owner != who.user.username, r.kind != "human", r.id))
-    return [data.layer_dict(r) for r in rows]
+    return [data.layer_out(who, r) for r in rows]
 
 
 def queue_page(

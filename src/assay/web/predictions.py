@@ -22,7 +22,6 @@ from assay.errors import InvalidParameter
 from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
 from assay.store import reads
-from assay.web import data
 from assay.web.agreement import cell_filter
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
@@ -135,7 +134,7 @@ def _source(who: Principal, dataset: Dataset, name: str) -> tuple[Any, str | Non
     if found is not None:
         who.viewer.check_run(found, visible)
         return found, None if found["kind"] == "train" else found["layer"]
-    if name not in {r.name for r in data.layer_rows(dataset)}:
+    if name not in {la["name"] for la in dataset.layers()}:
         names = ", ".join(sorted(found_names(dataset))) or "none yet: run `assay predict --cv 5`"
         raise model_runs.RunNotFound(
             f"No model run or layer named {name!r} in dataset {dataset.name!r} (runs: {names})."

@@ -56,10 +56,7 @@ def _count(state: AppState, dataset_id: int, filter: str | None, version: object
 
 def layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict[str, Any]]:
     """The visible layers as dicts, each saying whether this user may write to it."""
-    return [
-        {**data.layer_dict(r), "can_write": who.viewer.can_write(r)}
-        for r in who.viewer.layers(dataset)
-    ]
+    return [data.layer_out(who, r) for r in who.viewer.layers(dataset)]
 
 
 def dataset_detail(
@@ -132,13 +129,11 @@ def item_detail(
     labels = []
     for r in rows:
         head = current.get(r.id)
+        shown = data.layer_out(who, r)
         labels.append(
             {
                 "layer": r.name,
-                "kind": r.kind,
-                "owner": r.owner,
-                "frozen": bool(r.frozen),
-                "can_write": who.viewer.can_write(r),
+                **{k: shown[k] for k in ("kind", "owner", "frozen", "can_write")},
                 "label": head.label if head else None,
                 "author": head.author if head else None,
                 "created_at": head.created_at if head else None,
