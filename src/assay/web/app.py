@@ -23,7 +23,7 @@ from assay.jobs.launcher import Launcher
 from assay.labels.committer import LabelCommitter
 from assay.project import Project
 from assay.sessions import LoginTokens, SessionStore
-from assay.web import api, errors, pages, pages_jobs, pages_map, pages_models, pages_work
+from assay.web import api, errors, pages
 from assay.web.keys import load_or_create_secret_key
 from assay.web.limiter import LoginLimiter
 from assay.web.middleware import BodyLimit, SecurityHeaders
@@ -106,10 +106,6 @@ def create_app(
 
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(pages.router)
-    app.include_router(pages_work.router)
-    app.include_router(pages_models.router)
-    app.include_router(pages_map.router)
-    app.include_router(pages_jobs.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

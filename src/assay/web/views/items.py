@@ -1,7 +1,8 @@
-"""What the API and the pages show, computed once: each page renders the same dict its JSON
-twin returns. Access rules (roles, blind mode, dataset scoping) are applied here, as the
-user's viewer (:class:`assay.access.Viewer`) decides them, so a page and its API endpoint
-cannot disagree about who sees what.
+"""Items as the API and the pages show them: keyset pages of a dataset's items, one item with
+its current label in every visible layer, its image, its history, and label writes.
+
+What the API returns about an item leaves out server details (the file path of its image,
+its content hash): :func:`public_item`.
 """
 
 from __future__ import annotations
@@ -14,66 +15,25 @@ from fastapi.responses import Response
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter, ItemNotFound, PermissionDenied
 from assay.labels.writes import LabelRequest, LabelWrite
-from assay.store import filters, reads
+from assay.store import reads
 from assay.store.queries import MAX_PAGE
-from assay.web import data, media
+from assay.store.reads import ITEM_FIELDS
+from assay.web import media
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
 from assay.web.urls import media_url
+from assay.web.views.datasets import default_layer, layer_out
 
 
-def open_dataset(state: AppState, name: str) -> Dataset:
-    """The dataset of that name (DatasetNotFound, a 404, when there is none)."""
-    return state.project.dataset(name)
-
-
-def list_datasets(state: AppState) -> list[dict[str, Any]]:
-    """Every dataset with its item count (cached: see :func:`item_count`)."""
-    out = []
-    for row in reads.datasets_with_last_item(state.project.store):
-        n = 0 if row.max_item is None else _count(state, row.id, None, row.max_item)
-        out.append({"id": row.id, "name": row.name, "created_at": row.created_at, "n_items": n})
+def public_item(row: dict[str, Any], media_url: str | None) -> dict[str, Any]:
+    """An item as the API shows it: public fields, its label and where its image is."""
+    out = {name: row.get(name) for name in ITEM_FIELDS}
+    out["key"] = out.pop("external_key")
+    if "label" in row:
+        out["label"] = row["label"]
+    out["media_url"] = media_url if row.get("kind") == "image" else None
     return out
-
-
-def item_count(state: AppState, dataset: Dataset, filter: str | None = None) -> int:
-    """How many items the dataset (or the slice ``filter`` selects) has.
-
-    Counting scans the dataset's index (70 ms at 1,000,000 items), so counts are cached by
-    the dataset's data version: items and labels are only ever added, so a count changes
-    only with it (without a filter, only with the largest item id).
-    """
-    version = reads.data_version(dataset.store, dataset.id)
-    return _count(state, dataset.id, filter, version if filter else version[0])
-
-
-def _count(state: AppState, dataset_id: int, filter: str | None, version: object) -> int:
-    store = state.project.store
-    key = ("n_items", dataset_id, filter or None, version)
-    return int(state.stats.get(key, lambda: reads.count_items(store, dataset_id, filter)))
-
-
-def layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict[str, Any]]:
-    """The visible layers as dicts, each saying whether this user may write to it."""
-    return [data.layer_out(who, r) for r in who.viewer.layers(dataset)]
-
-
-def dataset_detail(
-    state: AppState, who: Principal, dataset: Dataset, *, count: bool = True
-) -> dict[str, Any]:
-    """A dataset's name, size, classes and visible layers.
-
-    ``count=False`` leaves out the item count (``n_items`` None): pages that do not show it
-    skip even the look-up of the cached count.
-    """
-    return {
-        "id": dataset.id,
-        "name": dataset.name,
-        "n_items": item_count(state, dataset) if count else None,
-        "classes": dataset.classes(),
-        "layers": layers(state, who, dataset),
-    }
 
 
 def _check_layer(who: Principal, dataset: Dataset, layer: str) -> set[str]:
@@ -97,7 +57,7 @@ def items_page(
     """One keyset page of items matching ``filter``, with their label in ``layer``."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidParameter(f"limit must be between 1 and {MAX_PAGE}, got {limit}.")
-    layer = layer or _default_layer(state, who, dataset)
+    layer = layer or default_layer(who, dataset)
     visible = _check_layer(who, dataset, layer)
     who.viewer.check_filter(dataset, filter, visible)
     rows, cursor = dataset.items(filter or None, after=after, limit=limit, layer=layer)
@@ -106,17 +66,9 @@ def items_page(
         "dataset": dataset.name,
         "filter": filter or None,
         "layer": layer,
-        "items": [data.public_item(r, media_url(dataset.name, r["id"])) for r in rows],
+        "items": [public_item(r, media_url(dataset.name, r["id"])) for r in rows],
         "next": cursor,
     }
-
-
-def _default_layer(state: AppState, who: Principal, dataset: Dataset) -> str:
-    """``ground_truth`` when visible, else the first layer the user may see."""
-    names = [r.name for r in who.viewer.layers(dataset)]
-    if filters.DEFAULT_LAYER in names or not names:
-        return filters.DEFAULT_LAYER
-    return str(names[0])
 
 
 def item_detail(
@@ -129,7 +81,7 @@ def item_detail(
     labels = []
     for r in rows:
         head = current.get(r.id)
-        shown = data.layer_out(who, r)
+        shown = layer_out(who, r)
         labels.append(
             {
                 "layer": r.name,
@@ -145,26 +97,12 @@ def item_detail(
     return {
         "ok": True,
         "dataset": dataset.name,
-        "item": data.public_item(row, media_url(dataset.name, item_id)),
+        "item": public_item(row, media_url(dataset.name, item_id)),
         "labels": labels,
         "classes": dataset.classes(),
         "previous": prev,
         "next": nxt,
     }
-
-
-def statistics(
-    state: AppState, who: Principal, dataset: Dataset, filter: str | None
-) -> dict[str, Any]:
-    """The inventory of the dataset or of a filtered slice (cached while nothing changes)."""
-    visible = who.viewer.layer_names(dataset)
-    who.viewer.check_filter(dataset, filter, visible)
-    key = (dataset.id, filter or None, reads.data_version(dataset.store, dataset.id))
-    inventory: dict[str, Any] = state.stats.get(
-        key, lambda: dataset.stats(filter or None).to_dict()
-    )
-    shown = [layer for layer in inventory["layers"] if layer["name"] in visible]
-    return {"ok": True, **inventory, "layers": shown}
 
 
 def item_media(state: AppState, dataset: Dataset, item_id: int, *, thumb: bool) -> Response:

@@ -1,6 +1,6 @@
 """Layers, bulk label writes and the labeling queue, with the access rules applied.
 
-Like :mod:`assay.web.service`, each function computes what one API endpoint returns and its
+Like every module of ``views/``, each function computes what one API endpoint returns and its
 page shows. Who may do what:
 
 * creating a layer: admins and reviewers (any kind, any owner); annotators only a ``human``
@@ -18,17 +18,17 @@ from assay.active import queue
 from assay.dataset import Dataset
 from assay.errors import Conflict
 from assay.store import reads
-from assay.web import data
 from assay.web.auth import Principal
-from assay.web.service import item_count
 from assay.web.state import AppState
 from assay.web.urls import media_url
+from assay.web.views.datasets import item_count, layer_out
+from assay.web.views.items import public_item
 
 MAX_BULK_ITEMS = 100_000
 
 
 def _layer_out(state: AppState, who: Principal, dataset: Dataset, name: str) -> dict[str, Any]:
-    return data.layer_out(who, who.viewer.layer(dataset, name))
+    return layer_out(who, who.viewer.layer(dataset, name))
 
 
 # -- layers -----------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def queue_layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict
     labelable = ("human", "import")
     rows = [r for r in viewer.layers(dataset) if viewer.can_write(r) and r.kind in labelable]
     rows.sort(key=lambda r: (r.owner != who.user.username, r.kind != "human", r.id))
-    return [data.layer_out(who, r) for r in rows]
+    return [layer_out(who, r) for r in rows]
 
 
 def queue_page(
@@ -171,7 +171,7 @@ def queue_page(
         "suggestions": page.suggestion_list,
         "items": [
             {
-                **data.public_item({**r, "label": None}, media_url(dataset.name, r["id"])),
+                **public_item({**r, "label": None}, media_url(dataset.name, r["id"])),
                 "suggested": page.reasons.get(r["id"]),
             }
             for r in rows

@@ -19,10 +19,10 @@ from assay.dataset import Dataset
 from assay.maps import neighbours as nearest
 from assay.models import item_conformal
 from assay.store import filters, reads
-from assay.web import data
 from assay.web.auth import Principal
 from assay.web.state import AppState
 from assay.web.urls import media_url
+from assay.web.views.items import public_item
 
 TOP_K = 5
 N_NEIGHBOURS = 8
@@ -117,7 +117,7 @@ def neighbours(
     items = []
     for i in picked:
         row = rows[i]
-        public = data.public_item(row, media_url(dataset.name, i))
+        public = public_item(row, media_url(dataset.name, i))
         text = public.get("text")
         items.append(
             {

@@ -30,11 +30,11 @@ from assay.dataset import Dataset
 from assay.errors import Conflict, InvalidParameter
 from assay.store import reads
 from assay.store.selections import create_selection
-from assay.web import service
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
 from assay.web.urls import q
+from assay.web.views import datasets
 
 HEADER_BYTES = 24
 MAX_POLYGON = 5_000
@@ -130,7 +130,7 @@ def colors(
     if by == "disagreement" and who.viewer.blind:
         raise Forbidden("In blind mode annotators may not see where other annotators disagree.")
     if by == "label":
-        layer = layer or service._default_layer(state, who, dataset)
+        layer = layer or datasets.default_layer(who, dataset)
     elif by == "prediction":
         layer = layer or maps.default_prediction_layer(dataset)
     if by in ("label", "prediction") and layer:

@@ -7,10 +7,10 @@ from typing import Any
 
 from assay.dataset import Dataset
 from assay.store import reads
-from assay.web import data
 from assay.web.auth import Principal
 from assay.web.state import AppState
 from assay.web.urls import media_url
+from assay.web.views.items import public_item
 
 
 def suggestions(
@@ -38,7 +38,7 @@ def suggestions(
         item = by_id.get(r["item_id"])
         if item is None:
             continue
-        public = data.public_item(item, media_url(dataset.name, r["item_id"]))
+        public = public_item(item, media_url(dataset.name, r["item_id"]))
         items.append({**public, **{k: r[k] for k in ("rank", "score", "reason", "done", "label")}})
     return {
         "ok": True,

@@ -1,7 +1,7 @@
 """Model runs, their evaluation and the likely label issues, over the web.
 
 What the predictions page shows and its JSON twins return, computed once here (like
-:mod:`assay.web.agreement`). The evaluation (``ds.models.evaluate``) takes seconds on large
+:mod:`assay.web.views.agreement`). The evaluation (``ds.models.evaluate``) takes seconds on large
 slices, so it is cached while the dataset's data version (largest item and label ids) is
 unchanged: any import or label write, including a run writing its predictions, recomputes it.
 
@@ -22,11 +22,11 @@ from assay.errors import InvalidParameter
 from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
 from assay.store import reads
-from assay.web.agreement import cell_filter
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
 from assay.web.urls import media_url, q
+from assay.web.views.agreement import cell_filter
 
 RUN_FIELDS = (
     "id",
