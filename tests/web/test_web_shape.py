@@ -1,6 +1,7 @@
 """The shape of the faces, read from their source (no import, no server): ``web/`` and ``cli/``
 hold no SQL, only the app factory knows the app module, and ``web/``'s modules import one
-another without a cycle.
+another without a cycle and downward only (infrastructure, then ``views/``, then ``pages/``
+and ``api/``, then the app).
 
 Every import counts: at module level (``TYPE_CHECKING`` blocks included) and inside
 functions, since a function-level import is still a dependency, only a later one.
@@ -132,6 +133,29 @@ def test_web_modules_import_one_another_without_a_cycle() -> None:
     routes and pages, and the app above them all: no module depends on itself."""
     cycle = _cycle(web_import_graph())
     assert cycle is None, "import cycle in web/: " + " -> ".join(cycle or [])
+
+
+def _layer(module: str) -> int:
+    """0: infrastructure (state, auth, errors, rendering...), 1: views, 2: pages and API
+    routes, 3: the app that assembles them."""
+    if module in MAY_IMPORT_APP or module == APP_MODULE:
+        return 3
+    part = module.split(".")[2] if module.count(".") >= 2 else ""
+    return {"views": 1, "pages": 2, "api": 2}.get(part, 0)
+
+
+def test_web_layers_import_downward() -> None:
+    """Infrastructure imports no view, page or route; views no page or route; pages and API
+    routes not each other (both ask ``views/``)."""
+    found = []
+    for module, deps in web_import_graph().items():
+        for dep in deps:
+            up = _layer(dep) > _layer(module)
+            same = _layer(module) == _layer(dep) == 2
+            sideways = same and dep.split(".")[2] != module.split(".")[2]
+            if up or sideways:
+                found.append(f"{module} -> {dep}")
+    assert not found, "imports against the layers of web/:\n" + "\n".join(sorted(found))
 
 
 @pytest.mark.parametrize(
