@@ -27,10 +27,6 @@ from assay.web.views.items import public_item
 MAX_BULK_ITEMS = 100_000
 
 
-def _layer_out(state: AppState, who: Principal, dataset: Dataset, name: str) -> dict[str, Any]:
-    return layer_out(who, who.viewer.layer(dataset, name))
-
-
 # -- layers -----------------------------------------------------------------------------------
 
 
@@ -47,7 +43,7 @@ def create_layer(
     """Add an empty layer. Annotators may only add ``human`` layers they own themselves."""
     owner = who.viewer.new_layer_owner(kind, owner)
     info = dataset.create_layer(name, kind=kind, owner=owner, description=description)
-    return {"ok": True, "layer": _layer_out(state, who, dataset, info["name"])}
+    return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, info["name"]))}
 
 
 def copy_layer(
@@ -62,7 +58,7 @@ def copy_layer(
     """A new layer starting from the current labels of ``source`` (copies credited to you)."""
     who.viewer.layer(dataset, source)
     info = dataset.copy_layer(source, target, author=who.user.username, owner=owner)
-    return {"ok": True, "layer": _layer_out(state, who, dataset, info["name"])}
+    return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, info["name"]))}
 
 
 def rename_layer(
@@ -71,7 +67,7 @@ def rename_layer(
     """Rename a layer; its labels, history and snapshots follow it."""
     who.viewer.layer(dataset, layer)
     info = dataset.rename_layer(layer, name)
-    return {"ok": True, "layer": _layer_out(state, who, dataset, info["name"])}
+    return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, info["name"]))}
 
 
 def freeze_layer(
@@ -80,7 +76,7 @@ def freeze_layer(
     """Make a layer read-only, or writable again."""
     who.viewer.layer(dataset, layer)
     dataset.freeze_layer(layer, frozen)
-    return {"ok": True, "layer": _layer_out(state, who, dataset, layer)}
+    return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, layer))}
 
 
 # -- bulk writes ------------------------------------------------------------------------------
