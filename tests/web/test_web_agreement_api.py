@@ -12,7 +12,7 @@ from web_helpers import add_second_annotator, item_ids, login, without_tokens
 from assay.labels.agreement import confusion
 from assay.project import Project
 from assay.web import create_app
-from assay.web.agreement import cell_filter
+from assay.web.views.agreement import cell_filter
 
 API = "/api/v1/datasets/digits"
 

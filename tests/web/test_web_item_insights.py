@@ -69,7 +69,7 @@ def test_predictions_conformal_set_and_feature_neighbours(
 def test_neighbours_from_the_map_and_access_rules(
     client: TestClient, web_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assay.web import item_insights
+    from assay.web.views import item_insights
 
     # Feature sets above MAX_INDEX vectors are not indexed: the map's 2-D points are used.
     monkeypatch.setattr(item_insights, "MAX_INDEX", 1)

@@ -18,9 +18,9 @@ from web_helpers import item_ids, login
 
 from assay.project import Project
 from assay.store.selections import MAX_SELECTION
-from assay.web import create_app
-from assay.web.app import BodyLimit, WebSettings
-from assay.web.labeling import MAX_BULK_ITEMS
+from assay.web import WebSettings, create_app
+from assay.web.middleware import BodyLimit
+from assay.web.views.labeling import MAX_BULK_ITEMS
 
 MiB = 1024 * 1024
 LIMIT = WebSettings().max_body_bytes

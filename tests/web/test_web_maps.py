@@ -28,7 +28,7 @@ from assay.maps import (
 from assay.project import Project
 from assay.store import schema as t
 from assay.web import create_app
-from assay.web.maps import decode_points, encode_points
+from assay.web.views.maps import decode_points, encode_points
 
 API = "/api/v1/datasets"
 

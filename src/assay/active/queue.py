@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 
 from assay.errors import InvalidParameter
 from assay.store import schema as t
+from assay.store.engine import Store
+from assay.store.filters import compile_filter
 
 CURSOR = re.compile(r"^(?:s(?P<rank>\d{1,12})|(?P<item>\d{1,19}))$")
 
@@ -138,9 +140,19 @@ def count_labeled(
     return int(conn.execute(query).scalar_one())
 
 
-def count_items(conn: Connection, dataset_id: int, where: sa.ColumnElement[bool] | None) -> int:
-    """How many items of the dataset ``where`` selects."""
-    query = sa.select(sa.func.count()).where(t.items.c.dataset_id == dataset_id)
-    if where is not None:
-        query = query.where(where)
-    return int(conn.execute(query).scalar_one())
+def serve(
+    store: Store,
+    dataset_id: int,
+    layer_id: int,
+    *,
+    filter: str | None,
+    after: str | None,
+    limit: int,
+) -> tuple[QueuePage, int | None]:
+    """One page of the queue of the layer over the slice ``filter`` (:func:`next_items`) and,
+    on the first page (no ``after``), how many items of the slice the layer has labeled."""
+    with store.read() as conn:
+        where = compile_filter(conn, dataset_id, filter)
+        page = next_items(conn, dataset_id, layer_id, where=where, after=after, limit=limit)
+        labeled = None if after is not None else count_labeled(conn, dataset_id, layer_id, where)
+    return page, labeled

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from assay.errors import InvalidParameter
 from assay.store import queries
 from assay.store import schema as t
+from assay.store.vocabulary import ACTIVE_CASE_STATES, CASE_REASONS
 
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
@@ -69,7 +70,7 @@ def color_codes(
         legend = _by_layer(ds, ids, codes, layer, model_only=by == "prediction")
     elif by == "issue":
         layer = None
-        legend = list(t.CASE_REASONS)
+        legend = list(CASE_REASONS)
         _by_issue(ds, ids, codes)
     else:
         layer = None
@@ -127,13 +128,11 @@ def _by_layer(
 def _by_issue(ds: Dataset, ids: np.ndarray, codes: np.ndarray) -> None:
     c = t.review_cases.c
     reason = sa.case(
-        *[(c.reason == name, i) for i, name in enumerate(t.CASE_REASONS)], else_=NONE_CODE
+        *[(c.reason == name, i) for i, name in enumerate(CASE_REASONS)], else_=NONE_CODE
     )
     item, code = _stream(
         ds,
-        sa.select(c.item_id, reason).where(
-            c.dataset_id == ds.id, c.state.in_(t.ACTIVE_CASE_STATES)
-        ),
+        sa.select(c.item_id, reason).where(c.dataset_id == ds.id, c.state.in_(ACTIVE_CASE_STATES)),
     )
     pos, hit = _positions(ids, item)
     # The smallest code wins when an item has several open cases.
@@ -160,7 +159,7 @@ def _by_disagreement(ds: Dataset, ids: np.ndarray, codes: np.ndarray) -> None:
         ds,
         sa.select(c.item_id, c.id).where(
             c.dataset_id == ds.id,
-            c.state.in_(t.ACTIVE_CASE_STATES),
+            c.state.in_(ACTIVE_CASE_STATES),
             c.reason == "disagreement",
         ),
     )

@@ -29,6 +29,7 @@ from assay.labels.layers import ensure_layer
 from assay.labels.writes import LabelWrite, current_labels, write_labels
 from assay.store import queries
 from assay.store import schema as t
+from assay.store.vocabulary import ACTIVE_CASE_STATES, CASE_REASONS, CASE_STATES
 
 REVIEWED_LAYER = "reviewed"
 # The predicate of the partial unique index uq_review_cases_active, verbatim (ON CONFLICT must
@@ -42,7 +43,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "assign": (("open", "escalated"), None),
     "resolve": (("open", "escalated"), "resolved"),
     "dismiss": (("open", "escalated"), "dismissed"),
-    "comment": (t.CASE_STATES, None),
+    "comment": (CASE_STATES, None),
 }
 
 
@@ -107,9 +108,9 @@ def open_cases(
     if not cases:
         return []
     for c in cases:
-        if c["reason"] not in t.CASE_REASONS:
+        if c["reason"] not in CASE_REASONS:
             raise InvalidParameter(
-                f"Unknown reason {c['reason']!r}; use one of {', '.join(t.CASE_REASONS)}."
+                f"Unknown reason {c['reason']!r}; use one of {', '.join(CASE_REASONS)}."
             )
     when = _now()
     rows = [
@@ -180,7 +181,7 @@ def flag(
                 t.review_cases.c.dataset_id == dataset_id,
                 t.review_cases.c.item_id == item_id,
                 t.review_cases.c.reason == "flagged",
-                t.review_cases.c.state.in_(t.ACTIVE_CASE_STATES),
+                t.review_cases.c.state.in_(ACTIVE_CASE_STATES),
             )
         ).scalar_one()
         raise Conflict(
@@ -291,14 +292,14 @@ def list_cases(
     query = _case_query().where(c.c.dataset_id == dataset_id)
     states = [state] if isinstance(state, str) else list(state or [])
     for s in states:
-        if s not in t.CASE_STATES:
-            raise InvalidParameter(f"Unknown state {s!r}; use one of {', '.join(t.CASE_STATES)}.")
+        if s not in CASE_STATES:
+            raise InvalidParameter(f"Unknown state {s!r}; use one of {', '.join(CASE_STATES)}.")
     if states:
         query = query.where(c.c.state.in_(states))
     if reason is not None:
-        if reason not in t.CASE_REASONS:
+        if reason not in CASE_REASONS:
             raise InvalidParameter(
-                f"Unknown reason {reason!r}; use one of {', '.join(t.CASE_REASONS)}."
+                f"Unknown reason {reason!r}; use one of {', '.join(CASE_REASONS)}."
             )
         query = query.where(c.c.reason == reason)
     if label is not None:

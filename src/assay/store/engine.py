@@ -187,6 +187,17 @@ class Store:
             with contextlib.suppress(sa.exc.SQLAlchemyError):  # died with its server
                 conn.close()
 
+    def ping(self) -> None:
+        """Run a trivial query: StoreError, saying why, unless the store answers (for health
+        checks)."""
+        try:
+            with self.read() as conn:
+                conn.execute(sa.text("SELECT 1")).scalar_one()
+        except StoreError:
+            raise
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"The store does not answer: {_first_line(exc)}") from exc
+
     def close(self) -> None:
         """Close every pooled connection (the store can still be used afterwards)."""
         self.engine.dispose()

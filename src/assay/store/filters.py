@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from assay.errors import InvalidParameter
 from assay.store import queries
 from assay.store import schema as t
+from assay.store.vocabulary import ACTIVE_CASE_STATES, CASE_REASONS
 
 DEFAULT_LAYER = "ground_truth"
 # Fields whose argument names a layer they read (without one: DEFAULT_LAYER), with what they
@@ -188,15 +189,14 @@ def _confidence(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
 def _case(c: Clause) -> sa.ColumnElement[bool]:
     if c.op not in ("=", "!="):
         raise InvalidParameter(f"'case' compares with '=' or '!=', not {c.op!r}.")
-    if c.value != "any" and c.value not in t.CASE_REASONS:
+    if c.value != "any" and c.value not in CASE_REASONS:
         raise InvalidParameter(
-            f"Unknown review case reason {c.value!r}: "
-            f"use any or one of {', '.join(t.CASE_REASONS)}."
+            f"Unknown review case reason {c.value!r}: use any or one of {', '.join(CASE_REASONS)}."
         )
     cases = t.review_cases.alias().c
     # OR of equalities, not IN: an IN list is an "expanding" parameter that only
     # SQLAlchemy's own execution renders, and statistics run the compiled SQL on the driver.
-    active = sa.or_(*(cases.state == state for state in t.ACTIVE_CASE_STATES))
+    active = sa.or_(*(cases.state == state for state in ACTIVE_CASE_STATES))
     open_case = sa.exists().where(cases.item_id == t.items.c.id, active).correlate(t.items)
     if c.value != "any":
         open_case = open_case.where(cases.reason == c.value)

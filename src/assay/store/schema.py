@@ -239,10 +239,6 @@ label_heads = sa.Table(
     sqlite_with_rowid=False,
 )
 
-CASE_STATES = ("open", "escalated", "resolved", "dismissed")
-ACTIVE_CASE_STATES = ("open", "escalated")
-CASE_REASONS = ("disagreement", "low_confidence", "flagged", "mislabel", "outlier", "duplicate")
-
 # The review queue: one row per case about one item. ``version`` makes every transition a
 # compare-and-set (UPDATE ... WHERE version = :seen), so two reviewers acting at once cannot
 # both win; the loser gets a clear conflict and nothing changes.
@@ -524,8 +520,6 @@ suggestions = sa.Table(
 # ---------------------------------------------------------------------------------------------
 # Background jobs and embedding maps (migration 0006). Used by ``assay.jobs`` and ``assay.maps``.
 # ---------------------------------------------------------------------------------------------
-
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 
 # Long work started from the web app (training, cross-validation, scans, maps, suggestions):
 # a row per job, claimed and run by a worker process so no request ever waits for it. The

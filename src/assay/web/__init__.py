@@ -3,6 +3,7 @@
 Build it with :func:`create_app`; :mod:`assay.web.auth` holds the access rules.
 """
 
-from assay.web.app import WebSettings, create_app
+from assay.web.app import create_app
+from assay.web.state import WebSettings
 
 __all__ = ["WebSettings", "create_app"]

@@ -1,4 +1,4 @@
-"""Who is asking and what they may do: sessions or tokens, CSRF, roles, layers, login limits.
+"""Who is asking and what they may do: sessions or tokens, CSRF, roles.
 
 Every route but the login page and static files depends on :func:`principal` (through
 :func:`require`), so access is denied by default. A request is signed in by
@@ -16,33 +16,25 @@ own); everyone may flag an item for review. What a user may see and write (layer
 review cases, jobs, models; blind mode) is decided by their :class:`assay.access.Viewer`,
 built once per request with the principal (``who.viewer``).
 
-Login failures are counted in memory, per process (:class:`LoginLimiter`): 5 per username and
-address and 20 per address within a minute, then 429. In-process counting needs no table and
-no write per failed attempt; with N server processes an attacker gets at most N times the
-budget, which argon2's cost per attempt still keeps slow.
+Signing in and out is :mod:`assay.web.login`; its rate limit :mod:`assay.web.limiter`.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from assay.access import Viewer
+from assay.sessions import COOKIE, Session
 from assay.users import User, cached_user_for_token, user_for_token
-from assay.web.errors import Forbidden, TooManyRequests, Unauthorized
-from assay.web.sessions import COOKIE, Session
-
-if TYPE_CHECKING:
-    from assay.web.app import AppState
+from assay.web.errors import Forbidden, Unauthorized
+from assay.web.state import AppState, app_state
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -75,12 +67,6 @@ class Principal:
     def can(self, permission: str) -> bool:
         """Whether the user's role grants ``permission`` (unknown permissions: never)."""
         return self.user.role in PERMISSIONS.get(permission, frozenset())
-
-
-def app_state(request: Request) -> AppState:
-    """The app's shared state (project, settings, sessions...)."""
-    state: AppState = request.app.state.assay
-    return state
 
 
 # -- finding the principal --------------------------------------------------------------------
@@ -184,7 +170,7 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-# -- login ------------------------------------------------------------------------------------
+# -- signing in -------------------------------------------------------------------------------
 
 
 def client_address(request: Request) -> str:
@@ -199,66 +185,3 @@ def safe_next(target: str | None) -> str:
     if any(ch in target for ch in "\\\t\r\n") or urlsplit(target).netloc:
         return "/"
     return target
-
-
-class LoginLimiter:
-    """Counts failed logins per key in a sliding window; bounded in memory.
-
-    Parameters
-    ----------
-    per_user : int
-        Failures allowed per (username, address) within ``window_s``.
-    per_address : int
-        Failures allowed per address (whatever the usernames) within ``window_s``.
-    max_keys : int
-        Keys remembered at most; the least recently failed are forgotten first.
-    """
-
-    def __init__(
-        self,
-        per_user: int = 5,
-        per_address: int = 20,
-        window_s: float = 60.0,
-        max_keys: int = 10_000,
-    ) -> None:
-        self.per_user = per_user
-        self.per_address = per_address
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self._failures: OrderedDict[tuple[str, ...], deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _keys(self, username: str, address: str) -> list[tuple[tuple[str, ...], int]]:
-        by_user = (username.strip().lower(), address)
-        return [(by_user, self.per_user), ((address,), self.per_address)]
-
-    def check(self, username: str, address: str) -> None:
-        """Raise TooManyRequests while either budget is spent."""
-        now = time.monotonic()
-        with self._lock:
-            for key, limit in self._keys(username, address):
-                times = self._failures.get(key)
-                while times and now - times[0] > self.window_s:
-                    times.popleft()
-                if times and len(times) >= limit:
-                    wait = int(self.window_s - (now - times[0])) + 1
-                    raise TooManyRequests(
-                        f"Too many failed sign-ins; try again in {wait} s.",
-                        headers={"Retry-After": str(wait)},
-                    )
-
-    def failed(self, username: str, address: str) -> None:
-        """Record one failure."""
-        now = time.monotonic()
-        with self._lock:
-            for key, limit in self._keys(username, address):
-                times = self._failures.pop(key, None) or deque(maxlen=limit)
-                times.append(now)
-                self._failures[key] = times  # most recent last
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
-
-    def succeeded(self, username: str, address: str) -> None:
-        """Forget the (username, address) failures after a good login."""
-        with self._lock:
-            self._failures.pop(self._keys(username, address)[0][0], None)

@@ -15,6 +15,7 @@ traceback, no SQL, no paths); the exception is re-raised for the server log.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -128,6 +129,9 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+ErrorPage = Callable[[Request, str, int, dict[str, str] | None], Response]
+
+
 def _respond(
     request: Request,
     message: str,
@@ -143,9 +147,8 @@ def _respond(
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
-    from assay.web.pages import render_error
-
-    return render_error(request, message, status, headers)
+    page: ErrorPage = request.app.state.error_page
+    return page(request, message, status, headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -219,8 +222,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return _respond(request, "Internal error: the server log has the details.", 500)
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+def install(app: FastAPI, error_page: ErrorPage) -> None:
+    """Register the handlers on ``app``; ``error_page`` renders the error of a page (not an
+    API path), so this module needs nothing of the page rendering."""
+    app.state.error_page = error_page
     app.add_exception_handler(HTTPError, _http_error)
     app.add_exception_handler(AssayError, _assay_error)
     app.add_exception_handler(StarletteHTTPException, _starlette_error)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from assay.sessions import COOKIE, LOGIN_COOKIE, Session
 from assay.users import authenticate
-from assay.web.auth import app_state, client_address
+from assay.web.auth import client_address
 from assay.web.errors import Forbidden, Unauthorized
-from assay.web.sessions import COOKIE, LOGIN_COOKIE, Session
+from assay.web.state import app_state
 
 LOGIN_TOKEN_TTL_S = 3600
 

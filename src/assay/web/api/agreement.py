@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.web import agreement, service
 from assay.web.api.datasets import FilterParam, Reader
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
+from assay.web.state import app_state
+from assay.web.views import agreement
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["agreement"])
 Reviewer = Annotated[Principal, Depends(require("review"))]
@@ -39,7 +41,7 @@ def agreement_report(
     return agreement.agreement_report(
         state,
         who,
-        service.open_dataset(state, name),
+        open_dataset(state, name),
         layers=layers,
         filter=filter,
         reference=reference,
@@ -59,7 +61,7 @@ def confusion(
     cell the items-grid filter that opens the items behind it (null if it cannot be written)."""
     state = app_state(request)
     return agreement.confusion_report(
-        state, who, service.open_dataset(state, name), a=a, b=b, filter=filter
+        state, who, open_dataset(state, name), a=a, b=b, filter=filter
     )
 
 
@@ -84,7 +86,7 @@ def run_consensus(name: str, body: ConsensusRun, request: Request, who: Reviewer
     return agreement.run_consensus(
         state,
         who,
-        service.open_dataset(state, name),
+        open_dataset(state, name),
         method=body.method,
         layers=body.layers,
         filter=body.filter,

@@ -6,8 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from assay.web import service
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
+from assay.web.state import app_state
+from assay.web.views import datasets
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["datasets"])
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -20,20 +22,20 @@ FilterParam = Annotated[
 @router.get("/datasets")
 def list_datasets(request: Request, who: Reader) -> dict[str, Any]:
     """Every dataset with its item count."""
-    return {"ok": True, "datasets": service.list_datasets(app_state(request))}
+    return {"ok": True, "datasets": datasets.list_datasets(app_state(request))}
 
 
 @router.get("/datasets/{name}")
 def get_dataset(name: str, request: Request, who: Reader) -> dict[str, Any]:
     """One dataset: size, classes and the layers you may see."""
     state = app_state(request)
-    return {"ok": True, **service.dataset_detail(state, who, service.open_dataset(state, name))}
+    return {"ok": True, **datasets.dataset_detail(state, who, open_dataset(state, name))}
 
 
 @router.get("/datasets/{name}/classes")
 def classes(name: str, request: Request, who: Reader) -> dict[str, Any]:
     """The dataset's class names in schema order."""
-    dataset = service.open_dataset(app_state(request), name)
+    dataset = open_dataset(app_state(request), name)
     return {"ok": True, "classes": dataset.classes()}
 
 
@@ -41,7 +43,7 @@ def classes(name: str, request: Request, who: Reader) -> dict[str, Any]:
 def layers(name: str, request: Request, who: Reader) -> dict[str, Any]:
     """The annotation layers you may see, and whether you may write to each."""
     state = app_state(request)
-    return {"ok": True, "layers": service.layers(state, who, service.open_dataset(state, name))}
+    return {"ok": True, "layers": datasets.layers(state, who, open_dataset(state, name))}
 
 
 @router.get("/datasets/{name}/statistics")
@@ -50,4 +52,4 @@ def statistics(
 ) -> dict[str, Any]:
     """The inventory of the dataset or of the slice ``filter`` selects."""
     state = app_state(request)
-    return service.statistics(state, who, service.open_dataset(state, name), filter)
+    return datasets.statistics(state, who, open_dataset(state, name), filter)

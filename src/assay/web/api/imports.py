@@ -33,9 +33,9 @@ from assay.errors import DatasetNotFound, InvalidParameter
 from assay.ingest import detect
 from assay.jobs import kinds
 from assay.store.naming import clean_name
-from assay.web.app import AppState
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.errors import HTTPError
+from assay.web.state import AppState, app_state
 
 router = APIRouter(tags=["imports"])
 Admin = Annotated[Principal, Depends(require("manage_users"))]

@@ -8,10 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.store.queries import MAX_PAGE
-from assay.web import service
 from assay.web.api.datasets import FilterParam, Reader
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.params import Cursor, Id
+from assay.web.state import app_state
+from assay.web.views import items
+from assay.web.views.datasets import open_dataset
+from assay.web.views.item_insights import insights
 
 router = APIRouter(tags=["items"])
 ItemId = Id
@@ -34,8 +37,8 @@ def list_items(
     (``next`` is null on the last page).
     """
     state = app_state(request)
-    dataset = service.open_dataset(state, name)
-    return service.items_page(
+    dataset = open_dataset(state, name)
+    return items.items_page(
         state, who, dataset, filter=filter, layer=layer, after=after, limit=limit
     )
 
@@ -46,7 +49,7 @@ def get_item(
 ) -> dict[str, Any]:
     """One item, its current label in each layer you may see, and its neighbours."""
     state = app_state(request)
-    return service.item_detail(state, who, service.open_dataset(state, name), item_id, filter)
+    return items.item_detail(state, who, open_dataset(state, name), item_id, filter)
 
 
 @router.get("/datasets/{name}/items/{item_id}/insights")
@@ -54,10 +57,8 @@ def item_insights(name: str, item_id: ItemId, request: Request, who: Reader) -> 
     """What the models make of the item: each model layer's prediction with its top class
     probabilities, the conformal prediction set (90%) of the newest model run, and the
     nearest neighbours (in the cached feature vectors, else the embedding map)."""
-    from assay.web.item_insights import insights
-
     state = app_state(request)
-    return insights(state, who, service.open_dataset(state, name), item_id)
+    return insights(state, who, open_dataset(state, name), item_id)
 
 
 @router.get(
@@ -74,7 +75,7 @@ def get_media(
 ) -> Response:
     """The item's image (``thumb=true``: at most 160 pixels on a side)."""
     state = app_state(request)
-    return service.item_media(state, service.open_dataset(state, name), item_id, thumb=thumb)
+    return items.item_media(state, open_dataset(state, name), item_id, thumb=thumb)
 
 
 class LabelChange(BaseModel):
@@ -97,8 +98,8 @@ async def set_label(
     an ``idempotency_key`` (any unique string) to make retries of the same write safe.
     """
     state = app_state(request)
-    dataset = service.open_dataset(state, name)
-    return await service.write_label_async(
+    dataset = open_dataset(state, name)
+    return await items.write_label_async(
         state,
         who,
         dataset,
@@ -120,4 +121,4 @@ def history(
 ) -> dict[str, Any]:
     """Every label the item had (who, what, when, why), per layer, oldest first."""
     state = app_state(request)
-    return service.label_history(state, who, service.open_dataset(state, name), item_id, layer)
+    return items.label_history(state, who, open_dataset(state, name), item_id, layer)

@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay import jobs
 from assay.errors import InvalidParameter
-from assay.store import schema as t
-from assay.web import service
-from assay.web.app import AppState
-from assay.web.auth import Principal, app_state, require
+from assay.store.vocabulary import JOB_STATES
+from assay.web.auth import Principal, require
 from assay.web.errors import Forbidden
 from assay.web.params import Id
+from assay.web.state import AppState, app_state
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["jobs"])
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -59,7 +59,7 @@ def kinds(who: Reader) -> dict[str, Any]:
 def start_job(name: str, body: JobRequest, request: Request, who: Reader) -> dict[str, Any]:
     """Queue a job on the dataset as you; a worker starts it at once if one is free."""
     state = app_state(request)
-    dataset = service.open_dataset(state, name)
+    dataset = open_dataset(state, name)
     kind = jobs.get_kind(body.kind)
     if not who.can(kind.permission):
         raise Forbidden(f"Your role ({who.user.role}) may not start {kind.name!r} jobs.")
@@ -85,7 +85,7 @@ def list_jobs(
 ) -> dict[str, Any]:
     """The dataset's jobs, newest first; ``before`` a job id for the next page."""
     app = app_state(request)
-    dataset = service.open_dataset(app, name)
+    dataset = open_dataset(app, name)
     states = _states(state)
     rows = jobs.list_jobs(dataset.store, dataset.id, states=states, before=before, limit=limit)
     _keep_working(app, rows)
@@ -97,7 +97,7 @@ def list_jobs(
 def get_dataset_job(name: str, job_id: JobId, request: Request, who: Reader) -> dict[str, Any]:
     """One job of the dataset."""
     app = app_state(request)
-    dataset = service.open_dataset(app, name)
+    dataset = open_dataset(app, name)
     job = jobs.get(dataset.store, job_id, dataset.id)
     _keep_working(app, [job])
     return {"ok": True, "job": who.viewer.job(job)}
@@ -139,8 +139,8 @@ def _states(state: str | None) -> tuple[str, ...] | None:
         return None
     if state == "active":
         return ("queued", "running")
-    if state not in t.JOB_STATES:
+    if state not in JOB_STATES:
         raise InvalidParameter(
-            f"Unknown job state {state!r}: use active, any or one of {', '.join(t.JOB_STATES)}."
+            f"Unknown job state {state!r}: use active, any or one of {', '.join(JOB_STATES)}."
         )
     return (state,)

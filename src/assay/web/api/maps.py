@@ -1,6 +1,6 @@
 """Embedding maps under /api/v1: the list, points as compact binary, colors, selections.
 
-The binary layout of ``/points`` is documented in :mod:`assay.web.maps`.
+The binary layout of ``/points`` is documented in :mod:`assay.web.views.maps`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assay.store.selections import MAX_SELECTION
-from assay.web import maps, service
 from assay.web.api.datasets import Reader
-from assay.web.auth import app_state
 from assay.web.params import Id
+from assay.web.state import app_state
+from assay.web.views import maps
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["maps"])
 MapId = Id
@@ -25,13 +26,13 @@ MapId = Id
 @router.get("/datasets/{name}/maps")
 def list_maps(name: str, request: Request, who: Reader) -> dict[str, Any]:
     """The dataset's maps, newest first, in every state (running, ready, failed)."""
-    return maps.list_maps(service.open_dataset(app_state(request), name))
+    return maps.list_maps(open_dataset(app_state(request), name))
 
 
 @router.get("/datasets/{name}/maps/latest")
 def latest_map(name: str, request: Request, who: Reader) -> dict[str, Any]:
     """The newest ready map (404 with a hint when the dataset has none yet)."""
-    return maps.latest(service.open_dataset(app_state(request), name))
+    return maps.latest(open_dataset(app_state(request), name))
 
 
 @router.get(
@@ -45,7 +46,7 @@ def map_points(name: str, map_id: MapId, request: Request, who: Reader) -> Respo
     ``float64[n]`` (id_bytes 8), in ascending id order."""
     state = app_state(request)
     started = time.perf_counter()
-    cached = maps.cached_map(state, service.open_dataset(state, name), map_id)
+    cached = maps.cached_map(state, open_dataset(state, name), map_id)
     total_ms = (time.perf_counter() - started) * 1000
     return Response(
         cached.payload,
@@ -75,7 +76,7 @@ def map_colors(
     ``disagreement`` (human layers disagree). Blind mode limits annotators to their layers.
     """
     state = app_state(request)
-    dataset = service.open_dataset(state, name)
+    dataset = open_dataset(state, name)
     return maps.colors(state, who, dataset, map_id, by=by, layer=layer or None)
 
 
@@ -114,7 +115,7 @@ def create_selection(
     return maps.select(
         state,
         who,
-        service.open_dataset(state, name),
+        open_dataset(state, name),
         item_ids=body.item_ids,
         map_id=body.map_id,
         polygon=body.polygon,

@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from assay.web import predictions, service
 from assay.web.api.datasets import FilterParam, Reader
-from assay.web.auth import app_state
+from assay.web.state import app_state
+from assay.web.views import predictions
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["predictions"])
 NameParam = Annotated[str, Query(min_length=1, max_length=200)]
@@ -23,7 +24,7 @@ def list_runs(name: str, request: Request, who: Reader) -> dict[str, Any]:
     """Every model run of the dataset you may see (blind mode: those trained on your
     layers), newest first: name, kind (``cv``, ``train``...), state, model, metrics,
     predictions layer, training snapshot, created_at..."""
-    dataset = service.open_dataset(app_state(request), name)
+    dataset = open_dataset(app_state(request), name)
     runs = predictions.list_runs(who, dataset)
     return {"ok": True, "runs": runs, "default": predictions.default_run(runs)}
 
@@ -32,7 +33,7 @@ def list_runs(name: str, request: Request, who: Reader) -> dict[str, Any]:
 def get_run(name: str, run: str, request: Request, who: Reader) -> dict[str, Any]:
     """One model run of the dataset (404 if it has none of that name, 403 if blind mode
     hides it)."""
-    dataset = service.open_dataset(app_state(request), name)
+    dataset = open_dataset(app_state(request), name)
     return {"ok": True, "run": predictions.get_run(who, dataset, run)}
 
 
@@ -55,7 +56,7 @@ def evaluation(
     return predictions.evaluation(
         state,
         who,
-        service.open_dataset(state, name),
+        open_dataset(state, name),
         run=run,
         reference=reference,
         filter=filter,
@@ -84,7 +85,7 @@ def issues(
     return predictions.issues(
         state,
         who,
-        service.open_dataset(state, name),
+        open_dataset(state, name),
         run=run,
         kind=kind,
         after=after,

@@ -7,11 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.store import schema as t
-from assay.web import review, service
+from assay.store.vocabulary import CASE_STATES
 from assay.web.api.datasets import Reader
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.params import Cursor, Id
+from assay.web.state import app_state
+from assay.web.views import review
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["review"])
 Reviewer = Annotated[Principal, Depends(require("review"))]
@@ -82,7 +84,7 @@ def list_cases(
         list[str] | None,
         Query(
             max_length=5,
-            description=f"{', '.join(t.CASE_STATES)}, active or any (repeatable).",
+            description=f"{', '.join(CASE_STATES)}, active or any (repeatable).",
         ),
     ] = None,
     reason: Annotated[str | None, Query(max_length=40)] = None,
@@ -97,7 +99,7 @@ def list_cases(
     return review.list_cases(
         app,
         who,
-        service.open_dataset(app, name),
+        open_dataset(app, name),
         states=state,
         reason=reason,
         label=label,
@@ -111,21 +113,21 @@ def list_cases(
 @router.get("/datasets/{name}/review/counts")
 def counts(name: str, request: Request, who: Reader) -> dict[str, Any]:
     """How many cases there are per state and reason."""
-    return review.counts(service.open_dataset(app_state(request), name))
+    return review.counts(open_dataset(app_state(request), name))
 
 
 @router.get("/datasets/{name}/review/cases/{case_id}")
 def get_case(name: str, case_id: CaseId, request: Request, who: Reader) -> dict[str, Any]:
     """One case: its evidence, every visible layer's label now, and its audit log."""
     app = app_state(request)
-    return review.case_detail(app, who, service.open_dataset(app, name), case_id)
+    return review.case_detail(app, who, open_dataset(app, name), case_id)
 
 
 def _act(
     request: Request, who: Principal, name: str, case_id: int, action: str, **kw: Any
 ) -> dict[str, Any]:
     app = app_state(request)
-    return review.act(app, who, service.open_dataset(app, name), case_id, action, **kw)
+    return review.act(app, who, open_dataset(app, name), case_id, action, **kw)
 
 
 @router.post("/datasets/{name}/review/cases/{case_id}/escalate")
@@ -184,7 +186,7 @@ def comment(
 def flag(name: str, body: Flag, request: Request, who: Flagger) -> dict[str, Any]:
     """Flag an item for review with a comment (anyone signed in); 409 if it is flagged already."""
     app = app_state(request)
-    dataset = service.open_dataset(app, name)
+    dataset = open_dataset(app, name)
     return review.flag(app, who, dataset, body.item_id, comment=body.comment, label=body.label)
 
 
@@ -192,5 +194,5 @@ def flag(name: str, body: Flag, request: Request, who: Flagger) -> dict[str, Any
 def scan(name: str, body: Scan, request: Request, who: Reviewer) -> dict[str, Any]:
     """Open cases where layers disagree or consensus is unsure (reviewers and admins)."""
     app = app_state(request)
-    dataset = service.open_dataset(app, name)
+    dataset = open_dataset(app, name)
     return review.scan(app, who, dataset, layers=body.layers, threshold=body.threshold)

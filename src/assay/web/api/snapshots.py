@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.web import service, versions
 from assay.web.api.datasets import Reader
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
+from assay.web.state import app_state
+from assay.web.views import snapshots
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["snapshots"])
 Reviewer = Annotated[Principal, Depends(require("review"))]
@@ -31,7 +33,7 @@ class NewSnapshot(BaseModel):
 def list_snapshots(name: str, request: Request, who: Reader) -> dict[str, Any]:
     """The dataset's snapshots, newest first."""
     state = app_state(request)
-    return versions.list_snapshots(state, who, service.open_dataset(state, name))
+    return snapshots.list_snapshots(state, who, open_dataset(state, name))
 
 
 @router.post("/datasets/{name}/snapshots", status_code=201)
@@ -40,10 +42,10 @@ def create_snapshot(
 ) -> dict[str, Any]:
     """Record the current labels under a new name (reviewers and admins); never changed later."""
     state = app_state(request)
-    return versions.create_snapshot(
+    return snapshots.create_snapshot(
         state,
         who,
-        service.open_dataset(state, name),
+        open_dataset(state, name),
         name=body.name,
         layers=body.layers,
         description=body.description,
@@ -57,9 +59,9 @@ def diff(
     who: Reader,
     a: SnapshotRef,
     b: SnapshotRef = "now",
-    limit: Annotated[int, Query(ge=0, le=10_000)] = versions.DIFF_ITEMS,
+    limit: Annotated[int, Query(ge=0, le=10_000)] = snapshots.DIFF_ITEMS,
 ) -> dict[str, Any]:
     """What changed from snapshot ``a`` to ``b`` (a snapshot or ``now``): relabels with the
     class-to-class flows, labels added and removed, per layer, per class and per item."""
     state = app_state(request)
-    return versions.diff(state, who, service.open_dataset(state, name), a=a, b=b, limit=limit)
+    return snapshots.diff(state, who, open_dataset(state, name), a=a, b=b, limit=limit)

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from assay.web import service
-from assay.web import suggestions as view
 from assay.web.api.datasets import Reader
-from assay.web.auth import app_state
+from assay.web.state import app_state
+from assay.web.views import suggestions as view
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["suggestions"])
 
@@ -28,7 +28,7 @@ def suggestions(
     rank order, each with its score and the reason it was picked; ``pending`` leaves out the
     ones already labeled. ``after`` is a rank (keyset paging)."""
     state = app_state(request)
-    dataset = service.open_dataset(state, name)
+    dataset = open_dataset(state, name)
     return view.suggestions(
         state, who, dataset, layer, after=after, limit=limit, pending_only=pending
     )

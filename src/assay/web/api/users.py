@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay import users
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.params import Id
+from assay.web.state import app_state
 
 router = APIRouter(tags=["users"])
 Admin = Annotated[Principal, Depends(require("manage_users"))]

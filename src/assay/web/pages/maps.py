@@ -1,7 +1,7 @@
 """The embedding map page: every item as a point, colored by label, prediction or issue.
 
 The page is a shell; ``static/map.js`` fetches the points (compact binary, see
-:mod:`assay.web.maps`) and the colors from the API, draws them on a canvas, and sends lasso
+:mod:`assay.web.views.maps`) and the colors from the API, draws them on a canvas, and sends lasso
 selections and bulk labels back through the API with the session's CSRF token.
 """
 
@@ -14,9 +14,12 @@ from fastapi.responses import Response
 
 from assay import jobs, maps
 from assay.dataset import Dataset
-from assay.web import service
-from assay.web.auth import Principal, app_state, require
-from assay.web.pages import render
+from assay.web.auth import Principal, require
+from assay.web.rendering import render
+from assay.web.state import app_state
+from assay.web.urls import q
+from assay.web.views import datasets
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -26,8 +29,8 @@ Reader = Annotated[Principal, Depends(require("read"))]
 def map_page(request: Request, name: str, who: Reader) -> Response:
     """The newest ready map of the dataset, or a button to compute one."""
     state = app_state(request)
-    dataset = service.open_dataset(state, name)
-    detail = service.dataset_detail(state, who, dataset, count=False)
+    dataset = open_dataset(state, name)
+    detail = datasets.dataset_detail(state, who, dataset, count=False)
     info = maps.latest_map(dataset)
     recent = maps.list_maps(dataset, limit=1)
     pending = recent[0] if recent and recent[0]["state"] != "ready" else None
@@ -36,12 +39,12 @@ def map_page(request: Request, name: str, who: Reader) -> Response:
     layers: list[dict[str, Any]] = detail["layers"]
     names = [la["name"] for la in layers]
     prediction = maps.default_prediction_layer(dataset)
-    api = f"/api/v1/datasets/{service.q(name)}"
+    api = f"/api/v1/datasets/{q(name)}"
     context = {
         "ds": detail,
         "map": info,
         "pending": pending,
-        "label_layer": service._default_layer(state, who, dataset) if names else "",
+        "label_layer": datasets.default_layer(who, dataset) if names else "",
         "prediction_layer": prediction if prediction in names else "",
         "model_layers": [la for la in layers if la["kind"] == "model"],
         "writable": [la for la in layers if la["can_write"] and not la["frozen"]],

@@ -1,84 +1,39 @@
-"""What the API and the pages show, computed once: each page renders the same dict its JSON
-twin returns. Access rules (roles, blind mode, dataset scoping) are applied here, as the
-user's viewer (:class:`assay.access.Viewer`) decides them, so a page and its API endpoint
-cannot disagree about who sees what.
+"""Items as the API and the pages show them: keyset pages of a dataset's items, one item with
+its current label in every visible layer, its image, its history, and label writes.
+
+What the API returns about an item leaves out server details (the file path of its image,
+its content hash): :func:`public_item`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import Any
-from urllib.parse import quote
 
 from fastapi.responses import Response
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter, ItemNotFound, PermissionDenied
 from assay.labels.writes import LabelRequest, LabelWrite
-from assay.store import filters
+from assay.store import reads
 from assay.store.queries import MAX_PAGE
-from assay.web import data, media
-from assay.web.app import API_PREFIX, AppState
+from assay.store.reads import ITEM_FIELDS
+from assay.web import media
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
+from assay.web.state import AppState
+from assay.web.urls import media_url
+from assay.web.views.datasets import default_layer, layer_out
 
 
-def q(value: object) -> str:
-    """A URL path segment (dataset names may hold any character)."""
-    return quote(str(value), safe="")
-
-
-def media_url(dataset: str, item_id: int) -> str:
-    """Where an item's image is served."""
-    return f"{API_PREFIX}/datasets/{q(dataset)}/items/{item_id}/media"
-
-
-def open_dataset(state: AppState, name: str) -> Dataset:
-    """The dataset of that name (DatasetNotFound, a 404, when there is none)."""
-    return state.project.dataset(name)
-
-
-def list_datasets(state: AppState) -> list[dict[str, Any]]:
-    """Every dataset with its item count.
-
-    Counting a dataset scans its index (70 ms at 1,000,000 items), so counts are cached by
-    the dataset's largest item id: items are only ever added, so the count changes with it.
-    """
-    out = []
-    with state.project.store.read() as conn:
-        for row in data.dataset_rows(conn):
-            n = 0
-            if row.max_item is not None:
-                count = functools.partial(data.count_items, conn, row.id)
-                n = state.stats.get(("n_items", row.id, row.max_item), count)
-            out.append({"id": row.id, "name": row.name, "created_at": row.created_at, "n_items": n})
+def public_item(row: dict[str, Any], media_url: str | None) -> dict[str, Any]:
+    """An item as the API shows it: public fields, its label and where its image is."""
+    out = {name: row.get(name) for name in ITEM_FIELDS}
+    out["key"] = out.pop("external_key")
+    if "label" in row:
+        out["label"] = row["label"]
+    out["media_url"] = media_url if row.get("kind") == "image" else None
     return out
-
-
-def layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict[str, Any]]:
-    """The visible layers as dicts, each saying whether this user may write to it."""
-    return [
-        {**data.layer_dict(r), "can_write": who.viewer.can_write(r)}
-        for r in who.viewer.layers(dataset)
-    ]
-
-
-def dataset_detail(
-    state: AppState, who: Principal, dataset: Dataset, *, count: bool = True
-) -> dict[str, Any]:
-    """A dataset's name, size, classes and visible layers.
-
-    ``count=False`` leaves out the item count (``n_items`` None): counting is a scan of the
-    dataset's index (about 40 ms at 1,000,000 items), which pages that do not show it skip.
-    """
-    return {
-        "id": dataset.id,
-        "name": dataset.name,
-        "n_items": len(dataset) if count else None,
-        "classes": dataset.classes(),
-        "layers": layers(state, who, dataset),
-    }
 
 
 def _check_layer(who: Principal, dataset: Dataset, layer: str) -> set[str]:
@@ -102,7 +57,7 @@ def items_page(
     """One keyset page of items matching ``filter``, with their label in ``layer``."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidParameter(f"limit must be between 1 and {MAX_PAGE}, got {limit}.")
-    layer = layer or _default_layer(state, who, dataset)
+    layer = layer or default_layer(who, dataset)
     visible = _check_layer(who, dataset, layer)
     who.viewer.check_filter(dataset, filter, visible)
     rows, cursor = dataset.items(filter or None, after=after, limit=limit, layer=layer)
@@ -111,50 +66,38 @@ def items_page(
         "dataset": dataset.name,
         "filter": filter or None,
         "layer": layer,
-        "items": [data.public_item(r, media_url(dataset.name, r["id"])) for r in rows],
+        "items": [public_item(r, media_url(dataset.name, r["id"])) for r in rows],
         "next": cursor,
     }
-
-
-def _default_layer(state: AppState, who: Principal, dataset: Dataset) -> str:
-    """``ground_truth`` when visible, else the first layer the user may see."""
-    names = [r.name for r in who.viewer.layers(dataset)]
-    if filters.DEFAULT_LAYER in names or not names:
-        return filters.DEFAULT_LAYER
-    return str(names[0])
 
 
 def item_detail(
     state: AppState, who: Principal, dataset: Dataset, item_id: int, filter: str | None = None
 ) -> dict[str, Any]:
     """One item, its current label in every visible layer, and its neighbours in ``filter``."""
-    row = data.get_item(dataset, item_id)
+    row = reads.item(dataset.store, dataset.id, item_id)
     rows = who.viewer.layers(dataset)
-    current = data.current_labels(dataset, item_id, [r.id for r in rows])
+    current = reads.current_labels(dataset.store, [item_id], [r.id for r in rows]).get(item_id, {})
     labels = []
     for r in rows:
         head = current.get(r.id)
+        shown = layer_out(who, r)
         labels.append(
             {
                 "layer": r.name,
-                "kind": r.kind,
-                "owner": r.owner,
-                "frozen": bool(r.frozen),
-                "can_write": who.viewer.can_write(r),
-                "label": head.class_name if head else None,
+                **{k: shown[k] for k in ("kind", "owner", "frozen", "can_write")},
+                "label": head.label if head else None,
                 "author": head.author if head else None,
                 "created_at": head.created_at if head else None,
                 "reason": head.reason if head else None,
             }
         )
     who.viewer.check_filter(dataset, filter, {r.name for r in rows})
-    with dataset.store.read() as conn:
-        where = filters.compile_filter(conn, dataset.id, filter)
-    prev, nxt = data.neighbours(dataset, item_id, where)
+    prev, nxt = reads.neighbours(dataset.store, dataset.id, item_id, filter)
     return {
         "ok": True,
         "dataset": dataset.name,
-        "item": data.public_item(row, media_url(dataset.name, item_id)),
+        "item": public_item(row, media_url(dataset.name, item_id)),
         "labels": labels,
         "classes": dataset.classes(),
         "previous": prev,
@@ -162,27 +105,13 @@ def item_detail(
     }
 
 
-def statistics(
-    state: AppState, who: Principal, dataset: Dataset, filter: str | None
-) -> dict[str, Any]:
-    """The inventory of the dataset or of a filtered slice (cached while nothing changes)."""
-    visible = who.viewer.layer_names(dataset)
-    who.viewer.check_filter(dataset, filter, visible)
-    key = (dataset.id, filter or None, data.data_version(dataset))
-    inventory: dict[str, Any] = state.stats.get(
-        key, lambda: dataset.stats(filter or None).to_dict()
-    )
-    shown = [layer for layer in inventory["layers"] if layer["name"] in visible]
-    return {"ok": True, **inventory, "layers": shown}
-
-
 def item_media(state: AppState, dataset: Dataset, item_id: int, *, thumb: bool) -> Response:
     """An item's image (a thumbnail when ``thumb``), from the store or its file."""
-    blob = data.media_blob(dataset, item_id)
+    blob = reads.media_blob(dataset.store, dataset.id, item_id)
     if blob is not None:
         content = blob[0]
     else:
-        found = data.media_file(dataset, item_id)
+        found = reads.media_file(dataset.store, dataset.id, item_id)
         if found is None:
             raise ItemNotFound(f"Item {item_id} has no image.")
         path = media.resolve_file(*found, media_roots=state.settings.media_roots)
@@ -274,7 +203,7 @@ def label_history(
     state: AppState, who: Principal, dataset: Dataset, item_id: int, layer: str | None = None
 ) -> dict[str, Any]:
     """Every label the item had in the layers the user may see, oldest first per layer."""
-    data.get_item(dataset, item_id)  # 404 unless the item is in this dataset
+    reads.item(dataset.store, dataset.id, item_id)  # 404 unless the item is in this dataset
     visible = who.viewer.layer_names(dataset)
     if layer is not None and layer not in visible:
         raise Forbidden(f"You may not see layer {layer!r}.")

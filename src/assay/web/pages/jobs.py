@@ -14,10 +14,12 @@ from fastapi.responses import Response
 from assay import jobs
 from assay.active.strategies import STRATEGIES
 from assay.models.estimators import BUILTIN
-from assay.web import labeling, service
-from assay.web import suggestions as view
-from assay.web.auth import Principal, app_state, require
-from assay.web.pages import render
+from assay.web.auth import Principal, require
+from assay.web.rendering import render
+from assay.web.state import app_state
+from assay.web.views import datasets, labeling
+from assay.web.views import suggestions as view
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -32,8 +34,8 @@ def jobs_page(
 ) -> Response:
     """Suggestions for a layer the user labels in, forms to start jobs, and the job list."""
     state = app_state(request)
-    dataset = service.open_dataset(state, name)
-    detail = service.dataset_detail(state, who, dataset, count=False)
+    dataset = open_dataset(state, name)
+    detail = datasets.dataset_detail(state, who, dataset, count=False)
     own = labeling.queue_layers(state, who, dataset) if who.can("label") else []
     names = [la["name"] for la in own]
     chosen = layer if layer in names else (names[0] if names else "")

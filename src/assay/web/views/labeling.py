@@ -1,6 +1,6 @@
 """Layers, bulk label writes and the labeling queue, with the access rules applied.
 
-Like :mod:`assay.web.service`, each function computes what one API endpoint returns and its
+Like every module of ``views/``, each function computes what one API endpoint returns and its
 page shows. Who may do what:
 
 * creating a layer: admins and reviewers (any kind, any owner); annotators only a ``human``
@@ -17,18 +17,14 @@ from typing import Any
 from assay.active import queue
 from assay.dataset import Dataset
 from assay.errors import Conflict
-from assay.store import filters
-from assay.web import data
-from assay.web.app import AppState
+from assay.store import reads
 from assay.web.auth import Principal
-from assay.web.service import media_url
+from assay.web.state import AppState
+from assay.web.urls import media_url
+from assay.web.views.datasets import item_count, layer_out
+from assay.web.views.items import public_item
 
 MAX_BULK_ITEMS = 100_000
-
-
-def _layer_out(state: AppState, who: Principal, dataset: Dataset, name: str) -> dict[str, Any]:
-    row = who.viewer.layer(dataset, name)
-    return {**data.layer_dict(row), "can_write": who.viewer.can_write(row)}
 
 
 # -- layers -----------------------------------------------------------------------------------
@@ -47,7 +43,7 @@ def create_layer(
     """Add an empty layer. Annotators may only add ``human`` layers they own themselves."""
     owner = who.viewer.new_layer_owner(kind, owner)
     info = dataset.create_layer(name, kind=kind, owner=owner, description=description)
-    return {"ok": True, "layer": _layer_out(state, who, dataset, info["name"])}
+    return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, info["name"]))}
 
 
 def copy_layer(
@@ -62,7 +58,7 @@ def copy_layer(
     """A new layer starting from the current labels of ``source`` (copies credited to you)."""
     who.viewer.layer(dataset, source)
     info = dataset.copy_layer(source, target, author=who.user.username, owner=owner)
-    return {"ok": True, "layer": _layer_out(state, who, dataset, info["name"])}
+    return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, info["name"]))}
 
 
 def rename_layer(
@@ -71,7 +67,7 @@ def rename_layer(
     """Rename a layer; its labels, history and snapshots follow it."""
     who.viewer.layer(dataset, layer)
     info = dataset.rename_layer(layer, name)
-    return {"ok": True, "layer": _layer_out(state, who, dataset, info["name"])}
+    return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, info["name"]))}
 
 
 def freeze_layer(
@@ -80,7 +76,7 @@ def freeze_layer(
     """Make a layer read-only, or writable again."""
     who.viewer.layer(dataset, layer)
     dataset.freeze_layer(layer, frozen)
-    return {"ok": True, "layer": _layer_out(state, who, dataset, layer)}
+    return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, layer))}
 
 
 # -- bulk writes ------------------------------------------------------------------------------
@@ -136,29 +132,7 @@ def queue_layers(state: AppState, who: Principal, dataset: Dataset) -> list[dict
     labelable = ("human", "import")
     rows = [r for r in viewer.layers(dataset) if viewer.can_write(r) and r.kind in labelable]
     rows.sort(key=lambda r: (r.owner != who.user.username, r.kind != "human", r.id))
-    return [data.layer_dict(r) for r in rows]
-
-
-def _queue_total(state: AppState, dataset: Dataset, filter: str | None) -> int:
-    """How many items the queue covers (the dataset, or the filter's slice); cached."""
-    if not filter:
-        max_item = data.data_version(dataset)[0]
-        with dataset.store.read() as conn:
-            return int(
-                state.stats.get(
-                    ("n_items", dataset.id, max_item),
-                    lambda: data.count_items(conn, dataset.id),
-                )
-            )
-
-    def count() -> int:
-        with dataset.store.read() as conn:
-            where = filters.compile_filter(conn, dataset.id, filter)
-            return queue.count_items(conn, dataset.id, where)
-
-    return int(
-        state.stats.get(("queue_total", dataset.id, filter, data.data_version(dataset)), count)
-    )
+    return [layer_out(who, r) for r in rows]
 
 
 def queue_page(
@@ -180,13 +154,10 @@ def queue_page(
     if row.frozen:
         raise Conflict(f"Layer {layer!r} is frozen (read-only): unfreeze it to label in it.")
     who.viewer.check_filter(dataset, filter)
-    with dataset.store.read() as conn:
-        where = filters.compile_filter(conn, dataset.id, filter)
-        page = queue.next_items(conn, dataset.id, row.id, where=where, after=after, limit=limit)
-        labeled = (
-            None if after is not None else queue.count_labeled(conn, dataset.id, row.id, where)
-        )
-    rows = data.items_by_ids(dataset, page.ids)
+    page, labeled = queue.serve(
+        dataset.store, dataset.id, row.id, filter=filter, after=after, limit=limit
+    )
+    rows = reads.items_by_ids(dataset.store, dataset.id, page.ids)
     out: dict[str, Any] = {
         "ok": True,
         "dataset": dataset.name,
@@ -196,7 +167,7 @@ def queue_page(
         "suggestions": page.suggestion_list,
         "items": [
             {
-                **data.public_item({**r, "label": None}, media_url(dataset.name, r["id"])),
+                **public_item({**r, "label": None}, media_url(dataset.name, r["id"])),
                 "suggested": page.reasons.get(r["id"]),
             }
             for r in rows
@@ -205,5 +176,5 @@ def queue_page(
     }
     if after is None:
         out["labeled"] = labeled
-        out["total"] = _queue_total(state, dataset, filter)
+        out["total"] = item_count(state, dataset, filter)
     return out

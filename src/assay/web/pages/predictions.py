@@ -1,6 +1,6 @@
 """The predictions page: a model run evaluated against a reference layer, server-rendered.
 
-It renders what :mod:`assay.web.predictions` computes for the API (summary metrics, per-class
+It renders what :mod:`assay.web.views.predictions` computes for the API (summary metrics, per-class
 table, confusion matrix whose cells open the items grid, reliability plot, errors by loss,
 conformal coverage, likely label issues). Everything is HTML and SVG from the template: no
 script, so nothing a user named (classes, layers) ever reaches the page unescaped.
@@ -16,11 +16,12 @@ from fastapi.responses import Response
 
 from assay.dataset import Dataset
 from assay.errors import AssayError
-from assay.web import predictions, service
-from assay.web.app import AppState
-from assay.web.auth import Principal, app_state, require
+from assay.web.auth import Principal, require
 from assay.web.errors import Forbidden, status_of
-from assay.web.pages import render
+from assay.web.rendering import render
+from assay.web.state import AppState, app_state
+from assay.web.views import datasets, predictions
+from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -141,8 +142,8 @@ def predictions_page(
     errors by loss, conformal coverage and likely label issues (paged with ``issues_after``;
     ``issues_all`` for the whole ranking past the cut)."""
     state = app_state(request)
-    dataset = service.open_dataset(state, name)
-    detail = service.dataset_detail(state, who, dataset, count=False)
+    dataset = open_dataset(state, name)
+    detail = datasets.dataset_detail(state, who, dataset, count=False)
     runs = predictions.list_runs(who, dataset)
     chosen = run or predictions.default_run(runs) or ""
     source_layer = next((r["layer"] for r in runs if r["name"] == chosen), chosen or None)

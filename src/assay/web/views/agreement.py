@@ -15,11 +15,10 @@ from assay.errors import InvalidParameter
 from assay.labels.agreement import confusion
 from assay.labels.consensus import METHODS
 from assay.labels.load import default_layers
-from assay.store import filters
-from assay.web import data
-from assay.web.app import AppState
+from assay.store import filters, reads
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
+from assay.web.state import AppState
 
 BLIND = "In blind mode annotators do not see how other annotators labeled (agreement included)."
 
@@ -42,7 +41,7 @@ def default_agreement_layers(dataset: Dataset) -> list[str]:
 def _reference(dataset: Dataset, names: list[str], reference: str | None) -> str:
     if reference:
         return reference
-    has = any(r.name == "consensus" for r in data.layer_rows(dataset))
+    has = any(la["name"] == "consensus" for la in dataset.layers())
     return "consensus" if has and "consensus" not in names else "majority-vote"
 
 
@@ -64,7 +63,14 @@ def agreement_report(
     ref = _reference(dataset, names, reference)
     _check_layers(who, dataset, names + ([] if ref in METHODS else [ref]))
     who.viewer.check_filter(dataset, filter)
-    key = ("agreement", dataset.id, tuple(names), filter or None, ref, data.data_version(dataset))
+    key = (
+        "agreement",
+        dataset.id,
+        tuple(names),
+        filter or None,
+        ref,
+        reads.data_version(dataset.store, dataset.id),
+    )
 
     def compute() -> dict[str, Any]:
         report: dict[str, Any] = dataset.agreement(

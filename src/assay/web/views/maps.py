@@ -28,11 +28,13 @@ import numpy as np
 from assay import maps
 from assay.dataset import Dataset
 from assay.errors import Conflict, InvalidParameter
+from assay.store import reads
 from assay.store.selections import create_selection
-from assay.web import data, service
-from assay.web.app import AppState
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
+from assay.web.state import AppState
+from assay.web.urls import q
+from assay.web.views import datasets
 
 HEADER_BYTES = 24
 MAX_POLYGON = 5_000
@@ -128,7 +130,7 @@ def colors(
     if by == "disagreement" and who.viewer.blind:
         raise Forbidden("In blind mode annotators may not see where other annotators disagree.")
     if by == "label":
-        layer = layer or service._default_layer(state, who, dataset)
+        layer = layer or datasets.default_layer(who, dataset)
     elif by == "prediction":
         layer = layer or maps.default_prediction_layer(dataset)
     if by in ("label", "prediction") and layer:
@@ -140,7 +142,14 @@ def colors(
 
     if by in ("label", "prediction"):
         # Labels are append-only, so the data version says whether any label changed since.
-        key = ("map_colors", dataset.id, int(map_id), by, layer, data.data_version(dataset))
+        key = (
+            "map_colors",
+            dataset.id,
+            int(map_id),
+            by,
+            layer,
+            reads.data_version(dataset.store, dataset.id),
+        )
         out: dict[str, Any] = state.stats.get(key, compute)
     else:  # review cases change without a new label; these two are quick anyway
         out = compute()
@@ -184,5 +193,5 @@ def select(
     out = create_selection(
         dataset.store, dataset.id, ids, source=source, created_by=who.user.username
     )
-    grid = f"/datasets/{service.q(dataset.name)}/items?filter=selection%3D{out['id']}"
+    grid = f"/datasets/{q(dataset.name)}/items?filter=selection%3D{out['id']}"
     return {"ok": True, **out, "grid_url": grid}

@@ -23,12 +23,12 @@ from assay import users
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.review.queue import transition as queue_transition
-from assay.store import schema as t
-from assay.web import data
-from assay.web.app import AppState
+from assay.store import reads
+from assay.store.vocabulary import ACTIVE_CASE_STATES
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
-from assay.web.service import media_url
+from assay.web.state import AppState
+from assay.web.urls import media_url
 
 REVIEW_ACTIONS = ("escalate", "assign", "resolve", "dismiss")
 CASE_PAGE = 25
@@ -46,7 +46,7 @@ def _states(state_filter: Sequence[str] | None) -> list[str]:
         return []
     out: list[str] = []
     for s in state_filter:
-        out.extend(t.ACTIVE_CASE_STATES if s == "active" else [s])
+        out.extend(ACTIVE_CASE_STATES if s == "active" else [s])
     return out
 
 
@@ -177,10 +177,14 @@ def evidence_table(
     """
     item_ids = sorted({c["item_id"] for c in cases})
     rows = who.viewer.layers(dataset)
-    labels = data.labels_for_items(dataset, item_ids, [r.id for r in rows])
+    current = reads.current_labels(dataset.store, item_ids, [r.id for r in rows])
+    labels = {
+        item: {layer: (h.label, h.confidence) for layer, h in per.items() if h.label is not None}
+        for item, per in current.items()
+    }
     used = {layer_id for per in labels.values() for layer_id in per}
     columns = [r for r in rows if r.id in used]
-    items = {r["id"]: r for r in data.items_by_ids(dataset, item_ids)}
+    items = {r["id"]: r for r in reads.items_by_ids(dataset.store, dataset.id, item_ids)}
     out = {}
     for case in cases:
         item = items.get(case["item_id"], {})

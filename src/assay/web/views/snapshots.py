@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from assay.dataset import Dataset
-from assay.web.app import AppState
 from assay.web.auth import Principal
+from assay.web.state import AppState
 
 DIFF_ITEMS = 500
 

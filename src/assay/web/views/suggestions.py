@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from assay.dataset import Dataset
-from assay.web import data
-from assay.web.app import AppState
+from assay.store import reads
 from assay.web.auth import Principal
-from assay.web.service import media_url
+from assay.web.state import AppState
+from assay.web.urls import media_url
+from assay.web.views.items import public_item
 
 
 def suggestions(
@@ -28,13 +29,16 @@ def suggestions(
     rows: list[dict[str, Any]] = []
     if current is not None:
         rows = dataset.suggestions.items(layer, after=after, limit=limit, pending_only=pending_only)
-    by_id = {r["id"]: r for r in data.items_by_ids(dataset, [r["item_id"] for r in rows])}
+    by_id = {
+        r["id"]: r
+        for r in reads.items_by_ids(dataset.store, dataset.id, [r["item_id"] for r in rows])
+    }
     items = []
     for r in rows:
         item = by_id.get(r["item_id"])
         if item is None:
             continue
-        public = data.public_item(item, media_url(dataset.name, r["item_id"]))
+        public = public_item(item, media_url(dataset.name, r["item_id"]))
         items.append({**public, **{k: r[k] for k in ("rank", "score", "reason", "done", "label")}})
     return {
         "ok": True,

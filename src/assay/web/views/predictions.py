@@ -1,7 +1,7 @@
 """Model runs, their evaluation and the likely label issues, over the web.
 
 What the predictions page shows and its JSON twins return, computed once here (like
-:mod:`assay.web.agreement`). The evaluation (``ds.models.evaluate``) takes seconds on large
+:mod:`assay.web.views.agreement`). The evaluation (``ds.models.evaluate``) takes seconds on large
 slices, so it is cached while the dataset's data version (largest item and label ids) is
 unchanged: any import or label write, including a run writing its predictions, recomputes it.
 
@@ -21,12 +21,12 @@ from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
-from assay.web import data
-from assay.web.agreement import cell_filter
-from assay.web.app import AppState
+from assay.store import reads
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
-from assay.web.service import media_url, q
+from assay.web.state import AppState
+from assay.web.urls import media_url, q
+from assay.web.views.agreement import cell_filter
 
 RUN_FIELDS = (
     "id",
@@ -134,7 +134,7 @@ def _source(who: Principal, dataset: Dataset, name: str) -> tuple[Any, str | Non
     if found is not None:
         who.viewer.check_run(found, visible)
         return found, None if found["kind"] == "train" else found["layer"]
-    if name not in {r.name for r in data.layer_rows(dataset)}:
+    if name not in {la["name"] for la in dataset.layers()}:
         names = ", ".join(sorted(found_names(dataset))) or "none yet: run `assay predict --cv 5`"
         raise model_runs.RunNotFound(
             f"No model run or layer named {name!r} in dataset {dataset.name!r} (runs: {names})."
@@ -163,7 +163,7 @@ def _snippet(text: str | None) -> str | None:
 def _item_links(dataset: Dataset, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per item id: its kind, image URL (images only), text snippet and page URL."""
     out = {}
-    for row in data.items_by_ids(dataset, ids):
+    for row in reads.items_by_ids(dataset.store, dataset.id, ids):
         image = row.get("kind") == "image"
         out[int(row["id"])] = {
             "kind": row.get("kind"),
@@ -199,7 +199,7 @@ def evaluation(
         reference,
         filter or None,
         float(coverage),
-        data.data_version(dataset),
+        reads.data_version(dataset.store, dataset.id),
     )
 
     def compute() -> dict[str, Any]:

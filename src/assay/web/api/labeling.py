@@ -1,0 +1,189 @@
+"""Labeling: annotation layers (create, copy, rename, freeze and unfreeze), bulk label writes
+and the labeling queue.
+
+Listing layers is ``GET /datasets/{name}/layers`` (datasets.py). Layer names travel in the
+request body, not the path: a name may hold any character, a slash included. One item's label
+is written through ``POST /datasets/{name}/items/{id}/labels`` (items.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from assay.web.api.datasets import FilterParam
+from assay.web.auth import Principal, require
+from assay.web.params import Id
+from assay.web.state import app_state
+from assay.web.views import labeling
+from assay.web.views.datasets import open_dataset
+
+router = APIRouter(tags=["labeling"])
+Labeler = Annotated[Principal, Depends(require("label"))]
+LayerAdmin = Annotated[Principal, Depends(require("manage_layers"))]
+
+
+# -- layers ----------------------------------------------------------------------------------------
+
+LayerName = Annotated[str, Field(min_length=1, max_length=200)]
+Kind = Literal["human", "model", "consensus", "reviewed", "import"]
+
+
+class NewLayer(BaseModel):
+    """A layer to create (annotators: ``kind`` human, ``owner`` themselves or left out)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: LayerName
+    kind: Kind = "human"
+    owner: str | None = Field(None, max_length=64)
+    description: str = Field("", max_length=2000)
+
+
+class LayerCopy(BaseModel):
+    """Copy the current labels of ``source`` into a new layer ``target``."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: LayerName
+    target: LayerName
+    owner: str | None = Field(None, max_length=64)
+
+
+class LayerRename(BaseModel):
+    """Give ``layer`` the new name ``name``."""
+
+    model_config = ConfigDict(extra="forbid")
+    layer: LayerName
+    name: LayerName
+
+
+class LayerFreeze(BaseModel):
+    """Freeze (read-only) or, with ``frozen`` false, unfreeze ``layer``."""
+
+    model_config = ConfigDict(extra="forbid")
+    layer: LayerName
+    frozen: bool = True
+
+
+@router.post("/datasets/{name}/layers", status_code=201)
+def create_layer(name: str, body: NewLayer, request: Request, who: Labeler) -> dict[str, Any]:
+    """Add an empty layer (409 if the name is taken).
+
+    Admins and reviewers may add any kind with any owner; annotators a human layer of their own.
+    """
+    state = app_state(request)
+    return labeling.create_layer(
+        state,
+        who,
+        open_dataset(state, name),
+        name=body.name,
+        kind=body.kind,
+        owner=body.owner,
+        description=body.description,
+    )
+
+
+@router.post("/datasets/{name}/layers/copy", status_code=201)
+def copy_layer(name: str, body: LayerCopy, request: Request, who: LayerAdmin) -> dict[str, Any]:
+    """A new layer starting from the current labels of another (admins and reviewers)."""
+    state = app_state(request)
+    return labeling.copy_layer(
+        state,
+        who,
+        open_dataset(state, name),
+        source=body.source,
+        target=body.target,
+        owner=body.owner,
+    )
+
+
+@router.post("/datasets/{name}/layers/rename")
+def rename_layer(name: str, body: LayerRename, request: Request, who: LayerAdmin) -> dict[str, Any]:
+    """Rename a layer; its labels, history and snapshots follow (admins and reviewers)."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    return labeling.rename_layer(state, who, dataset, layer=body.layer, name=body.name)
+
+
+@router.post("/datasets/{name}/layers/freeze")
+def freeze_layer(name: str, body: LayerFreeze, request: Request, who: LayerAdmin) -> dict[str, Any]:
+    """Freeze a layer (every write refused, 409) or unfreeze it (admins and reviewers)."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    return labeling.freeze_layer(state, who, dataset, layer=body.layer, frozen=body.frozen)
+
+
+# -- label writes and the queue --------------------------------------------------------------------
+
+
+class BulkLabels(BaseModel):
+    """One label for many items: name them in ``items`` or select them with ``filter``.
+
+    ``label`` null clears the items' labels in the layer.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    layer: str = Field(min_length=1, max_length=200)
+    label: str | None = Field(max_length=200)
+    items: list[Id] | None = Field(None, min_length=1, max_length=labeling.MAX_BULK_ITEMS)
+    filter: str | None = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def one_selection(self) -> BulkLabels:
+        """Exactly one of ``items`` and ``filter``."""
+        if (self.items is None) == (self.filter is None):
+            raise ValueError("give either items (a list of item ids) or filter, not both")
+        if self.filter is not None and not self.filter.strip():
+            raise ValueError("the filter is empty; name the items or give a filter")
+        return self
+
+
+@router.post("/datasets/{name}/labels", status_code=201)
+def bulk_label(name: str, body: BulkLabels, request: Request, who: Labeler) -> dict[str, Any]:
+    """Label many items in one layer, as you, in one transaction: all land or none does.
+
+    By ids (``items``, up to 100,000) or by ``filter`` (every item it selects). Annotators
+    write only to their own layers.
+    """
+    state = app_state(request)
+    return labeling.bulk_label(
+        state,
+        who,
+        open_dataset(state, name),
+        layer=body.layer,
+        label=body.label,
+        items=body.items,
+        filter=body.filter,
+        note=body.note,
+    )
+
+
+@router.get("/datasets/{name}/queue")
+def labeling_queue(
+    name: str,
+    request: Request,
+    who: Labeler,
+    layer: Annotated[str, Query(min_length=1, max_length=200)],
+    filter: FilterParam = None,
+    after: Annotated[str | None, Query(max_length=24, pattern=r"^s?\d+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> dict[str, Any]:
+    """The next items to label in ``layer`` (one you may write to), in queue order.
+
+    The order: first the layer's current suggestions (what to label next, best first; each
+    item says why in ``suggested``), then the other unlabeled items by id. Pass ``next`` as
+    ``after`` for the following ones. The first page also gives ``labeled`` and ``total``: how many
+    of the queue's items are labeled in the layer, and how many it covers.
+    """
+    state = app_state(request)
+    return labeling.queue_page(
+        state,
+        who,
+        open_dataset(state, name),
+        layer=layer,
+        filter=filter,
+        after=after,
+        limit=limit,
+    )

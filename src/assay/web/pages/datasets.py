@@ -1,0 +1,36 @@
+"""The datasets pages: the list of datasets (home) and a dataset's overview, whose charts
+``static/overview.js`` draws from the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from assay.web.auth import Principal, require
+from assay.web.rendering import render
+from assay.web.state import app_state
+from assay.web.views import datasets
+from assay.web.views.datasets import open_dataset
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require("read"))]
+TextParam = Annotated[str, Query(max_length=2000)]
+
+
+@router.get("/")
+def home(request: Request, who: Reader) -> Response:
+    """The list of datasets."""
+    return render(
+        request, "datasets.html", {"datasets": datasets.list_datasets(app_state(request))}
+    )
+
+
+@router.get("/datasets/{name}")
+def overview(request: Request, name: str, who: Reader, filter: TextParam = "") -> Response:
+    """A dataset's inventory with charts (drawn by static/overview.js from the API)."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    detail = datasets.dataset_detail(state, who, dataset, count=False)
+    return render(request, "overview.html", {"ds": detail, "filter": filter})

@@ -1,0 +1,189 @@
+"""The items pages: the grid (filtered by split, class, prediction, confidence, review case
+or any filter expression), one item large, and the item page's label form.
+
+Like every module of ``pages/``, a page renders what its ``views/`` module computes for the
+JSON twin in ``api/``: server-rendered Jinja templates over the same dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from assay.errors import AssayError, InvalidParameter
+from assay.store import filters, reads
+from assay.store.queries import MAX_PAGE
+from assay.store.vocabulary import CASE_REASONS
+from assay.web.auth import Principal, require
+from assay.web.errors import status_of
+from assay.web.params import Cursor, Id
+from assay.web.rendering import render
+from assay.web.state import app_state
+from assay.web.urls import q
+from assay.web.views import datasets, items
+from assay.web.views.datasets import open_dataset
+from assay.web.views.item_insights import insights
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require("read"))]
+Labeler = Annotated[Principal, Depends(require("label"))]
+TextParam = Annotated[str, Query(max_length=2000)]
+GRID_PAGE = 96
+CASE_FILTERS = ("any", *CASE_REASONS)
+
+
+def compose_filter(
+    split: str,
+    label: str,
+    layer: str,
+    extra: str,
+    *,
+    model: str = "",
+    predicted: str = "",
+    below: float | None = None,
+    case: str = "",
+) -> str:
+    """The filter string the grid's form fields stand for.
+
+    ``model``/``predicted`` select a model layer's prediction, ``below`` items whose label in
+    the model layer (or else the chosen layer) is less sure than that, ``case`` items with an
+    open review case of that reason (``disagreement``, ``mislabel``, ... or ``any``).
+    """
+    parts = []
+    if split:
+        parts.append(f"split={split}")
+    if label:
+        parts.append(f"label[{layer}]={label}" if layer else f"label={label}")
+    if model and predicted:
+        parts.append(f"label[{model}]={predicted}")
+    if below is not None:
+        parts.append(f"confidence[{model or layer or filters.DEFAULT_LAYER}]<{below:g}")
+    if case:
+        parts.append(f"case={case}")
+    if extra.strip():
+        parts.append(extra.strip())
+    return ", ".join(parts)
+
+
+def _threshold(text: str) -> float | None:
+    """The grid's "confidence below" field: empty for none, else a number in [0, 1]."""
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise InvalidParameter(f"Confidence below must be a number from 0 to 1, not {text!r}.")
+    return value
+
+
+@router.get("/datasets/{name}/items")
+def grid(
+    request: Request,
+    name: str,
+    who: Reader,
+    filter: TextParam = "",
+    split: TextParam = "",
+    label: TextParam = "",
+    layer: TextParam = "",
+    model: TextParam = "",
+    predicted: TextParam = "",
+    below: Annotated[str, Query(max_length=20)] = "",  # a number; the form sends "" for none
+    case: Annotated[str, Query(max_length=20)] = "",
+    after: Cursor | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = GRID_PAGE,
+) -> Response:
+    """The items grid: thumbnails for images, rows for text and tables, filtered by split,
+    class in a layer, prediction, confidence, open review case (disagreement, label issue)
+    and any filter expression (metadata, fields, a saved selection)."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    detail = datasets.dataset_detail(state, who, dataset, count=False)
+    try:
+        threshold, problem = _threshold(below), None
+    except InvalidParameter as exc:
+        threshold, problem = None, exc
+    full = compose_filter(
+        split, label, layer, filter, model=model, predicted=predicted, below=threshold, case=case
+    )
+    form = {
+        "filter": filter, "split": split, "label": label, "layer": layer, "model": model,
+        "predicted": predicted, "below": below, "case": case,
+    }  # fmt: skip
+    context: dict[str, Any] = {
+        "ds": detail,
+        "form": form,
+        "case_reasons": CASE_FILTERS,
+        # The form's fields for the next page's link (each followed by "&").
+        "next_query": "".join(
+            f"{urlencode({k: v})}&" for k, v in form.items() if v not in ("", None)
+        ),
+        "full_filter": full,
+        "error": None,
+        "page": None,
+    }
+    try:
+        if problem is not None:
+            raise problem
+        context["page"] = items.items_page(
+            state, who, dataset, filter=full, layer=layer or None, after=after, limit=limit
+        )
+    except AssayError as exc:  # a bad filter: show the form again with the message
+        if status_of(exc) != 422 and status_of(exc) != 404:
+            raise
+        context["error"] = str(exc)
+        return render(request, "items.html", context, status_of(exc))
+    return render(request, "items.html", context)
+
+
+@router.get("/datasets/{name}/items/{item_id}")
+def item_page(
+    request: Request, name: str, item_id: Id, who: Reader, filter: TextParam = ""
+) -> Response:
+    """One item large, with every visible layer's current label, the models' predictions,
+    its conformal set, its nearest neighbours and its history."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    detail = items.item_detail(state, who, dataset, item_id, filter or None)
+    history = items.label_history(state, who, dataset, item_id)["history"]
+    history.sort(key=lambda h: (h["created_at"], h["id"]), reverse=True)  # newest first
+    context = {
+        "ds": {"name": dataset.name},
+        "d": detail,
+        "filter": filter,
+        "history": history,
+        "insights": insights(state, who, dataset, item_id),
+    }
+    return render(request, "item.html", context)
+
+
+CLEAR = "__clear__"
+
+
+@router.post("/datasets/{name}/items/{item_id}/labels")
+def item_label_submit(
+    request: Request,
+    name: str,
+    item_id: Id,
+    who: Labeler,
+    layer: Annotated[str, Form(max_length=200)],
+    label: Annotated[str, Form(max_length=200)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    filter: Annotated[str, Form(max_length=2000)] = "",
+    go: Annotated[str, Form(max_length=10)] = "stay",
+) -> Response:
+    """The item page's label form: write the label, then show this item or the next one."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    who.viewer.check_filter(dataset, filter)  # "next" must not probe a hidden layer
+    value = None if label == CLEAR else label
+    items.write_label(state, who, dataset, item_id, layer=layer, label=value, note=note or None)
+    target = item_id
+    if go == "next":
+        target = reads.neighbours(dataset.store, dataset.id, item_id, filter or None)[1] or item_id
+    query = f"?filter={quote(filter, safe='')}" if filter else ""
+    return RedirectResponse(f"/datasets/{q(name)}/items/{target}{query}", 303)

@@ -1,0 +1,74 @@
+"""The labeling queue page: one item at a time, labeled with the keyboard
+(``static/queue.js`` calls the API), into a layer the user may write."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from assay.web.auth import Principal, require
+from assay.web.rendering import render
+from assay.web.state import app_state
+from assay.web.urls import q
+from assay.web.views import datasets, labeling
+from assay.web.views.datasets import open_dataset
+
+router = APIRouter(include_in_schema=False)
+Labeler = Annotated[Principal, Depends(require("label"))]
+TextParam = Annotated[str, Query(max_length=2000)]
+NameParam = Annotated[str, Query(max_length=200)]
+
+
+def class_keys(classes: list[str]) -> list[tuple[str | None, str]]:
+    """(key, class) pairs for the labeling queue: 1-9 then 0 for the first ten classes."""
+    keys = [*"123456789", "0"]
+    return [(keys[i] if i < len(keys) else None, c) for i, c in enumerate(classes)]
+
+
+@router.get("/datasets/{name}/label")
+def labeling_queue(
+    request: Request, name: str, who: Labeler, layer: NameParam = "", filter: TextParam = ""
+) -> Response:
+    """One item at a time, labeled with the keyboard, into a layer the user may write."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    detail = datasets.dataset_detail(state, who, dataset, count=False)
+    layers = labeling.queue_layers(state, who, dataset)
+    names = [la["name"] for la in layers]
+    if layer:
+        who.viewer.writable_layer(dataset, layer)  # 403 / 404 before the page
+        if layer not in names:
+            layers.append(next(la for la in detail["layers"] if la["name"] == layer))
+    else:
+        # Only the user's own layer by default: another's is chosen on purpose, never by chance.
+        own = [la["name"] for la in layers if la["owner"] == who.user.username]
+        layer = own[0] if own else ""
+    current = dataset.suggestions.current(layer) if layer else None
+    context = {
+        "ds": detail,
+        "layers": layers,
+        "layer": layer,
+        "filter": filter,
+        "keys": class_keys(detail["classes"]),
+        "own_name": who.user.username,
+        "suggestions": current.to_dict() if current else None,
+    }
+    return render(request, "label_queue.html", context)
+
+
+@router.post("/datasets/{name}/label/layer")
+def labeling_queue_layer(
+    request: Request,
+    name: str,
+    who: Labeler,
+    layer: Annotated[str, Form(min_length=1, max_length=200)],
+) -> Response:
+    """Create a human layer owned by the signed-in user, then open the queue on it."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    made = labeling.create_layer(state, who, dataset, name=layer, owner=who.user.username)
+    query = urlencode({"layer": made["layer"]["name"]})
+    return RedirectResponse(f"/datasets/{q(name)}/label?{query}", 303)
