@@ -65,4 +65,5 @@ def first_problem(exc: ValidationError) -> tuple[str, str]:
     """The first error of a validation: (the field's dotted name, the message in words)."""
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "params"
-    return where, first["msg"].removeprefix("Value error, ")  # a validator's own words
+    message = first["msg"].removeprefix("Value error, ")  # a validator's own words
+    return where, message.rstrip(".")
