@@ -49,6 +49,7 @@ class ImportSpec(Spec):
         return value
 
     def options(self) -> dict[str, Any]:
-        """The importer options that are set (``format`` aside), for ``import_path``."""
-        given = self.model_dump(exclude={"format"})
+        """The importer options that are set (``format`` aside, and any field a subclass
+        adds, such as a job's upload), for ``import_path``."""
+        given = self.model_dump(include=set(ImportSpec.model_fields) - {"format"})
         return {k: v for k, v in given.items() if v not in (None, False)}

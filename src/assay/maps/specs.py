@@ -31,5 +31,5 @@ class MapSpec(Spec):
     @classmethod
     def _known_method(cls, value: str) -> str:
         if value not in METHODS:
-            raise ValueError(f"unknown map method {value!r}; use one of {', '.join(METHODS)}")
+            raise ValueError(f"Unknown map method {value!r}; use one of {', '.join(METHODS)}")
         return value
