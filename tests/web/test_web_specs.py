@@ -152,3 +152,14 @@ def test_the_consensus_summary_is_one_for_the_cli_the_job_and_the_api(
     assert from_cli == from_job == from_api
     assert from_api["n_low_confidence"] > 0 and from_api["low_confidence_threshold"] == 0.7
     assert from_api["into"] == "cons" and from_api["layers"] == ["ann", "b1"]
+
+
+def test_the_jobs_page_forms_show_the_specs_defaults_and_bounds(client: TestClient) -> None:
+    page = _signed(client, "admin").get("/datasets/digits/jobs").text
+    folds = CrossValidateSpec.model_fields["folds"]
+    low, high = (m for m in folds.metadata)
+    expected = f'name="folds" value="{folds.default}" min="{low.ge}" max="{high.le}"'
+    assert expected in page
+    assert f'name="threshold" value="{ReviewScanSpec.default("threshold")}"' in page
+    assert f'name="into" value="{ConsensusSpec.default("into")}"' in page
+    assert "<option>umap</option><option>pca</option>" in page
