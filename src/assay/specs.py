@@ -12,15 +12,17 @@ refuses the same bad value with the same words.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assay.errors import InvalidParameter
 
-__all__ = ["FILTER", "SEED", "Spec", "first_problem"]
+__all__ = ["FILTER", "SEED", "LayerName", "LayerNames", "Spec", "first_problem"]
 
-# Fields shared by several specs.
+# Types and fields shared by several specs.
+LayerName = Annotated[str, Field(min_length=1, max_length=200)]
+LayerNames = Annotated[list[LayerName], Field(max_length=50)]
 FILTER = Field(None, max_length=2000, description="Only the items this filter selects.")
 SEED = Field(0, ge=0, le=2**31, description="Random seed.")
 

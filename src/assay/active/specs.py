@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field, field_validator
 
 from assay.active.api import DEFAULT_BATCH
 from assay.active.ranking import MAX_BATCH, check_strategy
 from assay.models.specs import ModelName
-from assay.specs import FILTER, SEED, Spec
+from assay.specs import FILTER, SEED, LayerNames, Spec
 
 __all__ = ["SuggestSpec"]
 
@@ -35,8 +33,8 @@ class SuggestSpec(Spec):
     filter: str | None = FILTER
     seed: int = SEED
     featurizer: str = Field("auto", min_length=1, max_length=100, description="The features.")
-    annotators: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        None, max_length=50,
+    annotators: LayerNames | None = Field(
+        None,
         description="For activelab: the annotator layers it weighs (default: the human ones).",
     )  # fmt: skip
 

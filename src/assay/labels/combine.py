@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -23,7 +23,7 @@ from assay.labels.layers import check_system_target, ensure_layer
 from assay.labels.load import default_layers, load_matrix, load_probs
 from assay.labels.matrix import LabelMatrix
 from assay.labels.writes import LabelWrite, write_labels
-from assay.specs import FILTER, SEED, Spec
+from assay.specs import FILTER, SEED, LayerName, LayerNames, Spec
 from assay.store.engine import Store
 
 __all__ = ["ConsensusSpec", "combine_layers"]
@@ -37,16 +37,16 @@ class ConsensusSpec(Spec):
         "dawid-skene", json_schema_extra={"enum": list(METHODS)},
         description="majority-vote, dawid-skene or crowdlab (crowdlab needs model_layer).",
     )  # fmt: skip
-    layers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        None, max_length=50, description="The layers to combine (default: one per person)."
+    layers: LayerNames | None = Field(
+        None, description="The layers to combine (default: one per person)."
     )
     filter: str | None = FILTER
-    model_layer: str | None = Field(
-        None, min_length=1, max_length=200,
+    model_layer: LayerName | None = Field(
+        None,
         description="A model layer with probabilities (CROWDLAB needs one).",
     )  # fmt: skip
-    into: str | None = Field(
-        "consensus", min_length=1, max_length=200,
+    into: LayerName | None = Field(
+        "consensus",
         description="The consensus layer to write (made if new); null writes nothing.",
     )  # fmt: skip
     seed: int = SEED

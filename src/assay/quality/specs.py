@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field, field_validator
 
 from assay.models.specs import FOLDS, LAYER, MODEL, ModelName
-from assay.specs import FILTER, SEED, Spec
+from assay.specs import FILTER, SEED, LayerName, LayerNames, Spec
 
 __all__ = ["IssuesSpec"]
 
@@ -18,14 +16,14 @@ class IssuesSpec(Spec):
     job) open review cases for them (``ds.quality.find`` and ``ds.quality.to_review``)."""
 
     layer: str = LAYER
-    model_layer: str | None = Field(
-        None, min_length=1, max_length=200,
+    model_layer: LayerName | None = Field(
+        None,
         description="A layer of out-of-fold probabilities; default: the latest "
         "cross-validation of layer if its labels have not changed since, else a new one.",
     )  # fmt: skip
     filter: str | None = FILTER
-    annotator_layers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        None, max_length=50,
+    annotator_layers: LayerNames | None = Field(
+        None,
         description="Annotator layers: items several of them labeled are checked against "
         "CROWDLAB's consensus.",
     )  # fmt: skip

@@ -4,7 +4,7 @@ consensus label has low confidence."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from assay.labels.consensus import LOW_CONFIDENCE
 from assay.labels.load import default_layers, load_matrix
 from assay.labels.matrix import MISSING
 from assay.review.queue import open_cases
-from assay.specs import FILTER, Spec
+from assay.specs import FILTER, LayerName, LayerNames, Spec
 from assay.store import filters, queries
 from assay.store import schema as t
 
@@ -39,12 +39,12 @@ class ReviewScanSpec(Spec):
     """A scan for review cases (``Dataset.review_scan``, the ``review-scan`` job, ``assay
     review scan`` and ``POST /datasets/{name}/review/scan``)."""
 
-    layers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        None, max_length=50,
+    layers: LayerNames | None = Field(
+        None,
         description="The layers compared for disagreements (default: one per person).",
     )  # fmt: skip
-    consensus_layer: str | None = Field(
-        "consensus", min_length=1, max_length=200,
+    consensus_layer: LayerName | None = Field(
+        "consensus",
         description="The consensus layer whose unsure labels open cases (null: none).",
     )  # fmt: skip
     threshold: float = Field(
