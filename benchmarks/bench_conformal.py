@@ -23,7 +23,7 @@ project = assay.open({path!r})
 ds = project.dataset("mnist")
 names = [r["name"] for r in ds.models.runs() if r["state"] == "done"]
 if "cv-{model}" not in names:
-    ds.models.cross_validate("cv-{model}", folds=5, model={model!r}, seed=0)
+    ds.models.cross_validate(name="cv-{model}", folds=5, model={model!r}, seed=0)
 rows = []
 for coverage in (0.90, 0.95, 0.99):
     r = ds.models.evaluate("cv-{model}", coverage=coverage, seed=0)

@@ -120,12 +120,12 @@ def main() -> None:
         return DawidSkene(n_iter=100, tol=1e-5).fit_predict(frame)
 
     t_direct, _ = best(crowdkit_direct)
-    t_assay, result = best(lambda: ds.consensus("dawid-skene", layers=layers, into=None))
+    t_assay, result = best(lambda: ds.consensus(method="dawid-skene", layers=layers, into=None))
     t_load, _ = best(lambda: ds.label_matrix(layers))
     t_agree_mem, _ = best(lambda: agreement(matrix))
     t_agree, _ = best(lambda: ds.agreement(layers, reference="a0"))
     start = time.perf_counter()
-    ds.consensus("dawid-skene", layers=layers, into="consensus")
+    ds.consensus(method="dawid-skene", layers=layers, into="consensus")
     t_write_consensus = time.perf_counter() - start
 
     found = truth[np.searchsorted(ids, result.item_ids)]  # type: ignore[attr-defined]

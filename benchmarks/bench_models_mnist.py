@@ -32,7 +32,7 @@ CROSS_VALIDATE = """
 import time, assay
 ds = assay.open({path!r}).dataset("mnist")
 start = time.perf_counter()
-run = ds.models.cross_validate("cv-{model}", folds=5, model={model!r}, seed=0)
+run = ds.models.cross_validate(name="cv-{model}", folds=5, model={model!r}, seed=0)
 result = {{"accuracy": run["metrics"]["oof_accuracy"], "fit_s": run["metrics"]["fit_seconds"],
           "total_s": time.perf_counter() - start}}
 """

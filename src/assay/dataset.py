@@ -41,13 +41,14 @@ from assay.store.selections import create_selection
 if TYPE_CHECKING:
     from assay.active.api import Suggestions
     from assay.labels.agreement import AgreementReport
+    from assay.labels.combine import ConsensusSpec
     from assay.labels.consensus import ConsensusResult
     from assay.labels.snapshots import Diff
     from assay.maps.api import DatasetMaps
     from assay.models.api import DatasetModels
     from assay.quality.api import LabelQuality
     from assay.review import ReviewQueue
-    from assay.review.scan import ScanResult
+    from assay.review.scan import ReviewScanSpec, ScanResult
     from assay.stats.inventory import Comparison, Inventory
 
 
@@ -357,30 +358,25 @@ class Dataset:
 
     def consensus(
         self,
-        method: str = "dawid-skene",
+        spec: ConsensusSpec | None = None,
+        /,
         *,
-        layers: Sequence[str] | None = None,
-        filter: str | None = None,
-        model_layer: str | None = None,
-        into: str | None = "consensus",
         author: str | None = None,
-        seed: int = 0,
+        **options: Any,
     ) -> ConsensusResult:
         """A consensus label and confidence per item, written into the consensus layer ``into``.
 
-        Methods: ``majority-vote``, ``dawid-skene`` (crowd-kit) and ``crowdlab`` (cleanlab;
-        needs ``model_layer``). ``layers`` defaults to one human layer per person, and the
-        result's ``layers`` says which were combined. ``into`` (None: write nothing) must be
-        a consensus layer or a new name, never a person's, an import or a model layer
-        (InvalidParameter, before anything is computed). See
+        ``spec`` (:class:`assay.labels.combine.ConsensusSpec`) or its fields as keywords:
+        ``method`` (``majority-vote``, ``dawid-skene`` or ``crowdlab``, which needs
+        ``model_layer``), ``layers`` (default: one human layer per person; the result's
+        ``layers`` says which were combined), ``filter``, ``into`` (None: write nothing; a
+        consensus layer or a new name, never a person's, an import or a model layer:
+        InvalidParameter before anything is computed) and ``seed``. See
         :func:`assay.labels.combine.combine_layers`.
         """
-        from assay.labels.combine import combine_layers
+        from assay.labels.combine import ConsensusSpec, combine_layers
 
-        return combine_layers(
-            self.store, self.id, method, layers=layers, filter=filter, model_layer=model_layer,
-            into=into, author=author, seed=seed,
-        )  # fmt: skip
+        return combine_layers(self.store, self.id, ConsensusSpec.of(spec, **options), author=author)
 
     # ----------------------------------------------------------------------------------------
     # Models, predictions and label quality
@@ -425,27 +421,21 @@ class Dataset:
 
     def review_scan(
         self,
+        spec: ReviewScanSpec | None = None,
+        /,
         *,
-        layers: Sequence[str] | None = None,
-        consensus_layer: str | None = "consensus",
-        threshold: float = 0.7,
-        filter: str | None = None,
         actor: str | None = None,
+        **options: Any,
     ) -> ScanResult:
-        """Open review cases where layers disagree or consensus confidence is low."""
+        """Open review cases where layers disagree or consensus confidence is low: ``spec``
+        (:class:`assay.review.scan.ReviewScanSpec`) or its fields as keywords (``layers``,
+        ``consensus_layer``, ``threshold``, ``filter``)."""
         from assay.labels.writes import default_author
-        from assay.review.scan import scan
+        from assay.review.scan import ReviewScanSpec, scan
 
+        checked = ReviewScanSpec.of(spec, **options)
         with self.store.write() as conn:
-            return scan(
-                conn,
-                self.id,
-                layers=layers,
-                consensus_layer=consensus_layer,
-                threshold=threshold,
-                filter=filter,
-                actor=actor or default_author(),
-            )
+            return scan(conn, self.id, checked, actor=actor or default_author())
 
     # ----------------------------------------------------------------------------------------
     # Snapshots and diffs

@@ -68,7 +68,7 @@ def add_demo_model(project: Project) -> None:
     ds = project.dataset(DATASET)
     if any(run["name"] == DEMO_RUN for run in ds.models.runs()):
         return
-    ds.models.cross_validate(DEMO_RUN, folds=5, model="logreg", layer="ground_truth")
+    ds.models.cross_validate(name=DEMO_RUN, folds=5, model="logreg", layer="ground_truth")
 
 
 def add_simulated_annotators(project: Project) -> None:
@@ -100,5 +100,5 @@ def add_simulated_annotators(project: Project) -> None:
             layer=name,
             author=f"simulated-{profile}",
         )
-    ds.consensus("dawid-skene", layers=names, into="consensus")
+    ds.consensus(method="dawid-skene", layers=names, into="consensus")
     ds.review_scan(layers=names, threshold=0.7, actor="assay demo")

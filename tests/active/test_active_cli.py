@@ -48,7 +48,7 @@ def test_suggest_refresh_and_show(cli, ds: assay.Dataset) -> None:  # type: igno
 
 def test_suggest_errors_are_one_clean_line(cli) -> None:  # type: ignore[no-untyped-def]
     out = cli("suggest", "--layer", "alice", "--strategy", "best", code=1)
-    assert out.startswith("Error: Unknown strategy 'best'")
+    assert out.startswith("Error: --strategy: Unknown strategy 'best'")
     out = cli("suggest", "--layer", "nobody", code=1)
     assert "No layer 'nobody'" in out
     out = cli("suggest", "--layer", "alice", "--refresh", code=1)

@@ -85,7 +85,7 @@ def test_a_job_runs_to_done_with_its_result_and_progress(project: assay.Project)
 
 def test_an_issues_job_searches_with_its_method(project: assay.Project) -> None:
     ds = project.dataset("d")
-    ds.models.cross_validate("cv", folds=3, model="logreg")
+    ds.models.cross_validate(name="cv", folds=3, model="logreg")
     params = {"model_layer": "cv", "method": "prune_by_class", "open_cases": False}
     job = jobs.submit(ds, "issues", params, by="ana")
     assert job["params"]["method"] == "prune_by_class"

@@ -92,7 +92,7 @@ def test_agreement_consensus_review_flow(cli, ds: assay.Dataset) -> None:  # typ
     summary = json.loads(
         cli("consensus", "--method", "majority-vote", "--layers", "a1,a2,a3", "--json")
     )
-    assert summary["n_items"] == 12 and summary["layer"] == "consensus"
+    assert summary["n_items"] == 12 and summary["into"] == "consensus"
     assert ds.item("k3")["labels"]["consensus"]["label"] == "cat"  # 2 of 3 say cat
     assert "written to layer 'consensus'" in cli("consensus", "--layers", "a1,a2,a3")
 

@@ -50,7 +50,7 @@ def _consensus_rows(ds: assay.Dataset) -> int:
 
 def test_dawid_skene_consensus_is_written_with_confidence(crowd: assay.Dataset) -> None:
     layers = ["good", "slips", "random"]
-    result = crowd.consensus("dawid-skene", layers=layers)
+    result = crowd.consensus(method="dawid-skene", layers=layers)
     assert len(result.item_ids) == 20
     item = crowd.item("k1")["labels"]["consensus"]
     assert item["label"] == "dog" and 0 < item["confidence"] <= 1  # good and slips say dog
@@ -60,7 +60,7 @@ def test_dawid_skene_consensus_is_written_with_confidence(crowd: assay.Dataset) 
     assert crowd.layer("consensus")["kind"] == "consensus"
     assert crowd.layer("consensus")["origin"]["method"] == "dawid-skene"
     assert _consensus_rows(crowd) == 20
-    crowd.consensus("dawid-skene", layers=layers)  # nothing changed: no new label rows
+    crowd.consensus(method="dawid-skene", layers=layers)  # nothing changed: no new label rows
     assert _consensus_rows(crowd) == 20
     quality = result.annotator_quality
     assert min(quality, key=quality.__getitem__) == "random"
@@ -69,8 +69,8 @@ def test_dawid_skene_consensus_is_written_with_confidence(crowd: assay.Dataset) 
 def test_crowdlab_needs_and_uses_a_model_layer(crowd: assay.Dataset) -> None:
     layers = ["good", "slips", "random"]
     with pytest.raises(InvalidParameter, match="model"):
-        crowd.consensus("crowdlab", layers=layers)
-    result = crowd.consensus("crowdlab", layers=layers, model_layer="model", into="crowdlab")
+        crowd.consensus(method="crowdlab", layers=layers)
+    result = crowd.consensus(method="crowdlab", layers=layers, model_layer="model", into="crowdlab")
     assert crowd.layer("crowdlab")["kind"] == "consensus"
     assert [crowd.item(f"k{i}")["labels"]["crowdlab"]["label"] for i in range(6)] == [
         "cat",

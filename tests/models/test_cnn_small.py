@@ -89,9 +89,9 @@ def test_wrong_shapes_are_refused(tiny: tuple[np.ndarray, np.ndarray]) -> None:
 
 @pytest.mark.slow
 def test_cnn_run_through_the_store(images) -> None:  # type: ignore[no-untyped-def]
-    run = images.models.cross_validate("cnn", folds=3, model="cnn", params={"max_epochs": 1})
+    run = images.models.cross_validate(name="cnn", folds=3, model="cnn", params={"max_epochs": 1})
     assert run["state"] == "done" and run["model"] == "cnn" and run["metrics"]["n_items"] == 36
-    trained = images.models.train("cnn-t", model="auto", params={"max_epochs": 1})
+    trained = images.models.train(name="cnn-t", model="auto", params={"max_epochs": 1})
     assert trained["metrics"]["model"] == "cnn"
     assert (images.project.root / ".assay" / "models" / "2.pt").is_file()
     preds = images.models.predict("cnn-t", "split=test", write=False)

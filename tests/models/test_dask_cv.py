@@ -55,9 +55,9 @@ def _probs(ds: assay.Dataset, layer: str) -> tuple[np.ndarray, np.ndarray]:
 def test_dask_folds_equal_the_in_process_run(ds: assay.Dataset, cluster: Any, model: str) -> None:
     from distributed import Client
 
-    local = ds.models.cross_validate("local", folds=4, model=model, seed=3)
+    local = ds.models.cross_validate(name="local", folds=4, model=model, seed=3)
     with Client(cluster, set_as_default=False) as client:
-        remote = ds.models.cross_validate("remote", folds=4, model=model, seed=3, dask=client)
+        remote = ds.models.cross_validate(name="remote", folds=4, model=model, seed=3, dask=client)
     assert remote["metrics"]["oof_accuracy"] == local["metrics"]["oof_accuracy"]
     ids_a, probs_a = _probs(ds, "local")
     ids_b, probs_b = _probs(ds, "remote")
@@ -70,7 +70,7 @@ def test_predict_cv_with_a_scheduler_address(ds: assay.Dataset, cluster: Any) ->
             "--name", "by-address", "--dask", cluster.scheduler_address, "--json"]  # fmt: skip
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
-    local = ds.models.cross_validate("here", folds=3, model="logreg")
+    local = ds.models.cross_validate(name="here", folds=3, model="logreg")
     np.testing.assert_allclose(_probs(ds, "by-address")[1], _probs(ds, "here")[1], atol=1e-12)
     assert (
         ds.models.run("by-address")["metrics"]["oof_accuracy"] == local["metrics"]["oof_accuracy"]

@@ -30,7 +30,7 @@ def layer_names(ds: assay.Dataset) -> list[str]:
 
 
 def test_cross_validation_writes_a_model_layer_and_pins_its_labels(images: assay.Dataset) -> None:
-    run = images.models.cross_validate("cv", folds=3, model="logreg")
+    run = images.models.cross_validate(name="cv", folds=3, model="logreg")
     assert (run["state"], run["kind"], run["layer"], run["folds"]) == ("done", "cv", "cv", 3)
     assert run["metrics"]["n_items"] == 36 and run["metrics"]["oof_accuracy"] > 0.8
     assert images.layer("cv")["kind"] == "model"
@@ -45,7 +45,7 @@ def test_cross_validation_writes_a_model_layer_and_pins_its_labels(images: assay
 
 
 def test_train_then_predict_on_any_slice(images: assay.Dataset) -> None:
-    run = images.models.train("m", model="logreg", filter="split=train")
+    run = images.models.train(name="m", model="logreg", filter="split=train")
     assert run["state"] == "done" and run["metrics"]["n_train"] == 18
     assert run["artifact_path"] == ".assay/models/1.joblib"
     assert (images.project.root / run["artifact_path"]).is_file()
@@ -61,7 +61,7 @@ def test_train_then_predict_on_any_slice(images: assay.Dataset) -> None:
 
 
 def test_evaluate_reports_every_part(images: assay.Dataset) -> None:
-    images.models.cross_validate("cv", folds=3, model="logreg")
+    images.models.cross_validate(name="cv", folds=3, model="logreg")
     images.set_label("1", "0", layer="ground_truth")  # one deliberate error against the model
     result = images.models.evaluate("cv", top_errors=5, max_cell_items=2)
     assert result["n_items"] == 36
@@ -80,7 +80,7 @@ def test_evaluate_reports_every_part(images: assay.Dataset) -> None:
 
 def test_a_failed_run_keeps_its_error_and_nothing_half_done(images: assay.Dataset) -> None:
     with pytest.raises(RuntimeError, match="boom"):
-        images.models.cross_validate("broken", folds=3, model=Exploding())
+        images.models.cross_validate(name="broken", folds=3, model=Exploding())
     run = images.models.run("broken")
     assert run["state"] == "failed" and "RuntimeError: boom" in run["error"]
     assert run["layer"] is None and "broken" not in layer_names(images)
@@ -90,29 +90,29 @@ def test_a_failed_run_keeps_its_error_and_nothing_half_done(images: assay.Datase
 
 def test_too_few_items_per_class_for_k_folds(images: assay.Dataset) -> None:
     with pytest.raises(InvalidParameter, match="20 labeled items per class: '0' has 12"):
-        images.models.cross_validate("cv20", folds=20, model="logreg")
+        images.models.cross_validate(name="cv20", folds=20, model="logreg")
     assert images.models.run("cv20")["state"] == "failed"
-    with pytest.raises(InvalidParameter, match="'folds' parameter"):
+    with pytest.raises(InvalidParameter, match="Parameter 'folds': Input should be greater"):
         images.models.cross_validate(folds=1)
 
 
 def test_fewer_than_two_classes(images: assay.Dataset) -> None:
     with pytest.raises(InvalidParameter, match="at least two classes; found 1"):
-        images.models.train("one", model="logreg", filter="label=0")
+        images.models.train(name="one", model="logreg", filter="label=0")
 
 
 def test_names_and_lookups(images: assay.Dataset) -> None:
     first = images.models.cross_validate(folds=3, model="logreg")
     assert first["name"] == "cv-logreg-1"
     with pytest.raises(Conflict, match="exists already"):
-        images.models.cross_validate("cv-logreg-1", folds=3, model="logreg")
+        images.models.cross_validate(name="cv-logreg-1", folds=3, model="logreg")
     with pytest.raises(Conflict, match="layer named 'ground_truth'"):
-        images.models.cross_validate("ground_truth", folds=3, model="logreg")
+        images.models.cross_validate(name="ground_truth", folds=3, model="logreg")
     with pytest.raises(RunNotFound, match="Known runs: cv-logreg-1"):
         images.models.run("nope")
     with pytest.raises(InvalidParameter, match="without a fitted model"):
         images.models.predict("cv-logreg-1", "split=test")
-    images.models.train("t", model="logreg")
+    images.models.train(name="t", model="logreg")
     assert [r["name"] for r in images.models.runs()] == ["t", "cv-logreg-1"]
 
 
@@ -120,7 +120,7 @@ def test_predicting_with_features_of_the_wrong_shape(images: assay.Dataset, tmp_
     ids = images.models.features().item_ids
     np.save(tmp_path / "a.npy", np.eye(36, 3, dtype=np.float32) + ids[:, None] % 3)
     images.models.import_features(tmp_path / "a.npy", name="mine", ids=ids.tolist())
-    images.models.train("on-mine", model="logreg", featurizer="mine")
+    images.models.train(name="on-mine", model="logreg", featurizer="mine")
     np.save(tmp_path / "b.npy", np.ones((36, 5), dtype=np.float32))
     images.models.import_features(tmp_path / "b.npy", name="mine", ids=ids.tolist())
     with pytest.raises(InvalidParameter, match=r"wrong shape: 5 per item.*trained on 3"):
@@ -128,7 +128,7 @@ def test_predicting_with_features_of_the_wrong_shape(images: assay.Dataset, tmp_
 
 
 def test_hyper_parameter_search_within_a_budget(images: assay.Dataset) -> None:
-    run = images.models.train("searched", model="logreg", search_seconds=0.5, seed=3)
+    run = images.models.train(name="searched", model="logreg", search_seconds=0.5, seed=3)
     search = run["metrics"]["search"]
     assert search["n_trials"] >= 1 and set(search["best_params"]) == {"C"}
     assert run["params"]["C"] == search["best_params"]["C"]

@@ -18,7 +18,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> assay.Dataset:
 
 
 def test_cross_validate_and_evaluate_the_demo(demo: assay.Dataset) -> None:
-    run = demo.models.cross_validate("cv", folds=5, model="logreg", seed=0)
+    run = demo.models.cross_validate(name="cv", folds=5, model="logreg", seed=0)
     assert run["metrics"]["oof_accuracy"] > 0.95
     result = demo.models.evaluate("cv", coverage=0.95)
     assert result["n_items"] == 1797 and result["accuracy"] > 0.95
@@ -30,7 +30,7 @@ def test_cross_validate_and_evaluate_the_demo(demo: assay.Dataset) -> None:
 
 
 def test_train_on_train_split_predict_the_test_split(demo: assay.Dataset, tmp_path: Path) -> None:
-    run = demo.models.train("train", model="logreg", filter="split=train")
+    run = demo.models.train(name="train", model="logreg", filter="split=train")
     assert run["metrics"]["n_train"] == 1438
     preds = demo.models.predict("train", "split=test")
     assert len(preds.item_ids) == 359 and preds.layer == "train"

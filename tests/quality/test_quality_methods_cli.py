@@ -118,7 +118,7 @@ def test_all_ranks_every_labeled_item_flagged_first(project_dir: Path) -> None:
 
 def test_stale_probabilities_warn_and_recompute(project_dir: Path) -> None:
     ds = dataset(project_dir)
-    ds.models.cross_validate("cv", folds=3, model="logreg")
+    ds.models.cross_validate(name="cv", folds=3, model="logreg")
     ds.set_label("1", "9" if noisy_labels(ds)[1] != 9 else "8", layer="ground_truth")
     result = invoke(project_dir, "issues", "--model-layer", "cv", "--json")
     assert result.exit_code == 0, result.output

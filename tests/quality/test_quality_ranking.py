@@ -131,7 +131,7 @@ def test_review_cases_for_the_top_of_the_ranking(ds: assay.Dataset) -> None:
 def test_probabilities_of_a_cross_validation_whose_labels_changed_are_stale(
     ds: assay.Dataset,
 ) -> None:
-    ds.models.cross_validate("cv", folds=3, model="logreg")
+    ds.models.cross_validate(name="cv", folds=3, model="logreg")
     fresh = ds.quality.find(model_layer="cv", features=False, method=METHOD)
     assert fresh.stale is False and fresh.stale_message is None
     ds.set_label("0", "9" if noisy_labels(ds)[0] != 9 else "8", layer="ground_truth")

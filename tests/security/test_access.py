@@ -87,8 +87,8 @@ def test_a_filter_may_read_only_visible_layers(ds: assay.Dataset, text: str) -> 
 def test_the_layers_of_a_dataset_and_its_model_runs(ds: assay.Dataset) -> None:
     ds.create_layer("ann", owner="alice")
     ds.set_labels([(f"k{i}", "cat" if i % 2 else "dog") for i in range(20)], layer="ann")
-    ds.models.cross_validate("cv", folds=2, model="logreg")
-    ds.models.cross_validate("mine", folds=2, model="logreg", layer="ann")
+    ds.models.cross_validate(name="cv", folds=2, model="logreg")
+    ds.models.cross_validate(name="mine", folds=2, model="logreg", layer="ann")
     assert ALICE.layer_names(ds) == {"ann", "mine"}
     visible = ALICE.layer_names(ds)
     runs = {r["name"]: r for r in ds.models.runs()}

@@ -108,7 +108,7 @@ def test_consensus_never_goes_into_a_persons_consensus_layer(ds: assay.Dataset) 
     old_layer(ds, "consensus")
     label_all(ds, "alice", CLASSES * 6, "alice")
     with pytest.raises(InvalidParameter, match="kind human, mallory's"):
-        ds.consensus("majority-vote", layers=["ground_truth", "alice"])
+        ds.consensus(method="majority-vote", layers=["ground_truth", "alice"])
     assert n_labels(ds, "consensus") == 0
 
 
@@ -140,9 +140,9 @@ def test_consensus_into_a_persons_layer_is_refused(
     label_all(ds, "bob", CLASSES * 6, "bob")
     before = n_labels(ds, "alice")
     with pytest.raises(InvalidParameter, match="not a consensus layer"):
-        ds.consensus("majority-vote", layers=["alice", "bob"], into="alice")
+        ds.consensus(method="majority-vote", layers=["alice", "bob"], into="alice")
     with pytest.raises(InvalidParameter, match="not a consensus layer"):
-        ds.consensus("majority-vote", layers=["alice", "bob"], into="ground_truth")
+        ds.consensus(method="majority-vote", layers=["alice", "bob"], into="ground_truth")
     out = cli(project, "consensus", "--method", "majority-vote", "--into", "alice", code=1)
     assert "not a consensus layer" in out
     assert n_labels(ds, "alice") == before
@@ -156,7 +156,7 @@ def test_many_layers_of_one_annotator_do_not_steer_the_default_consensus(
         label_all(ds, person, truth, person)
     for n in range(4):  # mallory makes four layers that all say "bird"
         label_all(ds, f"mallory-{n}", ["bird"] * 20, "mallory")
-    result = ds.consensus("majority-vote")
+    result = ds.consensus(method="majority-vote")
     assert result.layers == ("alice", "bob", "carol", "mallory-3")  # one per person
     assert [CLASSES[c] for c in result.label] == truth
     assert ds.layer("consensus")["origin"]["layers"] == list(result.layers)
@@ -168,8 +168,8 @@ def test_a_persons_layer_in_the_default_is_the_one_labeled_last(ds: assay.Datase
     label_all(ds, "m-new", ["bird"] * 20, "mallory")
     label_all(ds, "m-old", ["cat"] * 20, "mallory")  # created later, but ...
     ds.set_label("k0", "dog", layer="m-new", author="mallory")  # ... m-new was labeled last
-    assert ds.consensus("majority-vote", into=None).layers == ("alice", "m-new")
-    named = ds.consensus("majority-vote", layers=["m-old", "alice"], into=None)
+    assert ds.consensus(method="majority-vote", into=None).layers == ("alice", "m-new")
+    named = ds.consensus(method="majority-vote", layers=["m-old", "alice"], into=None)
     assert named.layers == ("m-old", "alice")  # a reviewer's own choice is kept as given
 
 

@@ -153,8 +153,8 @@ def test_models_trained_on_hidden_layers_are_hidden_from_blind_annotators(
     ds = web_project.dataset("digits")
     ids = item_ids(web_project, "digits")
     ds.set_labels([(i, str(k % 3)) for k, i in enumerate(ids[:15])], layer="ann")
-    ds.models.cross_validate("cv", folds=3, model="logreg")  # learns from ground_truth
-    ds.models.cross_validate("mine", folds=3, model="logreg", layer="ann")
+    ds.models.cross_validate(name="cv", folds=3, model="logreg")  # learns from ground_truth
+    ds.models.cross_validate(name="mine", folds=3, model="logreg", layer="ann")
     assert [r["name"] for r in blind.get(f"{API}/runs").json()["runs"]] == ["mine"]
     assert blind.get(f"{API}/runs/cv").status_code == 403
     evaluation = f"{API}/predictions/evaluation"

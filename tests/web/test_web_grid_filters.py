@@ -22,7 +22,7 @@ def test_prediction_confidence_case_and_selection_filters(
 ) -> None:
     login(client, "reviewer")
     ds = web_project.dataset("digits")
-    ds.models.cross_validate("cv", folds=3, model="logreg")
+    ds.models.cross_validate(name="cv", folds=3, model="logreg")
     predicted = {
         r["id"]: r["label"] for r in ds.items(limit=100, layer="cv")[0] if r["label"] is not None
     }

@@ -30,7 +30,7 @@ def search(web_project: Project) -> Any:
     """A 3-fold cross-validation of ``digits`` (30 random images: mostly wrong) and a
     label-issue search on it."""
     ds = web_project.dataset("digits")
-    ds.models.cross_validate("cv", folds=3, model="logreg")
+    ds.models.cross_validate(name="cv", folds=3, model="logreg")
     found = ds.quality.find(model_layer="cv", features=False, method=METHOD)
     assert 0 < found.n_issues < found.n_items == 30
     return found
@@ -136,7 +136,7 @@ def test_the_page_and_api_say_when_the_probabilities_are_stale(
 ) -> None:
     ds = web_project.dataset("digits")
     ds.copy_layer("ground_truth", XSS)  # a layer named with HTML: it shows in the note
-    ds.models.cross_validate("cv", folds=3, model="logreg", layer=XSS)
+    ds.models.cross_validate(name="cv", folds=3, model="logreg", layer=XSS)
     item = ds.items(limit=1)[0][0]["id"]
     label = ds.item(item)["labels"][XSS]["label"]
     ds.set_label(item, "1" if label != "1" else "2", layer=XSS)

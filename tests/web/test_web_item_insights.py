@@ -33,7 +33,7 @@ def test_predictions_conformal_set_and_feature_neighbours(
     assert empty["predictions"] == [] and empty["conformal"] is None
     assert empty["neighbours"]["items"] == [] and "embedding map" in empty["neighbours"]["note"]
 
-    ds.models.cross_validate("cv", folds=3, model="logreg")
+    ds.models.cross_validate(name="cv", folds=3, model="logreg")
     with ds.store.read() as conn:
         stored_ids, probs = layer_probs(conn, ds.id, "cv", None)
     classes = ds.classes()

@@ -218,7 +218,7 @@ def test_colors_by_issue_disagreement_and_prediction(
     no_model = client.get(f"{API}/digits/maps/{pca_map['map_id']}/colors?by=prediction")
     assert no_model.status_code == 422 and "no model run" in no_model.json()["error"]
     ds = web_project.dataset("digits")
-    ds.models.cross_validate("cv", folds=3, model="logreg")
+    ds.models.cross_validate(name="cv", folds=3, model="logreg")
     body, codes = colors(client, pca_map["map_id"], by="prediction")
     assert body["layer"] == "cv"
     predicted = ds.label_matrix(["cv"]).codes[:, 0]

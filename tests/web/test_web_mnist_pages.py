@@ -28,7 +28,7 @@ def mnist(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Any:
         users.create_user(project.store, role, PASSWORD, role=role)
     ds = project.dataset("mnist")
     ds.create_layer("ann", owner="annotator")
-    ds.models.cross_validate("logreg-cv", folds=3, model="logreg")
+    ds.models.cross_validate(name="logreg-cv", folds=3, model="logreg")
     compute_map(ds, method="pca")
     ds.suggestions.suggest("ann", strategy="random", batch=10, seed=0)
     ids = [r["id"] for r in ds.items(limit=5)[0]]

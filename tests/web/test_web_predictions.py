@@ -32,7 +32,7 @@ def signed(client: TestClient, user: str) -> TestClient:
 def cv(web_project: Project) -> dict[str, Any]:
     """A 3-fold cross-validation on ``digits`` (30 random images, classes 0-2 ten times each:
     the model is mostly wrong, so the matrix has off-diagonal cells)."""
-    return web_project.dataset("digits").models.cross_validate("cv", folds=3, model="logreg")
+    return web_project.dataset("digits").models.cross_validate(name="cv", folds=3, model="logreg")
 
 
 def grid_ids(client: TestClient, filter: str, dataset: str = "digits") -> list[int]:
@@ -188,7 +188,7 @@ def test_blind_annotators_evaluate_only_models_of_their_layers_against_them(
     ds = web_project.dataset("digits")
     ids = item_ids(web_project, "digits")
     ds.set_labels([(i, str(k % 3)) for k, i in enumerate(ids[:15])], layer="ann")
-    ds.models.cross_validate("mine", folds=3, model="logreg", layer="ann")
+    ds.models.cross_validate(name="mine", folds=3, model="logreg", layer="ann")
     with TestClient(create_app(web_project, blind=True)) as c:
         signed(c, "annotator")
         hidden = c.get(EVAL, params={"run": "mine", "reference": "ground_truth"})
@@ -348,7 +348,7 @@ def test_mnist_predictions_page(tmp_path: Path, mnist_dir: Path) -> None:
         project.import_path(folder, dataset="mnist")
         users.create_user(project.store, "admin", "correct horse battery", role="admin")
         ds = project.dataset("mnist")
-        run = ds.models.cross_validate("logreg-cv", folds=3, model="logreg")
+        run = ds.models.cross_validate(name="logreg-cv", folds=3, model="logreg")
         assert run["state"] == "done"
         with TestClient(create_app(project)) as c:
             signed(c, "admin")

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from assay.active.specs import SuggestSpec
 from assay.cli.app import app, handle_errors
-from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, dataset_of
+from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, build_spec, dataset_of
 from assay.cli.render import console, err_console, fmt, print_json, progress_bar
 from assay.errors import InvalidParameter
 
@@ -24,18 +25,23 @@ STRATEGY_HELP = (
 @handle_errors
 def suggest(
     layer: Annotated[str, typer.Option("--layer", "-l", help="The layer to label into.")],
-    strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = "auto",
+    strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = SuggestSpec.default("strategy"),
     batch: Annotated[
         int | None,
-        typer.Option(help="How many items to suggest (default 20; with --refresh: as before)."),
+        typer.Option(
+            help=f"How many items to suggest (default {SuggestSpec.default('batch')}; with "
+            "--refresh: as before)."
+        ),
     ] = None,
     model: Annotated[
         str, typer.Option(help="auto (fast logistic regression), logreg, hgb, or an import path.")
-    ] = "auto",
+    ] = SuggestSpec.default("model"),
     filter: Annotated[
         str | None, typer.Option("--filter", "-f", help="Suggest from this slice only.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seeds the model, k-means and random picks.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seeds the model, k-means and random picks.")
+    ] = SuggestSpec.default("seed"),
     annotators: Annotated[
         str | None,
         typer.Option(help="For activelab: comma-separated annotator layers (default: human)."),
@@ -68,7 +74,7 @@ def suggest(
 
       assay suggest --layer alice --refresh
     """
-    from assay.active.api import DEFAULT_BATCH, Suggestions
+    from assay.active.api import Suggestions
 
     ds = dataset_of(dataset)
     s = Suggestions(ds)
@@ -84,17 +90,12 @@ def suggest(
             if refresh:
                 current = s.refresh(layer, batch=batch, author=author, progress=progress)
             else:
-                current = s.suggest(
-                    layer,
-                    strategy=strategy,
-                    batch=batch or DEFAULT_BATCH,
-                    model=model,
-                    filter=filter,
-                    seed=seed,
-                    annotators=_split(annotators),
-                    author=author,
-                    progress=progress,
-                )
+                spec = build_spec(
+                    SuggestSpec,
+                    {"layer": layer, "strategy": strategy, "batch": batch, "model": model,
+                     "filter": filter, "seed": seed, "annotators": _split(annotators)},
+                )  # fmt: skip
+                current = s.suggest(**spec.model_dump(), author=author, progress=progress)
     rows = s.items(list_id=current.list_id, limit=limit)
     if as_json:
         print_json({"list": current.to_dict(), "suggestions": rows})

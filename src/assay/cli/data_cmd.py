@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from assay.cli.app import app, handle_errors, open_project
+from assay.cli.label_cmd import build_spec
 from assay.cli.render import console, fmt, print_json, progress_bar
+from assay.ingest.specs import ImportSpec
 
 
 @app.command("import")
@@ -49,7 +51,7 @@ def import_(
     ] = None,
     add_classes: Annotated[
         bool, typer.Option(help="Allow labels that are not yet classes of an existing dataset.")
-    ] = False,
+    ] = ImportSpec.default("add_classes"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Import data into a dataset; all of it lands, or none of it does.
@@ -64,21 +66,17 @@ def import_(
 
       assay import reviews.jsonl --label-column sentiment
     """
-    options: dict[str, object] = {
-        "labels": labels,
-        "label_column": label_column,
-        "key_column": key_column,
-        "split_column": split_column,
-        "text_column": text_column,
-        "split": split,
-    }
-    options = {k: v for k, v in options.items() if v is not None}
-    if add_classes:
-        options["add_classes"] = True
+    spec = build_spec(
+        ImportSpec,
+        {"format": format, "label_column": label_column, "key_column": key_column,
+         "split_column": split_column, "text_column": text_column, "split": split,
+         "add_classes": add_classes},
+    )  # fmt: skip
+    options = spec.options() | ({"labels": labels} if labels is not None else {})
     project = open_project()
     with progress_bar(f"importing {path.name}") as progress:
         result = project.import_path(
-            path, dataset=dataset, format=format, progress=progress, **options
+            path, dataset=dataset, format=spec.format, progress=progress, **options
         )
     if as_json:
         print_json(result.__dict__)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from assay.cli.app import app, handle_errors, open_project
 from assay.cli.render import console, fmt, print_json
 from assay.errors import InvalidParameter
+from assay.specs import Spec, first_problem
+
+S = TypeVar("S", bound=Spec)
 
 label_app = typer.Typer(help="Label items: one, many from a CSV, or every item of a filter.")
 layer_app = typer.Typer(help="Annotation layers: list, create, copy, rename, freeze, export.")
@@ -41,6 +46,19 @@ def dataset_of(name: str | None) -> Any:
             )
         name = names[0]
     return project.dataset(name)
+
+
+def build_spec(spec: type[S], options: Mapping[str, Any], **flags: str) -> S:
+    """The operation's spec from the options the user set (None: not set, so the spec's
+    default applies). A bad value is refused in one line naming its option, e.g.
+    ``--cv: Input should be greater than or equal to 2.``; ``flags`` names the options that
+    are not ``--field-name``."""
+    try:
+        return spec.model_validate({k: v for k, v in options.items() if v is not None})
+    except ValidationError as exc:
+        where, message = first_problem(exc)
+        option = flags.get(where, "--" + where.replace("_", "-"))
+        raise InvalidParameter(f"{option}: {message}.") from None
 
 
 def item_ref(text: str) -> int | str:

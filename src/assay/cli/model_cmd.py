@@ -10,9 +10,10 @@ import typer
 from rich.table import Table
 
 from assay.cli.app import app, handle_errors
-from assay.cli.label_cmd import DatasetOpt, JsonOpt, dataset_of
+from assay.cli.label_cmd import DatasetOpt, JsonOpt, build_spec, dataset_of
 from assay.cli.render import console, err_console, fmt, print_json, progress_bar
 from assay.errors import InvalidParameter
+from assay.models.specs import CrossValidateSpec, TrainSpec
 
 ModelOpt = Annotated[
     str,
@@ -37,6 +38,9 @@ FeaturizerOpt = Annotated[
     str, typer.Option("--featurizer", help="auto, pixels, minilm, tabular or imported vectors.")
 ]
 SeedOpt = Annotated[int, typer.Option(help="Random seed (folds, models, search).")]
+
+# The specs' defaults, which the options show and keep.
+_TRAIN, _CV = TrainSpec.model_validate({}), CrossValidateSpec.model_validate({})
 
 features_app = typer.Typer(
     help="Feature vectors: compute and cache them, list them, import your own.",
@@ -65,13 +69,13 @@ def parse_params(values: list[str] | None) -> dict[str, Any]:
 @handle_errors
 def train(
     name: Annotated[str | None, typer.Argument(help="Name of the run (default: made up).")] = None,
-    model: ModelOpt = "auto",
-    layer: LayerOpt = "ground_truth",
+    model: ModelOpt = _TRAIN.model,
+    layer: LayerOpt = _TRAIN.layer,
     filter: FilterOpt = None,
     param: ParamOpt = None,
     search_seconds: SearchOpt = None,
-    featurizer: FeaturizerOpt = "auto",
-    seed: SeedOpt = 0,
+    featurizer: FeaturizerOpt = _TRAIN.featurizer,
+    seed: SeedOpt = _TRAIN.seed,
     dataset: DatasetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -85,12 +89,16 @@ def train(
 
       assay train --model hgb --search-seconds 60
     """
+    spec = build_spec(
+        TrainSpec,
+        {"name": name, "model": model, "layer": layer, "filter": filter,
+         "params": parse_params(param) or None, "search_seconds": search_seconds,
+         "featurizer": featurizer, "seed": seed},
+        name="NAME", params="--param",
+    )  # fmt: skip
     ds = dataset_of(dataset)
     with progress_bar("training") as progress:
-        run = ds.models.train(
-            name, model=model, layer=layer, filter=filter, params=parse_params(param),
-            search_seconds=search_seconds, featurizer=featurizer, seed=seed, progress=progress,
-        )  # fmt: skip
+        run = ds.models.train(spec, progress=progress)
     if as_json:
         print_json(run)
         return
@@ -116,13 +124,13 @@ def predict(
     into_layer: Annotated[
         str | None, typer.Option(help="Model layer to write (with --run; default: the run).")
     ] = None,
-    model: ModelOpt = "auto",
-    layer: LayerOpt = "ground_truth",
+    model: ModelOpt = _CV.model,
+    layer: LayerOpt = _CV.layer,
     filter: FilterOpt = None,
     param: ParamOpt = None,
     search_seconds: SearchOpt = None,
-    featurizer: FeaturizerOpt = "auto",
-    seed: SeedOpt = 0,
+    featurizer: FeaturizerOpt = _CV.featurizer,
+    seed: SeedOpt = _CV.seed,
     dataset: DatasetOpt = None,
     as_json: JsonOpt = False,
     dask: Annotated[
@@ -149,12 +157,15 @@ def predict(
     if dask is not None and cv is None:
         raise InvalidParameter("--dask trains cross-validation folds: use it with --cv K.")
     if cv is not None:
+        spec = build_spec(
+            CrossValidateSpec,
+            {"name": name, "folds": cv, "model": model, "layer": layer, "filter": filter,
+             "params": parse_params(param) or None, "search_seconds": search_seconds,
+             "featurizer": featurizer, "seed": seed},
+            folds="--cv", params="--param",
+        )  # fmt: skip
         with progress_bar("cross-validating") as progress:
-            info = ds.models.cross_validate(
-                name, folds=cv, model=model, layer=layer, filter=filter,
-                params=parse_params(param), search_seconds=search_seconds,
-                featurizer=featurizer, seed=seed, progress=progress, dask=dask,
-            )  # fmt: skip
+            info = ds.models.cross_validate(spec, progress=progress, dask=dask)
         if as_json:
             print_json(info)
             return

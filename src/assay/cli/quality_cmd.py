@@ -8,8 +8,9 @@ import typer
 from rich.table import Table
 
 from assay.cli.app import app, handle_errors
-from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, dataset_of
+from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, build_spec, dataset_of
 from assay.cli.render import console, err_console, fmt, print_json, progress_bar
+from assay.quality.specs import IssuesSpec
 
 ModelLayerOpt = Annotated[
     str | None,
@@ -20,7 +21,10 @@ ModelLayerOpt = Annotated[
     ),
 ]
 LayerOpt = Annotated[
-    str | None, typer.Option("--layer", "-l", help="The labels to check (default: ground_truth).")
+    str | None,
+    typer.Option(
+        "--layer", "-l", help=f"The labels to check (default: {IssuesSpec.default('layer')})."
+    ),
 ]
 MethodOpt = Annotated[
     str | None,
@@ -52,18 +56,22 @@ def scan_if_needed(
     method: str | None = None,
     recompute: bool = False,
     author: str | None = None,
+    model: str | None = None,
+    folds: int | None = None,
+    seed: int | None = None,
 ) -> Any:
     """The latest label-issue search, or a new one if asked (``force``, ``recompute``), if
     there is none, or if the latest one checked other layers or used another method than
     those named. A new search of the latest one's labels (another method) uses its model
     layer and slice unless others are named. ``recompute`` cross-validates anew instead of
-    reusing probabilities."""
+    reusing probabilities. The search's parameters are checked (as an
+    :class:`~assay.quality.specs.IssuesSpec`) before anything is searched or stored."""
     from assay.errors import InvalidParameter
-    from assay.quality.methods import DEFAULT_METHOD, check_method
+    from assay.quality.methods import DEFAULT_METHOD
     from assay.quality.runs import RunNotFound
 
-    if method is not None:
-        check_method(method)  # before anything is searched or stored
+    build_spec(IssuesSpec, _options(layer, model_layer, annotators, filter, features, method,
+                                    recompute, model, folds, seed))  # fmt: skip
     if recompute and model_layer is not None:
         raise InvalidParameter(
             "--recompute cross-validates anew; leave out --model-layer (whose probabilities "
@@ -87,15 +95,12 @@ def scan_if_needed(
         layer, annotators = latest.layer, latest.annotator_layers
         model_layer = model_layer or latest.model_layer
         filter = filter if filter is not None else latest.filter
+    spec = build_spec(IssuesSpec, _options(layer, model_layer, annotators, filter, features,
+                                           method, recompute, model, folds, seed))  # fmt: skip
     with progress_bar("finding label issues") as progress:
         run = ds.quality.find(
-            layer=layer or "ground_truth",
-            model_layer=model_layer,
-            annotator_layers=annotators,
-            filter=filter,
-            features=features,
-            reuse=not recompute,
-            method=method or DEFAULT_METHOD,
+            **spec.model_dump(exclude={"open_cases", "method"}),
+            method=spec.method or DEFAULT_METHOD,
             actor=author,
             progress=progress,
         )
@@ -106,6 +111,26 @@ def scan_if_needed(
     )
     warn_if_stale(run)
     return run
+
+
+def _options(
+    layer: str | None,
+    model_layer: str | None,
+    annotators: list[str] | None,
+    filter: str | None,
+    features: bool,
+    method: str | None,
+    recompute: bool,
+    model: str | None,
+    folds: int | None,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The options of a search, in the words of :class:`IssuesSpec`."""
+    return {
+        "layer": layer, "model_layer": model_layer, "annotator_layers": annotators,
+        "filter": filter, "features": features, "method": method, "reuse": not recompute,
+        "model": model, "folds": folds, "seed": seed,
+    }  # fmt: skip
 
 
 def _differs(
@@ -175,7 +200,20 @@ def issues(
     ] = False,
     features: Annotated[
         bool, typer.Option(help="Also find outliers and near-duplicates from features.")
-    ] = True,
+    ] = IssuesSpec.default("features"),
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="The model cross-validated when probabilities are "
+            "needed: auto (an ensemble), logreg, hgb, cnn or an import path.",
+        ),
+    ] = IssuesSpec.default("model"),
+    folds: Annotated[
+        int, typer.Option(help="Cross-validation folds, when probabilities are needed.")
+    ] = IssuesSpec.default("folds"),
+    seed: Annotated[int, typer.Option(help="Cross-validation seed.")] = IssuesSpec.default("seed"),
     filter: Annotated[
         str | None, typer.Option("--filter", "-f", help="Check only this slice (with --scan).")
     ] = None,
@@ -214,6 +252,9 @@ def issues(
         method=method,
         recompute=recompute,
         author=author,
+        model=model,
+        folds=folds,
+        seed=seed,
     )
     rows = ds.quality.issues(
         run.run_id, kind=kind, limit=limit + 1, after=after, only_issues=not show_all

@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from assay.cli.app import app, handle_errors
-from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, dataset_of, item_ref
+from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, build_spec, dataset_of, item_ref
 from assay.cli.render import bar, console, fmt, print_json, progress_bar
 from assay.errors import InvalidParameter
+from assay.labels.combine import ConsensusSpec
+from assay.review.scan import ReviewScanSpec
 
 review_app = typer.Typer(help="The review queue: scan, list, flag, escalate, resolve, dismiss.")
 snapshot_app = typer.Typer(help="Snapshots of the labels: create and list.")
@@ -110,12 +112,14 @@ def agreement(
 def consensus(
     method: Annotated[
         str, typer.Option(help="majority-vote, dawid-skene or crowdlab.")
-    ] = "dawid-skene",
+    ] = ConsensusSpec.default("method"),
     layers: LayersOpt = None,
     model_layer: Annotated[
         str | None, typer.Option(help="A model layer with probabilities (needed by crowdlab).")
     ] = None,
-    into: Annotated[str, typer.Option(help="The consensus layer to write.")] = "consensus",
+    into: Annotated[
+        str, typer.Option(help="The consensus layer to write.")
+    ] = ConsensusSpec.default("into"),
     dry_run: Annotated[bool, typer.Option(help="Compute and show, write nothing.")] = False,
     filter: FilterOpt = None,
     dataset: DatasetOpt = None,
@@ -127,40 +131,25 @@ def consensus(
 
     Example: assay consensus --method dawid-skene --layers alice,bob,carol
     """
-    import numpy as np
-
+    spec = build_spec(
+        ConsensusSpec,
+        {"method": method, "layers": _layers(layers), "model_layer": model_layer,
+         "filter": filter, "into": into},
+    )  # fmt: skip
+    if dry_run:
+        spec = spec.model_copy(update={"into": None})
     ds = dataset_of(dataset)
-    with console.status(f"computing the {method} consensus"):
-        result = ds.consensus(
-            method,
-            layers=_layers(layers),
-            filter=filter,
-            model_layer=model_layer,
-            into=None if dry_run else into,
-            author=author,
-        )
-    labeled = result.label >= 0
-    conf = result.confidence[labeled]
-    summary: dict[str, Any] = {
-        "method": result.method,
-        "layer": None if dry_run else into,
-        "layers": list(result.layers),
-        "n_items": int(labeled.sum()),
-        "mean_confidence": float(conf.mean()) if conf.size else None,
-        "below_0.7": int((conf < 0.7).sum()),
-        "annotator_quality": {
-            k: (None if np.isnan(v) else round(float(v), 4))
-            for k, v in result.annotator_quality.items()
-        },
-    }
+    with console.status(f"computing the {spec.method} consensus"):
+        result = ds.consensus(spec, author=author)
+    summary = {**result.summary(), "into": spec.into}
     if as_json:
         print_json(summary)
         return
     where = "computed (dry run)" if dry_run else f"written to layer {into!r}"
     console.print(
         f"{result.method} consensus for {fmt(summary['n_items'])} items {where}; mean confidence "
-        f"{_num(summary['mean_confidence'])}, {fmt(summary['below_0.7'])} below 0.7. From "
-        f"layers: {', '.join(summary['layers'])}."
+        f"{_num(summary['mean_confidence'])}, {fmt(summary['n_low_confidence'])} below "
+        f"{summary['low_confidence_threshold']}. From layers: {', '.join(summary['layers'])}."
     )
     table = Table(title="Annotator quality")
     table.add_column("layer")
@@ -177,10 +166,10 @@ def review_scan(
     layers: LayersOpt = None,
     threshold: Annotated[
         float, typer.Option(help="Open a case where consensus confidence is below this.")
-    ] = 0.7,
-    consensus_layer: Annotated[str, typer.Option(help="The consensus layer to check.")] = (
-        "consensus"
-    ),
+    ] = ReviewScanSpec.default("threshold"),
+    consensus_layer: Annotated[
+        str, typer.Option(help="The consensus layer to check.")
+    ] = ReviewScanSpec.default("consensus_layer"),
     filter: FilterOpt = None,
     issues: Annotated[
         bool,
@@ -217,14 +206,13 @@ def review_scan(
         return
     if top is not None:
         raise InvalidParameter("--top goes with --issues (the label-issue ranking).")
+    spec = build_spec(
+        ReviewScanSpec,
+        {"layers": _layers(layers), "consensus_layer": consensus_layer,
+         "threshold": threshold, "filter": filter},
+    )  # fmt: skip
     with progress_bar("scanning"):
-        result = ds.review_scan(
-            layers=_layers(layers),
-            consensus_layer=consensus_layer,
-            threshold=threshold,
-            filter=filter,
-            actor=author,
-        ).to_dict()
+        result = ds.review_scan(spec, actor=author).to_dict()
     if as_json:
         print_json(result)
         return

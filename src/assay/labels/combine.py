@@ -11,59 +11,64 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection
 
 from assay.errors import InvalidParameter
-from assay.labels.consensus import ConsensusResult, consensus
+from assay.labels.consensus import METHODS, ConsensusResult, consensus
 from assay.labels.layers import check_system_target, ensure_layer
 from assay.labels.load import default_layers, load_matrix, load_probs
 from assay.labels.matrix import LabelMatrix
 from assay.labels.writes import LabelWrite, write_labels
+from assay.specs import FILTER, SEED, LayerName, LayerNames, Spec
 from assay.store.engine import Store
 
-__all__ = ["combine_layers"]
+__all__ = ["ConsensusSpec", "combine_layers"]
+
+
+class ConsensusSpec(Spec):
+    """A consensus of several layers (``Dataset.consensus``, the ``consensus`` job, ``assay
+    consensus`` and ``POST /datasets/{name}/consensus``)."""
+
+    method: str = Field(
+        "dawid-skene", json_schema_extra={"enum": list(METHODS)},
+        description="majority-vote, dawid-skene or crowdlab (crowdlab needs model_layer).",
+    )  # fmt: skip
+    layers: LayerNames | None = Field(
+        None, description="The layers to combine (default: one per person)."
+    )
+    filter: str | None = FILTER
+    model_layer: LayerName | None = Field(
+        None,
+        description="A model layer with probabilities (CROWDLAB needs one).",
+    )  # fmt: skip
+    into: LayerName | None = Field(
+        "consensus",
+        description="The consensus layer to write (made if new); null writes nothing.",
+    )  # fmt: skip
+    seed: int = SEED
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in METHODS:
+            raise ValueError(
+                f"unknown consensus method {value!r}; choose one of: {', '.join(METHODS)}"
+            )
+        return value
 
 
 def combine_layers(
-    store: Store,
-    dataset_id: int,
-    method: str,
-    *,
-    layers: Sequence[str] | None = None,
-    filter: str | None = None,
-    model_layer: str | None = None,
-    into: str | None = "consensus",
-    author: str | None = None,
-    seed: int = 0,
+    store: Store, dataset_id: int, spec: ConsensusSpec, *, author: str | None = None
 ) -> ConsensusResult:
-    """A consensus of ``layers`` (default: one per person), written into ``into`` unless None.
+    """The consensus ``spec`` asks for, written into ``spec.into`` unless it is None.
 
-    Parameters
-    ----------
-    store : Store
-    dataset_id : int
-    method : {"majority-vote", "dawid-skene", "crowdlab"}
-    layers : sequence of str, optional
-        The layers to combine; by default one human layer per person.
-    filter : str, optional
-        The slice of items to combine.
-    model_layer : str, optional
-        A model layer with probabilities (CROWDLAB needs one).
-    into : str or None
-        The consensus layer to write (made if new); None writes nothing.
-    author : str, optional
-        Recorded on the labels written (default ``consensus:METHOD``).
-    seed : int
-        For methods with a random start.
-
-    Returns
-    -------
-    ConsensusResult
-        Its ``layers`` name the layers combined.
+    The layers are ``spec.layers`` or, by default, one human layer per person; the result's
+    ``layers`` names those combined. ``author`` is recorded on the labels written (default
+    ``consensus:METHOD``).
 
     Raises
     ------
@@ -71,12 +76,13 @@ def combine_layers(
         ``into`` is not a consensus layer (or not a name one may have), there are no labels,
         or CROWDLAB has no model layer.
     """
+    method, into, filter, model_layer = spec.method, spec.into, spec.filter, spec.model_layer
     with store.read() as conn:
         if into is not None:
             check_system_target(conn, dataset_id, into, "consensus")
-        names = list(layers or default_layers(conn, dataset_id))
+        names = list(spec.layers or default_layers(conn, dataset_id))
         matrix, pred_probs = _inputs(conn, dataset_id, method, names, filter, model_layer)
-    result = consensus(matrix, method, pred_probs=pred_probs, seed=seed)
+    result = consensus(matrix, method, pred_probs=pred_probs, seed=spec.seed)
     if into is not None:
         _write(store, dataset_id, matrix, result, into, author=author, filter=filter)
     return result

@@ -40,9 +40,12 @@ from assay.labels.matrix import MISSING, LabelMatrix
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["METHODS", "ConsensusResult", "consensus"]
+__all__ = ["LOW_CONFIDENCE", "METHODS", "ConsensusResult", "consensus"]
 
 METHODS: tuple[str, ...] = ("majority-vote", "dawid-skene", "crowdlab")
+# A consensus label less sure than this is "low confidence": counted in the summary, and
+# where a review scan opens cases by default.
+LOW_CONFIDENCE = 0.7
 
 DS_MAX_ITER = 100
 DS_TOL = 1e-5
@@ -75,6 +78,22 @@ class ConsensusResult:
             "annotator_quality": {
                 k: (v if math.isfinite(v) else None) for k, v in self.annotator_quality.items()
             },
+        }
+
+    def summary(self, threshold: float = LOW_CONFIDENCE) -> dict[str, Any]:
+        """What the consensus came to, in the words every face shows (CLI, job, web): the
+        method, the layers combined, how many items got a label, their mean confidence, how
+        many are below ``threshold`` (``n_low_confidence``) and each annotator's quality."""
+        labeled = self.label >= 0
+        confidence = self.confidence[labeled]
+        return {
+            "method": self.method,
+            "layers": list(self.layers),
+            "n_items": int(labeled.sum()),
+            "mean_confidence": float(confidence.mean()) if confidence.size else None,
+            "low_confidence_threshold": threshold,
+            "n_low_confidence": int((confidence < threshold).sum()),
+            "annotator_quality": self.to_dict()["annotator_quality"],
         }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.maps.compute import compute_map
 from assay.maps.read import latest_map, list_maps, map_info, read_points
+from assay.maps.specs import MapSpec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,22 +32,17 @@ class DatasetMaps:
 
     def compute(
         self,
+        spec: MapSpec | None = None,
+        /,
         *,
-        featurizer: str = "auto",
-        filter: str | None = None,
-        method: str = "umap",
-        n_neighbors: int = 15,
-        min_dist: float = 0.1,
-        seed: int = 0,
         author: str | None = None,
         progress: ProgressCallback | None = None,
+        **options: Any,
     ) -> dict[str, Any]:
-        """Compute and store a 2-D map of the slice; see :func:`assay.maps.compute_map`."""
-        return compute_map(
-            self.dataset, featurizer=featurizer, filter=filter, method=method,
-            n_neighbors=n_neighbors, min_dist=min_dist, seed=seed, author=author,
-            progress=progress,
-        )  # fmt: skip
+        """Compute and store a 2-D map of the slice, as ``spec`` (or the :class:`MapSpec` the
+        keyword ``options`` build) says; see :func:`assay.maps.compute_map`."""
+        spec = MapSpec.of(spec, **options)
+        return compute_map(self.dataset, **spec.model_dump(), author=author, progress=progress)
 
     def latest(self) -> dict[str, Any] | None:
         """The newest ``ready`` map, or None when there is none."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,6 +12,7 @@ from assay.models import features as _features
 from assay.models import pipeline, runs
 from assay.models.features import Features
 from assay.models.pipeline import Predictions
+from assay.models.specs import CrossValidateSpec, TrainSpec
 from assay.progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ class DatasetModels:
     Examples
     --------
     >>> cv = ds.models.cross_validate(folds=5)  # doctest: +SKIP
+    >>> cv = ds.models.cross_validate(CrossValidateSpec(folds=5))  # doctest: +SKIP
     >>> ds.models.evaluate(cv["name"], coverage=0.9)["accuracy"]  # doctest: +SKIP
     >>> run = ds.models.train(filter="split=train")  # doctest: +SKIP
     >>> ds.models.predict(run["name"], "split=test")  # doctest: +SKIP
@@ -72,60 +74,34 @@ class DatasetModels:
 
     def train(
         self,
-        name: str | None = None,
+        spec: TrainSpec | None = None,
+        /,
         *,
-        model: str | Any = "auto",
-        layer: str = "ground_truth",
-        filter: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        search_seconds: float | None = None,
-        featurizer: str = "auto",
-        seed: int = 0,
         progress: ProgressCallback | None = None,
+        **options: Any,
     ) -> dict[str, Any]:
-        """Fit a model on the labels of ``layer`` in the slice ``filter`` and save it.
+        """Fit a model on the labels of a layer in a slice and save it as a run.
 
-        Parameters
-        ----------
-        name : str, optional
-            The run's name (default ``train-<model>-<n>``).
-        model : str or estimator, default "auto"
-            ``auto`` (CNN for images with torch installed, else logistic regression; gradient
-            boosting for tables), ``logreg``, ``hgb``, ``cnn``, an import path such as
-            ``sklearn.svm.SVC``, or an unfitted estimator.
-        layer, filter : str
-            Where the training labels come from; the layer is snapshotted first.
-        params : mapping, optional
-            Model parameters.
-        search_seconds : float, optional
-            Search hyper-parameters with Optuna for about this long first.
-        featurizer : str, default "auto"
-        seed : int, default 0
+        ``spec`` (:class:`assay.models.specs.TrainSpec`) or its fields as keywords say what
+        to fit: ``name``, ``model`` (a name or an unfitted estimator), ``layer``, ``filter``,
+        ``params``, ``search_seconds``, ``featurizer``, ``seed``; their defaults and bounds
+        are the spec's (InvalidParameter for a bad one).
 
         Returns
         -------
         dict
             The run (see :meth:`run`).
         """
-        return pipeline.train(
-            self.dataset, name, model=model, layer=layer, filter=filter, params=params,
-            search_seconds=search_seconds, featurizer=featurizer, seed=seed, progress=progress,
-        )  # fmt: skip
+        return pipeline.train(self.dataset, TrainSpec.of(spec, **options), progress=progress)
 
     def cross_validate(
         self,
-        name: str | None = None,
+        spec: CrossValidateSpec | None = None,
+        /,
         *,
-        folds: int = 5,
-        model: str | Any = "auto",
-        layer: str = "ground_truth",
-        filter: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        search_seconds: float | None = None,
-        featurizer: str = "auto",
-        seed: int = 0,
         progress: ProgressCallback | None = None,
         dask: Any = None,
+        **options: Any,
     ) -> dict[str, Any]:
         """Out-of-fold probabilities for every labeled item of the slice.
 
@@ -133,13 +109,13 @@ class DatasetModels:
         model that never saw it (what label-quality methods need). The probabilities go to a
         ``model`` layer named after the run (label = argmax); the run records the snapshot of
         ``layer`` it learned from. ``dask`` (a scheduler address or a Client) trains the folds
-        on a Dask cluster, with the same result. Other parameters as in :meth:`train`.
+        on a Dask cluster, with the same result. ``spec``
+        (:class:`assay.models.specs.CrossValidateSpec`) or its fields as keywords: those of
+        :meth:`train` and ``folds``.
         """
         return pipeline.cross_validate(
-            self.dataset, name, folds=folds, model=model, layer=layer, filter=filter,
-            params=params, search_seconds=search_seconds, featurizer=featurizer, seed=seed,
-            progress=progress, dask=dask,
-        )  # fmt: skip
+            self.dataset, CrossValidateSpec.of(spec, **options), progress=progress, dask=dask
+        )
 
     def predict(
         self,

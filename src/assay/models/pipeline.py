@@ -21,8 +21,8 @@ from assay.models import artifacts, runs
 from assay.models.estimators import make_estimator, resolve_model
 from assay.models.evaluation import evaluate_probs
 from assay.models.features import Features, featurize, resolve_featurizer
+from assay.models.specs import CrossValidateSpec, TrainSpec
 from assay.models.training import (
-    check_folds,
     check_training_data,
     fit_with_threads,
     oof_probs,
@@ -80,20 +80,18 @@ def training_data(
     ds: Dataset,
     run_id: int,
     run_name: str,
-    layer: str,
-    filter: str | None,
-    featurizer: Any,
+    spec: TrainSpec,
     progress: ProgressCallback,
 ) -> TrainingData:
     """Snapshot the labels, read them back from the snapshot, and featurize those items.
 
     Labeled items the featurizer cannot describe (another item kind) are left out.
     """
-    snapshot_id = runs.pin_labels(ds, run_id, run_name, layer)
+    snapshot_id = runs.pin_labels(ds, run_id, run_name, spec.layer)
     with ds.store.read() as conn:
-        ids, y = runs.snapshot_labels(conn, ds.id, snapshot_id, layer, filter)
+        ids, y = runs.snapshot_labels(conn, ds.id, snapshot_id, spec.layer, spec.filter)
         classes = [c.name for c in queries.list_classes(conn, ds.id)]
-    features = featurize(ds, featurizer=featurizer, item_ids=ids, progress=progress)
+    features = featurize(ds, featurizer=spec.featurizer, item_ids=ids, progress=progress)
     keep = np.isin(ids, features.item_ids)
     return TrainingData(features.take(ids[keep]), y[keep], classes, snapshot_id)
 
@@ -108,35 +106,27 @@ def _relative(ds: Dataset, path: Path) -> str:
 
 
 def train(
-    ds: Dataset,
-    name: str | None = None,
-    *,
-    model: str | Any = "auto",
-    layer: str = "ground_truth",
-    filter: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    search_seconds: float | None = None,
-    featurizer: str = "auto",
-    seed: int = 0,
-    progress: ProgressCallback | None = None,
+    ds: Dataset, spec: TrainSpec, *, progress: ProgressCallback | None = None
 ) -> dict[str, Any]:
-    """Fit one model on the labels of ``layer`` in ``filter``; save it; return the run."""
+    """Fit one model on the labels of ``spec.layer`` in ``spec.filter``; save it; return the
+    run."""
     report = progress or no_progress
-    chosen = _check_model(ds, model, params, search_seconds, featurizer)
+    chosen = _check_model(ds, spec)
     with recorded_run(
-        ds, name=name, kind="train", model=_label(chosen), params=dict(params or {}),
-        featurizer=featurizer, layer=layer, filter=filter, folds=None, seed=seed,
-        makes_layer=False,
+        ds, name=spec.name, kind="train", model=_label(chosen), params=dict(spec.params or {}),
+        featurizer=spec.featurizer, layer=spec.layer, filter=spec.filter, folds=None,
+        seed=spec.seed, makes_layer=False,
     ) as (run_id, run_name):  # fmt: skip
-        data = training_data(ds, run_id, run_name, layer, filter, featurizer, report)
+        data = training_data(ds, run_id, run_name, spec, report)
         X, y, feats = data.features.X, data.y, data.features
         n_classes = check_training_data(X, y, n_classes=len(data.classes), class_names=data.classes)
-        fit_params, search = _maybe_search(chosen, data, search_seconds, params, seed, report)
+        fit_params, search = _maybe_search(chosen, data, spec, report)
         started = time.perf_counter()
         report(0, 1, f"training {_label(chosen)}")
         estimator = make_estimator(
-            chosen, params=fit_params, seed=seed, kind=feats.kind, image_shape=feats.image_shape
-        )
+            chosen, params=fit_params, seed=spec.seed, kind=feats.kind,
+            image_shape=feats.image_shape,
+        )  # fmt: skip
         fit_with_threads(estimator, X, y, plan_threads(X)[1])
         report(1, 1, f"training {_label(chosen)}")
         path = _save_model(ds, run_id, estimator, feats, data.classes)
@@ -157,37 +147,29 @@ def train(
 
 def cross_validate(
     ds: Dataset,
-    name: str | None = None,
+    spec: CrossValidateSpec,
     *,
-    folds: int = 5,
-    model: str | Any = "auto",
-    layer: str = "ground_truth",
-    filter: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    search_seconds: float | None = None,
-    featurizer: str = "auto",
-    seed: int = 0,
     progress: ProgressCallback | None = None,
     dask: Any = None,
 ) -> dict[str, Any]:
     """Out-of-fold probabilities for every labeled item, written to a model layer (the folds
     trained on a Dask cluster when ``dask`` is an address or a Client)."""
     report = progress or no_progress
-    chosen = _check_model(ds, model, params, search_seconds, featurizer)
-    check_folds(folds)
+    chosen = _check_model(ds, spec)
+    folds = spec.folds
     with recorded_run(
-        ds, name=name, kind="cv", model=_label(chosen), params=dict(params or {}),
-        featurizer=featurizer, layer=layer, filter=filter, folds=folds, seed=seed,
-        makes_layer=True,
+        ds, name=spec.name, kind="cv", model=_label(chosen), params=dict(spec.params or {}),
+        featurizer=spec.featurizer, layer=spec.layer, filter=spec.filter, folds=folds,
+        seed=spec.seed, makes_layer=True,
     ) as (run_id, run_name):  # fmt: skip
-        data = training_data(ds, run_id, run_name, layer, filter, featurizer, report)
+        data = training_data(ds, run_id, run_name, spec, report)
         feats, y = data.features, data.y
         check_training_data(feats.X, y, folds=folds, n_classes=len(data.classes),
                             class_names=data.classes)  # fmt: skip
-        fit_params, search = _maybe_search(chosen, data, search_seconds, params, seed, report)
+        fit_params, search = _maybe_search(chosen, data, spec, report)
         started = time.perf_counter()
         probs = oof_probs(
-            feats.X, y, model=chosen, folds=folds, seed=seed, n_classes=len(data.classes),
+            feats.X, y, model=chosen, folds=folds, seed=spec.seed, n_classes=len(data.classes),
             progress=report, params=fit_params, kind=feats.kind, image_shape=feats.image_shape,
             class_names=data.classes, dask=dask,
         )  # fmt: skip
@@ -210,46 +192,31 @@ def cross_validate(
     return run(ds, run_name)
 
 
-def _check_model(
-    ds: Dataset,
-    model: str | Any,
-    params: Mapping[str, Any] | None,
-    search_seconds: float | None,
-    featurizer: str,
-) -> Any:
+def _check_model(ds: Dataset, spec: TrainSpec) -> Any:
     """The model to train (``auto`` resolved by the featurizer's item kind), checked before a
-    run starts: an unknown model, bad parameters or a bad budget fail here."""
-    if search_seconds is not None and not search_seconds > 0:
-        raise InvalidParameter(
-            "The 'search_seconds' parameter must be a positive number. "
-            f"Got {search_seconds!r} instead."
-        )
+    run starts: an unknown featurizer or bad model parameters fail here."""
     with ds.store.read() as conn:
-        chosen = resolve_featurizer(conn, ds.id, featurizer)
-    model = resolve_model(model, getattr(chosen, "kind", None))
+        chosen = resolve_featurizer(conn, ds.id, spec.featurizer)
+    model = resolve_model(spec.model, getattr(chosen, "kind", None))
     if isinstance(model, str):
-        make_estimator(model, params=params)
+        make_estimator(model, params=spec.params)
     return model
 
 
 def _maybe_search(
-    model: Any,
-    data: TrainingData,
-    seconds: float | None,
-    params: Mapping[str, Any] | None,
-    seed: int,
-    report: ProgressCallback,
+    model: Any, data: TrainingData, spec: TrainSpec, report: ProgressCallback
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    if seconds is None:
-        return dict(params or {}), None
+    if spec.search_seconds is None:
+        return dict(spec.params or {}), None
     from assay.models.search import search_params
 
     if not isinstance(model, str):
         raise InvalidParameter("A search needs a model given by name (logreg, hgb or cnn).")
     feats = data.features
     return search_params(
-        model, feats.X, data.y, seconds=seconds, n_classes=len(data.classes), seed=seed,
-        params=params, kind=feats.kind, image_shape=feats.image_shape, progress=report,
+        model, feats.X, data.y, seconds=spec.search_seconds, n_classes=len(data.classes),
+        seed=spec.seed, params=spec.params, kind=feats.kind, image_shape=feats.image_shape,
+        progress=report,
     )  # fmt: skip
 
 

@@ -3,17 +3,19 @@ consensus label has low confidence."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Connection
 
+from assay.labels.consensus import LOW_CONFIDENCE
 from assay.labels.kinds import KindSchema
 from assay.labels.kinds.classification import class_ids
 from assay.labels.load import default_layers, load_values
 from assay.review.queue import open_cases
+from assay.specs import FILTER, LayerName, LayerNames, Spec
 from assay.store import filters, queries
 from assay.store import schema as t
 
@@ -33,23 +35,36 @@ class ScanResult:
         return dict(self.__dict__)
 
 
+class ReviewScanSpec(Spec):
+    """A scan for review cases (``Dataset.review_scan``, the ``review-scan`` job, ``assay
+    review scan`` and ``POST /datasets/{name}/review/scan``)."""
+
+    layers: LayerNames | None = Field(
+        None,
+        description="The layers compared for disagreements (default: one per person).",
+    )  # fmt: skip
+    consensus_layer: LayerName | None = Field(
+        "consensus",
+        description="The consensus layer whose unsure labels open cases (null: none).",
+    )  # fmt: skip
+    threshold: float = Field(
+        LOW_CONFIDENCE, ge=0, le=1,
+        description="Open a case where the consensus confidence is below this.",
+    )  # fmt: skip
+    filter: str | None = FILTER
+
+
 def scan(
-    conn: Connection,
-    dataset_id: int,
-    *,
-    layers: Sequence[str] | None = None,
-    consensus_layer: str | None = "consensus",
-    threshold: float = 0.7,
-    filter: str | None = None,
-    actor: str = "assay review scan",
+    conn: Connection, dataset_id: int, spec: ReviewScanSpec, *, actor: str = "assay review scan"
 ) -> ScanResult:
-    """Open a case for every item where ``layers`` disagree, and for every item whose label in
-    ``consensus_layer`` has confidence below ``threshold``.
+    """Open a case for every item where ``spec.layers`` disagree, and for every item whose
+    label in ``spec.consensus_layer`` has confidence below ``spec.threshold``.
 
     Disagreement cases (found by the layers' annotation kind) carry the majority label as the
     label at issue, the share of layers that agree as evidence, and 1 - that share as the
     score (most contested first).
     """
+    layers, consensus_layer, filter = spec.layers, spec.consensus_layer, spec.filter
     result = ScanResult()
     names = list(layers) if layers else default_layers(conn, dataset_id)
     if len(names) >= 2:
@@ -79,7 +94,7 @@ def scan(
         ).scalar()
         if exists is not None:
             found, opened = _low_confidence(
-                conn, dataset_id, exists, consensus_layer, threshold, filter, actor
+                conn, dataset_id, exists, consensus_layer, spec.threshold, filter, actor
             )
             result.low_confidence_found, result.low_confidence_opened = found, opened
     return result

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
+from assay.labels.combine import ConsensusSpec
 from assay.web.api.datasets import FilterParam, Reader
 from assay.web.auth import Principal, require
 from assay.web.state import app_state
@@ -65,31 +65,11 @@ def confusion(
     )
 
 
-class ConsensusRun(BaseModel):
-    """A consensus to compute and write."""
-
-    model_config = ConfigDict(extra="forbid")
-    method: Literal["majority-vote", "dawid-skene", "crowdlab"] = "dawid-skene"
-    layers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        None, max_length=50
-    )
-    filter: str | None = Field(None, max_length=2000)
-    model_layer: str | None = Field(None, max_length=200)
-    into: str = Field("consensus", min_length=1, max_length=200)
-
-
 @router.post("/datasets/{name}/consensus", status_code=201)
-def run_consensus(name: str, body: ConsensusRun, request: Request, who: Reviewer) -> dict[str, Any]:
+def run_consensus(
+    name: str, body: ConsensusSpec, request: Request, who: Reviewer
+) -> dict[str, Any]:
     """Compute a consensus label and confidence per item and write it to a consensus layer
     (reviewers and admins). Only items whose label or confidence changed get a new label."""
     state = app_state(request)
-    return agreement.run_consensus(
-        state,
-        who,
-        open_dataset(state, name),
-        method=body.method,
-        layers=body.layers,
-        filter=body.filter,
-        model_layer=body.model_layer,
-        into=body.into,
-    )
+    return agreement.run_consensus(state, who, open_dataset(state, name), body)

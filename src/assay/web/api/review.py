@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay.review.scan import ReviewScanSpec
 from assay.store.vocabulary import CASE_STATES
 from assay.web.api.datasets import Reader
 from assay.web.auth import Principal, require
@@ -63,16 +64,6 @@ class Flag(BaseModel):
     item_id: Id
     comment: Text
     label: str | None = Field(None, max_length=200)
-
-
-class Scan(BaseModel):
-    """Open cases where ``layers`` disagree or the consensus confidence is below ``threshold``."""
-
-    model_config = ConfigDict(extra="forbid")
-    layers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        None, max_length=50
-    )
-    threshold: float = Field(0.7, ge=0.0, le=1.0)
 
 
 @router.get("/datasets/{name}/review/cases")
@@ -191,8 +182,8 @@ def flag(name: str, body: Flag, request: Request, who: Flagger) -> dict[str, Any
 
 
 @router.post("/datasets/{name}/review/scan")
-def scan(name: str, body: Scan, request: Request, who: Reviewer) -> dict[str, Any]:
+def scan(name: str, body: ReviewScanSpec, request: Request, who: Reviewer) -> dict[str, Any]:
     """Open cases where layers disagree or consensus is unsure (reviewers and admins)."""
     app = app_state(request)
     dataset = open_dataset(app, name)
-    return review.scan(app, who, dataset, layers=body.layers, threshold=body.threshold)
+    return review.scan(app, who, dataset, body)

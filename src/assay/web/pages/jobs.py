@@ -51,6 +51,9 @@ def jobs_page(
         "models": ("auto", *BUILTIN),
         "issue_methods": _issue_methods(),
         "kinds": {k: who.can(spec.permission) for k, spec in jobs.KINDS.items()},
+        "spec": {
+            k: kind.params.model_json_schema()["properties"] for k, kind in jobs.KINDS.items()
+        },
         "human_layers": [la["name"] for la in detail["layers"] if la["kind"] == "human"],
         "model_layers": [la["name"] for la in detail["layers"] if la["kind"] == "model"],
         "jobs": [who.viewer.job(j) for j in jobs.list_jobs(dataset.store, dataset.id, limit=30)],

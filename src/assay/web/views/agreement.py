@@ -13,6 +13,7 @@ from typing import Any
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.labels.agreement import confusion
+from assay.labels.combine import ConsensusSpec
 from assay.labels.consensus import METHODS
 from assay.labels.load import default_layers
 from assay.store import filters, reads
@@ -126,41 +127,19 @@ def confusion_report(
 
 
 def run_consensus(
-    state: AppState,
-    who: Principal,
-    dataset: Dataset,
-    *,
-    method: str,
-    layers: list[str] | None,
-    filter: str | None,
-    model_layer: str | None,
-    into: str,
+    state: AppState, who: Principal, dataset: Dataset, spec: ConsensusSpec
 ) -> dict[str, Any]:
-    """Compute a consensus and write it to the consensus layer ``into``, as the signed-in user.
+    """Compute a consensus and write it to the consensus layer ``spec.into``, as the
+    signed-in user.
 
     The library refuses an ``into`` that is not a consensus layer (an annotator's, an import)
     and by default combines one layer per person; the answer names the layers it used.
     """
-    names = list(layers or default_agreement_layers(dataset))
-    _check_layers(who, dataset, names + ([model_layer] if model_layer else []))
+    names = list(spec.layers or default_agreement_layers(dataset))
+    _check_layers(who, dataset, names + ([spec.model_layer] if spec.model_layer else []))
+    who.viewer.check_filter(dataset, spec.filter)
     result = dataset.consensus(
-        method,
-        layers=names,
-        filter=filter or None,
-        model_layer=model_layer,
-        into=into,
+        spec.model_copy(update={"layers": names, "filter": spec.filter or None}),
         author=who.user.username,
     )
-    labeled = result.label >= 0
-    confidence = result.confidence[labeled]
-    quality = result.to_dict()["annotator_quality"]
-    return {
-        "ok": True,
-        "method": method,
-        "layers": list(result.layers),
-        "into": into,
-        "n_items": int(labeled.sum()),
-        "mean_confidence": float(confidence.mean()) if len(confidence) else None,
-        "n_below_0_7": int((confidence < 0.7).sum()),
-        "annotator_quality": quality,
-    }
+    return {"ok": True, **result.summary(), "into": spec.into}

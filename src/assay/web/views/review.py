@@ -23,6 +23,7 @@ from assay import users
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.review.queue import transition as queue_transition
+from assay.review.scan import ReviewScanSpec
 from assay.store import reads
 from assay.store.vocabulary import ACTIVE_CASE_STATES
 from assay.web.auth import Principal
@@ -153,14 +154,11 @@ def scan(
     state: AppState,
     who: Principal,
     dataset: Dataset,
-    *,
-    layers: list[str] | None,
-    threshold: float,
+    spec: ReviewScanSpec,
 ) -> dict[str, Any]:
     """Open cases where layers disagree or the consensus is unsure (reviewers and admins)."""
-    result = dataset.review_scan(
-        layers=layers or None, threshold=threshold, actor=who.user.username
-    )
+    who.viewer.check_filter(dataset, spec.filter)
+    result = dataset.review_scan(spec, actor=who.user.username)
     return {"ok": True, **result.to_dict()}
 
 
