@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from activekit import CLASSES, make_points, points
+from sklearn.linear_model import LogisticRegression
 
 import assay
 from assay.active import EmptyPool, ListNotFound, Suggestions, SuggestionsBusy, lists
@@ -223,14 +224,16 @@ def test_bad_strategy_batch_layer_and_refresh_without_a_list(ds: assay.Dataset) 
     s = Suggestions(ds)
     with pytest.raises(InvalidParameter, match=r"Unknown strategy .smartest.\. Use auto or one of"):
         s.suggest("alice", strategy="smartest")
-    with pytest.raises(InvalidParameter, match=r"'batch' parameter must be an int .* Got 0"):
+    with pytest.raises(InvalidParameter, match=r"'batch': Input should be greater than or equal"):
         s.suggest("alice", batch=0)
     with pytest.raises(LayerNotFound, match="No layer 'bob'"):
         s.suggest("bob")
     with pytest.raises(ListNotFound, match="no suggestions to refresh yet; make a list first"):
         s.refresh("alice")
-    with pytest.raises(InvalidParameter, match="store the model by name"):
+    with pytest.raises(InvalidParameter, match="a name or an unfitted scikit-learn estimator"):
         s.suggest("alice", model=object())
+    with pytest.raises(InvalidParameter, match="store the model by name"):
+        s.suggest("alice", model=LogisticRegression())
     assert s.lists() == [] and s.current("alice") is None and s.next("alice") == []
 
 

@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay.active import lists
 from assay.active.pool import annotator_codes, load_pool
-from assay.active.ranking import Ranked, check_batch, check_strategy, rank_pool
+from assay.active.ranking import Ranked, check_batch, rank_pool
+from assay.active.specs import SuggestSpec
 from assay.errors import InvalidParameter
 from assay.progress import ProgressCallback, no_progress
 from assay.store import queries
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
 
 __all__ = ["SuggestionList", "Suggestions"]
-
-DEFAULT_BATCH = 20
 
 
 @dataclass(frozen=True)
@@ -67,44 +65,23 @@ class Suggestions:
 
     def suggest(
         self,
-        layer: str,
+        spec: SuggestSpec | str,
+        /,
         *,
-        strategy: str = "auto",
-        batch: int = DEFAULT_BATCH,
-        model: str | Any = "auto",
-        filter: str | None = None,
-        seed: int = 0,
-        featurizer: str = "auto",
-        annotators: Sequence[str] | None = None,
         author: str | None = None,
         progress: ProgressCallback | None = None,
+        **options: Any,
     ) -> SuggestionList:
-        """Rank the items not yet labeled in ``layer`` and store the first ``batch`` as a list.
+        """Rank the items not yet labeled in a layer and store the first ``batch`` as a list.
 
-        Parameters
-        ----------
-        layer : str
-            The layer the labels will go to; its unlabeled items are the pool, its labels
-            train the model.
-        strategy : str, default "auto"
-            ``auto`` (cold start while fewer than two classes are labeled, then diverse),
-            ``random``, ``least-confidence``, ``margin``, ``entropy``, ``diverse``,
-            ``kcenter``, ``cold-start`` or ``activelab`` (see :mod:`assay.active.strategies`).
-        batch : int, default 20
-            How many items to suggest; clamped (with a warning) to the pool's size.
-        model : str or estimator, default "auto"
-            The model retrained on the layer's labels: ``auto`` is fast logistic regression
-            (:mod:`assay.active.model`); any model :func:`assay.models.estimators.make_estimator`
-            accepts.
-        filter : str, optional
-            Suggest only from this slice (e.g. ``"split=train"``).
-        seed : int, default 0
-            Seeds the model, k-means and random picks.
-        featurizer : str, default "auto"
-            The feature vectors (see :func:`assay.models.features.featurize`).
-        annotators : sequence of str, optional
-            For ``activelab``: the annotator layers whose labels it weighs (default: the human
-            layers).
+        ``spec`` is a :class:`assay.active.specs.SuggestSpec`, or the layer's name with the
+        spec's other fields as keywords: ``strategy`` (``auto``: cold start while fewer than
+        two classes are labeled, then diverse; see :mod:`assay.active.strategies`), ``batch``
+        (clamped, with a warning, to the pool's size), ``model`` (retrained on the layer's
+        labels; ``auto`` is fast logistic regression, :mod:`assay.active.model`; from Python
+        also an unfitted estimator), ``filter`` (suggest only from this slice), ``seed``,
+        ``featurizer`` and ``annotators`` (for ``activelab``: the annotator layers it weighs,
+        default the human layers).
 
         Returns
         -------
@@ -123,14 +100,19 @@ class Suggestions:
         InvalidParameter
             Unknown strategy, a bad batch, a dataset without classes.
         """
-        check_strategy(strategy)
-        check_batch(batch)
+        if isinstance(spec, str):
+            spec = SuggestSpec.of(layer=spec, **options)
+        else:
+            spec = SuggestSpec.of(spec, **options)
         params = {
-            "model": _model_param(model),
-            "featurizer": featurizer,
-            "annotators": list(annotators) if annotators is not None else None,
+            "model": _model_param(spec.model),
+            "featurizer": spec.featurizer,
+            "annotators": spec.annotators,
         }
-        return self._run(layer, strategy, batch, model, filter, seed, params, author, progress)
+        return self._run(
+            spec.layer, spec.strategy, spec.batch, spec.model, spec.filter, spec.seed, params,
+            author, progress,
+        )  # fmt: skip
 
     def refresh(
         self,
@@ -150,6 +132,8 @@ class Suggestions:
         SuggestionsBusy
             A list for ``layer`` is being computed right now.
         """
+        if batch is not None:
+            check_batch(batch)
         with self.dataset.store.read() as conn:
             layer_row = queries.get_layer(conn, self.dataset.id, layer)
             row = lists.latest(conn, self.dataset.id, layer_row.id, ("ready", "superseded"))

@@ -24,6 +24,7 @@ from assay.active.pool import EmptyPool, PoolData
 from assay.errors import InvalidParameter
 from assay.labels.matrix import MISSING
 
+DEFAULT_BATCH = 20
 MAX_BATCH = 100_000
 
 

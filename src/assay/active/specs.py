@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from assay.active.api import DEFAULT_BATCH
-from assay.active.ranking import MAX_BATCH, check_strategy
+from assay.active.ranking import DEFAULT_BATCH, MAX_BATCH, check_strategy
 from assay.models.specs import ModelName
 from assay.specs import FILTER, SEED, LayerNames, Spec
 

@@ -95,7 +95,7 @@ def suggest(
                     {"layer": layer, "strategy": strategy, "batch": batch, "model": model,
                      "filter": filter, "seed": seed, "annotators": _split(annotators)},
                 )  # fmt: skip
-                current = s.suggest(**spec.model_dump(), author=author, progress=progress)
+                current = s.suggest(spec, author=author, progress=progress)
     rows = s.items(list_id=current.list_id, limit=limit)
     if as_json:
         print_json({"list": current.to_dict(), "suggestions": rows})

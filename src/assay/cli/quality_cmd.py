@@ -67,7 +67,6 @@ def scan_if_needed(
     reusing probabilities. The search's parameters are checked (as an
     :class:`~assay.quality.specs.IssuesSpec`) before anything is searched or stored."""
     from assay.errors import InvalidParameter
-    from assay.quality.methods import DEFAULT_METHOD
     from assay.quality.runs import RunNotFound
 
     build_spec(IssuesSpec, _options(layer, model_layer, annotators, filter, features, method,
@@ -98,12 +97,7 @@ def scan_if_needed(
     spec = build_spec(IssuesSpec, _options(layer, model_layer, annotators, filter, features,
                                            method, recompute, model, folds, seed))  # fmt: skip
     with progress_bar("finding label issues") as progress:
-        run = ds.quality.find(
-            **spec.model_dump(exclude={"open_cases", "method"}),
-            method=spec.method or DEFAULT_METHOD,
-            actor=author,
-            progress=progress,
-        )
+        run = ds.quality.find(spec, actor=author, progress=progress)
     err_console.print(
         f"Checked {fmt(run.n_items)} labels of {run.layer!r} with the probabilities of "
         f"{run.model_layer!r} (method {run.method}): {fmt(run.n_issues)} likely mislabeled, "

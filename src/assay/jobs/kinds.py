@@ -120,13 +120,7 @@ def _train(ds: Dataset, p: TrainSpec, who: str, progress: ProgressCallback) -> A
 
 
 def _issues(ds: Dataset, p: IssuesSpec, who: str, progress: ProgressCallback) -> Any:
-    from assay.quality.methods import DEFAULT_METHOD
-
-    found = ds.quality.find(
-        layer=p.layer, model_layer=p.model_layer, filter=p.filter, features=p.features,
-        annotator_layers=p.annotator_layers, model=p.model, folds=p.folds, seed=p.seed,
-        reuse=p.reuse, method=p.method or DEFAULT_METHOD, actor=who, progress=progress,
-    )  # fmt: skip
+    found = ds.quality.find(p, actor=who, progress=progress)
     out = found.to_dict()
     if p.open_cases:
         progress(0, None, "opening review cases")
@@ -146,11 +140,7 @@ def _consensus(ds: Dataset, p: ConsensusSpec, who: str, progress: ProgressCallba
 
 
 def _suggest(ds: Dataset, p: SuggestSpec, who: str, progress: ProgressCallback) -> Any:
-    made = ds.suggestions.suggest(
-        p.layer, strategy=p.strategy, batch=p.batch, model=p.model, filter=p.filter,
-        seed=p.seed, featurizer=p.featurizer, annotators=p.annotators, author=who,
-        progress=progress,
-    )  # fmt: skip
+    made = ds.suggestions.suggest(p, author=who, progress=progress)
     return made.to_dict()
 
 

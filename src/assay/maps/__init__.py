@@ -13,9 +13,10 @@ Use it through ``dataset.maps`` (:class:`DatasetMaps`):
 
 from assay.maps.api import DatasetMaps
 from assay.maps.colors import COLOR_BY, NONE_CODE, color_codes, default_prediction_layer
-from assay.maps.compute import METHODS, compute_map
+from assay.maps.compute import compute_map
 from assay.maps.geometry import points_in_polygon
 from assay.maps.read import MapNotFound, latest_map, list_maps, map_info, read_points
+from assay.maps.specs import METHODS
 
 __all__ = [
     "COLOR_BY",

@@ -41,8 +41,7 @@ class DatasetMaps:
     ) -> dict[str, Any]:
         """Compute and store a 2-D map of the slice, as ``spec`` (or the :class:`MapSpec` the
         keyword ``options`` build) says; see :func:`assay.maps.compute_map`."""
-        spec = MapSpec.of(spec, **options)
-        return compute_map(self.dataset, **spec.model_dump(), author=author, progress=progress)
+        return compute_map(self.dataset, spec, author=author, progress=progress, **options)
 
     def latest(self) -> dict[str, Any] | None:
         """The newest ``ready`` map, or None when there is none."""

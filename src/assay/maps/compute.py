@@ -18,6 +18,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from assay.errors import InvalidParameter
+from assay.maps.specs import MapSpec
 from assay.progress import ProgressCallback, no_progress
 from assay.store import schema as t
 from assay.store.bulk import bulk_insert
@@ -25,7 +26,6 @@ from assay.store.bulk import bulk_insert
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
 
-METHODS = ("umap", "pca")
 PCA_DIMS = 50  # UMAP runs on at most this many PCA components: much faster, same picture
 LARGE = 200_000  # above this many points, UMAP is fitted on a sample and the rest transformed
 FIT_SAMPLE = 100_000
@@ -37,34 +37,23 @@ INSTALL_HINT = "umap-learn is not installed, so this map is a 2-D PCA: install a
 
 def compute_map(
     ds: Dataset,
+    spec: MapSpec | None = None,
+    /,
     *,
-    featurizer: str = "auto",
-    filter: str | None = None,
-    method: str = "umap",
-    n_neighbors: int = 15,
-    min_dist: float = 0.1,
-    seed: int = 0,
     author: str | None = None,
     progress: ProgressCallback | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
-    """Compute and store a 2-D map of the items ``filter`` selects; returns its description.
+    """Compute and store a 2-D map of the items ``spec.filter`` selects; returns its
+    description.
 
-    Parameters
-    ----------
-    ds : Dataset
-    featurizer : str, default "auto"
-        As for :func:`assay.models.features.featurize` (pixels, minilm, tabular, imported).
-    filter : str, optional
-        Map only this slice (default: every item the featurizer covers).
-    method : {"umap", "pca"}
-        UMAP (PCA to 50 dimensions first when there are more); PCA is the quick linear view.
-        Without umap-learn, ``umap`` falls back to PCA and says so in ``notes``.
-    n_neighbors, min_dist, seed
-        UMAP's parameters; ``seed`` also seeds PCA and the fitting sample (deterministic).
-    author : str, optional
-        Who computed it (default ``$ASSAY_USER`` or the login name).
-    progress : callable, optional
-        ``progress(done, total, message)``.
+    ``spec`` (:class:`assay.maps.specs.MapSpec`) or its fields as keywords: ``featurizer``
+    (as for :func:`assay.models.features.featurize`), ``filter`` (default: every item the
+    featurizer covers), ``method`` (``umap``, with PCA to 50 dimensions first when there are
+    more, or ``pca``, the quick linear view; without umap-learn ``umap`` falls back to PCA and
+    says so in ``notes``), ``n_neighbors``, ``min_dist`` and ``seed`` (UMAP's parameters;
+    ``seed`` also seeds PCA and the fitting sample: deterministic). ``author`` defaults to
+    ``$ASSAY_USER`` or the login name; ``progress(done, total, message)``.
 
     Returns
     -------
@@ -75,12 +64,9 @@ def compute_map(
     """
     from assay.labels.writes import default_author
 
-    if method not in METHODS:
-        raise InvalidParameter(f"Unknown map method {method!r}; use one of {', '.join(METHODS)}.")
-    if not 2 <= int(n_neighbors) <= 200:
-        raise InvalidParameter(f"n_neighbors must be between 2 and 200, got {n_neighbors}.")
-    if not 0.0 <= float(min_dist) <= 1.0:
-        raise InvalidParameter(f"min_dist must be between 0 and 1, got {min_dist}.")
+    spec = MapSpec.of(spec, **options)
+    featurizer, filter, method = spec.featurizer, spec.filter, spec.method
+    n_neighbors, min_dist, seed = spec.n_neighbors, spec.min_dist, spec.seed
     report = progress or no_progress
     started = time.monotonic()
     params: dict[str, Any] = {

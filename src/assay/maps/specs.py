@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from assay.maps.compute import METHODS
 from assay.specs import FILTER, SEED, Spec
 
-__all__ = ["MapSpec"]
+__all__ = ["METHODS", "MapSpec"]
+
+METHODS = ("umap", "pca")
 
 
 class MapSpec(Spec):

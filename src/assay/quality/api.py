@@ -21,6 +21,7 @@ from assay.quality.issues import (
     given_labels,
 )
 from assay.quality.methods import DEFAULT_METHOD, check_method, methods_for
+from assay.quality.specs import IssuesSpec
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -85,52 +86,29 @@ class LabelQuality:
     # ------------------------------------------------------------------------------------
     def find(
         self,
+        spec: IssuesSpec | None = None,
+        /,
         *,
-        layer: str = DEFAULT_LAYER,
-        model_layer: str | None = None,
-        filter: str | None = None,
-        features: bool = True,
-        annotator_layers: Sequence[str] | None = None,
-        model: str | Any = "auto",
-        folds: int = 5,
-        seed: int = 0,
-        reuse: bool = True,
-        method: str = DEFAULT_METHOD,
         actor: str | None = None,
         progress: ProgressCallback | None = None,
+        **options: Any,
     ) -> IssueRun:
         """Rank every labeled item by label quality and flag likely label errors, outliers and
         near-duplicates; the results are stored and returned as a summary.
 
-        Parameters
-        ----------
-        layer : str, default "ground_truth"
-            The labels to check (and, without ``model_layer``, to cross-validate on).
-        model_layer : str, optional
-            A layer of out-of-fold probabilities (``assay predict --cv``). Without it, the
-            latest cross-validation of ``layer`` is reused if the labels have not changed
-            since (and ``reuse`` is true and ``model`` is ``auto``); otherwise K-fold
-            cross-validation runs first (``ds.models.cross_validate``) with ``model``.
-        filter : str, optional
-            Check only the slice this filter selects (e.g. ``"split=train"``).
-        features : bool, default True
-            Also find outliers and near-duplicates, and nearest neighbours as evidence, from
-            the dataset's feature vectors.
-        annotator_layers : sequence of str, optional
-            Several annotators' layers: an item labeled by two or more of them is checked
-            against CROWDLAB's consensus of their labels instead of a single given label.
-        model : str or estimator, default "auto"
-            The cross-validated model: ``auto`` is a soft-voting ensemble of the built-in
-            model for the data's kind, k-NN and extra trees (:mod:`assay.quality.ensemble`);
-            any other value goes to ``ds.models.cross_validate`` as is.
-        folds, seed : int
-            Cross-validation folds and seed.
-        reuse : bool, default True
-            Reuse an up-to-date cross-validation of ``layer`` (see ``model_layer``); with
-            False, cross-validate anew (unless ``model_layer`` is given).
-        method : str, default :data:`assay.quality.methods.DEFAULT_METHOD`
-            How to score and flag (a name of :data:`assay.quality.methods.METHODS`); it is
-            checked before anything else and stored with the search.
+        ``spec`` (:class:`assay.quality.specs.IssuesSpec`) or its fields as keywords say
+        what to check: ``layer`` (default ``ground_truth``); ``model_layer``, a layer of
+        out-of-fold probabilities (``assay predict --cv``) — without it, the latest
+        cross-validation of ``layer`` is reused if its labels have not changed since (and
+        ``reuse`` is true and ``model`` is ``auto``), otherwise ``folds``-fold
+        cross-validation runs first with ``model`` (``auto``: a soft-voting ensemble of the
+        built-in model for the data's kind, k-NN and extra trees, :mod:`assay.quality.ensemble`;
+        from Python also an unfitted estimator); ``filter``, the slice; ``features``, also
+        outliers and near-duplicates from the feature vectors; ``annotator_layers``, items two
+        or more of them labeled are checked against CROWDLAB's consensus; ``method``, a name
+        of :data:`assay.quality.methods.METHODS` (default: the default method), checked before
+        anything else and stored with the search. ``open_cases`` is for
+        :meth:`to_review` (the job opens cases after the search).
 
         Returns
         -------
@@ -153,29 +131,31 @@ class LabelQuality:
         from assay.labels.writes import default_author
         from assay.store import queries
 
-        check_method(method)  # before any cross-validation or write
+        spec = IssuesSpec.of(spec, **options)
+        layer, model_layer, filter = spec.layer, spec.model_layer, spec.filter
+        method = check_method(spec.method or DEFAULT_METHOD)  # before any cross-validation
         with self.dataset.store.read() as conn:
             # The layer's annotation kind decides which checks apply (classification: METHODS).
             methods_for(get_kind(queries.get_layer(conn, self.dataset.id, layer).value_kind))
         report = progress or no_progress
         actor = actor or default_author()
         run_id = None
-        if model_layer is None and reuse and isinstance(model, str) and model == "auto":
+        if model_layer is None and spec.reuse and spec.model == "auto":
             with self.dataset.store.read() as conn:
                 found = runs.reusable_cv(conn, self.dataset.id, layer, filter)
             if found is not None:
                 run_id, model_layer = found
         if model_layer is None:
-            run_id, model_layer = self._cross_validate(layer, filter, model, folds, seed, report)
-        inputs = self._inputs(layer, model_layer, filter, annotator_layers)
+            run_id, model_layer = self._cross_validate(spec, report)
+        inputs = self._inputs(layer, model_layer, filter, spec.annotator_layers)
         report(0, None, "scoring label quality")
         label_issues = find_label_issues(inputs.labels, inputs.pred_probs, method=method)
         data_issues, feature_name = None, None
-        if features:
+        if spec.features:
             report(0, None, "finding outliers and near-duplicates")
             data_issues, feature_name = self._data_issues(inputs)
         summary = self._summary(
-            inputs, label_issues, data_issues, layer, model_layer, annotator_layers, filter
+            inputs, label_issues, data_issues, layer, model_layer, spec.annotator_layers, filter
         )
         summary["features"] = feature_name
         report(0, None, "saving")
@@ -191,25 +171,20 @@ class LabelQuality:
             row = runs.get_run(conn, self.dataset.id, run_id)
         return _issue_run(row)
 
-    def _cross_validate(
-        self,
-        layer: str,
-        filter: str | None,
-        model: str | Any,
-        folds: int,
-        seed: int,
-        report: ProgressCallback,
-    ) -> tuple[int, str]:
-        """Out-of-fold probabilities for ``layer`` in a new model layer: (run id, layer)."""
+    def _cross_validate(self, spec: IssuesSpec, report: ProgressCallback) -> tuple[int, str]:
+        """Out-of-fold probabilities for ``spec.layer`` in a new model layer: (run id, layer)."""
         from assay.models.api import DatasetModels
 
+        model = spec.model
         if isinstance(model, str) and model == "auto":
             from assay.quality.ensemble import default_model
 
-            model = default_model(n_items=self._count_labels(layer, filter), seed=seed)
+            n_items = self._count_labels(spec.layer, spec.filter)
+            model = default_model(n_items=n_items, seed=spec.seed)
         result = DatasetModels(self.dataset).cross_validate(
-            layer=layer, filter=filter, model=model, folds=folds, seed=seed, progress=report
-        )
+            layer=spec.layer, filter=spec.filter, model=model, folds=spec.folds,
+            seed=spec.seed, progress=report,
+        )  # fmt: skip
         return _run_and_layer(result)
 
     def _count_labels(self, layer: str, filter: str | None) -> int:

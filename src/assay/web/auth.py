@@ -185,3 +185,13 @@ def safe_next(target: str | None) -> str:
     if any(ch in target for ch in "\\\t\r\n") or urlsplit(target).netloc:
         return "/"
     return target
+
+
+# The roles a route may require, as FastAPI dependencies (the one place they are spelled).
+Admin = Annotated[Principal, Depends(require("manage_users"))]
+Flagger = Annotated[Principal, Depends(require("flag"))]
+Labeler = Annotated[Principal, Depends(require("label"))]
+LayerAdmin = Annotated[Principal, Depends(require("manage_layers"))]
+Member = Annotated[Principal, Depends(require("own_tokens"))]
+Reader = Annotated[Principal, Depends(require("read"))]
+Reviewer = Annotated[Principal, Depends(require("review"))]

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from assay.labels.combine import ConsensusSpec
-from assay.web.api.datasets import FilterParam, Reader
-from assay.web.auth import Principal, require
+from assay.web.api.datasets import FilterParam
+from assay.web.auth import Reader, Reviewer
 from assay.web.state import app_state
 from assay.web.views import agreement
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["agreement"])
-Reviewer = Annotated[Principal, Depends(require("review"))]
 LayerList = Annotated[
     list[str] | None,
     Query(max_length=50, description="Layers to compare (repeat the parameter)."),

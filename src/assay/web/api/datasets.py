@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from assay.web.auth import Principal, require
+from assay.web.auth import Reader
 from assay.web.state import app_state
 from assay.web.views import datasets
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["datasets"])
-Reader = Annotated[Principal, Depends(require("read"))]
 FilterParam = Annotated[
     str | None,
     Query(max_length=2000, description="A filter such as 'split=test, label=3'."),

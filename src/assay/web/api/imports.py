@@ -20,9 +20,9 @@ import time
 import unicodedata
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
@@ -33,12 +33,11 @@ from assay.errors import DatasetNotFound, InvalidParameter
 from assay.ingest import detect
 from assay.jobs import kinds
 from assay.store.naming import clean_name
-from assay.web.auth import Principal, require
+from assay.web.auth import Admin
 from assay.web.errors import HTTPError
 from assay.web.state import AppState, app_state
 
 router = APIRouter(tags=["imports"])
-Admin = Annotated[Principal, Depends(require("manage_users"))]
 
 FILE_FIELD = "file"
 FIELDS = ("label_column", "key_column", "split")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.store.queries import MAX_PAGE
-from assay.web.api.datasets import FilterParam, Reader
-from assay.web.auth import Principal, require
+from assay.web.api.datasets import FilterParam
+from assay.web.auth import Labeler, Reader
 from assay.web.params import Cursor, Id
 from assay.web.state import app_state
 from assay.web.views import items
@@ -18,7 +18,6 @@ from assay.web.views.item_insights import insights
 
 router = APIRouter(tags=["items"])
 ItemId = Id
-Labeler = Annotated[Principal, Depends(require("label"))]
 
 
 @router.get("/datasets/{name}/items")

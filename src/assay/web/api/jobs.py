@@ -12,20 +12,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay import jobs
 from assay.errors import InvalidParameter
 from assay.store.vocabulary import JOB_STATES
-from assay.web.auth import Principal, require
+from assay.web.auth import Reader
 from assay.web.errors import Forbidden
 from assay.web.params import Id
 from assay.web.state import AppState, app_state
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["jobs"])
-Reader = Annotated[Principal, Depends(require("read"))]
 JobId = Id
 
 

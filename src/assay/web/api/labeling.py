@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assay.web.api.datasets import FilterParam
-from assay.web.auth import Principal, require
+from assay.web.auth import Labeler, LayerAdmin
 from assay.web.params import Id
 from assay.web.state import app_state
 from assay.web.views import labeling
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["labeling"])
-Labeler = Annotated[Principal, Depends(require("label"))]
-LayerAdmin = Annotated[Principal, Depends(require("manage_layers"))]
 
 
 # -- layers ----------------------------------------------------------------------------------------

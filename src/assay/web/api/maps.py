@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assay.store.selections import MAX_SELECTION
-from assay.web.api.datasets import Reader
+from assay.web.auth import Reader
 from assay.web.params import Id
 from assay.web.state import app_state
 from assay.web.views import maps

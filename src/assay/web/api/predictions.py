@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from assay.web.api.datasets import FilterParam, Reader
+from assay.web.api.datasets import FilterParam
+from assay.web.auth import Reader
 from assay.web.state import app_state
 from assay.web.views import predictions
 from assay.web.views.datasets import open_dataset

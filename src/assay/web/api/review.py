@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.review.scan import ReviewScanSpec
 from assay.store.vocabulary import CASE_STATES
-from assay.web.api.datasets import Reader
-from assay.web.auth import Principal, require
+from assay.web.auth import Flagger, Principal, Reader, Reviewer
 from assay.web.params import Cursor, Id
 from assay.web.state import app_state
 from assay.web.views import review
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["review"])
-Reviewer = Annotated[Principal, Depends(require("review"))]
-Flagger = Annotated[Principal, Depends(require("flag"))]
 CaseId = Id
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Version = Cursor | None

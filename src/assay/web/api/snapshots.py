@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.web.api.datasets import Reader
-from assay.web.auth import Principal, require
+from assay.web.auth import Reader, Reviewer
 from assay.web.state import app_state
 from assay.web.views import snapshots
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["snapshots"])
-Reviewer = Annotated[Principal, Depends(require("review"))]
 SnapshotRef = Annotated[str, Query(min_length=1, max_length=200)]
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from assay.web.api.datasets import Reader
+from assay.web.auth import Reader
 from assay.web.state import app_state
 from assay.web.views import suggestions as view
 from assay.web.views.datasets import open_dataset

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay import users
-from assay.web.auth import Principal, require
+from assay.web.auth import Admin, Member
 from assay.web.params import Id
 from assay.web.state import app_state
 
 router = APIRouter(tags=["users"])
-Admin = Annotated[Principal, Depends(require("manage_users"))]
-Member = Annotated[Principal, Depends(require("own_tokens"))]
 Role = Literal["admin", "reviewer", "annotator"]
 
 

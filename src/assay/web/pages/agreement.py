@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from assay.web.auth import Principal, require
+from assay.web.auth import Reader
 from assay.web.rendering import render
 from assay.web.state import app_state
 from assay.web.urls import q
@@ -17,7 +17,6 @@ from assay.web.views import agreement, datasets
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Principal, Depends(require("read"))]
 TextParam = Annotated[str, Query(max_length=2000)]
 NameParam = Annotated[str, Query(max_length=200)]
 

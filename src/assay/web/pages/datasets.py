@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from assay.web.auth import Principal, require
+from assay.web.auth import Reader
 from assay.web.rendering import render
 from assay.web.state import app_state
 from assay.web.views import datasets
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Principal, Depends(require("read"))]
 TextParam = Annotated[str, Query(max_length=2000)]
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from assay.errors import AssayError, InvalidParameter
 from assay.store import filters, reads
 from assay.store.queries import MAX_PAGE
 from assay.store.vocabulary import CASE_REASONS
-from assay.web.auth import Principal, require
+from assay.web.auth import Labeler, Reader
 from assay.web.errors import status_of
 from assay.web.params import Cursor, Id
 from assay.web.rendering import render
@@ -28,8 +28,6 @@ from assay.web.views.datasets import open_dataset
 from assay.web.views.item_insights import insights
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Principal, Depends(require("read"))]
-Labeler = Annotated[Principal, Depends(require("label"))]
 TextParam = Annotated[str, Query(max_length=2000)]
 GRID_PAGE = 96
 CASE_FILTERS = ("any", *CASE_REASONS)

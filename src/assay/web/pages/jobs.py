@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from assay import jobs
 from assay.active.strategies import STRATEGIES
 from assay.models.estimators import BUILTIN
-from assay.web.auth import Principal, require
+from assay.web.auth import Reader
 from assay.web.rendering import render
 from assay.web.state import app_state
 from assay.web.views import datasets, labeling
@@ -22,7 +22,6 @@ from assay.web.views import suggestions as view
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Principal, Depends(require("read"))]
 
 
 @router.get("/datasets/{name}/jobs")

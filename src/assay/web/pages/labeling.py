@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from assay.web.auth import Principal, require
+from assay.web.auth import Labeler
 from assay.web.rendering import render
 from assay.web.state import app_state
 from assay.web.urls import q
@@ -17,7 +17,6 @@ from assay.web.views import datasets, labeling
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
-Labeler = Annotated[Principal, Depends(require("label"))]
 TextParam = Annotated[str, Query(max_length=2000)]
 NameParam = Annotated[str, Query(max_length=200)]
 

@@ -7,14 +7,14 @@ selections and bulk labels back through the API with the session's CSRF token.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from assay import jobs, maps
 from assay.dataset import Dataset
-from assay.web.auth import Principal, require
+from assay.web.auth import Reader
 from assay.web.rendering import render
 from assay.web.state import app_state
 from assay.web.urls import q
@@ -22,7 +22,6 @@ from assay.web.views import datasets
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Principal, Depends(require("read"))]
 
 
 @router.get("/datasets/{name}/map")

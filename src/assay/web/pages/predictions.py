@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from assay.dataset import Dataset
 from assay.errors import AssayError
-from assay.web.auth import Principal, require
+from assay.web.auth import Principal, Reader
 from assay.web.errors import Forbidden, status_of
 from assay.web.rendering import render
 from assay.web.state import AppState, app_state
@@ -24,7 +24,6 @@ from assay.web.views import datasets, predictions
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Principal, Depends(require("read"))]
 TextParam = Annotated[str, Query(max_length=2000)]
 NameParam = Annotated[str, Query(max_length=200)]
 SHADES = 10  # confusion cells are shaded in this many steps (CSS classes, no inline style)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from assay.errors import AssayError
 from assay.store.vocabulary import CASE_REASONS, CASE_STATES
-from assay.web.auth import Principal, require
+from assay.web.auth import Flagger, Reader
 from assay.web.errors import status_of
 from assay.web.params import Cursor, Id
 from assay.web.rendering import render
@@ -22,8 +22,6 @@ from assay.web.views import datasets, review
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Principal, Depends(require("read"))]
-Flagger = Annotated[Principal, Depends(require("flag"))]
 NameParam = Annotated[str, Query(max_length=200)]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from assay.errors import AssayError
-from assay.web.auth import Principal, require
+from assay.web.auth import Reader, Reviewer
 from assay.web.errors import status_of
 from assay.web.rendering import render
 from assay.web.state import app_state
@@ -18,8 +18,6 @@ from assay.web.views import datasets, snapshots
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[Principal, Depends(require("read"))]
-Reviewer = Annotated[Principal, Depends(require("review"))]
 NameParam = Annotated[str, Query(max_length=200)]
 
 

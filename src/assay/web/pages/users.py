@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from assay import users
-from assay.web.auth import Principal, require
+from assay.web.auth import Admin, Member
 from assay.web.params import Id
 from assay.web.rendering import render
 from assay.web.state import app_state
 
 router = APIRouter(include_in_schema=False)
-Admin = Annotated[Principal, Depends(require("manage_users"))]
-Member = Annotated[Principal, Depends(require("own_tokens"))]
 
 
 @router.get("/users")
