@@ -57,7 +57,7 @@ def test_agreement_is_rated_against_the_consensus_layer_when_there_is_one(
         ds.set_labels([(i, str((i + shift) % 3)) for i in range(1, 13)], layer=name)
     with ds.store.read() as conn:
         assert default_reference(conn, ds.id, ["a1", "a2", "a3"]) == "majority-vote"
-    ds.consensus("majority-vote", layers=["a1", "a2", "a3"])
+    ds.consensus(method="majority-vote", layers=["a1", "a2", "a3"])
     with ds.store.read() as conn:
         assert default_reference(conn, ds.id, ["a1", "a2", "a3"]) == "consensus"
         assert default_reference(conn, ds.id, ["a1", "consensus"]) == "majority-vote"

@@ -34,23 +34,6 @@ def test_reads_are_scoped_to_their_dataset(project: assay.Project) -> None:  # n
     assert reads.neighbours(store, pets.id, mine[2], "split=train") == (mine[0], mine[4])
 
 
-def test_current_labels_of_some_items_in_some_layers(project: assay.Project) -> None:  # noqa: F811
-    pets = make_dataset(project, "pets", n=4)
-    ids = _ids(pets)
-    pets.create_layer("alice", kind="human", owner="alice")
-    pets.set_labels([(ids[0], "dog"), (ids[1], None)], layer="alice", author="alice")
-    layers = {r["name"]: r for r in pets.layers()}
-    with project.store.read() as conn:
-        layer_ids = {r.name: r.id for r in queries.list_layers(conn, pets.id)}
-    assert set(layers) == set(layer_ids)
-    got = reads.current_labels(project.store, ids[:3], [layer_ids["alice"]])
-    assert got[ids[0]][layer_ids["alice"]].label == "dog"
-    assert got[ids[0]][layer_ids["alice"]].author == "alice"
-    assert ids[2] not in got  # never labeled in the layer
-    truth = reads.current_labels(project.store, [ids[0]], [layer_ids["ground_truth"]])
-    assert truth[ids[0]][layer_ids["ground_truth"]].label == "cat"
-
-
 def test_one_count_of_items(project: assay.Project) -> None:  # noqa: F811
     pets = make_dataset(project, "pets", n=10)
     make_dataset(project, "other", n=3)

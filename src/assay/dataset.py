@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from assay.handle import ItemRef, ProjectHandle
+from assay.labels.kinds import DEFAULT_KIND
 from assay.labels.layers import copy_layer, create_layer, freeze_layer, layer_info, rename_layer
-from assay.labels.load import current_classes, default_layers, load_matrix
+from assay.labels.load import default_layers, load_matrix
 from assay.labels.matrix import LabelMatrix
 from assay.labels.reference import layer_agreement
 from assay.labels.snapshots import create_snapshot, diff, list_snapshots
@@ -30,6 +31,7 @@ from assay.labels.writes import (
     history,
     resolve_item,
     resolve_items,
+    shown_labels,
     write_labels,
 )
 from assay.progress import ProgressCallback, no_progress
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from assay.active.api import Suggestions
     from assay.labels.agreement import AgreementReport
     from assay.labels.combine import ConsensusSpec
-    from assay.labels.consensus import ConsensusResult
+    from assay.labels.kinds import Combined
     from assay.labels.snapshots import Diff
     from assay.maps.api import DatasetMaps
     from assay.models.api import DatasetModels
@@ -76,11 +78,7 @@ class Dataset:
 
     def __len__(self) -> int:
         with self.store.read() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).where(t.items.c.dataset_id == self.id)
-                ).scalar_one()
-            )
+            return queries.count_items(conn, self.id)
 
     def classes(self) -> list[str]:
         """Class names in schema order."""
@@ -88,12 +86,10 @@ class Dataset:
             return [c.name for c in queries.list_classes(conn, self.id)]
 
     def layers(self) -> list[dict[str, Any]]:
-        """Annotation layers: name, kind, frozen, created_at."""
+        """Annotation layers in creation order, each as :meth:`layer` gives it (name, kind,
+        value_kind, frozen, owner, description, origin, created_at)."""
         with self.store.read() as conn:
-            return [
-                {"name": r.name, "kind": r.kind, "frozen": r.frozen, "created_at": r.created_at}
-                for r in queries.list_layers(conn, self.id)
-            ]
+            return [layer_info(r) for r in queries.list_layers(conn, self.id)]
 
     def items(
         self,
@@ -110,7 +106,7 @@ class Dataset:
         with self.store.read() as conn:
             where = filters.compile_filter(conn, self.id, filter)
             rows, cursor = queries.page_items(conn, self.id, where, after=after, limit=limit)
-            labels = current_classes(conn, self.id, layer, [r.id for r in rows])
+            labels = shown_labels(conn, self.id, layer, [r.id for r in rows])
         items = [{**r._asdict(), "label": labels.get(r.id)} for r in rows]
         for item in items:
             del item["numbers"]  # the packed copy of ``fields`` kept for statistics
@@ -301,7 +297,7 @@ class Dataset:
         name: str,
         *,
         kind: str = "human",
-        value_kind: str = "classification",
+        value_kind: str = DEFAULT_KIND,
         owner: str | None = None,
         description: str = "",
     ) -> dict[str, Any]:
@@ -334,10 +330,17 @@ class Dataset:
     # ----------------------------------------------------------------------------------------
     # Agreement and consensus
     # ----------------------------------------------------------------------------------------
+    def default_layers(self) -> list[str]:
+        """The layers agreement, consensus and review scans compare when none are named: one
+        human layer per person (see :func:`assay.labels.load.default_layers`)."""
+        with self.store.read() as conn:
+            return default_layers(conn, self.id)
+
     def label_matrix(
         self, layers: Sequence[str] | None = None, filter: str | None = None
     ) -> LabelMatrix:
-        """The current labels of ``layers`` (default: the human layers) as a LabelMatrix."""
+        """The current labels of ``layers`` (default: one human layer per person) as a
+        LabelMatrix."""
         with self.store.read() as conn:
             return load_matrix(conn, self.id, list(layers or default_layers(conn, self.id)), filter)
 
@@ -363,15 +366,18 @@ class Dataset:
         *,
         author: str | None = None,
         **options: Any,
-    ) -> ConsensusResult:
+    ) -> Combined:
         """A consensus label and confidence per item, written into the consensus layer ``into``.
 
-        ``spec`` (:class:`assay.labels.combine.ConsensusSpec`) or its fields as keywords:
-        ``method`` (``majority-vote``, ``dawid-skene`` or ``crowdlab``, which needs
-        ``model_layer``), ``layers`` (default: one human layer per person; the result's
-        ``layers`` says which were combined), ``filter``, ``into`` (None: write nothing; a
-        consensus layer or a new name, never a person's, an import or a model layer:
-        InvalidParameter before anything is computed) and ``seed``. See
+        The layers' annotation kind combines them (classification: a
+        :class:`assay.labels.consensus.ConsensusResult`). ``spec``
+        (:class:`assay.labels.combine.ConsensusSpec`) or its fields as keywords: ``method``
+        (one of the kind's: ``majority-vote``, ``dawid-skene`` or ``crowdlab``, which needs
+        ``model_layer``, for classification), ``layers`` (default: one human layer per
+        person; the result's ``layers`` says which were combined), ``filter``, ``into``
+        (None: write nothing; a consensus layer of the layers' kind or a new name, never a
+        person's, an import or a model layer: InvalidParameter before anything is computed)
+        and ``seed``. See
         :func:`assay.labels.combine.combine_layers`.
         """
         from assay.labels.combine import ConsensusSpec, combine_layers

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -27,8 +28,11 @@ from assay.labels.kinds import (
     register,
 )
 from assay.labels.kinds.classification import Classification
+from assay.labels.writes import LabelWrite, current_labels_of
+from assay.store import queries
 from assay.store.engine import Store
 from assay.store.migrate import alembic_config, current_revision
+from labelkit import make_dataset
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,23 @@ class NumberAgreement:
 
     def to_dict(self) -> dict[str, Any]:
         return {"layers": self.layers, "n_common": self.n_common, "mad": self.mean_abs_diff}
+
+
+@dataclass(frozen=True)
+class NumberConsensus:
+    """The toy kind's consensus: the median of each item's numbers."""
+
+    method: str
+    layers: tuple[str, ...]
+    values: dict[int, float]
+
+    def summary(self) -> dict[str, Any]:
+        return {"method": self.method, "layers": list(self.layers), "n_items": len(self.values),
+                "mean_confidence": None, "low_confidence_threshold": 0.7,
+                "n_low_confidence": 0, "annotator_quality": {}}  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "values": self.values}
 
 
 class ToyNumber(AnnotationKind):
@@ -69,6 +90,20 @@ class ToyNumber(AnnotationKind):
         common = sorted(set(a) & set(b))
         mad = sum(abs(a[i] - b[i]) for i in common) / len(common) if common else None
         return NumberAgreement(table.layers, len(common), mad, reference)
+
+    def combine(
+        self, table: Any, method: str, *, pred_probs: Any = None, seed: int = 0
+    ) -> NumberConsensus:
+        self.calls.append(f"combine:{method}")
+        assert isinstance(table, ValueTable) and pred_probs is None
+        values = {
+            i: statistics.median(table.values[n][i] for n in table.layers if i in table.values[n])
+            for i in table.item_ids
+        }
+        return NumberConsensus(method, tuple(table.layers), values)
+
+    def consensus_writes(self, table: Any, result: Any) -> list[LabelWrite]:
+        return [LabelWrite(i, v, confidence=1.0) for i, v in result.values.items()]
 
 
 @pytest.fixture
@@ -144,6 +179,73 @@ def test_a_new_kind_is_written_read_back_and_compared_by_its_own_agreement(
     assert ds.item("k1")["labels"]["alice2"]["value"] == 4.0
 
 
+def test_a_new_kind_is_combined_by_its_own_consensus_into_a_layer_of_its_kind(
+    ds: assay.Dataset, number_kind: AnnotationKind
+) -> None:
+    for name, values in (("alice", (1, 4, 7)), ("bob", (3, 4, None)), ("carol", (2, 10, 9))):
+        ds.create_layer(name, owner=name, value_kind="toy_number")
+        for key, value in zip(("k0", "k1", "k2"), values, strict=True):
+            if value is not None:
+                ds.set_label(key, value, layer=name, author=name)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="toy_number layers have no consensus method "
+                       "'dawid-skene'; choose one of: median"):  # fmt: skip
+        ds.consensus(layers=["alice", "bob"], into=None)
+    with pytest.raises(InvalidParameter, match="unknown consensus method 'mean'"):
+        ds.consensus(method="mean", layers=["alice", "bob"])
+    with pytest.raises(InvalidParameter, match="do not apply to toy_number layers"):
+        ds.consensus(method="median", layers=["alice", "bob"], model_layer="ground_truth")
+    ds.consensus(method="majority-vote", layers=["ground_truth"], into="consensus")
+    with pytest.raises(InvalidParameter, match="'consensus' holds classification labels"):
+        ds.consensus(method="median", layers=["alice", "bob"])
+    assert ToyNumber.calls == []
+
+    result = ds.consensus(method="median", into="numbers")  # one layer per person
+    assert ToyNumber.calls == ["combine:median"]
+    assert result.summary()["layers"] == ["alice", "bob", "carol"]
+    layer = ds.layer("numbers")
+    assert (layer["kind"], layer["value_kind"]) == ("consensus", "toy_number")
+    assert layer["origin"]["method"] == "median"
+    got = {key: ds.item(key)["labels"]["numbers"] for key in ("k0", "k1", "k2")}
+    assert {key: (r["value"], r["label"]) for key, r in got.items()} == {
+        "k0": (2.0, "2"),
+        "k1": (4.0, "4"),
+        "k2": (8.0, "8"),
+    }
+    assert got["k0"]["author"] == "consensus:median"
+    with pytest.raises(InvalidParameter, match="kind human"):
+        ds.consensus(method="median", into="alice")
+
+
+def test_current_labels_of_some_items_in_some_layers_are_shown_by_their_kind(
+    project: assay.Project, ds: assay.Dataset, number_kind: AnnotationKind
+) -> None:
+    other = make_dataset(project, "other", n=3)
+    ids = [int(r["id"]) for r in ds.items(limit=100)[0]]
+    ds.create_layer("alice", owner="alice")
+    ds.create_layer("sizes", value_kind="toy_number")
+    ds.set_labels([(ids[0], "dog"), (ids[1], None)], layer="alice", author="alice")
+    ds.set_label(ids[0], 2.5, layer="sizes", author="bob")  # type: ignore[arg-type]
+    ds.set_label(ids[1], 1, layer="sizes", author="bob")  # type: ignore[arg-type]
+    ds.set_label(ids[1], None, layer="sizes", author="bob", note="unsure")
+    with project.store.read() as conn:
+        layer_ids = {r.name: r.id for r in queries.list_layers(conn, ds.id)}
+    wanted = [layer_ids["alice"], layer_ids["sizes"], layer_ids["ground_truth"]]
+    got = current_labels_of(project.store, ds.id, ids[:3], wanted)
+    alice, sizes, truth = (got[ids[0]][layer_ids[n]] for n in ("alice", "sizes", "ground_truth"))
+    assert (alice["label"], alice["value"], alice["author"]) == ("dog", "dog", "alice")
+    assert (sizes["label"], sizes["value"], sizes["layer"]) == ("2.5", 2.5, "sizes")
+    assert (truth["label"], truth["value"]) == ("cat", "cat")
+    cleared = got[ids[1]][layer_ids["sizes"]]  # a cleared label is there, with no value
+    assert (cleared["label"], cleared["value"], cleared["note"]) == (None, None, "unsure")
+    assert layer_ids["alice"] not in got[ids[2]]  # never labeled in the layer
+    # Another dataset's items are no items of this one.
+    other_ids = [int(r["id"]) for r in other.items()[0]]
+    assert current_labels_of(project.store, ds.id, other_ids, wanted) == {}
+    # The items page shows each item's label as its layer's kind shows it.
+    page, _ = ds.items(layer="sizes", limit=2)
+    assert [r["label"] for r in page] == ["2.5", None]
+
+
 def test_the_cli_shows_a_new_kind_as_the_kind_says(
     project: assay.Project, ds: assay.Dataset, number_kind: AnnotationKind
 ) -> None:
@@ -158,6 +260,24 @@ def test_the_cli_shows_a_new_kind_as_the_kind_says(
         ("ground_truth", "cat", "cat"),
         ("alice", "1.25", 1.25),
     ]
+
+
+def test_the_cli_makes_and_lists_layers_of_a_kind(
+    project: assay.Project, ds: assay.Dataset, number_kind: AnnotationKind
+) -> None:
+    argv = ["-p", str(project.root), "--db", project.store.url, "layer"]
+    made = CliRunner().invoke(app, [*argv, "create", "sizes", "--value-kind", "toy_number"])
+    assert made.exit_code == 0, made.output
+    assert "of toy_number labels" in made.output
+    refused = CliRunner().invoke(app, [*argv, "create", "boxes", "--value-kind", "boxes"])
+    assert refused.exit_code != 0 and "Unknown annotation kind 'boxes'" in refused.output
+    assert CliRunner().invoke(app, [*argv, "create", "plain"]).exit_code == 0
+    listed = CliRunner().invoke(app, [*argv, "list", "--json"])
+    kinds = {r["name"]: r["value_kind"] for r in json.loads(listed.output)}
+    assert kinds == {"ground_truth": "classification", "sizes": "toy_number",
+                     "plain": "classification"}  # fmt: skip
+    table = CliRunner(env={"COLUMNS": "200"}).invoke(app, [*argv, "list"])
+    assert "value kind" in table.output and "toy_number" in table.output
 
 
 def test_a_snapshot_diff_of_a_new_kind_speaks_its_words(
@@ -192,11 +312,11 @@ def test_layers_of_different_kinds_are_not_compared_or_combined(
     with pytest.raises(InvalidParameter, match="labels of different kinds"):
         ds.agreement(["ground_truth", "alice"])
     with pytest.raises(InvalidParameter, match="labels of different kinds"):
-        ds.consensus("majority-vote", layers=["ground_truth", "alice"], into=None)
+        ds.consensus(method="majority-vote", layers=["ground_truth", "alice"], into=None)
     with pytest.raises(InvalidParameter, match="toy_number labels, not classification"):
         ds.agreement(["ground_truth"], reference="alice")
     with pytest.raises(InvalidParameter, match="no consensus method for toy_number"):
-        number_kind.combine(ValueTable("toy_number", [], []), "median")
+        AnnotationKind.combine(number_kind, ValueTable("toy_number", [], []), "median")
     with pytest.raises(InvalidParameter, match="no label-quality check for toy_number"):
         ds.quality.find(layer="alice", model_layer="ground_truth", features=False)
     with pytest.raises(InvalidParameter, match="different kinds"):

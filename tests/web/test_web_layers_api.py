@@ -3,10 +3,14 @@ with the roles enforced and every write attributed to the signed-in user."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
 import pytest
 from fastapi.testclient import TestClient
 from web_helpers import item_ids, login
 
+from assay.labels.kinds import KINDS, AnnotationKind, register
 from assay.project import Project
 from assay.web import create_app
 
@@ -51,6 +55,42 @@ def test_reviewer_creates_copies_renames_and_freezes_layers(
     thawed = client.post(f"{API}/layers/freeze", json={"layer": "gt-copy", "frozen": False})
     assert thawed.json()["layer"]["frozen"] is False
     assert layer_names(web_project) == ["ground_truth", "ann", "frozen", "draft", "gt-copy"]
+
+
+class Sizes(AnnotationKind):
+    """A kind defined only in this test: a width and a height per item."""
+
+    name: ClassVar[str] = "web_toy_size"
+
+    def show(self, value: Any) -> str:
+        return f"{value['w']}x{value['h']}"
+
+
+@pytest.fixture
+def sizes_kind() -> Iterator[AnnotationKind]:
+    kind = register(Sizes())
+    yield kind
+    del KINDS[kind.name]
+
+
+def test_a_layer_of_another_annotation_kind_is_made_and_shown_as_its_kind_says(
+    client: TestClient, web_project: Project, sizes_kind: AnnotationKind
+) -> None:
+    signed(client, "reviewer")
+    made = client.post(f"{API}/layers", json={"name": "sizes", "value_kind": "web_toy_size"})
+    assert made.status_code == 201 and made.json()["layer"]["value_kind"] == "web_toy_size"
+    unknown = client.post(f"{API}/layers", json={"name": "boxes", "value_kind": "boxes"})
+    assert unknown.status_code == 422 and "Unknown annotation kind 'boxes'" in unknown.text
+    item = item_ids(web_project, "digits")[0]
+    ds = web_project.dataset("digits")
+    ds.set_label(item, {"w": 3, "h": 4}, layer="sizes", author="reviewer")  # type: ignore[arg-type]
+    detail = client.get(f"{API}/items/{item}").json()
+    labels = {la["layer"]: la for la in detail["labels"]}
+    assert labels["sizes"]["value_kind"] == "web_toy_size"
+    assert (labels["sizes"]["label"], labels["sizes"]["value"]) == ("3x4", {"w": 3, "h": 4})
+    assert labels["ground_truth"]["label"] == labels["ground_truth"]["value"]
+    page = client.get(f"{API}/items", params={"layer": "sizes", "limit": 1}).json()
+    assert page["items"][0]["label"] == "3x4"
 
 
 def test_layer_conflicts_and_unknown_layers_are_clear(client: TestClient) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 from assay.cli.app import app, handle_errors, open_project
 from assay.cli.render import console, fmt, print_json
 from assay.errors import InvalidParameter
+from assay.labels.kinds import DEFAULT_KIND
 from assay.specs import Spec, first_problem
 
 S = TypeVar("S", bound=Spec)
@@ -182,19 +183,21 @@ def label_history(
 @layer_app.command("list")
 @handle_errors
 def layer_list(dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
-    """The dataset's layers with their kind, owner and whether they are frozen."""
+    """The dataset's layers with their kind, the kind of their labels (value kind), owner and
+    whether they are frozen."""
     ds = dataset_of(dataset)
-    rows = [ds.layer(entry["name"]) for entry in ds.layers()]
+    rows = ds.layers()
     if as_json:
         print_json(rows)
         return
     table = Table(title=f"Layers of {ds.name}")
-    for col in ("layer", "kind", "owner", "frozen", "created", "description"):
+    for col in ("layer", "kind", "value kind", "owner", "frozen", "created", "description"):
         table.add_column(col)
     for r in rows:
         table.add_row(
             r["name"],
             r["kind"],
+            r["value_kind"],
             r["owner"] or "",
             "yes" if r["frozen"] else "",
             f"{r['created_at']:%Y-%m-%d %H:%M}",
@@ -212,12 +215,17 @@ def layer_create(
     ),
     owner: Annotated[str | None, typer.Option(help="The annotator it belongs to.")] = None,
     description: Annotated[str, typer.Option(help="What it holds.")] = "",
+    value_kind: Annotated[
+        str, typer.Option(help="The annotation kind of its labels (a registered kind).")
+    ] = DEFAULT_KIND,
     dataset: DatasetOpt = None,
 ) -> None:
-    """Add an empty annotation layer."""
+    """Add an empty annotation layer holding labels of one annotation kind."""
     ds = dataset_of(dataset)
-    ds.create_layer(name, kind=kind, owner=owner, description=description)
-    console.print(f"Created {kind} layer {name!r}.")
+    info = ds.create_layer(
+        name, kind=kind, value_kind=value_kind, owner=owner, description=description
+    )
+    console.print(f"Created {kind} layer {info['name']!r} of {info['value_kind']} labels.")
 
 
 @layer_app.command("copy")

@@ -125,24 +125,3 @@ def load_probs(
             probs[k] = value
             found[k] = True
     return probs, found
-
-
-def current_classes(
-    conn: Connection, dataset_id: int, layer: str, item_ids: Sequence[int]
-) -> dict[int, str]:
-    """item -> class name of its current label in ``layer``, for those of ``item_ids`` that
-    have one (empty when the dataset has no such layer: a page of items shows no label)."""
-    layer_id = conn.execute(
-        sa.select(t.layers.c.id).where(
-            t.layers.c.dataset_id == dataset_id, t.layers.c.name == layer
-        )
-    ).scalar()
-    if layer_id is None or not item_ids:
-        return {}
-    h, c = t.label_heads.c, t.classes.c
-    rows = conn.execute(
-        sa.select(h.item_id, c.name)
-        .join(t.classes, c.id == h.class_id)
-        .where(h.layer_id == layer_id, h.item_id.in_(list(item_ids)))
-    ).all()
-    return {r.item_id: r.name for r in rows}

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from assay.labels.agreement import AgreementReport
-from assay.labels.kinds import DEFAULT_KIND, AnnotationKind, get_kind
-from assay.labels.load import default_layers, load_values
+from assay.labels.kinds import DEFAULT_KIND, AnnotationKind, get_kind, kind_of_layers
+from assay.labels.load import default_layers, layer_rows, load_values
 from assay.store import queries
 from assay.store.engine import Store
 
@@ -38,12 +38,36 @@ def layer_agreement(
     with store.read() as conn:
         names = list(layers or default_layers(conn, dataset_id))
         kind, table = load_values(conn, dataset_id, names, filter)
-        reference = reference or default_reference(conn, dataset_id, names, kind)
-        ref: Any = reference  # a consensus method: computed outside the read transaction
-        if reference is not None and reference not in kind.consensus_methods:
-            ref = load_values(conn, dataset_id, [reference], filter, kind=kind)[1]
+        ref: Any
+        ref, is_layer = _resolve(conn, dataset_id, names, kind, reference)
+        if is_layer:  # else a consensus method: computed outside the read transaction
+            ref = load_values(conn, dataset_id, [ref], filter, kind=kind)[1]
     report: AgreementReport = kind.agreement(table, reference=ref)
     return report
+
+
+def agreement_reference(
+    store: Store, dataset_id: int, layers: Sequence[str], reference: str | None = None
+) -> tuple[str | None, bool]:
+    """What :func:`layer_agreement` of ``layers`` rates each annotator against: ``reference``
+    or the default (see :func:`default_reference`), and whether it is a layer (True) or a
+    consensus method of the layers' kind (False). For a face that must check, before it asks
+    for the agreement, that the reference is a layer one may see."""
+    with store.read() as conn:
+        kind = kind_of_layers(layer_rows(conn, dataset_id, layers))
+        return _resolve(conn, dataset_id, layers, kind, reference)
+
+
+def _resolve(
+    conn: Connection,
+    dataset_id: int,
+    layers: Sequence[str],
+    kind: AnnotationKind,
+    reference: str | None,
+) -> tuple[str | None, bool]:
+    """``reference`` or the default, and whether it names a layer (not a consensus method)."""
+    reference = reference or default_reference(conn, dataset_id, layers, kind)
+    return reference, reference is not None and reference not in kind.consensus_methods
 
 
 def default_reference(

@@ -10,7 +10,7 @@ people write at once; the same lock makes "is this layer frozen?" race-free.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from assay.labels.kinds import AnnotationKind, KindSchema, Stored, get_kind
 from assay.labels.kinds.classification import class_ids
 from assay.store import bulk, queries
 from assay.store import schema as t
+from assay.store.engine import Store
 from assay.store.queries import IN_CHUNK, check_items, id_chunks
 
 MAX_NOTE = 10_000
@@ -504,9 +505,60 @@ def history(
 def current_labels(conn: Connection, dataset_id: int, item_id: int) -> dict[str, dict[str, Any]]:
     """The item's current label in every layer that has one: layer name -> label record
     (``label`` and ``value`` as in :func:`history`)."""
+    records = (r for _, _, r in _current(conn, dataset_id, [item_id]))
+    return {r["layer"]: r for r in records if r["value"] is not None}
+
+
+def shown_labels(
+    conn: Connection, dataset_id: int, layer: str, item_ids: Sequence[int]
+) -> dict[int, str]:
+    """item -> its current label in ``layer`` as the layer's kind shows it, for those of
+    ``item_ids`` that have one (empty when the dataset has no such layer: a page of items
+    shows no label)."""
+    layer_id = conn.execute(
+        sa.select(t.layers.c.id).where(
+            t.layers.c.dataset_id == dataset_id, t.layers.c.name == layer
+        )
+    ).scalar()
+    if layer_id is None or not item_ids:
+        return {}
+    found = _current(conn, dataset_id, item_ids, [layer_id])
+    return {item_id: r["label"] for item_id, _, r in found if r["value"] is not None}
+
+
+def current_labels_of(
+    store: Store, dataset_id: int, item_ids: Sequence[int], layer_ids: Sequence[int]
+) -> dict[int, dict[int, dict[str, Any]]]:
+    """The current label of some items of the dataset in some of its layers: item id ->
+    layer id -> label record (as in :func:`current_labels`: ``label`` as the layer's kind
+    shows it, ``value`` as JSON, ``author``, ``created_at``, ``note``, ``probs``,
+    ``confidence``...).
+
+    An item a layer never labeled is missing from its dict; a cleared label is there with
+    ``label`` and ``value`` None. Ids of other datasets' items or layers are left out.
+    """
+    if not item_ids or not layer_ids:
+        return {}
+    out: dict[int, dict[int, dict[str, Any]]] = {}
+    with store.read() as conn:
+        for item_id, layer_id, record in _current(conn, dataset_id, item_ids, layer_ids):
+            out.setdefault(item_id, {})[layer_id] = record
+    return out
+
+
+def _current(
+    conn: Connection,
+    dataset_id: int,
+    item_ids: Sequence[int],
+    layer_ids: Sequence[int] | None = None,
+) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(item id, layer id, label record) of the current labels of ``item_ids`` in the
+    dataset's layers (``layer_ids`` only, when given), in layer order."""
     h, lab, ly, cl = t.label_heads, t.labels, t.layers, t.classes
-    rows = conn.execute(
+    query = (
         sa.select(
+            h.c.item_id,
+            h.c.layer_id,
             ly.c.name.label("layer"),
             ly.c.kind.label("layer_kind"),
             ly.c.value_kind,
@@ -523,11 +575,15 @@ def current_labels(conn: Connection, dataset_id: int, item_id: int) -> dict[str,
         .join(ly, ly.c.id == h.c.layer_id)
         .join(lab, lab.c.id == h.c.label_id)
         .outerjoin(cl, cl.c.id == h.c.class_id)
-        .where(h.c.item_id == item_id, ly.c.dataset_id == dataset_id)
-        .order_by(ly.c.id)
+        .where(ly.c.dataset_id == dataset_id)
+        .order_by(ly.c.id, h.c.item_id)
     )
-    records = (_shown(dict(r._mapping)) for r in rows)
-    return {r["layer"]: r for r in records if r["value"] is not None}
+    if layer_ids is not None:
+        query = query.where(h.c.layer_id.in_(list(layer_ids)))
+    for clause in id_chunks(list(item_ids), h.c.item_id):
+        for row in conn.execute(query.where(clause)):
+            record = dict(row._mapping)
+            yield record.pop("item_id"), record.pop("layer_id"), _shown(record)
 
 
 def _shown(record: dict[str, Any]) -> dict[str, Any]:

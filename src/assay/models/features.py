@@ -328,7 +328,7 @@ def _fill_set(
     i, fv = t.items.c, t.feature_vectors.c
     kind_filter = (i.dataset_id == ds.id) & (i.kind == featurizer.kind)
     with ds.store.read() as conn:
-        total = int(conn.execute(sa.select(sa.func.count()).where(kind_filter)).scalar_one())
+        total = queries.count_items(conn, ds.id, i.kind == featurizer.kind)
     if total == 0:
         raise InvalidParameter(
             f"The {featurizer.name!r} featurizer needs {featurizer.kind} items; there are none."
@@ -463,11 +463,7 @@ def _check_imported_cover(
 ) -> None:
     """Imported vectors must cover the slice: say how many items lack them."""
     with ds.store.read() as conn:
-        query = sa.select(sa.func.count()).where(t.items.c.dataset_id == ds.id)
-        where = filters.compile_filter(conn, ds.id, filter)
-        if where is not None:
-            query = query.where(where)
-        n_wanted = int(conn.execute(query).scalar_one())
+        n_wanted = queries.count_items(conn, ds.id, filters.compile_filter(conn, ds.id, filter))
     if item_ids is not None:
         n_wanted = min(n_wanted, len(np.unique(np.asarray(item_ids))))
     if n_found < n_wanted:

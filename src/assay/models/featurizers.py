@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import InvalidParameter, MissingDependency
+from assay.store import queries
 from assay.store import schema as t
 
 SMALL_IMAGE_PX = 28
@@ -282,8 +283,8 @@ class TabularFeaturizer(Featurizer):
     def _sample(self, conn: Connection, dataset_id: int) -> list[tuple[Any, ...]]:
         """At most ``sample`` rows spread evenly over the id range (``id % step = 0``)."""
         i = t.items.c
-        n = conn.execute(sa.select(sa.func.count()).where(i.dataset_id == dataset_id)).scalar_one()
-        step = max(1, -(-int(n) // self.sample))
+        n = queries.count_items(conn, dataset_id)
+        step = max(1, -(-n // self.sample))
         query = self.query().where(i.dataset_id == dataset_id)
         if step > 1:
             query = query.where(i.id % step == 0)

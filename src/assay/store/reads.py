@@ -1,5 +1,6 @@
-"""Reads the faces need beyond the ``Dataset`` API: items by id, the current labels of a few
-items, an item's neighbours within a filter, its image, and a dataset's data version.
+"""Reads the faces need beyond the ``Dataset`` API: items by id, an item's neighbours within a
+filter, its image, and a dataset's data version. (The current labels of a few items, shown by
+their layers' annotation kind, are :func:`assay.labels.writes.current_labels_of`.)
 
 Each function opens its own read transaction on ``store`` and is scoped to one dataset: an
 item id of another dataset is "not found" (ItemNotFound), never read. What they return about
@@ -8,8 +9,6 @@ an item leaves out server details (the file path of its image, its content hash)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,21 +37,6 @@ ITEM_FIELDS = (
     "import_id",
 )
 _ITEM_COLUMNS = [t.items.c[name] for name in ITEM_FIELDS]
-
-
-@dataclass(frozen=True)
-class CurrentLabel:
-    """An item's current label in one layer: its class (None when cleared), the label's
-    confidence and class probabilities (model layers), who wrote it, when and why."""
-
-    item_id: int
-    layer_id: int
-    label: str | None
-    confidence: float | None
-    probs: list[float] | None
-    author: str
-    created_at: datetime
-    reason: str | None
 
 
 def _not_found(item_id: int) -> ItemNotFound:
@@ -91,50 +75,6 @@ def items_by_ids(store: Store, dataset_id: int, ids: list[int]) -> list[dict[str
         ).all()
     by_id = {r.id: dict(r._asdict()) for r in rows}
     return [by_id[i] for i in ids if i in by_id]
-
-
-def current_labels(
-    store: Store, item_ids: list[int], layer_ids: list[int]
-) -> dict[int, dict[int, CurrentLabel]]:
-    """The current label of some items in some layers: item id -> layer id -> label.
-
-    An item a layer never labeled is missing from its dict; a cleared label is there with
-    ``label`` None. Pass layers of one dataset (its items are the only ones they label).
-    """
-    if not item_ids or not layer_ids:
-        return {}
-    h, lb, c = t.label_heads.c, t.labels.c, t.classes.c
-    with store.read() as conn:
-        rows = conn.execute(
-            sa.select(
-                h.item_id,
-                h.layer_id,
-                c.name,
-                lb.confidence,
-                lb.probs,
-                lb.author,
-                lb.created_at,
-                lb.reason,
-            )
-            .join(t.labels, lb.id == h.label_id)
-            .outerjoin(t.classes, c.id == h.class_id)
-            .where(h.item_id.in_(item_ids), h.layer_id.in_(layer_ids))
-        ).all()
-    out: dict[int, dict[int, CurrentLabel]] = {}
-    for r in rows:
-        probs = r.probs if isinstance(r.probs, list) else None
-        label = CurrentLabel(
-            int(r.item_id),
-            int(r.layer_id),
-            r.name,
-            r.confidence,
-            probs,
-            r.author,
-            r.created_at,
-            r.reason,
-        )
-        out.setdefault(label.item_id, {})[label.layer_id] = label
-    return out
 
 
 def neighbours(

@@ -11,7 +11,9 @@ kind says (``show``/``to_json``), so a new kind needs no change in the CLI or th
 A new kind subclasses :class:`AnnotationKind`, sets ``name``, and is made known with
 :func:`register` (built-in kinds are registered below; ``classification`` is the only one so
 far). A kind whose values are not classes keeps them, as JSON, in ``labels.value``; the base
-class loads them into a :class:`ValueTable` for its ``agreement`` and ``combine``.
+class loads them into a :class:`ValueTable` for its ``agreement`` and ``combine``. A kind with
+a consensus names its ``consensus_methods``, returns a :class:`Combined` from ``combine`` and
+says with ``consensus_writes`` which labels write it into a consensus layer of the kind.
 
 Import direction: this package imports the store and the label computations below it
 (lazily where they are heavy); it never imports a capability. Label-quality checks stay in
@@ -24,7 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -34,14 +36,19 @@ from assay.errors import Conflict, InvalidParameter
 from assay.store import filters
 from assay.store import schema as t
 
+if TYPE_CHECKING:
+    from assay.labels.writes import LabelWrite
+
 __all__ = [
     "DEFAULT_KIND",
     "KINDS",
     "AnnotationKind",
+    "Combined",
     "Disagreement",
     "KindSchema",
     "Stored",
     "ValueTable",
+    "consensus_methods",
     "get_kind",
     "kind_of_layers",
     "register",
@@ -91,6 +98,25 @@ class Disagreement:
     agreement: float  # the share of the item's labels equal to the most common value, < 1
     majority: Any  # the most common value (the first layer's of the tied ones)
     labels: dict[str, Any]  # layer -> its value as JSON
+
+
+class Combined(Protocol):
+    """What a kind's :meth:`AnnotationKind.combine` returns (a consensus of several layers):
+    the faces print its ``summary()`` and write it with :meth:`AnnotationKind.consensus_writes`.
+    """
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def layers(self) -> tuple[str, ...]: ...  # the layers combined
+
+    def summary(self) -> dict[str, Any]:
+        """``method``, ``layers``, ``n_items``, ``mean_confidence``, ``low_confidence_threshold``,
+        ``n_low_confidence`` and ``annotator_quality`` (layer -> quality or None), as JSON."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 class AnnotationKind:
@@ -192,9 +218,17 @@ class AnnotationKind:
         ``to_dict()``."""
         raise InvalidParameter(f"There is no agreement measure for {self.name} layers yet.")
 
-    def combine(self, table: Any, method: str, *, pred_probs: Any = None, seed: int = 0) -> Any:
-        """One consensus value per item of ``table`` by ``method`` (the result has
-        ``to_dict()``)."""
+    def combine(
+        self, table: Any, method: str, *, pred_probs: Any = None, seed: int = 0
+    ) -> Combined:
+        """One consensus value per item of ``table`` by ``method``, one of
+        :attr:`consensus_methods` (``pred_probs``: a model's class probabilities per item of
+        ``table``, given to kinds that store a class only)."""
+        raise InvalidParameter(f"There is no consensus method for {self.name} layers yet.")
+
+    def consensus_writes(self, table: Any, result: Any) -> list[LabelWrite]:
+        """The labels that write ``result`` (of :meth:`combine` on ``table``) into a consensus
+        layer of this kind: one per item that got a value."""
         raise InvalidParameter(f"There is no consensus method for {self.name} layers yet.")
 
 
@@ -219,6 +253,12 @@ def get_kind(name: str) -> AnnotationKind:
         raise InvalidParameter(
             f"Unknown annotation kind {name!r}; use one of {', '.join(KINDS)}."
         ) from None
+
+
+def consensus_methods() -> tuple[str, ...]:
+    """The consensus methods of every registered kind, each once, in registration order
+    (which of them a given set of layers accepts is up to the layers' kind)."""
+    return tuple(dict.fromkeys(m for kind in KINDS.values() for m in kind.consensus_methods))
 
 
 def kind_of_layers(layers: Sequence[Any]) -> AnnotationKind:

@@ -10,7 +10,7 @@ probabilities).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -23,6 +23,9 @@ from assay.labels.kinds import AnnotationKind, Disagreement, KindSchema, Stored
 from assay.labels.matrix import MISSING, LabelMatrix
 from assay.store import filters, queries
 from assay.store import schema as t
+
+if TYPE_CHECKING:
+    from assay.labels.writes import LabelWrite
 
 __all__ = ["Classification", "class_ids", "resolve_class"]
 
@@ -139,6 +142,29 @@ class Classification(AnnotationKind):
     ) -> ConsensusResult:
         """:func:`assay.labels.consensus.consensus` of the matrix."""
         return consensus(table, method, pred_probs=pred_probs, seed=seed)
+
+    def consensus_writes(self, table: Any, result: Any) -> list[LabelWrite]:
+        """The consensus class of each item that got one, with its confidence and its class
+        probabilities (normalized) where the method gives them."""
+        from assay.labels.writes import LabelWrite  # writes imports this package
+
+        return [
+            LabelWrite(
+                int(item_id),
+                table.classes[int(code)],
+                probs=None if result.probs is None else _normalized(result.probs[k]),
+                confidence=float(np.clip(result.confidence[k], 0.0, 1.0)),
+            )
+            for k, (item_id, code) in enumerate(zip(table.item_ids, result.label, strict=True))
+            if code >= 0
+        ]
+
+
+def _normalized(row: Any) -> list[float]:
+    """A probability row clipped to [0, 1] and scaled to sum to 1 (all zeros stay zeros)."""
+    values = np.clip(np.asarray(row, dtype=np.float64), 0.0, 1.0)
+    total = values.sum()
+    return (values / total).tolist() if total > 0 else values.tolist()
 
 
 def _aligned(reference: LabelMatrix, item_ids: np.ndarray) -> np.ndarray:

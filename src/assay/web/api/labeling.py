@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assay.labels.kinds import DEFAULT_KIND
 from assay.web.api.datasets import FilterParam
 from assay.web.auth import Labeler, LayerAdmin
 from assay.web.params import Id
@@ -35,6 +36,9 @@ class NewLayer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: LayerName
     kind: Kind = "human"
+    value_kind: str = Field(
+        DEFAULT_KIND, max_length=64, description="The annotation kind of its labels."
+    )
     owner: str | None = Field(None, max_length=64)
     description: str = Field("", max_length=2000)
 
@@ -77,6 +81,7 @@ def create_layer(name: str, body: NewLayer, request: Request, who: Labeler) -> d
         open_dataset(state, name),
         name=body.name,
         kind=body.kind,
+        value_kind=body.value_kind,
         owner=body.owner,
         description=body.description,
     )

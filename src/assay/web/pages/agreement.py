@@ -42,7 +42,7 @@ def agreement_page(
             request, "agreement.html", {"ds": detail, "filter": "", "blind_message": message}
         )
     visible = [la["name"] for la in detail["layers"]]
-    chosen = [n for n in (layers or agreement.default_agreement_layers(dataset)) if n in visible]
+    chosen = [n for n in (layers or dataset.default_layers()) if n in visible]
     a = a if a in visible else (chosen[0] if chosen else "")
     b = b if b in visible and b != a else next((n for n in chosen if n != a), "")
     query = [("layers", n) for n in chosen] + ([("filter", filter)] if filter else [])

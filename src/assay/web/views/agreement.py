@@ -14,8 +14,7 @@ from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.labels.agreement import confusion
 from assay.labels.combine import ConsensusSpec
-from assay.labels.consensus import METHODS
-from assay.labels.load import default_layers
+from assay.labels.reference import agreement_reference
 from assay.store import filters, reads
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
@@ -33,19 +32,6 @@ def _check_layers(who: Principal, dataset: Dataset, names: list[str]) -> None:
         who.viewer.layer(dataset, hidden[0])  # LayerNotFound with a hint
 
 
-def default_agreement_layers(dataset: Dataset) -> list[str]:
-    """The layers agreement compares when none are named (the human layers)."""
-    with dataset.store.read() as conn:
-        return default_layers(conn, dataset.id)
-
-
-def _reference(dataset: Dataset, names: list[str], reference: str | None) -> str:
-    if reference:
-        return reference
-    has = any(la["name"] == "consensus" for la in dataset.layers())
-    return "consensus" if has and "consensus" not in names else "majority-vote"
-
-
 def agreement_report(
     state: AppState,
     who: Principal,
@@ -57,12 +43,15 @@ def agreement_report(
 ) -> dict[str, Any]:
     """Agreement among ``layers`` (default: the human layers) over the slice ``filter``.
 
-    Per-annotator quality is measured against ``reference``: a layer, or ``majority-vote`` /
-    ``dawid-skene`` computed on the fly (default: the ``consensus`` layer if there is one).
+    Per-annotator quality is measured against ``reference``: a layer, or a consensus method
+    computed on the fly (default: the ``consensus`` layer if there is one, see
+    :func:`assay.labels.reference.agreement_reference`).
     """
-    names = list(layers or default_agreement_layers(dataset))
-    ref = _reference(dataset, names, reference)
-    _check_layers(who, dataset, names + ([] if ref in METHODS else [ref]))
+    names = list(layers or dataset.default_layers())
+    _check_layers(who, dataset, names)
+    ref, is_layer = agreement_reference(dataset.store, dataset.id, names, reference)
+    if is_layer and ref is not None:
+        _check_layers(who, dataset, [ref])
     who.viewer.check_filter(dataset, filter)
     key = (
         "agreement",
@@ -135,7 +124,7 @@ def run_consensus(
     The library refuses an ``into`` that is not a consensus layer (an annotator's, an import)
     and by default combines one layer per person; the answer names the layers it used.
     """
-    names = list(spec.layers or default_agreement_layers(dataset))
+    names = list(spec.layers or dataset.default_layers())
     _check_layers(who, dataset, names + ([spec.model_layer] if spec.model_layer else []))
     who.viewer.check_filter(dataset, spec.filter)
     result = dataset.consensus(

@@ -16,6 +16,7 @@ import numpy as np
 
 from assay.access import Viewer
 from assay.dataset import Dataset
+from assay.labels.writes import current_labels_of
 from assay.maps import neighbours as nearest
 from assay.models import item_conformal
 from assay.store import filters, reads
@@ -50,20 +51,26 @@ def predictions(dataset: Dataset, item_id: int, layers: list[Any]) -> list[dict[
     if not layers:
         return []
     classes = dataset.classes()
-    current = reads.current_labels(dataset.store, [item_id], [r.id for r in layers])
+    current = current_labels_of(dataset.store, dataset.id, [item_id], [r.id for r in layers])
     rows = current.get(item_id, {})
     out = []
     for layer in layers:
         row = rows.get(layer.id)
-        if row is None or row.label is None:
+        if row is None or row["value"] is None:
             continue
         top: list[dict[str, Any]] = []
-        probs = row.probs
-        if probs and len(probs) == len(classes):
+        probs = row["probs"]
+        if isinstance(probs, list) and len(probs) == len(classes):
             order = np.argsort(-np.asarray(probs, dtype=float), kind="stable")[:TOP_K]
             top = [{"label": classes[k], "p": float(probs[k])} for k in order]
         out.append(
-            {"layer": layer.name, "label": row.label, "confidence": row.confidence, "top": top}
+            {
+                "layer": layer.name,
+                "label": row["label"],
+                "value": row["value"],
+                "confidence": row["confidence"],
+                "top": top,
+            }
         )
     return out
 
@@ -109,10 +116,10 @@ def neighbours(
         }
     # Their labels from a layer the user may see: the default one, or (blind) their own.
     layer = _label_layer(who.viewer, visible)
-    labels: dict[int, str | None] = {}
+    labels: dict[int, dict[str, Any]] = {}
     if layer is not None:
-        current = reads.current_labels(dataset.store, picked, [layer.id])
-        labels = {i: per[layer.id].label for i, per in current.items()}
+        current = current_labels_of(dataset.store, dataset.id, picked, [layer.id])
+        labels = {i: per[layer.id] for i, per in current.items()}
     rows = {r["id"]: r for r in reads.items_by_ids(dataset.store, dataset.id, picked)}
     items = []
     for i in picked:
@@ -125,7 +132,8 @@ def neighbours(
                 "key": public["key"],
                 "media_url": public["media_url"],
                 "text": text[:SNIPPET] if isinstance(text, str) else None,
-                "label": labels.get(i),
+                "label": labels.get(i, {}).get("label"),
+                "value": labels.get(i, {}).get("value"),
             }
         )
     return {

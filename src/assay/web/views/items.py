@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter, ItemNotFound, PermissionDenied
-from assay.labels.writes import LabelRequest, LabelWrite
+from assay.labels.writes import LabelRequest, LabelWrite, current_labels_of
 from assay.store import reads
 from assay.store.queries import MAX_PAGE
 from assay.store.reads import ITEM_FIELDS
@@ -74,22 +74,25 @@ def items_page(
 def item_detail(
     state: AppState, who: Principal, dataset: Dataset, item_id: int, filter: str | None = None
 ) -> dict[str, Any]:
-    """One item, its current label in every visible layer, and its neighbours in ``filter``."""
+    """One item, its current label in every visible layer (``label`` as the layer's annotation
+    kind shows it, ``value`` as JSON), and its neighbours in ``filter``."""
     row = reads.item(dataset.store, dataset.id, item_id)
     rows = who.viewer.layers(dataset)
-    current = reads.current_labels(dataset.store, [item_id], [r.id for r in rows]).get(item_id, {})
+    ids = [r.id for r in rows]
+    current = current_labels_of(dataset.store, dataset.id, [item_id], ids).get(item_id, {})
     labels = []
     for r in rows:
-        head = current.get(r.id)
+        head = current.get(r.id, {})
         shown = layer_out(who, r)
         labels.append(
             {
                 "layer": r.name,
-                **{k: shown[k] for k in ("kind", "owner", "frozen", "can_write")},
-                "label": head.label if head else None,
-                "author": head.author if head else None,
-                "created_at": head.created_at if head else None,
-                "reason": head.reason if head else None,
+                **{k: shown[k] for k in ("kind", "value_kind", "owner", "frozen", "can_write")},
+                "label": head.get("label"),
+                "value": head.get("value"),
+                "author": head.get("author"),
+                "created_at": head.get("created_at"),
+                "reason": head.get("note"),
             }
         )
     who.viewer.check_filter(dataset, filter, {r.name for r in rows})

@@ -17,6 +17,7 @@ from typing import Any
 from assay.active import queue
 from assay.dataset import Dataset
 from assay.errors import Conflict
+from assay.labels.kinds import DEFAULT_KIND
 from assay.store import reads
 from assay.web.auth import Principal
 from assay.web.state import AppState
@@ -37,12 +38,16 @@ def create_layer(
     *,
     name: str,
     kind: str = "human",
+    value_kind: str = DEFAULT_KIND,
     owner: str | None = None,
     description: str = "",
 ) -> dict[str, Any]:
-    """Add an empty layer. Annotators may only add ``human`` layers they own themselves."""
+    """Add an empty layer of labels of the annotation kind ``value_kind``. Annotators may only
+    add ``human`` layers they own themselves."""
     owner = who.viewer.new_layer_owner(kind, owner)
-    info = dataset.create_layer(name, kind=kind, owner=owner, description=description)
+    info = dataset.create_layer(
+        name, kind=kind, value_kind=value_kind, owner=owner, description=description
+    )
     return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, info["name"]))}
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from assay import users
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
+from assay.labels.writes import current_labels_of
 from assay.review.queue import transition as queue_transition
 from assay.review.scan import ReviewScanSpec
 from assay.store import reads
@@ -175,9 +176,13 @@ def evidence_table(
     """
     item_ids = sorted({c["item_id"] for c in cases})
     rows = who.viewer.layers(dataset)
-    current = reads.current_labels(dataset.store, item_ids, [r.id for r in rows])
+    current = current_labels_of(dataset.store, dataset.id, item_ids, [r.id for r in rows])
     labels = {
-        item: {layer: (h.label, h.confidence) for layer, h in per.items() if h.label is not None}
+        item: {
+            layer: (h["label"], h["confidence"])
+            for layer, h in per.items()
+            if h["value"] is not None
+        }
         for item, per in current.items()
     }
     used = {layer_id for per in labels.values() for layer_id in per}
