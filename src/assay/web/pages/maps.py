@@ -30,8 +30,8 @@ def map_page(request: Request, name: str, who: Reader) -> Response:
     state = app_state(request)
     dataset = open_dataset(state, name)
     detail = datasets.dataset_detail(state, who, dataset, count=False)
-    info = maps.latest_map(dataset)
-    recent = maps.list_maps(dataset, limit=1)
+    info = dataset.maps.latest()
+    recent = dataset.maps.list(limit=1)
     pending = recent[0] if recent and recent[0]["state"] != "ready" else None
     if pending is not None and pending["state"] == "running" and not _map_job_active(dataset):
         pending = None  # left "running" by a killed process: no job is computing it

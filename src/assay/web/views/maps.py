@@ -75,7 +75,7 @@ def decode_points(payload: bytes) -> tuple[np.ndarray, np.ndarray, list[float]]:
 
 def ready_map(dataset: Dataset, map_id: int) -> dict[str, Any]:
     """The map, if it is this dataset's (404 otherwise) and ready (409 otherwise)."""
-    info = maps.map_info(dataset, map_id)
+    info = dataset.maps.get(map_id)
     if info["state"] != "ready":
         raise Conflict(f"Map {map_id} is {info['state']}: only ready maps can be shown.")
     return info
@@ -87,7 +87,7 @@ def cached_map(state: AppState, dataset: Dataset, map_id: int) -> CachedMap:
 
     def load() -> CachedMap:
         started = time.perf_counter()
-        ids, xy = maps.read_points(dataset, map_id)
+        ids, xy = dataset.maps.points(map_id)
         payload = encode_points(ids, xy, info["bounds"])
         return CachedMap(ids, xy, payload, (time.perf_counter() - started) * 1000)
 
@@ -97,12 +97,12 @@ def cached_map(state: AppState, dataset: Dataset, map_id: int) -> CachedMap:
 
 def list_maps(dataset: Dataset) -> dict[str, Any]:
     """The dataset's maps, newest first (every state)."""
-    return {"ok": True, "dataset": dataset.name, "maps": maps.list_maps(dataset)}
+    return {"ok": True, "dataset": dataset.name, "maps": dataset.maps.list()}
 
 
 def latest(dataset: Dataset) -> dict[str, Any]:
     """The newest ready map (MapNotFound, a 404, when there is none yet)."""
-    info = maps.latest_map(dataset)
+    info = dataset.maps.latest()
     if info is None:
         raise maps.MapNotFound(
             f"Dataset {dataset.name!r} has no map yet: compute one with `assay map` or the "
