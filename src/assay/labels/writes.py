@@ -476,21 +476,7 @@ def history(
     check_items(conn, dataset_id, [item_id])
     lab, ly, cl = t.labels, t.layers, t.classes
     query = (
-        sa.select(
-            lab.c.id,
-            ly.c.name.label("layer"),
-            ly.c.kind.label("layer_kind"),
-            ly.c.value_kind,
-            cl.c.name.label("label"),
-            lab.c.value,
-            lab.c.author,
-            lab.c.created_at,
-            lab.c.reason.label("note"),
-            lab.c.probs,
-            lab.c.confidence,
-            lab.c.supersedes,
-            lab.c.import_id,
-        )
+        sa.select(*_record_columns(), lab.c.supersedes, lab.c.import_id)
         .join(ly, ly.c.id == lab.c.layer_id)
         .outerjoin(cl, cl.c.id == lab.c.class_id)
         .where(lab.c.item_id == item_id, ly.c.dataset_id == dataset_id)
@@ -568,21 +554,7 @@ def _current(
     dataset's layers (``layer_ids`` only, when given), in layer order."""
     h, lab, ly, cl = t.label_heads, t.labels, t.layers, t.classes
     query = (
-        sa.select(
-            h.c.item_id,
-            h.c.layer_id,
-            ly.c.name.label("layer"),
-            ly.c.kind.label("layer_kind"),
-            ly.c.value_kind,
-            lab.c.id,
-            cl.c.name.label("label"),
-            lab.c.value,
-            lab.c.author,
-            lab.c.created_at,
-            lab.c.reason.label("note"),
-            lab.c.probs,
-            lab.c.confidence,
-        )
+        sa.select(h.c.item_id, h.c.layer_id, *_record_columns())
         .select_from(h)
         .join(ly, ly.c.id == h.c.layer_id)
         .join(lab, lab.c.id == h.c.label_id)
@@ -596,6 +568,17 @@ def _current(
         for row in conn.execute(query.where(clause)):
             record = dict(row._mapping)
             yield record.pop("item_id"), record.pop("layer_id"), _shown(record)
+
+
+def _record_columns() -> list[Any]:
+    """The columns of a label record (history and current labels): its layer, kind, value and
+    who wrote it when and why."""
+    lab, ly, cl = t.labels, t.layers, t.classes
+    return [
+        lab.c.id, ly.c.name.label("layer"), ly.c.kind.label("layer_kind"), ly.c.value_kind,
+        cl.c.name.label("label"), lab.c.value, lab.c.author, lab.c.created_at,
+        lab.c.reason.label("note"), lab.c.probs, lab.c.confidence,
+    ]  # fmt: skip
 
 
 def _shown(record: dict[str, Any]) -> dict[str, Any]:

@@ -140,15 +140,7 @@ class DatasetModels:
         )  # fmt: skip
 
     def evaluate(
-        self,
-        run_or_layer: str,
-        filter: str | None = None,
-        *,
-        reference_layer: str = "ground_truth",
-        coverage: float = 0.9,
-        top_errors: int = 50,
-        max_cell_items: int = 20,
-        seed: int = 0,
+        self, run_or_layer: str, filter: str | None = None, **options: Any
     ) -> dict[str, Any]:
         """Metrics of a run (or any model layer) against ``reference_layer`` on the slice.
 
@@ -156,11 +148,10 @@ class DatasetModels:
         the expected calibration error, the confusion matrix with the items of each cell, the
         errors sorted by loss and conformal prediction sets at ``coverage`` (cross-conformal,
         see :mod:`assay.models.conformal`) with their empirical coverage and mean size.
+        ``options`` (``reference_layer``, ``coverage``, ``top_errors``, ``max_cell_items``,
+        ``seed``) and their defaults are those of :func:`assay.models.pipeline.evaluate`.
         """
-        return pipeline.evaluate(
-            self.dataset, run_or_layer, filter, reference_layer=reference_layer,
-            coverage=coverage, top_errors=top_errors, max_cell_items=max_cell_items, seed=seed,
-        )  # fmt: skip
+        return pipeline.evaluate(self.dataset, run_or_layer, filter, **options)
 
     def runs(self) -> list[dict[str, Any]]:
         """Every model run of the dataset, newest first."""

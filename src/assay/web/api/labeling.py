@@ -75,15 +75,9 @@ def create_layer(name: str, body: NewLayer, request: Request, who: Labeler) -> d
     Admins and reviewers may add any kind with any owner; annotators a human layer of their own.
     """
     state = app_state(request)
+    fields = body.model_dump()
     return labeling.create_layer(
-        state,
-        who,
-        open_dataset(state, name),
-        name=body.name,
-        kind=body.kind,
-        value_kind=body.value_kind,
-        owner=body.owner,
-        description=body.description,
+        state, who, open_dataset(state, name), fields.pop("name"), **fields
     )
 
 

@@ -68,6 +68,6 @@ def labeling_queue_layer(
     """Create a human layer owned by the signed-in user, then open the queue on it."""
     state = app_state(request)
     dataset = open_dataset(state, name)
-    made = labeling.create_layer(state, who, dataset, name=layer, owner=who.user.username)
+    made = labeling.create_layer(state, who, dataset, layer, owner=who.user.username)
     query = urlencode({"layer": made["layer"]["name"]})
     return RedirectResponse(f"/datasets/{q(name)}/label?{query}", 303)

@@ -17,7 +17,6 @@ from typing import Any
 from assay.active import queue
 from assay.dataset import Dataset
 from assay.errors import Conflict
-from assay.labels.kinds import DEFAULT_KIND
 from assay.store import reads
 from assay.web.auth import Principal
 from assay.web.state import AppState
@@ -32,22 +31,14 @@ MAX_BULK_ITEMS = 100_000
 
 
 def create_layer(
-    state: AppState,
-    who: Principal,
-    dataset: Dataset,
-    *,
-    name: str,
-    kind: str = "human",
-    value_kind: str = DEFAULT_KIND,
-    owner: str | None = None,
-    description: str = "",
+    state: AppState, who: Principal, dataset: Dataset, name: str, **options: Any
 ) -> dict[str, Any]:
-    """Add an empty layer of labels of the annotation kind ``value_kind``. Annotators may only
-    add ``human`` layers they own themselves."""
-    owner = who.viewer.new_layer_owner(kind, owner)
-    info = dataset.create_layer(
-        name, kind=kind, value_kind=value_kind, owner=owner, description=description
+    """Add an empty layer (``options``: those of :meth:`assay.Dataset.create_layer`: kind,
+    value_kind, owner, description). Annotators may only add ``human`` layers they own."""
+    options["owner"] = who.viewer.new_layer_owner(
+        options.get("kind", "human"), options.get("owner")
     )
+    info = dataset.create_layer(name, **options)
     return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, info["name"]))}
 
 
