@@ -7,7 +7,9 @@ import sqlalchemy as sa
 
 import assay
 from assay.errors import Conflict, InvalidParameter, NotFound
+from assay.labels import snapshots
 from assay.store import schema as t
+from labelkit import make_dataset
 
 
 def test_diff_shows_exactly_the_relabels(ds: assay.Dataset) -> None:
@@ -83,3 +85,45 @@ def test_a_renamed_layer_still_diffs(ds: assay.Dataset) -> None:
     d = ds.diff("v1").to_dict()
     assert d["layers"][0]["layer"] == "gold"
     assert [(i["key"], i["was"], i["now"]) for i in d["items"]] == [("k7", "dog", "bird")]
+
+
+def _diff_work(project: assay.Project, n: int, relabel: int = 0) -> tuple[int, int]:
+    """SQLite virtual-machine steps (in thousands) and SQL statements of a diff of ``n`` items
+    against a snapshot, after ``relabel`` of them changed: the work the database does, counted
+    deterministically (no timing)."""
+    ds = make_dataset(project, f"d{n}_{relabel}", n)
+    ds.snapshot("v1")
+    if relabel:
+        ds.set_labels(
+            [(f"k{i}", "cat") for i in range(1, 3 * relabel, 3)], layer="ground_truth", author="bob"
+        )
+    steps = [0]
+
+    def step() -> int:
+        steps[0] += 1
+        return 0
+
+    statements: list[str] = []
+    with ds.store.read() as conn:
+        listen = sa.event.listen
+        listen(conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        if conn.dialect.name == "sqlite":
+            conn.connection.driver_connection.set_progress_handler(step, 1000)  # type: ignore[union-attr]
+        d = snapshots.diff(conn, ds.id, "v1")
+        if conn.dialect.name == "sqlite":
+            conn.connection.driver_connection.set_progress_handler(None, 0)  # type: ignore[union-attr]
+    assert d.n_changes == relabel and len(d.items) == relabel
+    return steps[0], len(statements)
+
+
+def test_a_diff_is_a_set_difference_in_the_database(project: assay.Project) -> None:
+    """The database work of a diff grows with the labels (linearly), not with their square,
+    and a diff issues a fixed number of statements whatever the number of changes."""
+    small_steps, no_change = _diff_work(project, 400)
+    big_steps, no_change_big = _diff_work(project, 1600)
+    _, some_changes = _diff_work(project, 1600, relabel=50)
+    if project.store.engine.dialect.name == "sqlite":
+        # 4 x the items: about 4 x the work for a join by key, 16 x for a nested scan.
+        assert big_steps < 6 * small_steps, (small_steps, big_steps)
+    assert no_change == no_change_big <= 4
+    assert some_changes <= no_change + 2

@@ -190,28 +190,124 @@ class Diff:
         }
 
 
+@dataclass(frozen=True)
+class _State:
+    """One side of a diff: a snapshot (its rows of ``snapshot_labels``) or now (the label
+    heads that hold a value), each a set of (layer, item, label id) keyed by (layer, item)."""
+
+    snapshot_id: int | None  # None: now
+    layer_ids: dict[str, int]  # the layers it covers, name -> id
+    value_layers: frozenset[int]  # layers whose kind keeps JSON values, not classes
+
+    def alias(self) -> sa.FromClause:
+        """A fresh alias of the state's table (each use in one query needs its own)."""
+        return (t.label_heads if self.snapshot_id is None else t.snapshot_labels).alias()
+
+    def at(self, rows: sa.FromClause) -> sa.ColumnElement[bool]:
+        """The condition that picks this state's rows out of ``rows`` (an :meth:`alias`)."""
+        if self.snapshot_id is not None:
+            return rows.c.snapshot_id == self.snapshot_id
+        return sa.true()
+
+    def held(self, rows: sa.FromClause) -> sa.ColumnElement[bool]:
+        """:meth:`at`, and the label holds a value (now's heads include cleared labels)."""
+        if self.snapshot_id is not None:
+            return self.at(rows)
+        present = rows.c.class_id.is_not(None)
+        if not self.value_layers:
+            return present
+        lab = t.labels.alias()
+        return sa.or_(
+            present,
+            sa.and_(
+                rows.c.layer_id.in_(sorted(self.value_layers)),
+                sa.exists().where(lab.c.id == rows.c.label_id, lab.c.value.is_not(None)),
+            ),
+        )
+
+
 def _state(
     conn: Connection, dataset_id: int, ref: str, layer_ids: dict[str, int], value_layers: set[int]
-) -> tuple[sa.Subquery, dict[str, int]]:
-    """(layer_id, item_id, label_id, class_id) of a snapshot or of now, and the layers it
-    covers."""
-    lab = t.labels
+) -> _State:
+    """The state ``ref`` names: a snapshot, or now (covering ``layer_ids``)."""
     if ref == NOW:
-        h = t.label_heads
-        query = _present(
-            sa.select(h.c.layer_id, h.c.item_id, h.c.label_id, h.c.class_id),
-            list(layer_ids.values()),
-            value_layers,
-        )
-        return query.subquery(), layer_ids
+        return _State(None, layer_ids, frozenset(value_layers))
     snap = get_snapshot(conn, dataset_id, ref)
-    s = t.snapshot_labels
-    query = (
-        sa.select(s.c.layer_id, s.c.item_id, s.c.label_id, lab.c.class_id)
-        .join(lab, lab.c.id == s.c.label_id)
-        .where(s.c.snapshot_id == snap["id"])
+    return _State(snap["id"], snap["layer_ids"], frozenset(value_layers))
+
+
+_Cursor = tuple[int, int]  # (layer id, item id): where a page of changed rows starts after
+
+
+def _after(layer_id: Any, item_id: Any, cursor: _Cursor | None) -> sa.ColumnElement[bool]:
+    """Keyset pagination: the (layer, item) pairs after ``cursor`` (all when it is None)."""
+    if cursor is None:
+        return sa.true()
+    return sa.or_(layer_id > cursor[0], sa.and_(layer_id == cursor[0], item_id > cursor[1]))
+
+
+def _only_in(x: _State, y: _State, layers: list[int], cursor: _Cursor | None) -> sa.Select[Any]:
+    """(layer, item) of the labels ``x`` holds and ``y`` does not: a set difference over label
+    ids (labels are immutable, so the same id is the same label), as an anti-join that probes
+    ``y`` by its key."""
+    rx, ry = x.alias(), y.alias()
+    same = sa.exists().where(
+        y.at(ry),
+        ry.c.layer_id == rx.c.layer_id,
+        ry.c.item_id == rx.c.item_id,
+        ry.c.label_id == rx.c.label_id,
     )
-    return query.subquery(), snap["layer_ids"]
+    return sa.select(rx.c.layer_id, rx.c.item_id).where(
+        x.held(rx),
+        rx.c.layer_id.in_(layers),
+        _after(rx.c.layer_id, rx.c.item_id, cursor),
+        ~same,
+    )
+
+
+def _changed(
+    a: _State, b: _State, layers: list[int], value_layers: set[int], cursor: _Cursor | None = None
+) -> sa.Subquery:
+    """The changed (layer, item) pairs of ``layers`` from ``a`` to ``b`` (after ``cursor``),
+    with the label ids and classes on each side (None: no label).
+
+    The database computes which pairs changed; a relabel to the same class is no change. In
+    layers of non-class kinds every pair whose label differs is returned and the kind decides
+    (a value set again to what it was is no change).
+    """
+    keys = sa.union(_only_in(a, b, layers, cursor), _only_in(b, a, layers, cursor)).subquery()
+    sides = []
+    for state, tag in ((a, "a"), (b, "b")):
+        rows, lab, cls = state.alias(), t.labels.alias(f"l{tag}"), t.classes.alias(f"c{tag}")
+        on_rows = sa.and_(
+            state.at(rows), rows.c.layer_id == keys.c.layer_id, rows.c.item_id == keys.c.item_id
+        )
+        held = sa.and_(
+            lab.c.id == rows.c.label_id,
+            sa.or_(lab.c.class_id.is_not(None), lab.c.value.is_not(None)),
+        )
+        sides.append((rows, on_rows, lab, held, cls))
+    joined: sa.FromClause = keys
+    for rows, on_rows, lab, held, cls in sides:
+        joined = joined.outerjoin(rows, on_rows).outerjoin(lab, held)
+        joined = joined.outerjoin(cls, cls.c.id == lab.c.class_id)
+    (_, _, la, _, ca), (_, _, lb, _, cb) = sides
+    differs = la.c.class_id.is_distinct_from(lb.c.class_id)
+    if value_layers:
+        differs = sa.or_(differs, keys.c.layer_id.in_(sorted(value_layers)))
+    return (
+        sa.select(
+            keys.c.layer_id,
+            keys.c.item_id,
+            ca.c.name.label("was"),
+            cb.c.name.label("now"),
+            la.c.id.label("was_label_id"),
+            lb.c.id.label("label_id"),
+        )
+        .select_from(joined)
+        .where(differs)
+        .subquery()
+    )
 
 
 def diff(conn: Connection, dataset_id: int, a: str, b: str = NOW, *, limit: int = 1000) -> Diff:
@@ -222,55 +318,24 @@ def diff(conn: Connection, dataset_id: int, a: str, b: str = NOW, *, limit: int 
     changed in its layer's kind's words (``change``; :meth:`AnnotationKind.diff`); ``was`` and
     ``now`` are the values as the kind shows them. Layers of kinds other than classification
     count a changed value as relabeled and have no class flows.
+
+    The database finds the changes: a set difference over the label ids the two states hold
+    (:func:`_changed`), counted per layer and class flow in SQL. Only the changed rows reach
+    Python, and only the first ``limit`` of them (in pages, by (layer, item)) are shown, so a
+    diff without changes reads no label at all.
     """
     rows = queries.list_layers(conn, dataset_id)
     all_layers = {r.name: r.id for r in rows}
     kind_of = {r.id: get_kind(r.value_kind) for r in rows}
     value_layers = _value_layers(rows)
-    state_a, covered_a = _state(conn, dataset_id, a, all_layers, value_layers)
-    state_b, covered_b = _state(conn, dataset_id, b, all_layers, value_layers)
+    state_a = _state(conn, dataset_id, a, all_layers, value_layers)
+    state_b = _state(conn, dataset_id, b, all_layers, value_layers)
     # Match on layer id (a renamed layer is still the same layer); name it by its current name.
-    ids_a, ids_b = set(covered_a.values()), set(covered_b.values())
     name_of = {v: k for k, v in all_layers.items()}
-    common = sorted(ids_a & ids_b)
+    common = sorted(set(state_a.layer_ids.values()) & set(state_b.layer_ids.values()))
     if not common:
         raise InvalidParameter(f"{a!r} and {b!r} have no layer in common to compare.")
-    cl_a, cl_b = t.classes.alias("ca"), t.classes.alias("cb")
-    layer_id = sa.func.coalesce(state_a.c.layer_id, state_b.c.layer_id).label("layer_id")
-    item_id = sa.func.coalesce(state_a.c.item_id, state_b.c.item_id).label("item_id")
-    differs = state_a.c.class_id.is_distinct_from(state_b.c.class_id)
-    if value_layers:  # values are compared by their kind, below, where the label rows differ
-        differs = sa.or_(
-            differs,
-            sa.and_(
-                layer_id.in_(sorted(value_layers)),
-                state_a.c.label_id.is_distinct_from(state_b.c.label_id),
-            ),
-        )
-    changed = (
-        sa.select(
-            layer_id,
-            item_id,
-            cl_a.c.name.label("was"),
-            cl_b.c.name.label("now"),
-            state_a.c.label_id.label("was_label_id"),
-            state_b.c.label_id,
-        )
-        .select_from(
-            state_a.join(
-                state_b,
-                sa.and_(
-                    state_a.c.layer_id == state_b.c.layer_id,
-                    state_a.c.item_id == state_b.c.item_id,
-                ),
-                full=True,
-            )
-        )
-        .outerjoin(cl_a, cl_a.c.id == state_a.c.class_id)
-        .outerjoin(cl_b, cl_b.c.id == state_b.c.class_id)
-        .where(layer_id.in_(common), differs)
-    )
-    sub = changed.subquery()
+    sub = _changed(state_a, state_b, common, value_layers)
     flows = conn.execute(
         sa.select(sub.c.layer_id, sub.c.was, sub.c.now, sa.func.count().label("n"))
         .where(sub.c.layer_id.not_in(sorted(value_layers)))
@@ -286,36 +351,16 @@ def diff(conn: Connection, dataset_id: int, a: str, b: str = NOW, *, limit: int 
             per_class[row.was]["lost"] += row.n
         if row.now is not None:
             per_class[row.now]["gained"] += row.n
-    if value_layers & set(common):
-        for changed_layer, was, now in _value_changes(conn, sub, value_layers, kind_of):
+    changed_values = value_layers & set(common)
+    if changed_values:
+        for changed_layer, was, now in _value_changes(conn, sub, changed_values, kind_of):
             _count(per_layer[changed_layer], was is None, now is None, 1)
-    items = conn.execute(
-        sa.select(sub, t.items.c.external_key)
-        .join(t.items, t.items.c.id == sub.c.item_id)
-        .order_by(sub.c.layer_id, sub.c.item_id)
-        .limit(limit)
-    ).all()
-    values = _label_values(
-        conn, [i for r in items if r.layer_id in value_layers for i in (r.was_label_id, r.label_id)]
+    n_changes = sum(d.relabeled + d.added + d.removed for d in per_layer.values())
+    shown = (
+        _shown(conn, state_a, state_b, common, value_layers, kind_of, name_of, limit)
+        if n_changes
+        else []
     )
-    shown = []
-    for r in items:
-        kind = kind_of[r.layer_id]
-        was = kind.read(r.was, values.get(r.was_label_id))
-        now = kind.read(r.now, values.get(r.label_id))
-        change = kind.diff(was, now)
-        if change is None:  # a value set again to what it was
-            continue
-        shown.append(
-            {
-                "layer": name_of.get(r.layer_id, str(r.layer_id)),
-                "item_id": r.item_id,
-                "key": r.external_key,
-                "was": None if was is None else kind.show(was),
-                "now": None if now is None else kind.show(now),
-                "change": change,
-            }
-        )
     return Diff(
         a=a,
         b=b,
@@ -323,6 +368,56 @@ def diff(conn: Connection, dataset_id: int, a: str, b: str = NOW, *, limit: int 
         per_class=dict(sorted(per_class.items())),
         items=shown,
     )
+
+
+def _shown(
+    conn: Connection,
+    a: _State,
+    b: _State,
+    common: list[int],
+    value_layers: set[int],
+    kind_of: dict[int, Any],
+    name_of: dict[int, str],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The first ``limit`` changed items, by layer then item id, as their kinds show them:
+    pages of changed rows (keyset by (layer, item)) until ``limit`` real changes are shown."""
+    shown: list[dict[str, Any]] = []
+    cursor: _Cursor | None = None
+    while len(shown) < limit:
+        wanted = limit - len(shown)
+        sub = _changed(a, b, common, value_layers, cursor)
+        page = conn.execute(
+            sa.select(sub, t.items.c.external_key)
+            .join(t.items, t.items.c.id == sub.c.item_id)
+            .order_by(sub.c.layer_id, sub.c.item_id)
+            .limit(wanted)
+        ).all()
+        values = _label_values(
+            conn,
+            [i for r in page if r.layer_id in value_layers for i in (r.was_label_id, r.label_id)],
+        )
+        for r in page:
+            kind = kind_of[r.layer_id]
+            was = kind.read(r.was, values.get(r.was_label_id))
+            now = kind.read(r.now, values.get(r.label_id))
+            change = kind.diff(was, now)
+            if change is None:  # a value set again to what it was
+                continue
+            shown.append(
+                {
+                    "layer": name_of.get(r.layer_id, str(r.layer_id)),
+                    "item_id": r.item_id,
+                    "key": r.external_key,
+                    "was": None if was is None else kind.show(was),
+                    "now": None if now is None else kind.show(now),
+                    "change": change,
+                }
+            )
+        if len(page) < wanted:
+            break
+        cursor = (page[-1].layer_id, page[-1].item_id)
+    return shown
 
 
 def _count(d: LayerDiff, added: bool, removed: bool, n: int) -> None:
