@@ -229,3 +229,21 @@ def test_agreement_and_snapshot_pages(
     assert client.post("/datasets/digits/snapshots", data={"snapshot": "s2"}).status_code == 403
     bad = client.get("/datasets/digits/snapshots", params={"a": "nope"})
     assert bad.status_code == 404 and "No snapshot" in bad.text
+
+
+def test_each_layer_is_rated_against_the_other_layers_not_a_vote_it_decides(
+    client: TestClient, web_project: Project
+) -> None:
+    """Issue 16, bug 5: two layers disagreeing on 1 of their 5 shared items are not 100 %."""
+    ds = web_project.dataset("digits")
+    ids = item_ids(web_project, "digits")[:5]
+    ds.create_layer("x1")
+    ds.create_layer("x2")
+    ds.set_labels([(i, "0") for i in ids], layer="x1", author="reviewer")
+    ds.set_labels([(i, "0") for i in ids[:4]] + [(ids[4], "1")], layer="x2", author="reviewer")
+    signed(client, "reviewer")
+    report = client.get(f"{API}/agreement", params={"layers": ["x1", "x2"]}).json()
+    assert report["reference"] == "majority-vote"
+    assert [(q["annotator"], q["n_compared"], q["accuracy"]) for q in report["annotator_quality"]]\
+        == [("x1", 5, 0.8), ("x2", 5, 0.8)]  # fmt: skip
+    assert "majority-vote of the other layers" in report["reference_rule"]

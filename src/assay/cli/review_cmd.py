@@ -93,14 +93,15 @@ def agreement(
         classes.add_row(c["name"], fmt(c["support"]), _num(value), bar(value or 0.0))
     console.print(classes)
     if report["annotator_quality"]:
-        quality = Table(title="Annotators against the reference")
-        for col in ("layer", "labeled", "compared", "accuracy", "Cohen's kappa"):
+        quality = Table(title="Annotators against the reference", caption=report["reference_rule"])
+        for col in ("layer", "labeled", "compared", "ties", "accuracy", "Cohen's kappa"):
             quality.add_column(col)
         for q in report["annotator_quality"]:
             quality.add_row(
                 q["annotator"],
                 fmt(q["n_labeled"]),
                 fmt(q["n_compared"]),
+                fmt(q["n_ties"]),
                 _num(q["accuracy"]),
                 _num(q["cohen_kappa"]),
             )

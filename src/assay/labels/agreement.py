@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidParameter
-from assay.labels.matrix import MISSING, LabelMatrix
+from assay.labels.matrix import MISSING, TIE, LabelMatrix
 
 __all__ = [
     "AgreementReport",
@@ -77,11 +77,13 @@ class ClassAgreement:
 
 @dataclass(frozen=True)
 class AnnotatorQuality:
-    """One annotator compared with a reference labeling (for example a consensus)."""
+    """One annotator compared with a reference labeling (for example the consensus of the other
+    annotators)."""
 
     annotator: str
     n_labeled: int  # items this annotator labeled
     n_compared: int  # of those, items the reference labels too
+    n_ties: int  # of those, items where the reference is a tie: left out of the comparison
     accuracy: float | None  # None when n_compared == 0
     cohen_kappa: float | None  # None when n_compared == 0 or only one class occurs
 
@@ -102,6 +104,7 @@ class AgreementReport:
     krippendorff_alpha: float | None  # nominal; None when undefined (a single class used)
     per_class: list[ClassAgreement]
     annotator_quality: list[AnnotatorQuality] | None  # only when a reference was given
+    reference_rule: str | None = None  # what each annotator was compared with, in words
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values only (NaN and infinities become None), ready for JSON."""
@@ -215,39 +218,52 @@ def _pairwise(matrix: LabelMatrix) -> list[PairwiseAgreement]:
 
 def _annotator_quality(matrix: LabelMatrix, reference: np.ndarray) -> list[AnnotatorQuality]:
     reference = np.asarray(reference)
-    if reference.shape != (matrix.n_items,):
+    shared = reference.shape == (matrix.n_items,)
+    if not shared and reference.shape != (matrix.n_items, len(matrix.annotators)):
         raise InvalidParameter(
             f"reference has shape {reference.shape}, expected ({matrix.n_items},): "
-            "one class code per item, -1 where missing"
+            "one class code per item, -1 where missing (or one column per annotator)"
         )
     if not np.issubdtype(reference.dtype, np.integer):
         raise InvalidParameter(f"reference must hold integer class codes, not {reference.dtype}")
-    if ((reference < MISSING) | (reference >= matrix.n_classes)).any():
-        raise InvalidParameter(f"reference codes must be -1 (missing) or 0..{matrix.n_classes - 1}")
+    if ((reference < TIE) | (reference >= matrix.n_classes)).any():
+        raise InvalidParameter(
+            f"reference codes must be -1 (missing), -2 (a tie) or 0..{matrix.n_classes - 1}"
+        )
     out = []
     for j, name in enumerate(matrix.annotators):
         x = matrix.codes[:, j]
+        ref = reference if shared else reference[:, j]
         labeled = x != MISSING
-        both = labeled & (reference != MISSING)
+        both = labeled & (ref >= 0)
         n = int(both.sum())
         out.append(
             AnnotatorQuality(
                 annotator=name,
                 n_labeled=int(labeled.sum()),
                 n_compared=n,
-                accuracy=float(np.mean(x[both] == reference[both])) if n else None,
-                cohen_kappa=_kappa(x[both], reference[both], matrix.n_classes),
+                n_ties=int((labeled & (ref == TIE)).sum()),
+                accuracy=float(np.mean(x[both] == ref[both])) if n else None,
+                cohen_kappa=_kappa(x[both], ref[both], matrix.n_classes),
             )
         )
     return out
 
 
-def agreement(matrix: LabelMatrix, *, reference: np.ndarray | None = None) -> AgreementReport:
+def agreement(
+    matrix: LabelMatrix,
+    *,
+    reference: np.ndarray | None = None,
+    reference_rule: str | None = None,
+) -> AgreementReport:
     """Compute every agreement statistic of ``matrix``.
 
-    ``reference`` (one class code per item, -1 where missing), when given, adds each
-    annotator's accuracy and Cohen's kappa against it. If it is a consensus built from the
-    same annotators, each annotator is partly compared with itself, which flatters it.
+    ``reference``, when given, adds each annotator's accuracy and Cohen's kappa against it: one
+    class code per item (-1 where missing), or one column per annotator, each annotator's own
+    reference (as :func:`assay.labels.consensus.consensus_of_others` makes: the consensus of
+    the other annotators, which never includes the annotator's own vote). Items where an
+    annotator's reference is ``TIE`` (-2) are left out of its comparison and counted in
+    ``n_ties``. ``reference_rule`` says in words what the reference is, for the report.
 
     Raises :class:`InvalidParameter` with fewer than two annotators or when no item has two
     labels: agreement is then undefined.
@@ -302,6 +318,7 @@ def agreement(matrix: LabelMatrix, *, reference: np.ndarray | None = None) -> Ag
         krippendorff_alpha=_krippendorff_alpha(codes, k),
         per_class=per_class,
         annotator_quality=None if reference is None else _annotator_quality(matrix, reference),
+        reference_rule=None if reference is None else reference_rule,
     )
 
 

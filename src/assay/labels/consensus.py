@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assay.errors import InvalidParameter
-from assay.labels.matrix import MISSING, LabelMatrix
+from assay.labels.matrix import MISSING, TIE, LabelMatrix
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOW_CONFIDENCE", "METHODS", "ConsensusResult", "consensus"]
+__all__ = ["LOW_CONFIDENCE", "METHODS", "ConsensusResult", "consensus", "consensus_of_others"]
 
 METHODS: tuple[str, ...] = ("majority-vote", "dawid-skene", "crowdlab")
 # A consensus label less sure than this is "low confidence": counted in the summary, and
@@ -266,3 +266,26 @@ def consensus(
         annotator_quality=quality,
         layers=tuple(matrix.annotators),
     )
+
+
+def consensus_of_others(matrix: LabelMatrix, method: str) -> np.ndarray:
+    """Leave-one-out references: column ``j`` is the consensus by ``method`` of every layer but
+    ``matrix.annotators[j]``, one class code per item (``MISSING`` where the other layers give
+    no label, ``TIE`` where their best classes tie).
+
+    A layer is rated against a vote it takes no part in: with a consensus of all the layers, a
+    layer's own label counts in its reference, and with two layers it decides every tie (and
+    scores 100 %). Ties are told apart from labels because a tie-break would pick a side.
+    """
+    out = np.full((matrix.n_items, len(matrix.annotators)), MISSING, dtype=np.int64)
+    for j, name in enumerate(matrix.annotators):
+        others = [a for a in matrix.annotators if a != name]
+        if not others:
+            continue
+        result = consensus(matrix.select(others), method)
+        label = result.label.copy()
+        if result.probs is not None and matrix.n_classes > 1:
+            top2 = -np.sort(-result.probs, axis=1)[:, :2]
+            label[(label != MISSING) & np.isclose(top2[:, 0], top2[:, 1], rtol=0, atol=1e-12)] = TIE
+        out[:, j] = label
+    return out

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 MISSING = -1
+# A reference code (never a label): the reference is a tie on this item, so it says no class.
+TIE = -2
 
 
 @dataclass(frozen=True)

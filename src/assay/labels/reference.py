@@ -6,6 +6,12 @@ a consensus method of the kind computed on the fly; by default the ``consensus``
 there is one of the same kind (and it is not among the layers compared), else the kind's first
 consensus method (majority vote for classification). :meth:`assay.Dataset.agreement` calls
 this.
+
+A consensus method is computed leave-one-out: each layer is rated against the consensus of the
+OTHER layers, never a vote its own label takes part in (with two layers that disagree, a vote
+of both is a tie that one of them would always win); items where the other layers tie are left
+out of that layer's rating and counted (``n_ties``). The report's ``reference_rule`` says which
+reference was used, in words the faces show.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from assay.errors import ClassNotFound, InvalidParameter
 from assay.labels.agreement import AgreementReport, agreement
-from assay.labels.consensus import METHODS, ConsensusResult, consensus
+from assay.labels.consensus import METHODS, ConsensusResult, consensus, consensus_of_others
 from assay.labels.kinds import AnnotationKind, Disagreement, KindSchema, Stored
 from assay.labels.matrix import MISSING, LabelMatrix
 from assay.store import filters, queries
@@ -129,13 +129,27 @@ class Classification(AnnotationKind):
 
     def agreement(self, table: Any, *, reference: Any = None) -> AgreementReport:
         """:func:`assay.labels.agreement.agreement` of the matrix; ``reference`` is a one-layer
-        matrix (aligned on item ids) or a consensus method computed on the fly."""
-        ref_codes = None
+        matrix (aligned on item ids) or a consensus method.
+
+        A consensus method is computed leave-one-out: each layer is rated against the
+        consensus of the OTHER layers (:func:`~assay.labels.consensus.consensus_of_others`),
+        never a vote its own label takes part in (with two layers, each against the other).
+        Items where the other layers tie are left out of that layer's rating and counted as
+        its ``n_ties``. The report's ``reference_rule`` says this in words.
+        """
+        ref_codes, rule = None, None
         if isinstance(reference, str):
-            ref_codes = self.combine(table, reference).label
+            ref_codes = consensus_of_others(table, reference)
+            rule = (
+                f"Each layer against the {reference} of the other layers (leave-one-out: a "
+                "layer's own label never counts in its reference; with two layers, each "
+                "against the other). Items where the other layers tie are left out and "
+                "counted as ties."
+            )
         elif isinstance(reference, LabelMatrix):
             ref_codes = _aligned(reference, table.item_ids)
-        return agreement(table, reference=ref_codes)
+            rule = f"Each layer against the layer {reference.annotators[0]}."
+        return agreement(table, reference=ref_codes, reference_rule=rule)
 
     def combine(
         self, table: Any, method: str, *, pred_probs: Any = None, seed: int = 0

@@ -67,9 +67,11 @@
       "κ ≥ 0.8 almost perfect · 0.6–0.8 substantial · 0.4–0.6 moderate · below: fair or worse");
     if (report.annotator_quality) {
       const rows = report.annotator_quality.map((q) => [q.annotator,
-        el("td", { class: "num" }, formatNumber(q.n_labeled)), el("td", { class: "num" }, pct(q.accuracy)),
+        el("td", { class: "num" }, formatNumber(q.n_labeled)), el("td", { class: "num" }, formatNumber(q.n_compared)),
+        el("td", { class: "num" }, formatNumber(q.n_ties)), el("td", { class: "num" }, pct(q.accuracy)),
         el("td", { class: `num kappa kappa-${band(q.cohen_kappa)}` }, num3(q.cohen_kappa))]);
-      panel(`Each layer against ${report.reference}`, table(["Layer", "Labeled", "Accuracy", "κ"], rows, "quality"));
+      panel(`Each layer against ${report.reference}`,
+        table(["Layer", "Labeled", "Compared", "Ties", "Accuracy", "κ"], rows, "quality"), report.reference_rule);
     }
   }
 
