@@ -9,7 +9,7 @@ are never changed after they are made.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -320,9 +320,10 @@ def diff(conn: Connection, dataset_id: int, a: str, b: str = NOW, *, limit: int 
     count a changed value as relabeled and have no class flows.
 
     The database finds the changes: a set difference over the label ids the two states hold
-    (:func:`_changed`), counted per layer and class flow in SQL. Only the changed rows reach
-    Python, and only the first ``limit`` of them (in pages, by (layer, item)) are shown, so a
-    diff without changes reads no label at all.
+    (:func:`_changed`), counted per class flow in the same pass that ranks the first ``limit``
+    changed rows (:func:`_first_page`). Only those rows and one row per flow reach Python;
+    further pages (by (layer, item)) are read only when values of a non-class kind set back to
+    what they were leave the first page short. A diff without changes reads no label at all.
     """
     rows = queries.list_layers(conn, dataset_id)
     all_layers = {r.name: r.id for r in rows}
@@ -336,14 +337,12 @@ def diff(conn: Connection, dataset_id: int, a: str, b: str = NOW, *, limit: int 
     if not common:
         raise InvalidParameter(f"{a!r} and {b!r} have no layer in common to compare.")
     sub = _changed(state_a, state_b, common, value_layers)
-    flows = conn.execute(
-        sa.select(sub.c.layer_id, sub.c.was, sub.c.now, sa.func.count().label("n"))
-        .where(sub.c.layer_id.not_in(sorted(value_layers)))
-        .group_by(sub.c.layer_id, sub.c.was, sub.c.now)
-    ).all()
+    first = _first_page(conn, sub, limit)
     per_layer: dict[int, LayerDiff] = {i: LayerDiff(name_of.get(i, str(i))) for i in common}
     per_class: dict[str, dict[str, int]] = defaultdict(lambda: {"gained": 0, "lost": 0})
-    for row in flows:
+    for row in first:
+        if row.in_flow != 1 or row.layer_id in value_layers:
+            continue
         d = per_layer[row.layer_id]
         d.flows[(row.was, row.now)] = row.n
         _count(d, row.was is None, row.now is None, row.n)
@@ -355,44 +354,78 @@ def diff(conn: Connection, dataset_id: int, a: str, b: str = NOW, *, limit: int 
     if changed_values:
         for changed_layer, was, now in _value_changes(conn, sub, changed_values, kind_of):
             _count(per_layer[changed_layer], was is None, now is None, 1)
-    n_changes = sum(d.relabeled + d.added + d.removed for d in per_layer.values())
-    shown = (
-        _shown(conn, state_a, state_b, common, value_layers, kind_of, name_of, limit)
-        if n_changes
-        else []
-    )
+    page = [row for row in first if row.seq <= limit]
+    pages = _pages(conn, state_a, state_b, common, value_layers, limit, page)
     return Diff(
         a=a,
         b=b,
         layers=[per_layer[i] for i in common],
         per_class=dict(sorted(per_class.items())),
-        items=shown,
+        items=_shown(conn, pages, value_layers, kind_of, name_of, limit),
     )
 
 
-def _shown(
+def _first_page(conn: Connection, sub: sa.Subquery, limit: int) -> list[Any]:
+    """One pass over the changed rows ``sub``: the first ``limit`` of them by (layer, item)
+    (``seq`` from 1), and the first row of each class flow (``in_flow`` 1) with the flow's
+    size ``n``. The database counts; only these rows reach Python."""
+    flow = (sub.c.layer_id, sub.c.was, sub.c.now)
+    ranked = sa.select(
+        sub,
+        sa.func.row_number().over(order_by=(sub.c.layer_id, sub.c.item_id)).label("seq"),
+        sa.func.row_number().over(partition_by=flow, order_by=sub.c.item_id).label("in_flow"),
+        sa.func.count().over(partition_by=flow).label("n"),
+    ).subquery()
+    return list(
+        conn.execute(
+            sa.select(ranked, t.items.c.external_key)
+            .join(t.items, t.items.c.id == ranked.c.item_id)
+            .where(sa.or_(ranked.c.seq <= limit, ranked.c.in_flow == 1))
+            .order_by(ranked.c.seq)
+        ).all()
+    )
+
+
+def _pages(
     conn: Connection,
     a: _State,
     b: _State,
     common: list[int],
     value_layers: set[int],
+    limit: int,
+    first: list[Any],
+) -> Iterator[list[Any]]:
+    """Pages of changed rows by (layer, item), ``first`` first, then the next ones by keyset
+    while the previous page was full (the reader stops when it has shown enough)."""
+    page = first
+    while page:
+        yield page
+        if len(page) < limit:
+            return
+        cursor = (page[-1].layer_id, page[-1].item_id)
+        sub = _changed(a, b, common, value_layers, cursor)
+        page = list(
+            conn.execute(
+                sa.select(sub, t.items.c.external_key)
+                .join(t.items, t.items.c.id == sub.c.item_id)
+                .order_by(sub.c.layer_id, sub.c.item_id)
+                .limit(limit)
+            ).all()
+        )
+
+
+def _shown(
+    conn: Connection,
+    pages: Iterator[list[Any]],
+    value_layers: set[int],
     kind_of: dict[int, Any],
     name_of: dict[int, str],
     limit: int,
 ) -> list[dict[str, Any]]:
-    """The first ``limit`` changed items, by layer then item id, as their kinds show them:
-    pages of changed rows (keyset by (layer, item)) until ``limit`` real changes are shown."""
+    """The first ``limit`` changed items of ``pages``, as their kinds show them (a value set
+    again to what it was is no change, and the next page fills its place)."""
     shown: list[dict[str, Any]] = []
-    cursor: _Cursor | None = None
-    while len(shown) < limit:
-        wanted = limit - len(shown)
-        sub = _changed(a, b, common, value_layers, cursor)
-        page = conn.execute(
-            sa.select(sub, t.items.c.external_key)
-            .join(t.items, t.items.c.id == sub.c.item_id)
-            .order_by(sub.c.layer_id, sub.c.item_id)
-            .limit(wanted)
-        ).all()
+    for page in pages:
         values = _label_values(
             conn,
             [i for r in page if r.layer_id in value_layers for i in (r.was_label_id, r.label_id)],
@@ -402,7 +435,7 @@ def _shown(
             was = kind.read(r.was, values.get(r.was_label_id))
             now = kind.read(r.now, values.get(r.label_id))
             change = kind.diff(was, now)
-            if change is None:  # a value set again to what it was
+            if change is None:
                 continue
             shown.append(
                 {
@@ -414,9 +447,8 @@ def _shown(
                     "change": change,
                 }
             )
-        if len(page) < wanted:
-            break
-        cursor = (page[-1].layer_id, page[-1].item_id)
+            if len(shown) == limit:
+                return shown
     return shown
 
 
