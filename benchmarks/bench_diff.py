@@ -1,17 +1,19 @@
 """Snapshot diffs at 10,000 and 1,000,000 items: the set difference in SQL against the old
 full outer join, side by side where the old one finishes.
 
-Each size is a dataset of tabular items with a ``ground_truth`` layer of 10 classes, made once
-in benchmarks/_work/diff_<n> (SQLite): imported through the import's fast path (``ImportJob``),
-snapshotted as ``v1``, 1,000 items spread over it relabeled (one ``set_labels`` call) and
-snapshotted again as ``v2``. Measured (median of 3): ``Dataset.diff("v2")`` (no change since),
-``Dataset.diff("v1")`` (1,000 relabeled) and ``Dataset.diff("v1", "v2")`` (two snapshots).
-The old diff (issue 16's 34-92 s pages: a FULL OUTER JOIN of the two states as subqueries,
-which SQLite answers with a nested scan) runs on the smaller sizes only (``OLD_UP_TO``); its
-query is kept here, classification layers only, to compare.
+Each size is a dataset ``digits_<n>`` of tabular items with a ``ground_truth`` layer of 10
+classes, made once in the project benchmarks/_work/diff (SQLite; diff_pg with a PostgreSQL
+URL): imported through the import's fast path (``ImportJob``), snapshotted as ``v1``, 1,000
+items spread over it relabeled (one ``set_labels`` call) and snapshotted again as ``v2``.
+Measured (median of 3): ``Dataset.diff("v2")`` (no change since), ``Dataset.diff("v1")``
+(1,000 relabeled) and ``Dataset.diff("v1", "v2")`` (two snapshots). The old diff (issue 16's
+34-92 s pages: a FULL OUTER JOIN of the two states as subqueries, which SQLite answers with a
+nested scan) runs on the smaller sizes only (``OLD_UP_TO``); its query is kept here,
+classification layers only, to compare.
 
     python benchmarks/bench_diff.py                 # 10,000 and 1,000,000 items
     python benchmarks/bench_diff.py 100000          # other sizes
+    python benchmarks/bench_diff.py postgresql://user@host/db     # in PostgreSQL
 """
 
 from __future__ import annotations
@@ -35,17 +37,17 @@ OLD_UP_TO = 10_000
 RUNS = 3
 
 
-def prepare(n: int) -> assay.Dataset:
-    """The n-item dataset with snapshots ``v1`` (as imported) and ``v2`` (after the relabels),
-    made once."""
-    path = WORK / f"diff_{n}"
-    if not (path / "assay.db").exists():
-        path.mkdir(parents=True, exist_ok=True)
-        project = assay.init(path)
+def prepare(n: int, db: str | None) -> assay.Dataset:
+    """The n-item dataset ``digits_<n>`` with snapshots ``v1`` (as imported) and ``v2`` (after
+    the relabels), made once in the project of ``db`` (None: SQLite)."""
+    path = WORK / ("diff" if db is None else "diff_pg")
+    project = assay.init(path, db=db)
+    name = f"digits_{n}"
+    if name not in [d["name"] for d in project.datasets()]:
         start = time.perf_counter()
         with ImportJob(
             project.store,
-            "digits",
+            name,
             source="bench",
             format="bench",
             table_schema=[{"name": "x", "dtype": "number"}],
@@ -65,14 +67,14 @@ def prepare(n: int) -> assay.Dataset:
                     where=i + 2,
                 )
             job.publish()
-        ds = project.dataset("digits")
+        ds = project.dataset(name)
         ds.snapshot("v1")
         step = max(n // RELABELED, 1)
         writes = [(f"k{i}", CLASSES[(i + 1) % 10]) for i in range(0, n, step)][:RELABELED]
         ds.set_labels(writes, layer="ground_truth", author="bench")
         ds.snapshot("v2")
         print(f"  (made {n:,} items and their snapshots in {time.perf_counter() - start:.1f} s)")
-    return assay.open(path).dataset("digits")
+    return project.dataset(name)
 
 
 def old_diff(ds: assay.Dataset, a: str) -> int:
@@ -85,7 +87,9 @@ def old_diff(ds: assay.Dataset, a: str) -> int:
                 t.snapshots.c.dataset_id == ds.id, t.snapshots.c.name == a
             )
         ).scalar_one()
-        layers = [r.id for r in conn.execute(sa.select(t.layers.c.id))]
+        layers = list(
+            conn.execute(sa.select(t.layers.c.id).where(t.layers.c.dataset_id == ds.id)).scalars()
+        )
         state_a = (
             sa.select(s.c.layer_id, s.c.item_id, s.c.label_id, lab.c.class_id)
             .join(lab, lab.c.id == s.c.label_id)
@@ -126,10 +130,10 @@ def timed(fn: Callable[[], Any], runs: int = RUNS) -> tuple[float, Any]:
     return statistics.median(samples), out
 
 
-def measure(n: int) -> tuple[int, float, float | None, float, float | None, float]:
+def measure(n: int, db: str | None) -> tuple[int, float, float | None, float, float | None, float]:
     """Seconds of the diffs of the n-item dataset: no change (new, old), 1,000 relabeled (new,
     old) and snapshot against snapshot (new); the old one only up to ``OLD_UP_TO`` items."""
-    ds = prepare(n)
+    ds = prepare(n, db)
     old = n <= OLD_UP_TO
     new_none, d = timed(lambda: ds.diff("v2"))
     assert d.n_changes == 0
@@ -151,9 +155,9 @@ def measure(n: int) -> tuple[int, float, float | None, float, float | None, floa
     )
 
 
-def main(sizes: list[int]) -> None:
-    print(f"Machine: {machine()}\n")
-    rows = [measure(n) for n in sizes]
+def main(sizes: list[int], db: str | None) -> None:
+    print(f"Machine: {machine()}; store: {'SQLite' if db is None else 'PostgreSQL'}\n")
+    rows = [measure(n, db) for n in sizes]
 
     def cell(x: float | None) -> str:
         return "not run" if x is None else f"{x:.3f}"
@@ -171,4 +175,5 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [10_000, 1_000_000])
+    url = next((a for a in sys.argv[1:] if a.startswith("postgresql://")), None)
+    main([int(a) for a in sys.argv[1:] if a != url] or [10_000, 1_000_000], url)

@@ -247,9 +247,9 @@ def _after(layer_id: Any, item_id: Any, cursor: _Cursor | None) -> sa.ColumnElem
 
 
 def _only_in(x: _State, y: _State, layers: list[int], cursor: _Cursor | None) -> sa.Select[Any]:
-    """(layer, item) of the labels ``x`` holds and ``y`` does not: a set difference over label
-    ids (labels are immutable, so the same id is the same label), as an anti-join that probes
-    ``y`` by its key."""
+    """(layer, item, label id) of the labels ``x`` holds and ``y`` does not: a set difference
+    over label ids (labels are immutable, so the same id is the same label), as an anti-join
+    that probes ``y`` by its key."""
     rx, ry = x.alias(), y.alias()
     same = sa.exists().where(
         y.at(ry),
@@ -257,7 +257,7 @@ def _only_in(x: _State, y: _State, layers: list[int], cursor: _Cursor | None) ->
         ry.c.item_id == rx.c.item_id,
         ry.c.label_id == rx.c.label_id,
     )
-    return sa.select(rx.c.layer_id, rx.c.item_id).where(
+    return sa.select(rx.c.layer_id, rx.c.item_id, rx.c.label_id).where(
         x.held(rx),
         rx.c.layer_id.in_(layers),
         _after(rx.c.layer_id, rx.c.item_id, cursor),
@@ -265,46 +265,69 @@ def _only_in(x: _State, y: _State, layers: list[int], cursor: _Cursor | None) ->
     )
 
 
+def _class_name(label_id: Any) -> sa.ScalarSelect[Any]:
+    """The class name of the label ``label_id`` (None for no label, or a non-class kind's),
+    looked up by key for each changed row only."""
+    lab, cls = t.labels, t.classes
+    return (
+        sa.select(cls.c.name)
+        .join(lab, lab.c.class_id == cls.c.id)
+        .where(lab.c.id == label_id)
+        .scalar_subquery()
+    )
+
+
 def _changed(
     a: _State, b: _State, layers: list[int], value_layers: set[int], cursor: _Cursor | None = None
 ) -> sa.Subquery:
     """The changed (layer, item) pairs of ``layers`` from ``a`` to ``b`` (after ``cursor``),
-    with the label ids and classes on each side (None: no label).
+    with the label id and class on each side (None: no label).
 
-    The database computes which pairs changed; a relabel to the same class is no change. In
-    layers of non-class kinds every pair whose label differs is returned and the kind decides
-    (a value set again to what it was is no change).
+    The labels each state holds and the other does not, paired by (layer, item): the pairs and
+    their label ids come from the two anti-joins alone, and the classes are looked up for those
+    pairs only (a join back to the states would let PostgreSQL, which cannot foresee how few
+    rows changed, hash whole tables). A relabel to the same class is no change; in layers of
+    non-class kinds every pair whose label differs is returned and the kind decides (a value
+    set again to what it was is no change).
     """
-    keys = sa.union(_only_in(a, b, layers, cursor), _only_in(b, a, layers, cursor)).subquery()
-    sides = []
-    for state, tag in ((a, "a"), (b, "b")):
-        rows, lab, cls = state.alias(), t.labels.alias(f"l{tag}"), t.classes.alias(f"c{tag}")
-        on_rows = sa.and_(
-            state.at(rows), rows.c.layer_id == keys.c.layer_id, rows.c.item_id == keys.c.item_id
+    none = sa.cast(sa.null(), t.Id)
+    only_a = _only_in(a, b, layers, cursor).subquery()
+    only_b = _only_in(b, a, layers, cursor).subquery()
+    sides = sa.union_all(
+        sa.select(
+            only_a.c.layer_id, only_a.c.item_id, only_a.c.label_id.label("was"), none.label("now")
+        ),
+        sa.select(
+            only_b.c.layer_id, only_b.c.item_id, none.label("was"), only_b.c.label_id.label("now")
+        ),
+    ).subquery()
+    pairs = (
+        sa.select(
+            sides.c.layer_id,
+            sides.c.item_id,
+            sa.func.max(sides.c.was).label("was_label_id"),
+            sa.func.max(sides.c.now).label("label_id"),
         )
-        held = sa.and_(
-            lab.c.id == rows.c.label_id,
-            sa.or_(lab.c.class_id.is_not(None), lab.c.value.is_not(None)),
-        )
-        sides.append((rows, on_rows, lab, held, cls))
-    joined: sa.FromClause = keys
-    for rows, on_rows, lab, held, cls in sides:
-        joined = joined.outerjoin(rows, on_rows).outerjoin(lab, held)
-        joined = joined.outerjoin(cls, cls.c.id == lab.c.class_id)
-    (_, _, la, _, ca), (_, _, lb, _, cb) = sides
-    differs = la.c.class_id.is_distinct_from(lb.c.class_id)
+        .group_by(sides.c.layer_id, sides.c.item_id)
+        .subquery()
+    )
+    named = sa.select(
+        pairs,
+        _class_name(pairs.c.was_label_id).label("was"),
+        _class_name(pairs.c.label_id).label("now"),
+    ).subquery()
+    differs = named.c.was.is_distinct_from(named.c.now)
     if value_layers:
-        differs = sa.or_(differs, keys.c.layer_id.in_(sorted(value_layers)))
+        differs = sa.or_(differs, named.c.layer_id.in_(sorted(value_layers)))
     return (
         sa.select(
-            keys.c.layer_id,
-            keys.c.item_id,
-            ca.c.name.label("was"),
-            cb.c.name.label("now"),
-            la.c.id.label("was_label_id"),
-            lb.c.id.label("label_id"),
+            named.c.layer_id,
+            named.c.item_id,
+            named.c.was,
+            named.c.now,
+            named.c.was_label_id,
+            named.c.label_id,
         )
-        .select_from(joined)
         .where(differs)
         .subquery()
     )
@@ -378,11 +401,21 @@ def _first_page(conn: Connection, sub: sa.Subquery, limit: int) -> list[Any]:
     ).subquery()
     return list(
         conn.execute(
-            sa.select(ranked, t.items.c.external_key)
-            .join(t.items, t.items.c.id == ranked.c.item_id)
+            sa.select(ranked, _external_key(ranked.c.item_id))
             .where(sa.or_(ranked.c.seq <= limit, ranked.c.in_flow == 1))
             .order_by(ranked.c.seq)
         ).all()
+    )
+
+
+def _external_key(item_id: Any) -> sa.Label[Any]:
+    """The item's key, looked up for each row returned only (a join would let PostgreSQL,
+    which cannot foresee how few rows changed, hash the whole items table)."""
+    return (
+        sa.select(t.items.c.external_key)
+        .where(t.items.c.id == item_id)
+        .scalar_subquery()
+        .label("external_key")
     )
 
 
@@ -406,8 +439,7 @@ def _pages(
         sub = _changed(a, b, common, value_layers, cursor)
         page = list(
             conn.execute(
-                sa.select(sub, t.items.c.external_key)
-                .join(t.items, t.items.c.id == sub.c.item_id)
+                sa.select(sub, _external_key(sub.c.item_id))
                 .order_by(sub.c.layer_id, sub.c.item_id)
                 .limit(limit)
             ).all()
