@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, log_loss, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from assay.models.conformal import (
     check_coverage,
@@ -22,7 +22,20 @@ from assay.models.conformal import (
 )
 
 CALIBRATION_BINS = 10
-EPS = 1e-15
+# Probabilities are clipped here before a log, as scikit-learn's log_loss clips float32 input:
+# a loss is at most -ln(EPS) ~ 15.9 and the same wherever it is computed.
+EPS = float(np.finfo(np.float32).eps)
+
+
+def item_losses(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``-ln p(label)`` of each item, ``p`` clipped at :data:`EPS`."""
+    return -np.log(np.clip(probs[np.arange(len(labels)), labels], EPS, 1.0))
+
+
+def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean log loss of ``probs`` against class codes ``labels``: the one every face reports
+    (``predict --cv``, ``evaluate``, the predictions page and its API)."""
+    return float(item_losses(probs, labels).mean()) if len(labels) else float("nan")
 
 
 def evaluate_probs(
@@ -54,12 +67,12 @@ def evaluate_probs(
          "f1": float(f1[c]), "support": int(support[c])}
         for c in codes
     ]  # fmt: skip
-    loss = -np.log(np.clip(probs[np.arange(len(labels)), labels], EPS, 1.0))
+    loss = item_losses(probs, labels)
     out: dict[str, Any] = {
         "n_items": len(labels),
         "classes": list(classes),
         "accuracy": float(accuracy_score(labels, pred)),
-        "log_loss": float(log_loss(labels, np.clip(probs, EPS, 1.0), labels=codes)),
+        "log_loss": float(loss.mean()),
         "macro_f1": float(np.mean(f1[support > 0])) if (support > 0).any() else 0.0,
         "per_class": per_class,
         "calibration": reliability(probs, labels),
