@@ -14,7 +14,9 @@ session cookie.
 The figure is the time to the first byte of the answer measured by the client on the same
 machine: the app renders a page whole before it sends its headers, so this is the server's
 time plus a loopback round trip. The first request of each page (``first``) is reported
-apart: a per-request computation shows there, a cache hides it from p50.
+apart: a per-request computation shows there, a cache hides it from p50. The predictions page
+is also timed as a reviewer's day sees it, each request after a label write (in another
+layer, then in the reference layer).
 
     python benchmarks/bench_pages.py --old /tmp/assay-old [--runs 20] [--synthetic]
 """
@@ -91,6 +93,13 @@ PAGES = [
     ("jobs", "/datasets/mnist/jobs"),
     ("labeling queue", "/datasets/mnist/label?layer=queue"),
 ]
+# A reviewer's day: labels change between two requests. (name, page, layer written first)
+AFTER_WRITES = [
+    ("predictions, each after a label write in another layer", "/datasets/mnist/predictions",
+     "queue"),
+    ("predictions, each after a label change in ground_truth", "/datasets/mnist/predictions",
+     "ground_truth"),
+]  # fmt: skip
 
 
 def build(src: Path, target: Path, synthetic: bool) -> str:
@@ -106,7 +115,7 @@ def build(src: Path, target: Path, synthetic: bool) -> str:
 
 
 def signed_in(base: str) -> httpx.Client:
-    """A client with a session cookie of the benchmark admin."""
+    """A client with a session cookie of the benchmark admin (and its CSRF token set)."""
     client = httpx.Client(base_url=base, timeout=120)
     token = client.get("/api/v1/login").json()["csrf_token"]
     answer = client.post(
@@ -115,7 +124,20 @@ def signed_in(base: str) -> httpx.Client:
         headers={"X-CSRF-Token": token},
     )
     answer.raise_for_status()
+    client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
     return client
+
+
+def write_label(client: httpx.Client, layer: str, n: int) -> None:
+    """Label the ``n``-th item (by id) in ``layer``, with a class that changes each time."""
+    items = client.get(f"/api/v1/datasets/{DATASET}/items", params={"limit": 1, "after": n})
+    item = items.json()["items"][0]["id"]
+    answer = client.post(
+        f"/api/v1/datasets/{DATASET}/items/{item}/labels",
+        json={"layer": layer, "label": str((n * 7) % 10)},
+    )
+    if answer.status_code >= 400:
+        raise RuntimeError(f"label write: {answer.status_code} {answer.text[:300]}")
 
 
 def resolve(client: httpx.Client, spec: str) -> str:
@@ -162,6 +184,14 @@ def measure(src: Path, project: Path, runs: int) -> dict[str, tuple[float, float
             samples = sorted(first_byte_ms(client, url) for _ in range(runs))
             p95 = samples[max(0, int(0.95 * len(samples) + 0.5) - 1)]
             out[name] = (first, statistics.median(samples), p95)
+        for name, url, layer in AFTER_WRITES:
+            timings = []
+            for n in range(runs + 1):
+                write_label(client, layer, 100 + n)
+                timings.append(first_byte_ms(client, url))
+            first, samples = timings[0], sorted(timings[1:])
+            p95 = samples[max(0, int(0.95 * len(samples) + 0.5) - 1)]
+            out[name] = (first, statistics.median(samples), p95)
         client.close()
     return out
 
@@ -188,7 +218,7 @@ def main() -> None:
     head = " | ".join(f"{x} first | {x} p50 | {x} p95" for x in labels)
     print(f"\n| page (ms to first byte) | {head} |")
     print("| --- |" + " ---: |" * (3 * len(labels)))
-    for name, _ in PAGES:
+    for name in [name for name, _ in PAGES] + [name for name, _, _ in AFTER_WRITES]:
         cells = " | ".join(" | ".join(f"{v:.0f}" for v in results[x][name]) for x in labels)
         print(f"| {name} | {cells} |")
     worst: dict[str, Any] = {x: max(v[2] for v in results[x].values()) for x in labels}
