@@ -82,16 +82,28 @@ def prepare(root: Path, db: str | None, n_clients: int, n_items: int) -> tuple[s
 
 @contextmanager
 def server(
-    root: Path, db: str, *, timeout_s: float = 60, workers: int = 1
+    root: Path,
+    db: str | None,
+    *,
+    timeout_s: float = 60,
+    workers: int = 1,
+    pythonpath: str | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`assay serve` on 127.0.0.1:free port; yields (base URL, process); kills it by pid."""
+    """`assay serve` on 127.0.0.1:free port; yields (base URL, process); kills it by pid.
+
+    ``db`` None serves the project's own store; ``pythonpath`` runs the code of another
+    checkout (its ``src``), e.g. the previous release for a side-by-side benchmark.
+    """
     port = free_port()
-    argv = ["-p", str(root), "--db", db, "serve", "--port", str(port), "--workers", str(workers)]
+    argv = ["-p", str(root), *(["--db", db] if db else []), "serve", "--port", str(port),
+            "--workers", str(workers)]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVE, *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -180,6 +180,11 @@ class Viewer:
         layers, when the caller has them already."""
         if not self.blind:
             return
+        if filters.reads_issues(filter):
+            raise PermissionDenied(
+                "In blind mode annotators may not filter on a label-issue search: it compares "
+                "labels they do not see."
+            )
         read = filters.layers_read(filter)
         if not read:
             return

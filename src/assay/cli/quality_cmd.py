@@ -10,6 +10,7 @@ from rich.table import Table
 from assay.cli.app import app, handle_errors
 from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, build_spec, dataset_of
 from assay.cli.render import console, err_console, fmt, print_json, progress_bar
+from assay.quality.scores import format_score
 from assay.quality.specs import IssuesSpec
 
 ModelLayerOpt = Annotated[
@@ -289,7 +290,7 @@ def _print_rows(
             r["key"],
             r["given"] or "",
             r["suggested"] if r["suggested"] != r["given"] else "",
-            f"{r['score']:.3f}",
+            format_score(r) if kind == "label" else f"{r['score']:.3f}",
             "" if r["confidence"] is None else f"{r['confidence']:.2f}",
             ", ".join(f"{x['key']}:{x['label']}" for x in r["neighbours"]),
             _note(r),

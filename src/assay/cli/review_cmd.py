@@ -13,6 +13,7 @@ from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, build_spec, data
 from assay.cli.render import bar, console, fmt, print_json, progress_bar
 from assay.errors import InvalidParameter
 from assay.labels.combine import ConsensusSpec
+from assay.quality.scores import format_score
 from assay.review.scan import ReviewScanSpec
 
 review_app = typer.Typer(help="The review queue: scan, list, flag, escalate, resolve, dismiss.")
@@ -283,7 +284,7 @@ def review_list(
             c["reason"],
             c["state"],
             c["label"] or "",
-            _num(c["score"], 2),
+            format_score(c),
             c["assignee"] or "",
             _evidence(c),
         )

@@ -12,6 +12,8 @@ import numpy as np
 
 from assay.maps.read import latest_map, read_points
 
+TREE_DIMENSIONS = 16  # points of at most this many dimensions are searched with a KD-tree
+
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
 
@@ -27,12 +29,15 @@ class Source:
 
 @dataclass(frozen=True)
 class NeighbourIndex:
-    """Item ids ascending, their points, and a fitted nearest-neighbour search over them."""
+    """Item ids ascending and their points; a KD-tree over low-dimensional points (a map's),
+    else their squared norms: an exact search by one matrix-vector product (a few milliseconds
+    at 10,000 x 784, where scikit-learn's brute search starts its thread pool every query)."""
 
     description: str
     ids: np.ndarray
     points: np.ndarray
-    tree: Any
+    norms: np.ndarray
+    tree: Any = None
 
     def nearest(self, item_id: int, k: int) -> list[int] | None:
         """The ``k`` items nearest to ``item_id``, nearest first (None if it is not indexed)."""
@@ -40,8 +45,15 @@ class NeighbourIndex:
         if where >= len(self.ids) or self.ids[where] != item_id:
             return None
         n = min(k + 1, len(self.ids))
-        _, near = self.tree.kneighbors(self.points[where : where + 1], n_neighbors=n)
-        return [int(self.ids[j]) for j in near[0] if int(self.ids[j]) != item_id][:k]
+        if self.tree is not None:
+            _, found = self.tree.query(self.points[where : where + 1], k=n)
+            return [int(self.ids[j]) for j in found[0] if j != where][:k]
+        # |x - q|^2 up to the constant |q|^2; ties broken by position, as a stable sort does.
+        distance = self.norms - 2.0 * (self.points @ self.points[where])
+        distance[where] = -np.inf  # the item itself first, then left out
+        near = np.argpartition(distance, n - 1)[:n]
+        near = near[np.lexsort((near, distance[near]))]
+        return [int(self.ids[j]) for j in near if j != where][:k]
 
 
 def newest_source(dataset: Dataset, max_vectors: int) -> Source | None:
@@ -61,7 +73,7 @@ def newest_source(dataset: Dataset, max_vectors: int) -> Source | None:
 
 def build_index(dataset: Dataset, source: Source) -> NeighbourIndex | None:
     """The index of the source's points (None with fewer than two of them)."""
-    from sklearn.neighbors import NearestNeighbors
+    from sklearn.neighbors import KDTree
 
     from assay.models.features import read_cached_vectors
 
@@ -71,5 +83,7 @@ def build_index(dataset: Dataset, source: Source) -> NeighbourIndex | None:
         ids, X = read_points(dataset, source.id)
     if len(ids) < 2:
         return None
-    tree = NearestNeighbors(algorithm="auto").fit(X)
-    return NeighbourIndex(source.description, np.asarray(ids, dtype=np.int64), X, tree)
+    points = np.asarray(X, dtype=np.float32)
+    norms = np.einsum("ij,ij->i", points, points)
+    tree = KDTree(points) if points.shape[1] <= TREE_DIMENSIONS else None
+    return NeighbourIndex(source.description, np.asarray(ids, dtype=np.int64), points, norms, tree)

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 import sqlalchemy as sa
 
 from assay.errors import InvalidParameter
 from assay.models import artifacts, runs
 from assay.models.estimators import make_estimator, resolve_model
-from assay.models.evaluation import evaluate_probs
+from assay.models.evaluation import evaluate_probs, log_loss
 from assay.models.features import Features, featurize, resolve_featurizer
 from assay.models.specs import CrossValidateSpec, TrainSpec
 from assay.models.training import (
@@ -177,7 +178,7 @@ def cross_validate(
         metrics = {
             "n_items": len(y),
             "oof_accuracy": float((pred == y).mean()),
-            "oof_log_loss": float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-15, 1)))),
+            "oof_log_loss": log_loss(probs, y),
             "fit_seconds": time.perf_counter() - started,
             "model": _label(chosen),
             "featurizer": feats.name,
@@ -189,6 +190,9 @@ def cross_validate(
             ds, run_id, metrics=metrics, layer=run_name, item_ids=feats.item_ids, probs=probs,
             classes=data.classes, params=dict(fit_params or {}),
         )  # fmt: skip
+    report(0, None, "evaluating")
+    with suppress(InvalidParameter):  # e.g. the training layer is not classification's
+        evaluate(ds, run_name, reference_layer=spec.layer)  # stored: pages open at once
     return run(ds, run_name)
 
 
@@ -327,21 +331,37 @@ def evaluate(
     max_cell_items: int = 20,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Metrics of a run or a model layer against ``reference_layer`` on the slice."""
+    """Metrics of a run or a model layer against ``reference_layer`` on the slice.
+
+    The evaluation of a run's whole layer is stored with the run the first time it is asked
+    for (or when a cross-validation finishes), and read back until a label of the model or
+    the reference layer changes: a page or a command asking again costs milliseconds. Slices
+    are computed each time (a filter can read anything).
+    """
     from assay.models.conformal import check_coverage
 
     check_coverage(coverage)
     with ds.store.read() as conn:
+        row = _find_run(conn, ds.id, source)
+    layer = None if row is not None and row.kind == "train" else source
+    if layer is not None and row is not None:
+        layer = _layer_of(ds, row)
+    stored: tuple[str, list[Any]] | None = None
+    with ds.store.read() as conn:
+        if layer is not None and row is not None and filter is None:
+            key = orjson.dumps([reference_layer, coverage, top_errors, max_cell_items, seed])
+            stored = key.decode(), runs.layers_version(conn, ds.id, [layer, reference_layer])
+            saved = runs.saved_evaluation(conn, row.id, *stored)
+            if saved is not None:
+                return saved
         ref_ids, ref_codes = _reference(conn, ds.id, reference_layer, filter)
         classes = [c.name for c in queries.list_classes(conn, ds.id)]
-        row = _find_run(conn, ds.id, source)
     warning = None
-    if row is not None and row.kind == "train":
+    if layer is None:  # a trained run predicts afresh
         preds = predict(ds, source, filter, item_ids=ref_ids, write=False)
         ids, probs = preds.item_ids, _to_dataset_columns(preds.probs, preds.classes, classes)
         warning = _overlap_warning(ds, row, ids)
     else:
-        layer = _layer_of(ds, row) if row is not None else source
         with ds.store.read() as conn:
             ids, probs = runs.layer_probs(conn, ds.id, layer, filter)
     common, i_pred, i_ref = np.intersect1d(ids, ref_ids, return_indices=True)
@@ -359,6 +379,8 @@ def evaluate(
         source=source, reference_layer=reference_layer, filter=filter,
         n_without_reference=int(len(ids) - len(common)), warning=warning,
     )  # fmt: skip
+    if stored is not None:
+        runs.save_evaluation(ds, row.id, *stored, result)
     return result
 
 

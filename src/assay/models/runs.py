@@ -10,6 +10,8 @@ half-written layer.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assay.errors import Conflict, InvalidParameter, NotFound
+from assay.errors import Conflict, InvalidParameter, NotFound, StoreBusy
 from assay.labels.snapshots import create_snapshot
 from assay.labels.writes import LabelWrite, default_author, write_labels
 from assay.store import filters, queries
@@ -31,7 +33,12 @@ if TYPE_CHECKING:
 
 CHUNK = 50_000
 WRITE_CHUNK = 20_000  # predictions written per call, all in one transaction
-PROB_DIGITS = 6  # stored probabilities: rounding keeps JSON small and the sum within 1e-3
+MAX_CACHED_LAYERS = 4  # model layers whose probabilities stay in memory
+MAX_CACHED_PROBS = 4_000_000  # values of the largest layer kept (32 MB)
+_PROBS: OrderedDict[tuple[str, int, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_PROBS_LOCK = threading.Lock()
+EVALUATIONS = "evaluations"  # metrics key of the run's stored evaluations (not shown)
+MAX_EVALUATIONS = 8  # stored per run, the most recently computed kept
 
 
 class RunNotFound(NotFound):
@@ -219,7 +226,9 @@ def write_predictions(
         )
     full = np.zeros((len(item_ids), len(names)), dtype=np.float64)
     full[:, [column[c] for c in classes]] = probs
-    full = np.round(full / full.sum(axis=1, keepdims=True), PROB_DIGITS)
+    # Stored as they are (JSON keeps every digit of a float64): a rounded 1e-9 would read
+    # back as 0 and its loss as a clip, and rounded rows no longer sum to the same losses.
+    full = full / full.sum(axis=1, keepdims=True)
     if create:
         create_layer(conn, dataset_id, layer, kind="model", description=f"Model run {run_name}",
                      origin={"run": run_name})  # fmt: skip
@@ -245,14 +254,39 @@ def layer_probs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(item ids ascending, probs in dataset class order) of a layer's current labels.
 
-    Labels without probabilities count as one-hot on their class.
+    Labels without probabilities count as one-hot on their class. The stored JSON is read as
+    text and parsed in one call. A whole layer's arrays (read-only) are kept in memory while
+    its labels and the classes are unchanged (:func:`layers_version`): an evaluation against
+    a changed reference layer does not read the predictions again.
     """
+    key = None
+    if not filter:
+        version = orjson.dumps(layers_version(conn, dataset_id, [layer])).decode()
+        key = (str(conn.engine.url), dataset_id, version)
+        with _PROBS_LOCK:
+            if key in _PROBS:
+                _PROBS.move_to_end(key)
+                return _PROBS[key]
+    ids, probs = _read_probs(conn, dataset_id, layer, filter)
+    if key is not None and probs.size <= MAX_CACHED_PROBS:
+        ids.setflags(write=False)
+        probs.setflags(write=False)
+        with _PROBS_LOCK:
+            _PROBS[key] = (ids, probs)
+            while len(_PROBS) > MAX_CACHED_LAYERS:
+                _PROBS.popitem(last=False)
+    return ids, probs
+
+
+def _read_probs(
+    conn: Connection, dataset_id: int, layer: str, filter: str | None
+) -> tuple[np.ndarray, np.ndarray]:
     layer_id = queries.get_layer(conn, dataset_id, layer).id
     classes = queries.list_classes(conn, dataset_id)
     code_of = {c.id: k for k, c in enumerate(classes)}
     h, lab = t.label_heads.c, t.labels.c
     query = (
-        sa.select(h.item_id, h.class_id, lab.probs)
+        sa.select(h.item_id, h.class_id, sa.cast(lab.probs, sa.Text))
         .join(t.labels, t.labels.c.id == h.label_id)
         .where(h.layer_id == layer_id, h.class_id.is_not(None))
     )
@@ -260,20 +294,32 @@ def layer_probs(
     if where is not None:
         query = query.join(t.items, t.items.c.id == h.item_id).where(where)
     ids: list[int] = []
-    rows_out: list[np.ndarray] = []
-    width = len(classes)
+    codes: list[int] = []
+    texts: list[str] = []
     for rows in queries.iter_tuples(conn, query.order_by(h.item_id), CHUNK):
         for item_id, class_id, raw in rows:
-            row = np.zeros(width)
-            if raw is None:
-                row[code_of[int(class_id)]] = 1.0
-            else:
-                values = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
-                row[: len(values)] = values[:width]
             ids.append(int(item_id))
-            rows_out.append(row)
-    probs = np.vstack(rows_out) if rows_out else np.zeros((0, width))
-    return np.asarray(ids, dtype=np.int64), probs
+            codes.append(code_of[int(class_id)])
+            texts.append("null" if raw is None else raw)
+    return np.asarray(ids, dtype=np.int64), _prob_matrix(texts, codes, len(classes))
+
+
+def _prob_matrix(texts: list[str], codes: list[int], width: int) -> np.ndarray:
+    """Rows of stored probabilities (JSON texts, "null" for none: one-hot on ``codes``)."""
+    probs = np.zeros((len(texts), width))
+    parsed = orjson.loads("[" + ",".join(texts) + "]") if texts else []
+    full = [k for k, row in enumerate(parsed) if row is not None and len(row) == width]
+    if len(full) == len(parsed):
+        return np.asarray(parsed, dtype=np.float64).reshape(len(parsed), width)
+    if full:
+        probs[full] = np.asarray([parsed[k] for k in full], dtype=np.float64)
+    for k, row in enumerate(parsed):
+        if row is None:
+            probs[k, codes[k]] = 1.0
+        elif len(row) != width:  # written before classes were added (or removed)
+            values = row[:width]
+            probs[k, : len(values)] = values
+    return probs
 
 
 def get_run(conn: Connection, dataset_id: int, name: str) -> Any:
@@ -300,13 +346,74 @@ def get_run_info(conn: Connection, dataset_id: int, name: str) -> dict[str, Any]
 
 
 def run_info(row: Any, layer_name: str | None = None) -> dict[str, Any]:
-    """A run row as a plain dict."""
+    """A run row as a plain dict (its stored evaluations left out: they are a cache)."""
     out = dict(row._mapping)
     for key in ("params", "metrics"):
         if isinstance(out.get(key), (str, bytes)):
             out[key] = orjson.loads(out[key])
+    if isinstance(out.get("metrics"), dict) and EVALUATIONS in out["metrics"]:
+        out["metrics"] = {k: v for k, v in out["metrics"].items() if k != EVALUATIONS}
     out["layer"] = layer_name
     return out
+
+
+def layers_version(conn: Connection, dataset_id: int, layers: Sequence[str]) -> list[Any]:
+    """A fingerprint of the current labels of ``layers`` and of the dataset's classes: any
+    label written, changed or cleared in one of them changes it (label ids only grow, so the
+    count, largest and sum of the heads' label ids tell), and nothing else does."""
+    h = t.label_heads.c
+    out: list[Any] = [[c.id for c in queries.list_classes(conn, dataset_id)]]
+    for name in layers:
+        layer_id = queries.get_layer(conn, dataset_id, name).id
+        row = conn.execute(
+            sa.select(sa.func.count(), sa.func.max(h.label_id), sa.func.sum(h.label_id)).where(
+                h.layer_id == layer_id
+            )
+        ).one()
+        out.append([name, int(row[0]), int(row[1] or 0), int(row[2] or 0)])
+    return out
+
+
+def saved_evaluation(
+    conn: Connection, run_id: int, key: str, version: list[Any]
+) -> dict[str, Any] | None:
+    """The evaluation stored on the run under ``key`` if it was computed at ``version``."""
+    metrics = conn.execute(
+        sa.select(t.model_runs.c.metrics).where(t.model_runs.c.id == run_id)
+    ).scalar()
+    if isinstance(metrics, (str, bytes)):
+        metrics = orjson.loads(metrics)
+    entry = (metrics or {}).get(EVALUATIONS, {}).get(key)
+    if not entry or entry.get("version") != version:
+        return None
+    return dict(entry["result"])
+
+
+def save_evaluation(
+    ds: Dataset, run_id: int, key: str, version: list[Any], result: dict[str, Any]
+) -> None:
+    """Store an evaluation on the run (keeping the newest :data:`MAX_EVALUATIONS`). Skipped
+    when another writer holds the store: it is a cache, recomputed next time."""
+    try:
+        with ds.store.write(wait=False) as conn:
+            metrics = conn.execute(
+                sa.select(t.model_runs.c.metrics)
+                .where(t.model_runs.c.id == run_id)
+                .with_for_update()
+            ).scalar()
+            if isinstance(metrics, (str, bytes)):
+                metrics = orjson.loads(metrics)
+            metrics = dict(metrics or {})
+            saved = {k: v for k, v in metrics.get(EVALUATIONS, {}).items() if k != key}
+            saved[key] = {"version": version, "result": result}
+            metrics[EVALUATIONS] = dict(list(saved.items())[-MAX_EVALUATIONS:])
+            conn.execute(
+                t.model_runs.update()
+                .where(t.model_runs.c.id == run_id)
+                .values(metrics=_jsonable(metrics))
+            )
+    except StoreBusy:
+        return
 
 
 def item_probs(conn: Connection, dataset_id: int, layer: str, item_id: int) -> list[float] | None:

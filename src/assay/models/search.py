@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import log_loss
 
 from assay.errors import InvalidParameter
 from assay.models.estimators import make_estimator, search_space
+from assay.models.evaluation import log_loss
 from assay.models.training import oof_probs
 from assay.progress import ProgressCallback, no_progress
 
@@ -68,7 +68,7 @@ def search_params(
             X, y, model=model, folds=folds, seed=seed, n_classes=n_classes,
             params=trial_params, kind=kind, image_shape=image_shape,
         )  # fmt: skip
-        score = float(log_loss(y, np.clip(probs, 1e-15, 1.0), labels=list(range(n_classes))))
+        score = log_loss(probs, y)
         report(trial.number + 1, None, f"search trial {trial.number + 1}: log loss {score:.4f}")
         return score
 

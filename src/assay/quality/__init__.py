@@ -13,6 +13,7 @@ a store.
 from assay.quality.api import IssueRun, LabelQuality
 from assay.quality.ensemble import default_model
 from assay.quality.issues import DataIssues, LabelIssues, find_data_issues, find_label_issues
+from assay.quality.scores import format_quality, format_score
 
 __all__ = [
     "DataIssues",
@@ -22,4 +23,6 @@ __all__ = [
     "default_model",
     "find_data_issues",
     "find_label_issues",
+    "format_quality",
+    "format_score",
 ]

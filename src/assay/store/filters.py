@@ -6,7 +6,9 @@ layer), ``label[alice]=cat`` (in layer ``alice``), ``label=none`` (unlabeled the
 ``meta.source=web``, ``field.age>=30``, ``confidence[layer]<0.6`` (how sure the current label
 of that layer is: consensus quality, model probability), ``case=mislabel`` (an open review
 case of that reason; ``case=any`` for any reason), ``selection=7`` (the items of a saved
-selection, such as a lasso on the embedding map); join conditions with ``,`` or `` and ``.
+selection, such as a lasso on the embedding map), ``issue[run]=label`` (flagged as likely
+mislabeled by the label-issue search of model run ``run``; ``duplicate`` for its
+near-duplicates); join conditions with ``,`` or `` and ``.
 Only these fields and the operators ``= != < <= > >=`` exist: nothing the user types reaches SQL as
 anything but a bound value.
 """
@@ -50,12 +52,15 @@ _COLUMNS = {
     "import": t.items.c.import_id,
 }
 _NONE = ("", "none", "null")
+_FIELDS = ("label", "meta", "field", "confidence", "case", "selection", "issue")
 HELP = (
     "Filters look like 'split=train', 'kind=image', 'key=x', 'import=2', 'label=cat', "
     "'label[layer]=cat', "
     "'label=none', 'meta.NAME=value', 'field.NAME>=3', 'confidence[layer]<0.6', "
-    "'case=mislabel' (or case=any), 'selection=ID', joined with ',' or ' and '."
+    "'case=mislabel' (or case=any), 'selection=ID', 'issue[run]=label', joined with ',' or "
+    "' and '."
 )
+ISSUE_KINDS = ("label", "duplicate")
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ def parse(text: str) -> list[Clause]:
             field, arg = field[:-1].split("[", 1)
         elif "." in field:
             field, arg = field.split(".", 1)
-        if field not in (*_COLUMNS, "label", "meta", "field", "confidence", "case", "selection"):
+        if field not in (*_COLUMNS, *_FIELDS):
             raise InvalidParameter(f"Unknown filter field {field!r} in {part!r}. {HELP}")
         clauses.append(Clause(field, arg, op, value.strip("'\"")))
     return clauses
@@ -95,6 +100,11 @@ def layers_read(text: str | None) -> list[tuple[str, str]]:
         return []
     read = [c for c in parse(text) if c.field in LAYER_FIELDS]
     return [(c.arg or DEFAULT_LAYER, LAYER_FIELDS[c.field]) for c in read]
+
+
+def reads_issues(text: str | None) -> bool:
+    """Whether the filter reads a label-issue search (``issue[run]=...``)."""
+    return bool(text and text.strip()) and any(c.field == "issue" for c in parse(str(text)))
 
 
 def compile_filter(
@@ -121,6 +131,8 @@ def _compile(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
         return _case(c)
     if c.field == "selection":
         return _selection(conn, ds, c)
+    if c.field == "issue":
+        return _issue(conn, ds, c)
     if not c.arg:
         raise InvalidParameter(f"Say which {c.field} to filter on, e.g. '{c.field}.NAME=value'.")
     column = t.items.c.meta if c.field == "meta" else t.items.c.fields
@@ -220,6 +232,26 @@ def _selection(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
         .where(sel.selection_id == number, sel.item_id == t.items.c.id)
         .correlate(t.items)
     )
+
+
+def _issue(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
+    if c.op not in ("=", "!=") or c.value not in ISSUE_KINDS or not c.arg:
+        raise InvalidParameter(
+            f"Filter on a label-issue search with 'issue[RUN]=label' (or =duplicate, or !=), "
+            f"naming the model run it used; got {c.field}[{c.arg or ''}]{c.op}{c.value}."
+        )
+    r = t.model_runs.c
+    run_id = conn.execute(sa.select(r.id).where(r.dataset_id == ds, r.name == c.arg)).scalar()
+    if run_id is None:
+        raise InvalidParameter(f"There is no model run {c.arg!r} in this dataset.")
+    lq = t.label_quality.alias().c
+    flagged = lq.is_issue.is_(True) if c.value == "label" else lq.duplicate_of.is_not(None)
+    found = (
+        sa.exists()
+        .where(lq.run_id == run_id, lq.item_id == t.items.c.id, flagged)
+        .correlate(t.items)
+    )
+    return found if c.op == "=" else ~found
 
 
 def _whole(c: Clause, what: str) -> int:

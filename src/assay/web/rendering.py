@@ -14,6 +14,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from assay.quality import format_score
 from assay.web.auth import Principal
 from assay.web.state import app_state
 from assay.web.urls import q
@@ -31,7 +32,7 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else ""
 
 
-FILTERS = {"q": q, "num": _num, "when": _when}
+FILTERS = {"q": q, "num": _num, "when": _when, "score": format_score}
 
 
 def templates() -> jinja2.Environment:

@@ -1,7 +1,8 @@
 """Model runs, their evaluation against a reference layer, and likely label issues.
 
-Reads only: training and label-issue searches run as jobs, never inside a request. The
-evaluation is cached per (dataset, run, reference, filter, coverage, data version).
+Training and label-issue searches run as jobs, never inside a request. A run's evaluation is
+stored with the run the first time it is asked for (until its labels change), and the answer
+cached per (dataset, run, reference, filter, coverage, data version).
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ def issues(
     first: item, given and suggested label, score, image URL; ``next`` is the ``after`` of the
     following page. With ``all``, every item of the search: for label issues the full ranking
     past the cut, the flagged ones first, each row with ``is_issue`` and ``rank``. ``run``
-    describes the search, its ``method`` included. Without any search: an empty list and a
-    ``message``."""
+    describes the search, its ``method`` included; ``grid_url`` (with its ``grid_filter``,
+    ``issue[RUN]=label``) opens the findings in the items grid and ``review_url`` their cases
+    in the review queue. Without any search: an empty list and a ``message``."""
     state = app_state(request)
     return predictions.issues(
         state,

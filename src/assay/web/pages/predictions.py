@@ -136,10 +136,12 @@ def predictions_page(
     coverage: Annotated[float, Query(gt=0.0, lt=1.0)] = 0.9,
     issues_after: CursorParam = "",
     issues_all: bool = False,
+    issues_run: NameParam = "",
 ) -> Response:
     """A model run against a reference layer: metrics, confusion matrix, calibration,
-    errors by loss, conformal coverage and likely label issues (paged with ``issues_after``;
-    ``issues_all`` for the whole ranking past the cut)."""
+    errors by loss, conformal coverage and likely label issues of the latest label-issue
+    search (or of model run ``issues_run``), paged with ``issues_after``; ``issues_all`` for
+    the whole ranking past the cut."""
     state = app_state(request)
     dataset = open_dataset(state, name)
     detail = datasets.dataset_detail(state, who, dataset, count=False)
@@ -186,8 +188,8 @@ def predictions_page(
                 matrix=confusion_rows(ev["confusion"]),
                 plot=reliability_plot(ev["calibration"]),
             )
-    context["issues"] = _issues(state, who, dataset, issues_after, issues_all)
-    keep = {"run": run, "reference": reference, "filter": filter}
+    context["issues"] = _issues(state, who, dataset, issues_after, issues_all, issues_run)
+    keep = {"run": run, "reference": reference, "filter": filter, "issues_run": issues_run}
     keep["coverage"] = "" if coverage == 0.9 else repr(coverage)
     context["issue_links"] = issue_links(
         keep, issues_all, issues_after, context["issues"].get("next")
@@ -196,13 +198,14 @@ def predictions_page(
 
 
 def _issues(
-    state: AppState, who: Principal, dataset: Dataset, after: str, whole: bool
+    state: AppState, who: Principal, dataset: Dataset, after: str, whole: bool, run: str
 ) -> dict[str, Any]:
     """One page of the label-issues card, or its error in words (no search, blind mode...)."""
     try:
         return predictions.issues(
-            state, who, dataset, limit=N_ISSUES, after=after or None, all_items=whole
-        )
+            state, who, dataset, run=run or None, limit=N_ISSUES, after=after or None,
+            all_items=whole,
+        )  # fmt: skip
     except AssayError as exc:  # e.g. blind mode hides the layer the search checked
         return {"issues": [], "message": str(exc), "run": None}
     except Forbidden as exc:

@@ -1,9 +1,10 @@
 """Model runs, their evaluation and the likely label issues, over the web.
 
 What the predictions page shows and its JSON twins return, computed once here (like
-:mod:`assay.web.views.agreement`). The evaluation (``ds.models.evaluate``) takes seconds on large
-slices, so it is cached while the dataset's data version (largest item and label ids) is
-unchanged: any import or label write, including a run writing its predictions, recomputes it.
+:mod:`assay.web.views.agreement`). The library stores a run's evaluation with the run until a
+label of its model or reference layer changes (``ds.models.evaluate``); on top of that the
+answer is kept in the app's cache while the dataset's data version (largest item and label
+ids) is unchanged.
 
 Blind mode: an annotator sees only the runs trained on a layer they see (a model trained on
 hidden labels would tell those labels item by item: :class:`assay.access.Viewer`), evaluates
@@ -18,14 +19,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from assay.dataset import Dataset
-from assay.errors import InvalidParameter
+from assay.errors import InvalidParameter, PermissionDenied
 from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
-from assay.store import reads
+from assay.store import filters, reads
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
-from assay.web.urls import media_url, q
+from assay.web.urls import item_page_url, media_url, q
 from assay.web.views.agreement import cell_filter
 
 RUN_FIELDS = (
@@ -55,6 +56,8 @@ ISSUE_KINDS = {
     "outlier": "outlier",
     "duplicate": "duplicate",
 }
+# The review-case reason of each kind of finding, and the grid filter value that selects it
+CASE_REASON = {"label": "mislabel", "outlier": "outlier", "duplicate": "duplicate"}
 MAX_ISSUES_PAGE = 500
 SNIPPET = 160
 NO_ISSUE_RUN = (
@@ -170,7 +173,7 @@ def _item_links(dataset: Dataset, ids: list[int]) -> dict[int, dict[str, Any]]:
             "media_url": media_url(dataset.name, row["id"]) if image else None,
             "thumb_url": media_url(dataset.name, row["id"]) + "?thumb=true" if image else None,
             "text": _snippet(row.get("text")),
-            "item_url": f"/datasets/{q(dataset.name)}/items/{row['id']}",
+            "item_url": item_page_url(dataset.name, int(row["id"]), row.get("external_key")),
         }
     return out
 
@@ -281,4 +284,24 @@ def issues(
         "issues": [json_safe({**r, **links.get(r["item_id"], {})}) for r in rows],
         "next": rows[-1]["cursor"] if more and rows else None,
         "message": None,
+        **issue_links(who, dataset, summary.run_name, ISSUE_KINDS[kind]),
+    }
+
+
+def issue_links(who: Principal, dataset: Dataset, run: str, kind: str) -> dict[str, str | None]:
+    """Where a search's findings of one kind open as a whole: the items grid filtered on them
+    (``grid_filter``, ``grid_url``; None where the filter cannot name the run, for outliers,
+    or in blind mode) and the review queue's cases of that reason (``review_url``)."""
+    text = f"issue[{run}]={kind}"
+    try:
+        wanted = [filters.Clause("issue", run, "=", kind)]
+        grid_filter = text if kind != "outlier" and filters.parse(text) == wanted else None
+        who.viewer.check_filter(dataset, grid_filter)
+    except (InvalidParameter, PermissionDenied):
+        grid_filter = None
+    name = q(dataset.name)
+    return {
+        "grid_filter": grid_filter,
+        "grid_url": _url(f"/datasets/{name}/items", filter=grid_filter) if grid_filter else None,
+        "review_url": _url(f"/datasets/{name}/review", reason=CASE_REASON[kind]),
     }
