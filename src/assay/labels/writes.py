@@ -495,6 +495,17 @@ def current_labels(conn: Connection, dataset_id: int, item_id: int) -> dict[str,
     return {r["layer"]: r for r in records if r["value"] is not None}
 
 
+def current_labels_by_item(
+    conn: Connection, dataset_id: int, item_ids: Sequence[int]
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """:func:`current_labels` of several items at once: item id -> layer name -> record."""
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    for item_id, _, record in _current(conn, dataset_id, item_ids):
+        if record["value"] is not None:
+            out.setdefault(item_id, {})[record["layer"]] = record
+    return out
+
+
 def shown_labels(
     conn: Connection, dataset_id: int, layer: str, item_ids: Sequence[int]
 ) -> dict[int, str]:
