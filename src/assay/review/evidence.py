@@ -39,9 +39,9 @@ def case_evidence(
 ) -> dict[str, Any]:
     """The evidence of one case (see the module doc), with current labels.
 
-    ``case`` as :func:`assay.review.queue.get_case` or ``list_cases`` gives it. ``nearest``
-    finds an item's neighbours (the web passes its cached neighbour index); without it, or
-    for an item it does not index, the neighbours the label-quality run stored are used.
+    ``case`` as :func:`assay.review.queue.get_case` or ``list_cases`` gives it. The
+    neighbours are those the label-quality run stored with the case; for a case without
+    (a disagreement, a flag), ``nearest`` finds them (the web passes its cached index).
     """
     evidence = case.get("evidence") or {}
     run_id = evidence.get("run_id")
@@ -167,14 +167,13 @@ def _neighbours(
     evidence: Mapping[str, Any],
     nearest: Nearest | None,
 ) -> list[int]:
-    if nearest is not None:
-        found = nearest(item_id)
-        if found:
-            return [int(i) for i in found][:N_NEIGHBOURS]
     stored = evidence.get("neighbours") or []
     keys = [n["key"] for n in stored if isinstance(n, dict) and isinstance(n.get("key"), str)]
-    ids = _ids_of(conn, dataset_id, keys)
-    return [ids[k] for k in keys if k in ids][:N_NEIGHBOURS]
+    if keys:
+        ids = _ids_of(conn, dataset_id, keys)
+        return [ids[k] for k in keys if k in ids][:N_NEIGHBOURS]
+    found = nearest(item_id) if nearest is not None else None
+    return [int(i) for i in found or []][:N_NEIGHBOURS]
 
 
 def _ids_of(conn: Connection, dataset_id: int, keys: Sequence[str]) -> dict[str, int]:

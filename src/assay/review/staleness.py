@@ -4,8 +4,10 @@ label changed since, as ``obsolete``, logged as done by whoever changed the labe
 
 Why at read time: labels are written from many places (the item page, the labeling queue,
 bulk edits, imports, consensus, the CLI, the library), all below this package; checking when a
-case is read keeps the rule in one place and costs one indexed lookup while no label changed
-(the largest label id is remembered per store and dataset).
+case is read keeps the rule in one place. It costs two indexed lookups while no label was
+written and no case opened (the largest ids are remembered per store and dataset), and after
+that it checks only the cases of the items labeled, and the cases opened, since (labels and
+cases are append-only); the first read in a process checks every active case.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
     from assay.store.engine import Store
 
 OBSOLETE = "obsolete"
+# On PostgreSQL a transaction still open when the ids were read may commit labels with lower
+# ids later (SQLite has one writer at a time): items labeled this many ids back are checked
+# again. A bigger write still in flight is caught when a case of its items is decided.
+SLACK = {"sqlite": 0, "postgresql": 100}
 # (store url, dataset id) -> the largest label and case ids when its cases were last checked
 _swept: dict[tuple[str, int], tuple[int, int]] = {}
 _lock = Lock()
@@ -54,7 +60,15 @@ def obsolete_cases(
             if isinstance((case["evidence"] or {}).get("run_id"), int)
         },
     )
-    labels = current_labels_by_item(conn, dataset_id, [case["item_id"] for case in cases])
+    layers = set()
+    for case in cases:
+        evidence = case["evidence"] or {}
+        if isinstance(evidence.get("labels"), dict) and case["reason"] == "disagreement":
+            layers.update(evidence["labels"])
+        layers.add(case_layer(case, runs) or evidence.get("layer"))
+    labels = current_labels_by_item(
+        conn, dataset_id, [case["item_id"] for case in cases], {n for n in layers if n}
+    )
     out = []
     for case in cases:
         change = no_longer_holds(case, case_layer(case, runs), labels.get(case["item_id"], {}))
@@ -100,6 +114,17 @@ def close(conn: Connection, found: list[tuple[dict[str, Any], dict[str, Any]]]) 
     return closed
 
 
+def _touched(conn: Connection, dataset_id: int, label_id: int, case_id: int) -> list[int]:
+    """The items labeled (label id above ``label_id``, less SLACK) or given a case (case id
+    above ``case_id``) since."""
+    lab, rc = t.labels.c, t.review_cases.c
+    slack = SLACK.get(conn.dialect.name, 100)
+    layers = sa.select(t.layers.c.id).where(t.layers.c.dataset_id == dataset_id)
+    labeled = sa.select(lab.item_id).where(lab.id > label_id - slack, lab.layer_id.in_(layers))
+    opened = sa.select(rc.item_id).where(rc.id > case_id, rc.dataset_id == dataset_id)
+    return sorted({int(i) for (i,) in conn.execute(sa.union(labeled, opened))})
+
+
 def close_obsolete(store: Store, dataset_id: int) -> list[int]:
     """Close the dataset's active cases that no longer hold (nothing to do, and no scan of
     the cases, while no label was written nor case opened since the last call); the ids
@@ -111,9 +136,11 @@ def close_obsolete(store: Store, dataset_id: int) -> list[int]:
             int(conn.execute(sa.select(sa.func.max(t.review_cases.c.id))).scalar() or 0),
         )
         with _lock:
-            if _swept.get(key) == newest:
-                return []
-        found = obsolete_cases(conn, dataset_id)
+            last = _swept.get(key)
+        if last == newest:
+            return []
+        items = None if last is None else _touched(conn, dataset_id, *last)
+        found = obsolete_cases(conn, dataset_id, items)
     closed: list[int] = []
     if found:
         with store.write() as conn:

@@ -226,16 +226,21 @@ def class_keys(classes: Sequence[str]) -> dict[str, str]:
     return {c: str((n + 1) % 10) for n, c in enumerate(classes[:10])}
 
 
-def _nearest(state: AppState, dataset: Dataset) -> Nearest | None:
-    """The items nearest each item, from the neighbour index the item page caches."""
-    source = nearest_items.newest_source(dataset, MAX_INDEX)
-    if source is None:
-        return None
-    key = ("item-neighbours", dataset.id, source)
-    index = state.stats.get(key, lambda: nearest_items.build_index(dataset, source))
-    if index is None:
-        return None
-    return lambda item_id: index.nearest(item_id, N_NEIGHBOURS)
+def _nearest(state: AppState, dataset: Dataset) -> Nearest:
+    """The items nearest an item, from the neighbour index the item page caches (found and
+    built on the first call only: most cases carry their neighbours)."""
+    found: list[Any] = []
+
+    def nearest(item_id: int) -> list[int] | None:
+        if not found:
+            source = nearest_items.newest_source(dataset, MAX_INDEX)
+            key = ("item-neighbours", dataset.id, source)
+            build = (lambda: nearest_items.build_index(dataset, source)) if source else None
+            found.append(state.stats.get(key, build) if build else None)
+        index = found[0]
+        return None if index is None else index.nearest(item_id, N_NEIGHBOURS)
+
+    return nearest
 
 
 def evidence_of(
