@@ -73,7 +73,8 @@ def case_evidence(
         "label_layer": label_layer,
         "decision_layer": decision_layer(conn, dataset_id, case),
         "given": label_of(item_id),
-        "given_when_opened": case.get("label"),
+        # The class at issue of a case between layers is theirs (the majority), not this one.
+        "given_when_opened": case.get("label") if layer is not None else None,
         "suggested": case.get("suggested") or evidence.get("suggested"),
         "confidence": evidence.get("confidence"),
         "quality": quality,

@@ -242,7 +242,7 @@
     }
     tr.classList.add("current");
     table.dataset.current = tr.dataset.case;
-    tr.scrollIntoView({ block: "nearest" });
+    (tr.cells[0] || tr).scrollIntoView({ block: "nearest", inline: "nearest" });
     if (start !== null) {
       requestAnimationFrame(() => performance.measure("assay:review-next", { start, end: performance.now() }));
     }
