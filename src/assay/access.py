@@ -15,7 +15,8 @@ Blind mode (``assay serve --blind``) keeps annotators from learning how others l
 * model runs: only those trained on a visible layer;
 * review cases: the evidence of visible layers only; the class at issue, the suggestion and
   the score are hidden unless the case is the annotator's own flag, and so is free text by
-  others (comments, event notes, the reviewer's reason for a decision);
+  others (comments, event notes, the reviewer's reason for a decision); a case's evidence
+  (neighbours, duplicate partner, annotators) keeps the items but only visible labels;
 * snapshots and diffs: visible layers only;
 * jobs: another person's job shows what, whose, when and how far, but not its parameters,
   result, message or error (a consensus job's result rates every annotator).
@@ -227,6 +228,17 @@ class Viewer:
             return {**case, "redacted": False}
         return _redact_case(case, set(visible), self.username)
 
+    def case_evidence(
+        self, evidence: Mapping[str, Any], case: Mapping[str, Any], visible: Collection[str]
+    ) -> dict[str, Any]:
+        """A case's evidence (:func:`assay.review.evidence.case_evidence`) as the viewer may
+        see it: in blind mode, the labels of visible layers only, and the given and suggested
+        label, the quality and the decision only where :meth:`case` shows the class at issue
+        (their own flag about a layer they see)."""
+        if not self.blind:
+            return {**evidence, "redacted": False}
+        return _redact_evidence(evidence, case, set(visible), self.username)
+
     def snapshots(
         self, found: Iterable[Mapping[str, Any]], visible: Collection[str]
     ) -> list[dict[str, Any]]:
@@ -278,6 +290,40 @@ def _redact_case(case: Mapping[str, Any], visible: set[str], username: str) -> d
         out["events"] = [_event(e, username) for e in case["events"]]
     out["redacted"] = True
     return out
+
+
+def _redact_evidence(
+    evidence: Mapping[str, Any], case: Mapping[str, Any], visible: set[str], username: str
+) -> dict[str, Any]:
+    """Case evidence cut for a blind annotator (an allow-list, like :func:`_redact_case`)."""
+    seen = evidence.get("label_layer") in visible
+    judged = seen and case.get("created_by") == username
+
+    def item(entry: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if entry is None:
+            return None
+        return {**entry, "label": entry.get("label") if seen else None}
+
+    neighbours = evidence.get("neighbours") or {}
+    return {
+        "layer": evidence.get("layer") if seen else None,
+        "label_layer": evidence.get("label_layer") if seen else None,
+        "decision_layer": None,
+        "given": evidence.get("given") if seen else None,
+        "given_when_opened": evidence.get("given_when_opened") if judged else None,
+        "suggested": evidence.get("suggested") if judged else None,
+        "confidence": None,
+        "quality": None,
+        "neighbours": {
+            "layer": neighbours.get("layer") if seen else None,
+            "items": [item(n) for n in neighbours.get("items", [])],
+            "vote": neighbours.get("vote", []) if seen else [],
+        },
+        "partner": item(evidence.get("partner")),
+        "labels": [r for r in evidence.get("labels", []) if r.get("layer") in visible],
+        "no_longer_holds": None,
+        "redacted": True,
+    }
 
 
 def _evidence(evidence: Mapping[str, Any], visible: set[str]) -> dict[str, Any]:

@@ -97,6 +97,9 @@ def test_cli_layer_create_refuses_a_reserved_name(
 
 def test_review_decisions_never_go_into_a_persons_reviewed_layer(ds: assay.Dataset) -> None:
     old_layer(ds, "reviewed")
+    # No default layer for the flag to be about: its decision goes to the reviewed layer (as
+    # a disagreement's does; a decision about one layer's label goes to that layer).
+    ds.rename_layer("ground_truth", "truth")
     case = ds.review.flag("k1", "wrong?", actor="bob")
     with pytest.raises(InvalidParameter, match="kind human, mallory's"):
         ds.review.resolve(case["id"], "dog", "checked", actor="rita")

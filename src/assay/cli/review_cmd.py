@@ -271,11 +271,12 @@ def review_list(
     cases, cursor = ds.review.list(
         state=states, reason=reason, label=label, assignee=assignee, after=after, limit=limit
     )
+    why = ds.review.evidence_of(cases)
     if as_json:
-        print_json({"cases": cases, "next": cursor})
+        print_json({"cases": [{**c, "why": why[c["id"]]} for c in cases], "next": cursor})
         return
     table = Table(title=f"Review cases of {ds.name}")
-    for col in ("id", "item", "reason", "state", "label", "score", "assignee", "evidence"):
+    for col in ("id", "item", "reason", "state", "label now", "score", "assignee", "evidence"):
         table.add_column(col)
     for c in cases:
         table.add_row(
@@ -283,23 +284,38 @@ def review_list(
             c["item_key"],
             c["reason"],
             c["state"],
-            c["label"] or "",
+            why[c["id"]]["given"] or "",
             format_score(c),
             c["assignee"] or "",
-            _evidence(c),
+            _why(c, why[c["id"]]),
         )
     console.print(table)
     if cursor is not None:
         console.print(f"More: assay review list --after {cursor}")
 
 
-def _evidence(case: dict[str, Any]) -> str:
-    ev = case.get("evidence") or {}
-    if "labels" in ev and isinstance(ev["labels"], dict):
-        return ", ".join(f"{k}={v}" for k, v in ev["labels"].items())
-    if "confidence" in ev:
-        return f"{ev.get('label')} @ {ev['confidence']:.2f}"
-    return case.get("comment") or ""
+def _why(case: dict[str, Any], why: dict[str, Any]) -> str:
+    """A case's evidence in one cell: the labels now, what is suggested and why."""
+    stored = case.get("evidence") or {}
+    parts: list[str] = []
+    if isinstance(stored.get("labels"), dict) and case["reason"] != "flagged":
+        parts.append(", ".join(f"{k}={v}" for k, v in stored["labels"].items()))
+    if case["reason"] == "low_confidence" and stored.get("confidence") is not None:
+        parts.append(f"{stored.get('layer')}: {stored.get('label')} @ {stored['confidence']:.2f}")
+    if why["suggested"] is not None:
+        confidence = "" if why["confidence"] is None else f" @ {why['confidence']:.2f}"
+        parts.append(f"{why['given']} → {why['suggested']}{confidence}")
+    if why["quality"] is not None and case["reason"] == "mislabel":
+        parts.append(why["quality"]["text"])
+    if why["partner"] is not None:
+        partner = why["partner"]
+        parts.append(f"duplicate of {partner['key']} ({partner['label'] or 'no label'})")
+    vote = why["neighbours"]["vote"]
+    if vote:
+        parts.append("neighbours " + ", ".join(f"{v['label']}×{v['n']}" for v in vote))
+    if case.get("comment"):
+        parts.append(case["comment"])
+    return "; ".join(parts)
 
 
 @review_app.command("show")
@@ -309,10 +325,13 @@ def review_show(
     dataset: DatasetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """One case: the item's label in every layer, the evidence and the audit log."""
-    case = dataset_of(dataset).review.get(case_id)
+    """One case: why it was opened (labels now, the suggestion, the label quality's rank,
+    the neighbours' vote, the duplicate partner), every layer's label and the audit log."""
+    ds = dataset_of(dataset)
+    case = ds.review.get(case_id)
+    why = ds.review.evidence(case_id)
     if as_json:
-        print_json(case)
+        print_json({**case, "why": why})
         return
     console.print(
         f"Case {case['id']} ({case['reason']}, {case['state']}) about item {case['item_key']}"
@@ -320,6 +339,15 @@ def review_show(
     )
     if case["comment"]:
         console.print(f"Comment: {case['comment']}")
+    console.print(f"Evidence: {_why(case, why)}")
+    console.print(f"A decision is written to layer {why['decision_layer']!r}.")
+    if why["partner"] is not None:
+        pair = Table(title="Duplicate pair")
+        for col in ("", "item", f"label ({why['label_layer']})"):
+            pair.add_column(col)
+        pair.add_row("this", case["item_key"], why["given"] or "")
+        pair.add_row("partner", why["partner"]["key"], why["partner"]["label"] or "")
+        console.print(pair)
     labels = Table(title="Labels now")
     for col in ("layer", "label", "author", "confidence"):
         labels.add_column(col)
@@ -378,9 +406,13 @@ def review_resolve(
     dataset: DatasetOpt = None,
     author: AuthorOpt = None,
 ) -> None:
-    """Resolve a case: the chosen label is written to the 'reviewed' layer with the reason."""
-    dataset_of(dataset).review.resolve(case_id, label, reason, actor=author)
-    console.print(f"Case {case_id} resolved as {label!r}.")
+    """Resolve a case: the chosen label becomes a new version in the layer the case is about
+    (a label issue, outlier, duplicate or flag), or in 'reviewed' for annotators who
+    disagree; with the reason, as you."""
+    case = dataset_of(dataset).review.resolve(case_id, label, reason, actor=author)
+    console.print(
+        f"Case {case_id} resolved as {label!r} in layer {case['events'][-1]['data']['layer']!r}."
+    )
 
 
 @review_app.command("dismiss")

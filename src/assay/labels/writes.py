@@ -10,7 +10,7 @@ people write at once; the same lock makes "is this layer frozen?" race-free.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -493,6 +493,26 @@ def current_labels(conn: Connection, dataset_id: int, item_id: int) -> dict[str,
     (``label`` and ``value`` as in :func:`history`)."""
     records = (r for _, _, r in _current(conn, dataset_id, [item_id]))
     return {r["layer"]: r for r in records if r["value"] is not None}
+
+
+def current_labels_by_item(
+    conn: Connection,
+    dataset_id: int,
+    item_ids: Sequence[int],
+    layers: Collection[str] | None = None,
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """:func:`current_labels` of several items at once (in ``layers`` only, when given):
+    item id -> layer name -> record."""
+    layer_ids = None
+    if layers is not None:
+        ly = t.layers.c
+        found = sa.select(ly.id).where(ly.dataset_id == dataset_id, ly.name.in_(sorted(layers)))
+        layer_ids = [int(i) for (i,) in conn.execute(found)]
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    for item_id, _, record in _current(conn, dataset_id, item_ids, layer_ids):
+        if record["value"] is not None:
+            out.setdefault(item_id, {})[record["layer"]] = record
+    return out
 
 
 def shown_labels(

@@ -1,4 +1,8 @@
-"""The review queue: cases, their state machine and audit log, and scans that fill it."""
+"""The review queue: cases, their state machine and audit log, and scans that fill it.
+
+Every read first closes the cases that no longer hold (:mod:`assay.review.staleness`), so a
+list, a case and the counts show the labels as they are now.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from assay.review.queue import CaseNotFound
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
     from assay.handle import ItemRef
+    from assay.review.evidence import Nearest
 
 __all__ = ["CaseNotFound", "ReviewQueue"]
 
@@ -24,6 +29,13 @@ class ReviewQueue:
         from assay.labels.writes import default_author
 
         return actor or default_author()
+
+    def refresh(self) -> list[int]:
+        """Close the cases that no longer hold (their label changed since they were opened),
+        as ``obsolete``; the ids closed. Every read does it first."""
+        from assay.review.staleness import close_obsolete
+
+        return close_obsolete(self.dataset.store, self.dataset.id)
 
     def list(
         self,
@@ -40,6 +52,7 @@ class ReviewQueue:
         from assay.labels.writes import resolve_item
         from assay.review.queue import list_cases
 
+        self.refresh()
         with self.dataset.store.read() as conn:
             item_id = None if item is None else resolve_item(conn, self.dataset.id, item)
             return list_cases(
@@ -58,20 +71,60 @@ class ReviewQueue:
         """One case with its evidence and audit log."""
         from assay.review.queue import get_case
 
+        self.refresh()
         with self.dataset.store.read() as conn:
             return get_case(conn, self.dataset.id, case_id)
+
+    def evidence(self, case_id: int, *, nearest: Nearest | None = None) -> dict[str, Any]:
+        """Why the case was opened, with the labels as they are now (see
+        :func:`assay.review.evidence.case_evidence`; ``nearest`` finds an item's neighbours)."""
+        from assay.review.evidence import case_evidence
+        from assay.review.queue import get_case
+
+        self.refresh()
+        with self.dataset.store.read() as conn:
+            case = get_case(conn, self.dataset.id, case_id, evidence=False)
+            return case_evidence(conn, self.dataset.id, case, nearest=nearest)
+
+    def evidence_of(
+        self, cases: Sequence[dict[str, Any]], *, nearest: Nearest | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """:meth:`evidence` of cases already read (case id -> evidence), in one transaction."""
+        from assay.review.evidence import case_evidence
+
+        with self.dataset.store.read() as conn:
+            return {
+                c["id"]: case_evidence(conn, self.dataset.id, c, nearest=nearest) for c in cases
+            }
+
+    def decision_layer(self, case_id: int) -> str:
+        """The layer a decision on the case is written to (:mod:`assay.review.rules`)."""
+        from assay.review.queue import get_case
+        from assay.review.rules import decision_layer
+
+        with self.dataset.store.read() as conn:
+            case = get_case(conn, self.dataset.id, case_id, evidence=False)
+            return decision_layer(conn, self.dataset.id, case)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Cases per state and reason."""
         from assay.review.queue import counts
 
+        self.refresh()
         with self.dataset.store.read() as conn:
             return counts(conn, self.dataset.id)
 
     def flag(
-        self, item: ItemRef, comment: str, *, label: str | None = None, actor: str | None = None
+        self,
+        item: ItemRef,
+        comment: str,
+        *,
+        label: str | None = None,
+        layer: str | None = None,
+        actor: str | None = None,
     ) -> dict[str, Any]:
-        """Open a case by hand: a person flags an item with a comment."""
+        """Open a case by hand: a person flags an item's label in ``layer`` (default: the
+        default layer) with a comment, and optionally the label they believe is right."""
         from assay.labels.writes import resolve_item
         from assay.review.queue import flag
 
@@ -84,6 +137,7 @@ class ReviewQueue:
                 actor=self._actor(actor),
                 comment=comment,
                 label=label,
+                layer=layer,
             )
 
     def _transition(self, case_id: int, action: str, **kw: Any) -> dict[str, Any]:
@@ -125,7 +179,10 @@ class ReviewQueue:
         actor: str | None = None,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
-        """Decide the item's label; it is written to the ``reviewed`` layer with the reason."""
+        """Decide the item's label: a new label version, attributed to ``actor`` with the case
+        and the reason, in the layer the case is about (a label issue, an outlier, a
+        duplicate, a flag), or in ``reviewed`` for a case between annotators (see
+        :mod:`assay.review.rules`)."""
         return self._transition(
             case_id,
             "resolve",

@@ -3,14 +3,18 @@
 A case is about one item and has a reason (annotators disagree, low consensus confidence,
 flagged by a person, a model suspects a mislabel, ...). It moves::
 
-    open ──escalate──> escalated ──resolve──> resolved   (label written to the reviewed layer)
+    open ──escalate──> escalated ──resolve──> resolved   (a new label, see below)
       │                   │      └──dismiss──> dismissed
       ├──resolve / dismiss┘
-      └──assign (stays open or escalated; changes the assignee)
+      ├──assign (stays open or escalated; changes the assignee)
+      └──(its label changed elsewhere)──> obsolete   (:mod:`assay.review.staleness`)
+
+A decision is a new label version in the layer the case is about, or in the ``reviewed`` layer
+for a case between annotators (:func:`assay.review.rules.decision_layer`).
 
 Every transition is a compare-and-set on the case's ``version`` inside one transaction, and is
 logged in ``review_events``. Two reviewers resolving the same case at the same moment: one wins,
-the other gets Conflict and nothing of theirs is written (their reviewed label included).
+the other gets Conflict and nothing of theirs is written (their label included).
 """
 
 from __future__ import annotations
@@ -27,11 +31,18 @@ from assay.errors import Conflict, InvalidParameter, NotFound
 from assay.labels.kinds.classification import class_ids, resolve_class
 from assay.labels.layers import ensure_layer
 from assay.labels.writes import LabelWrite, current_labels, write_labels
+from assay.review.rules import (
+    REVIEWED_LAYER,
+    case_layer,
+    decision_layer,
+    no_longer_holds,
+    run_layers,
+)
 from assay.store import queries
 from assay.store import schema as t
+from assay.store.filters import DEFAULT_LAYER
 from assay.store.vocabulary import ACTIVE_CASE_STATES, CASE_REASONS, CASE_STATES
 
-REVIEWED_LAYER = "reviewed"
 # The predicate of the partial unique index uq_review_cases_active, verbatim (ON CONFLICT must
 # name it exactly, and executemany cannot expand an IN list).
 ACTIVE_WHERE = sa.text("state IN ('open', 'escalated')")
@@ -151,15 +162,23 @@ def flag(
     actor: str,
     comment: str,
     label: str | None = None,
+    layer: str | None = None,
 ) -> dict[str, Any]:
-    """A person flags an item with a comment (and optionally the label they believe is right)."""
+    """A person flags an item with a comment (and optionally the label they believe is right)
+    about its label in ``layer`` (default: the default layer, when the dataset has one)."""
     comment = (comment or "").strip()
     if not comment:
         raise InvalidParameter("Say why the item is flagged: a comment is required.")
     names = class_ids(conn, dataset_id)
     suggested = None if label is None else resolve_class(names, label)
     queries.check_items(conn, dataset_id, [item_id])
-    evidence = {"labels": _labels_now(conn, dataset_id, item_id)}
+    now = current_labels(conn, dataset_id, item_id)
+    if layer is not None:
+        queries.get_layer(conn, dataset_id, layer)  # LayerNotFound with a hint
+    evidence: dict[str, Any] = {"labels": {name: rec["label"] for name, rec in now.items()}}
+    at_issue = now.get(layer or DEFAULT_LAYER)
+    if layer is not None or at_issue is not None:
+        evidence["layer"] = layer or DEFAULT_LAYER
     ids = open_cases(
         conn,
         dataset_id,
@@ -168,6 +187,7 @@ def flag(
                 "item_id": item_id,
                 "reason": "flagged",
                 "comment": comment,
+                "class_id": None if at_issue is None else names.get(at_issue["label"]),
                 "suggested_class_id": suggested,
                 "evidence": evidence,
                 "score": 1.0,
@@ -189,10 +209,6 @@ def flag(
             f"(`assay review comment {existing} ...`)."
         )
     return get_case(conn, dataset_id, ids[0])
-
-
-def _labels_now(conn: Connection, dataset_id: int, item_id: int) -> dict[str, str]:
-    return {layer: rec["label"] for layer, rec in current_labels(conn, dataset_id, item_id).items()}
 
 
 def _case_query() -> sa.Select[Any]:
@@ -347,12 +363,14 @@ def transition(
 
     * ``escalate``: to a reviewer (``assignee`` required);
     * ``assign``: change the assignee without changing the state;
-    * ``resolve``: with the chosen ``label`` and a reason (``note``); writes the label to the
-      ``reviewed`` layer, attributed to ``actor``;
+    * ``resolve``: with the chosen ``label`` and a reason (``note``); writes the label as a
+      new version in :func:`~assay.review.rules.decision_layer`, attributed to ``actor``,
+      its note naming the case and the reason;
     * ``dismiss``: with a reason (``note``);
     * ``comment``: add a note to the log.
 
-    ``expected_version`` (from what the reviewer saw) turns a stale view into a Conflict.
+    ``expected_version`` (from what the reviewer saw) turns a stale view into a Conflict, and
+    so does a case that no longer holds (its label changed since it was opened).
     """
     if action not in TRANSITIONS:
         raise InvalidParameter(f"Unknown action {action!r}; use one of {', '.join(TRANSITIONS)}.")
@@ -372,6 +390,8 @@ def transition(
             f"Case {case_id} changed since you loaded it (now {row.state}, by "
             f"{_last_actor(conn, case_id)}); reload it. Nothing was changed."
         )
+    if action != "comment":
+        _check_holds(conn, dataset_id, case_id)
     values: dict[str, Any] = {"updated_at": _now(), "version": row.version + 1}
     if action in ("escalate", "assign"):
         if not assignee:
@@ -402,24 +422,26 @@ def transition(
             f"Case {case_id} was changed by someone else just now; reload it. Nothing was changed."
         )
     if action == "resolve":
-        ensure_layer(
-            conn,
-            dataset_id,
-            REVIEWED_LAYER,
-            kind="reviewed",
-            description="Decisions from the review queue.",
-        )
+        target = decision_layer(conn, dataset_id, dict(row._mapping))
+        if target == REVIEWED_LAYER:
+            ensure_layer(
+                conn,
+                dataset_id,
+                REVIEWED_LAYER,
+                kind="reviewed",
+                description="Decisions from the review queue.",
+            )
         written = write_labels(
             conn,
             dataset_id,
-            REVIEWED_LAYER,
-            [LabelWrite(row.item_id, label, note=f"case {case_id}: {note}")],
+            target,
+            [LabelWrite(row.item_id, label, note=f"review case {case_id}: {note}")],
             author=actor,
         )
         conn.execute(
             c.update().where(c.c.id == case_id).values(resolved_label_id=written.label_ids[0])
         )
-        data = {"label": label, "label_id": written.label_ids[0]}
+        data = {"label": label, "label_id": written.label_ids[0], "layer": target}
     if assignee:
         data = {**(data or {}), "assignee": assignee}
     _log(
@@ -433,6 +455,19 @@ def transition(
         data=data,
     )
     return get_case(conn, dataset_id, case_id)
+
+
+def _check_holds(conn: Connection, dataset_id: int, case_id: int) -> None:
+    """Conflict if the case no longer holds (its label changed since it was opened): it is
+    closed as obsolete when next read, and nothing is decided on a stale view."""
+    case = get_case(conn, dataset_id, case_id, evidence=False)
+    run_id = (case["evidence"] or {}).get("run_id")
+    runs = run_layers(conn, {run_id} if isinstance(run_id, int) else set())
+    change = no_longer_holds(
+        case, case_layer(case, runs), current_labels(conn, dataset_id, case["item_id"])
+    )
+    if change is not None:
+        raise Conflict(f"Case {case_id}: {change['note']} Reload it. Nothing was changed.")
 
 
 def _past(action: str) -> str:

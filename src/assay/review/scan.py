@@ -3,6 +3,7 @@ consensus label has low confidence."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,9 +84,9 @@ def scan(
                 }
             )
             if len(cases) >= BATCH:
-                result.disagreement_opened += len(open_cases(conn, dataset_id, cases, actor=actor))
+                result.disagreement_opened += _open_undecided(conn, dataset_id, cases, actor)
                 cases = []
-        result.disagreement_opened += len(open_cases(conn, dataset_id, cases, actor=actor))
+        result.disagreement_opened += _open_undecided(conn, dataset_id, cases, actor)
     if consensus_layer is not None:
         exists = conn.execute(
             sa.select(t.layers.c.id).where(
@@ -98,6 +99,33 @@ def scan(
             )
             result.low_confidence_found, result.low_confidence_opened = found, opened
     return result
+
+
+def _open_undecided(
+    conn: Connection, dataset_id: int, cases: list[dict[str, Any]], actor: str
+) -> int:
+    """Open disagreement cases, but not for an item whose case was resolved or dismissed
+    while its layers said what they say now (a reviewer decided it: the decision sits in the
+    reviewed layer, beside the annotators' labels, which still disagree)."""
+    if not cases:
+        return 0
+    rc = t.review_cases.c
+    rows = conn.execute(
+        sa.select(rc.item_id, rc.evidence).where(
+            rc.dataset_id == dataset_id,
+            rc.reason == "disagreement",
+            rc.state.in_(("resolved", "dismissed")),
+            rc.item_id.in_(sorted({c["item_id"] for c in cases})),
+        )
+    )
+    decided = {(int(r.item_id), _labels_key(r.evidence)) for r in rows}
+    fresh = [c for c in cases if (c["item_id"], _labels_key(c["evidence"])) not in decided]
+    return len(open_cases(conn, dataset_id, fresh, actor=actor))
+
+
+def _labels_key(evidence: Any) -> str:
+    labels = evidence.get("labels") if isinstance(evidence, dict) else None
+    return json.dumps(labels, sort_keys=True, default=str)
 
 
 def _low_confidence(

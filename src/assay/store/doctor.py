@@ -3,7 +3,7 @@
 Each check is a query that must find nothing: the database's own integrity check, foreign keys,
 every label-history chain (each label supersedes the previous label of the same layer and item,
 and the head points at the last one), media without an item, leftovers of killed imports, and
-review cases whose resolution is missing from the reviewed layer.
+review cases whose decided label is missing.
 """
 
 from __future__ import annotations
@@ -210,12 +210,12 @@ def _imports(conn: Connection) -> Check:
 
 
 def _cases(conn: Connection) -> Check:
-    check = Check("review", "every resolved case has its label in the reviewed layer")
+    check = Check("review", "every resolved case has its decided label")
     c = t.review_cases
     missing = (
         sa.select(c.c.id)
         .outerjoin(t.labels, t.labels.c.id == c.c.resolved_label_id)
         .where(c.c.state == "resolved", t.labels.c.id.is_(None))
     )
-    _found(check, conn, missing, lambda r: f"case {r[0]} is resolved but has no reviewed label")
+    _found(check, conn, missing, lambda r: f"case {r[0]} is resolved but its label is missing")
     return check

@@ -6,7 +6,7 @@ and check them without importing any table.
 
 from __future__ import annotations
 
-CASE_STATES = ("open", "escalated", "resolved", "dismissed")
+CASE_STATES = ("open", "escalated", "resolved", "dismissed", "obsolete")
 ACTIVE_CASE_STATES = ("open", "escalated")
 CASE_REASONS = ("disagreement", "low_confidence", "flagged", "mislabel", "outlier", "duplicate")
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")

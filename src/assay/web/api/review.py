@@ -39,6 +39,23 @@ class Resolution(BaseModel):
     expected_version: Version = None
 
 
+class BulkDecision(BaseModel):
+    """One case of a bulk resolution: the label it gets and the case version you saw."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Id
+    label: str = Field(min_length=1, max_length=200)
+    expected_version: Version = None
+
+
+class BulkResolution(BaseModel):
+    """Resolve several cases at once (accept the suggestions of the selected ones)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cases: list[BulkDecision] = Field(min_length=1, max_length=review.MAX_BULK)
+    reason: Text
+
+
 class Dismissal(BaseModel):
     """Dismiss a case without changing any label, saying why."""
 
@@ -81,6 +98,9 @@ def list_cases(
     item: Id | None = None,
     after: Cursor | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    evidence: Annotated[
+        bool, Query(description="Add each case's evidence (``why``) and the queue's counts.")
+    ] = False,
 ) -> dict[str, Any]:
     """One keyset page of cases, oldest first: pass ``next`` as ``after`` for the next page."""
     app = app_state(request)
@@ -95,6 +115,7 @@ def list_cases(
         item=item,
         after=after,
         limit=limit,
+        evidence=evidence,
     )
 
 
@@ -144,11 +165,23 @@ def assign(
 def resolve(
     name: str, case_id: CaseId, body: Resolution, request: Request, who: Reviewer
 ) -> dict[str, Any]:
-    """Decide the item's label (written to the ``reviewed`` layer, as you, with the reason)."""
+    """Decide the item's label: a new version in the layer the case is about (between
+    annotators: the ``reviewed`` layer), as you, with the reason. Answers the counts too."""
     return _act(
         request, who, name, case_id, "resolve",
         label=body.label, note=body.reason, expected_version=body.expected_version,
     )  # fmt: skip
+
+
+@router.post("/datasets/{name}/review/bulk-resolve")
+def bulk_resolve(
+    name: str, body: BulkResolution, request: Request, who: Reviewer
+) -> dict[str, Any]:
+    """Resolve several cases, each with its label and version; a stale or closed one is
+    reported in ``failed`` and the others are written. Answers the queue's counts too."""
+    app = app_state(request)
+    decisions = [(c.id, c.label, c.expected_version) for c in body.cases]
+    return review.bulk_resolve(app, who, open_dataset(app, name), decisions, body.reason)
 
 
 @router.post("/datasets/{name}/review/cases/{case_id}/dismiss")

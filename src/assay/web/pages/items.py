@@ -26,6 +26,7 @@ from assay.web.urls import q
 from assay.web.views import datasets, items
 from assay.web.views.datasets import open_dataset
 from assay.web.views.item_insights import insights
+from assay.web.views.review import open_cases_for_item
 
 router = APIRouter(include_in_schema=False)
 TextParam = Annotated[str, Query(max_length=2000)]
@@ -155,6 +156,7 @@ def item_page(
         "filter": filter,
         "history": history,
         "insights": insights(state, who, dataset, item_id),
+        "open_cases": open_cases_for_item(state, who, dataset, item_id),
     }
     return render(request, "item.html", context)
 

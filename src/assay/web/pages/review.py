@@ -1,5 +1,6 @@
-"""The review page: cases with their evidence side by side (reviewers escalate, resolve or
-dismiss them through ``static/review.js`` and the API), and the item page's flag form.
+"""The review page: cases with their evidence side by side (reviewers triage them with the
+keyboard through ``static/review.js`` and the API: accept the suggestion, keep the given label,
+pick a class, escalate, skip; bulk accept), and the item page's flag form.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def review_page(
         "reviewers": review.reviewers(app) if who.can("review") else [],
         "page": None,
         "evidence": None,
+        "whys": {},
+        "class_keys": review.class_keys(detail["classes"]),
+        "presets": review.PRESET_REASONS,
         "error": None,
         "after": after,
     }
@@ -76,6 +80,7 @@ def review_page(
         return render(request, "review.html", context, status_of(exc))
     context["page"] = page
     context["evidence"] = review.evidence_table(app, who, dataset, page["cases"])
+    context["whys"] = review.evidence_of(app, who, dataset, page["cases"])
     next_query = {k: v for k, v in form.items() if v is not None and v != ""}
     if page["next"] is not None:
         context["next_url"] = "?" + urlencode({**next_query, "after": page["next"]})

@@ -1,20 +1,104 @@
-// The review queue: escalate, resolve or dismiss a case in place, read and add to its log.
-// Every decision sends the case version the page was showing; if someone else changed the
-// case in between, the server answers 409 and the row says so (nothing was written).
+// The review queue: triage cases with the keyboard (or the mouse), read and add to their log;
+// and, on any page with evidence, enlarge an image (click) and zoom it (wheel, + and -).
+//
+// Keys (on the review page, for reviewers): a or Enter accepts the suggestion (else the label
+// picked in the row), g keeps the given label, a class key picks that class, e escalates,
+// s skips, j/↓ and k/↑ move, x selects the case for a bulk accept (Shift+A), Shift+1..5 put a
+// preset reason on the case, v enlarges its image. A decision moves to the next case at once;
+// it is sent in the background with the case version the page was showing: if someone else
+// changed the case in between, the server answers 409 and the row says so (nothing written).
+// The counts come back with each answer. Past the last loaded case, the next page's rows
+// (rendered by the server, fetched ahead) are appended.
+//
+// Timing: each move to a case after a key press records the performance measure
+// "assay:review-next", from the key press to the animation frame that shows the case.
 "use strict";
 
 (() => {
-  const table = document.getElementById("cases");
-  if (!table) return;
+  if (window.assayReviewLoaded) return;
+  window.assayReviewLoaded = true;
   const { api, el } = assay;
-  const base = table.dataset.api;
+
+  // -- enlarge and zoom ------------------------------------------------------------------------
+  let box = null;
+  let zoom = 1;
+
+  function setZoom(value) {
+    zoom = Math.min(12, Math.max(1, value));
+    box.querySelector("img").style.transform = `scale(${zoom})`;
+  }
+
+  function openZoom(img) {
+    closeZoom();
+    zoom = 1;
+    const big = el("img", { src: img.dataset.full || img.src, alt: img.alt });
+    box = el("div", { class: "lightbox", id: "lightbox", role: "dialog", "aria-label": img.alt },
+      big, el("p", { class: "lightbox-help" }, "wheel or + / − to zoom · click or Esc to close"));
+    box.addEventListener("click", closeZoom);
+    box.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      setZoom(zoom * (event.deltaY < 0 ? 1.25 : 0.8));
+    }, { passive: false });
+    document.body.append(box);
+  }
+
+  function closeZoom() {
+    if (box) box.remove();
+    box = null;
+  }
+
+  document.addEventListener("click", (event) => {
+    const img = event.target.closest("img.zoomable");
+    if (!img) return;
+    event.preventDefault();
+    openZoom(img);
+  });
+
+  // -- the review queue ------------------------------------------------------------------------
+  const table = document.getElementById("cases");
   const ACTIVE = ["open", "escalated"];
+  const canReview = table && table.dataset.canReview === "true";
+  const base = table ? table.dataset.api : "";
+  const classKeys = table && table.dataset.classKeys ? JSON.parse(table.dataset.classKeys) : {};
+  const keyClass = Object.fromEntries(Object.entries(classKeys).map(([c, k]) => [k, c]));
+  const presets = table && table.dataset.presets ? JSON.parse(table.dataset.presets) : [];
+  const status = document.getElementById("triage-msg");
+  let current = null;
+  let pending = 0;
+  let loading = null;
+
+  function rows() {
+    return Array.from(table.querySelectorAll("tbody tr.case"));
+  }
+
+  function isActive(tr) {
+    return ACTIVE.includes(tr.dataset.state) && !tr.classList.contains("decided");
+  }
+
+  function say(text, kind = "ok") {
+    if (!status) return;
+    status.className = `case-msg ${kind}`;
+    status.textContent = text;
+  }
 
   function message(tr, text, kind, ...extra) {
-    const box = tr.querySelector(".case-msg");
-    box.className = `case-msg ${kind}`;
-    box.setAttribute("role", kind === "error" ? "alert" : "status");
-    box.replaceChildren(text, ...extra);
+    const msg = tr.querySelector(".case-msg");
+    msg.className = `case-msg ${kind}`;
+    msg.setAttribute("role", kind === "error" ? "alert" : "status");
+    msg.replaceChildren(text, ...extra);
+  }
+
+  function updateCounts(counts) {
+    if (!counts) return;
+    document.querySelectorAll("#case-counts .count").forEach((node) => {
+      const per = counts[node.dataset.state] || {};
+      node.textContent = Object.values(per).reduce((a, b) => a + b, 0).toLocaleString("en-US");
+    });
+  }
+
+  function setPending(delta) {
+    pending += delta;
+    table.dataset.pending = String(pending);
   }
 
   function setState(tr, c) {
@@ -28,11 +112,16 @@
     if (c.resolution) parts.push(el("br"), el("small", { class: "resolution" }, c.resolution));
     tr.querySelector(".case-state").replaceChildren(...parts);
     const form = tr.querySelector("form.case-form");
-    if (!form) return;
     if (!ACTIVE.includes(c.state)) {
-      form.remove();
+      if (form) form.remove();
+      const pick = tr.querySelector("input.pick");
+      if (pick) pick.remove();
+      tr.classList.remove("selected");
+      updateSelection();
       return;
     }
+    tr.classList.remove("decided");
+    if (!form) return;
     const hand = form.querySelector("button[value=escalate], button[value=assign]");
     if (hand) {
       hand.value = c.state === "escalated" ? "assign" : "escalate";
@@ -40,8 +129,8 @@
     }
   }
 
-  function summary(action, c) {
-    if (action === "resolve") return `Resolved as ${c.resolved_label}: written to the reviewed layer.`;
+  function summary(action, c, layer) {
+    if (action === "resolve") return `Resolved as ${c.resolved_label}: written to ${layer || "its layer"}.`;
     if (action === "dismiss") return "Dismissed; no label changed.";
     return `${action === "escalate" ? "Escalated" : "Assigned"} to ${c.assignee}.`;
   }
@@ -68,33 +157,50 @@
       const move = e.from && e.from !== e.to ? ` ${e.from} → ${e.to}` : "";
       const item = el("li", {}, el("small", {}, when), " ", el("b", {}, e.actor), ` ${e.action}${move}`);
       if (e.data && e.data.label) item.append(" as ", el("b", { class: "label" }, e.data.label));
+      if (e.data && e.data.layer) item.append(` in ${e.data.layer}`);
       if (e.note) item.append(": ", el("span", { class: "note" }, e.note));
       return item;
     }));
   }
 
-  async function decide(form, tr, action) {
-    const data = new FormData(form);
+  // What a decision sends: the action, its body, and the reason the reviewer gave (or a
+  // default that says what they did: a reason is optional).
+  function decision(tr, action, label = null) {
+    const form = tr.querySelector("form.case-form");
+    if (!form) return null;
+    const typed = String(new FormData(form).get("reason") || "").trim();
     const version = Number(tr.dataset.version);
-    const reason = String(data.get("reason") || "").trim();
-    let body;
-    if (action === "resolve") body = { label: data.get("label"), reason, expected_version: version };
-    else if (action === "dismiss") body = { reason, expected_version: version };
-    else body = { assignee: data.get("assignee"), expected_version: version };
-    if ((action === "resolve" || action === "dismiss") && !reason) {
-      message(tr, `Say why (the reason) before you ${action}.`, "error");
-      form.querySelector("input[name=reason]").focus();
-      return;
+    const given = tr.dataset.given;
+    if (action === "keep") {
+      const reason = typed || (given ? `kept the given label (${given})` : "kept the labels as they are");
+      return { action: "dismiss", body: { reason, expected_version: version } };
     }
-    const controls = Array.from(form.querySelectorAll("button, select, input"));
-    controls.forEach((c) => { c.disabled = true; });
+    if (action === "dismiss") {
+      return { action, body: { reason: typed || "dismissed in the review queue", expected_version: version } };
+    }
+    if (action === "escalate" || action === "assign") {
+      const assignee = form.querySelector("select[name=assignee]");
+      if (!assignee || !assignee.value) return null;
+      return { action, body: { assignee: assignee.value, note: typed || null, expected_version: version } };
+    }
+    const chosen = label || form.querySelector("select[name=label]").value;
+    const why = chosen === tr.dataset.suggested ? `accepted the suggestion (${chosen})` : `chose ${chosen}`;
+    return { action: "resolve", body: { label: chosen, reason: typed || why, expected_version: version } };
+  }
+
+  async function send(tr, planned) {
+    setPending(1);
     try {
-      const out = await api(`${base}${tr.dataset.case}/${action}`, { method: "POST", json: body });
+      const out = await api(`${base}${tr.dataset.case}/${planned.action}`, { method: "POST", json: planned.body });
       tr.classList.remove("conflict");
       setState(tr, out.case);
-      message(tr, summary(action, out.case), "ok");
+      const last = out.case.events[out.case.events.length - 1] || {};
+      message(tr, summary(planned.action, out.case, last.data && last.data.layer), "ok");
+      updateCounts(out.counts);
       await showLog(tr, out.case);
+      return true;
     } catch (error) {
+      tr.classList.remove("decided");
       if (error.status === 409) {
         tr.classList.add("conflict");
         const again = el("button", { type: "button", class: "reload" }, "Reload this case");
@@ -103,8 +209,10 @@
       } else {
         message(tr, `Not saved: ${error.message}`, "error");
       }
+      say(`Case ${tr.dataset.case} not saved: ${error.message}`, "error");
+      return false;
     } finally {
-      controls.forEach((c) => { c.disabled = false; });
+      setPending(-1);
     }
   }
 
@@ -123,6 +231,148 @@
     }
   }
 
+  // -- moving through the queue ----------------------------------------------------------------
+
+  function show(tr, start = null) {
+    if (current) current.classList.remove("current");
+    current = tr;
+    if (!tr) {
+      table.dataset.current = "";
+      return;
+    }
+    tr.classList.add("current");
+    table.dataset.current = tr.dataset.case;
+    (tr.cells[0] || tr).scrollIntoView({ block: "nearest", inline: "nearest" });
+    if (start !== null) {
+      requestAnimationFrame(() => performance.measure("assay:review-next", { start, end: performance.now() }));
+    }
+    const all = rows();
+    if (all.length - all.indexOf(tr) <= 5) prefetch();
+  }
+
+  // The next page's rows, rendered by the server, appended when its columns are the same.
+  function prefetch() {
+    const link = document.getElementById("next-cases");
+    if (loading || !link || link.dataset.appended === "no") return loading;
+    loading = fetch(link.href, { credentials: "same-origin" })
+      .then((response) => response.text())
+      .then((html) => {
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        const head = (t) => Array.from(t.querySelectorAll("thead th")).map((th) => th.textContent);
+        const other = doc.getElementById("cases");
+        if (!other || head(other).join("|") !== head(table).join("|")) {
+          link.dataset.appended = "no";
+          return;
+        }
+        const body = table.querySelector("tbody");
+        for (const tr of other.querySelectorAll("tbody tr.case")) body.append(document.adoptNode(tr));
+        const more = doc.getElementById("next-cases");
+        if (more) link.href = more.getAttribute("href");
+        else link.remove();
+      })
+      .catch(() => { link.dataset.appended = "no"; })
+      .finally(() => { loading = null; });
+    return loading;
+  }
+
+  async function advance(start, onlyActive = true) {
+    let all = rows();
+    let from = current ? all.indexOf(current) : -1;
+    for (let pass = 0; pass < 2; pass += 1) {
+      const next = all.slice(from + 1).find((tr) => !onlyActive || isActive(tr));
+      if (next) {
+        show(next, start);
+        return;
+      }
+      await prefetch();
+      all = rows();
+    }
+    const link = document.getElementById("next-cases");
+    if (link && link.dataset.appended === "no") {
+      window.location.href = link.href;
+      return;
+    }
+    say("No more cases on this page.", "ok");
+  }
+
+  function back(start) {
+    const all = rows();
+    const at = all.indexOf(current);
+    if (at > 0) show(all[at - 1], start);
+  }
+
+  function act(action, start, label = null) {
+    const tr = current;
+    if (!tr || !isActive(tr)) {
+      say("This case is decided already: move to another (j / k).", "error");
+      return;
+    }
+    const planned = decision(tr, action, label);
+    if (!planned) {
+      say(action === "escalate" ? "No reviewer to escalate to." : "You may not decide this case.", "error");
+      return;
+    }
+    if (planned.action === "resolve" || planned.action === "dismiss") tr.classList.add("decided");
+    send(tr, planned);
+    advance(start);
+  }
+
+  // -- bulk accept -----------------------------------------------------------------------------
+
+  const bulkButton = document.getElementById("bulk-accept");
+
+  function selected() {
+    return rows().filter((tr) => tr.classList.contains("selected") && isActive(tr));
+  }
+
+  function updateSelection() {
+    const n = selected().length;
+    const count = document.getElementById("bulk-n");
+    if (count) count.textContent = String(n);
+    if (bulkButton) bulkButton.disabled = n === 0;
+  }
+
+  function toggle(tr, on = null) {
+    const box = tr.querySelector("input.pick");
+    if (!box) return;
+    box.checked = on === null ? !box.checked : on;
+    tr.classList.toggle("selected", box.checked);
+    updateSelection();
+  }
+
+  async function bulkAccept() {
+    const picked = selected();
+    if (!picked.length) return;
+    const cases = picked.map((tr) => {
+      const form = tr.querySelector("form.case-form");
+      const label = tr.dataset.suggested || form.querySelector("select[name=label]").value;
+      return { id: Number(tr.dataset.case), label, expected_version: Number(tr.dataset.version) };
+    });
+    if (bulkButton) bulkButton.disabled = true;
+    setPending(1);
+    try {
+      const out = await api(table.dataset.bulk, { method: "POST", json: { cases, reason: "accepted the suggestion (bulk)" } });
+      const byId = Object.fromEntries(picked.map((tr) => [tr.dataset.case, tr]));
+      for (const c of out.resolved) {
+        const tr = byId[String(c.id)];
+        setState(tr, c);
+        message(tr, `Resolved as ${c.resolved_label}.`, "ok");
+      }
+      for (const f of out.failed) message(byId[String(f.id)], `Not saved: ${f.error}`, "error");
+      updateCounts(out.counts);
+      say(`${out.resolved.length} accepted${out.failed.length ? `, ${out.failed.length} not saved` : ""}.`,
+        out.failed.length ? "error" : "ok");
+    } catch (error) {
+      say(`Bulk accept failed: ${error.message}`, "error");
+    } finally {
+      setPending(-1);
+      updateSelection();
+    }
+  }
+
+  if (!table) return;
+  table.dataset.pending = "0";
+
   table.addEventListener("submit", (event) => {
     const form = event.target;
     const tr = form.closest("tr.case");
@@ -130,12 +380,70 @@
     event.preventDefault();
     if (form.classList.contains("comment-form")) {
       comment(form, tr);
-    } else {
-      decide(form, tr, event.submitter ? event.submitter.value : "resolve");
+      return;
     }
+    const planned = decision(tr, event.submitter ? event.submitter.value : "resolve");
+    if (planned) send(tr, planned);
   });
   table.addEventListener("toggle", (event) => {
     const tr = event.target.closest("tr.case");
     if (tr && event.target.open) showLog(tr).catch((error) => message(tr, error.message, "error"));
   }, true);
+  table.addEventListener("change", (event) => {
+    if (!event.target.matches("input.pick")) return;
+    const tr = event.target.closest("tr.case");
+    tr.classList.toggle("selected", event.target.checked);
+    updateSelection();
+  });
+  table.addEventListener("click", (event) => {
+    const tr = event.target.closest("tr.case");
+    if (tr && tr !== current && !event.target.closest("a, button, input, select, img")) show(tr);
+  });
+  if (bulkButton) bulkButton.addEventListener("click", bulkAccept);
+
+  document.addEventListener("keydown", (event) => {
+    if (box) {
+      if (event.key === "Escape") closeZoom();
+      else if (event.key === "+" || event.key === "=") setZoom(zoom * 1.25);
+      else if (event.key === "-") setZoom(zoom * 0.8);
+      event.preventDefault();
+      return;
+    }
+    const target = event.target;
+    if (target.closest && target.closest("input, select, textarea")) {
+      if (event.key === "Escape") target.blur();
+      return;
+    }
+    if ((event.key === "Enter" || event.key === " ") && target.closest && target.closest("a, button, summary")) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const start = event.timeStamp;
+    const key = event.key;
+    if (event.shiftKey && /^Digit[1-9]$/.test(event.code)) {
+      const preset = presets[Number(event.code.slice(5)) - 1];
+      const input = current && current.querySelector("input[name=reason]");
+      if (preset && input) {
+        input.value = preset;
+        say(`Reason: ${preset}`);
+      }
+      event.preventDefault();
+      return;
+    }
+    if (key === "A" && event.shiftKey && canReview) bulkAccept();
+    else if (key === "j" || key === "ArrowDown") advance(start, false);
+    else if (key === "k" || key === "ArrowUp") back(start);
+    else if (key === "s") advance(start);
+    else if (key === "v" && current) {
+      const img = current.querySelector("img.zoomable");
+      if (img) openZoom(img);
+    } else if (!canReview) return;
+    else if (key === "a" || key === "Enter") act("resolve", start, current && current.dataset.suggested ? current.dataset.suggested : null);
+    else if (key === "g") act("keep", start);
+    else if (key === "e") act("escalate", start);
+    else if (key === "x" && current) toggle(current);
+    else if (key in keyClass) act("resolve", start, keyClass[key]);
+    else return;
+    event.preventDefault();
+  });
+
+  show(rows().find(isActive) || rows()[0] || null);
 })();

@@ -12,6 +12,12 @@ Access rules:
 Transitions take the case ``version`` the person saw as ``expected_version``: if the case has
 changed since (someone else resolved it a second earlier), the answer is 409 and nothing is
 written.
+
+Why a case was opened (:func:`evidence_of`: the labels now, the suggestion, the quality rank,
+the neighbours' vote, the duplicate partner, each annotator's label) is the library's
+:func:`assay.review.evidence.case_evidence`, cut by the viewer, with the images' URLs. The
+review rows and the item page's open cases (:func:`open_cases_for_item`) both show it, through
+``templates/_case_evidence.html``.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from typing import Any
 
 from assay import users
 from assay.dataset import Dataset
-from assay.errors import InvalidParameter
+from assay.errors import AssayError, InvalidParameter
 from assay.labels.writes import current_labels_of
+from assay.maps import neighbours as nearest_items
+from assay.review.evidence import Nearest
 from assay.review.queue import transition as queue_transition
 from assay.review.scan import ReviewScanSpec
 from assay.store import reads
@@ -30,11 +38,21 @@ from assay.store.vocabulary import ACTIVE_CASE_STATES
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
-from assay.web.urls import media_url
+from assay.web.urls import item_page_url, media_url
 
 REVIEW_ACTIONS = ("escalate", "assign", "resolve", "dismiss")
 CASE_PAGE = 25
 TEXT_PREVIEW = 240
+N_NEIGHBOURS = 8
+MAX_INDEX = 200_000  # vectors kept in a neighbour index in memory (as the item page's)
+MAX_BULK = 200
+PRESET_REASONS = (
+    "the model is right",
+    "clear from the image",
+    "the neighbours agree",
+    "ambiguous item",
+    "a duplicate",
+)
 
 
 def _shown(who: Principal, dataset: Dataset, case: dict[str, Any]) -> dict[str, Any]:
@@ -64,8 +82,11 @@ def list_cases(
     item: int | None = None,
     after: int | None = None,
     limit: int = CASE_PAGE,
+    evidence: bool = False,
 ) -> dict[str, Any]:
-    """One keyset page of cases (oldest first) and the cursor of the next page."""
+    """One keyset page of cases (oldest first) and the cursor of the next page; with
+    ``evidence``, each case's ``why`` (:func:`evidence_of`) and the counts, for the triage
+    page's next cases."""
     who.viewer.check_case_filter(label)
     cases, cursor = dataset.review.list(
         state=_states(states) or None,
@@ -76,12 +97,13 @@ def list_cases(
         after=after,
         limit=limit,
     )
-    return {
-        "ok": True,
-        "dataset": dataset.name,
-        "cases": [_shown(who, dataset, c) for c in cases],
-        "next": cursor,
-    }
+    shown = [_shown(who, dataset, c) for c in cases]
+    out: dict[str, Any] = {"ok": True, "dataset": dataset.name, "cases": shown, "next": cursor}
+    if evidence:
+        why = evidence_of(state, who, dataset, cases)
+        out["cases"] = [{**c, "why": why[c["id"]]} for c in shown]
+        out["counts"] = dataset.review.counts()
+    return out
 
 
 def counts(dataset: Dataset) -> dict[str, Any]:
@@ -115,13 +137,18 @@ def act(
     label: str | None = None,
     expected_version: int | None = None,
 ) -> dict[str, Any]:
-    """Apply a transition (or a comment) to a case, as the signed-in user."""
+    """Apply a transition (or a comment) to a case, as the signed-in user; the answer has
+    the case and the queue's counts (the page updates them without a reload)."""
     if action in REVIEW_ACTIONS and not who.can("review"):
         raise Forbidden(f"Your role ({who.user.role}) may not {action} review cases.")
     if action in ("escalate", "assign") and assignee not in reviewers(state):
         raise InvalidParameter(
             f"{assignee!r} is not a reviewer: cases go to an enabled reviewer or admin."
         )
+    if action == "resolve":
+        target = dataset.review.decision_layer(case_id)
+        if target in who.viewer.layer_names(dataset):
+            who.viewer.check_write(who.viewer.layer(dataset, target))
     with dataset.store.write() as conn:
         case = queue_transition(
             conn,
@@ -134,7 +161,32 @@ def act(
             label=label,
             expected_version=expected_version,
         )
-    return {"ok": True, "case": _shown(who, dataset, case)}
+    return {"ok": True, "case": _shown(who, dataset, case), "counts": dataset.review.counts()}
+
+
+def bulk_resolve(
+    state: AppState,
+    who: Principal,
+    dataset: Dataset,
+    decisions: Sequence[tuple[int, str, int | None]],
+    reason: str,
+) -> dict[str, Any]:
+    """Resolve several cases at once, each as (case id, label, version seen): each is its own
+    decision (a stale or closed one is reported and skipped, the others are written)."""
+    if len(decisions) > MAX_BULK:
+        raise InvalidParameter(f"At most {MAX_BULK} cases at once; got {len(decisions)}.")
+    done, failed = [], []
+    for case_id, label, version in decisions:
+        try:
+            out = act(
+                state, who, dataset, case_id, "resolve",
+                note=reason, label=label, expected_version=version,
+            )  # fmt: skip
+        except AssayError as exc:
+            failed.append({"id": case_id, "error": str(exc)})
+            continue
+        done.append(out["case"])
+    return {"ok": True, "resolved": done, "failed": failed, "counts": dataset.review.counts()}
 
 
 def flag(
@@ -164,6 +216,82 @@ def scan(
 
 
 # -- what the review page shows besides the cases ---------------------------------------------
+
+
+def class_keys(classes: Sequence[str]) -> dict[str, str]:
+    """Class -> the key that picks it in the triage: its own name where every class name is
+    one key (digits), else 1..9 and 0 in order (the first ten)."""
+    if all(len(c) == 1 and c not in "agesjkxr" for c in classes):
+        return {c: c for c in classes}
+    return {c: str((n + 1) % 10) for n, c in enumerate(classes[:10])}
+
+
+def _nearest(state: AppState, dataset: Dataset) -> Nearest:
+    """The items nearest an item, from the neighbour index the item page caches (found and
+    built on the first call only: most cases carry their neighbours)."""
+    found: list[Any] = []
+
+    def nearest(item_id: int) -> list[int] | None:
+        if not found:
+            source = nearest_items.newest_source(dataset, MAX_INDEX)
+            key = ("item-neighbours", dataset.id, source)
+            build = (lambda: nearest_items.build_index(dataset, source)) if source else None
+            found.append(state.stats.get(key, build) if build else None)
+        index = found[0]
+        return None if index is None else index.nearest(item_id, N_NEIGHBOURS)
+
+    return nearest
+
+
+def evidence_of(
+    state: AppState, who: Principal, dataset: Dataset, cases: Sequence[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """Each case's evidence (case id -> it), as the viewer may see it, with the URLs of the
+    item's, its neighbours' and its duplicate partner's images and pages."""
+    visible = who.viewer.layer_names(dataset) if who.viewer.blind else set()
+    found = dataset.review.evidence_of(cases, nearest=_nearest(state, dataset))
+    wanted = {c["item_id"] for c in cases}
+    for ev in found.values():
+        wanted.update(n["item_id"] for n in ev["neighbours"]["items"])
+        if ev["partner"] is not None:
+            wanted.add(ev["partner"]["item_id"])
+    kinds = {r["id"]: r for r in reads.items_by_ids(dataset.store, dataset.id, sorted(wanted))}
+
+    def item(entry: dict[str, Any]) -> dict[str, Any]:
+        row = kinds.get(entry["item_id"], {})
+        image = row.get("kind") == "image"
+        text = row.get("text")
+        return {
+            **entry,
+            "key": row.get("external_key", entry.get("key")),
+            "media_url": media_url(dataset.name, entry["item_id"]) if image else None,
+            "text": text[:TEXT_PREVIEW] if isinstance(text, str) else None,
+            "page_url": item_page_url(dataset.name, entry["item_id"], row.get("external_key")),
+        }
+
+    out = {}
+    for case in cases:
+        ev = who.viewer.case_evidence(found[case["id"]], case, visible)
+        partner = ev["partner"]
+        out[case["id"]] = {
+            **ev,
+            "item": item({"item_id": case["item_id"], "key": case["item_key"]}),
+            "neighbours": {
+                **ev["neighbours"],
+                "items": [item(n) for n in ev["neighbours"]["items"]],
+            },
+            "partner": None if partner is None else item(partner),
+        }
+    return out
+
+
+def open_cases_for_item(
+    state: AppState, who: Principal, dataset: Dataset, item_id: int
+) -> list[dict[str, Any]]:
+    """Every open or escalated case about the item, each with its ``why`` (the item page)."""
+    cases, _ = dataset.review.list(state=list(ACTIVE_CASE_STATES), item=item_id, limit=100)
+    why = evidence_of(state, who, dataset, cases)
+    return [{**_shown(who, dataset, c), "why": why[c["id"]]} for c in cases]
 
 
 def evidence_table(

@@ -1,0 +1,134 @@
+"""What a case is about and whether it still holds: the two rules every face asks.
+
+* **The layer at issue** (:func:`case_layer`): a label issue, an outlier or a near-duplicate is
+  about the label of the layer the label-quality run learnt from; a flag is about the layer it
+  names (the default layer when it names none). A disagreement and an unsure consensus are
+  about several annotator layers at once: no single one.
+* **Where a decision goes** (:func:`decision_layer`): a decision about one layer's label is a
+  new label version in that layer (append-only: its history keeps the old label), so every
+  page and the next scan see it; a decision between annotators goes to the ``reviewed``
+  layer, beside them (none of theirs is overwritten). A model or consensus layer is
+  recomputed by the machine, so a decision about one also goes to ``reviewed``.
+* **Whether it still holds** (:func:`no_longer_holds`): a case about one layer's label
+  (a label issue, an outlier, a duplicate, a flag) stops holding when that label changed
+  since the case was opened: someone decided it elsewhere; a disagreement when the layers
+  agree now; an unsure consensus when it is sure now. Such a case is closed as ``obsolete``
+  when it is next read (:func:`assay.review.staleness.close_obsolete`), its log naming who
+  changed what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.store import schema as t
+from assay.store.filters import DEFAULT_LAYER
+
+REVIEWED_LAYER = "reviewed"
+BETWEEN_LAYERS = ("disagreement", "low_confidence")  # reasons about several layers at once
+MACHINE_KINDS = ("model", "consensus")  # layers recomputed by the machine
+
+
+def run_layers(conn: Connection, run_ids: set[int]) -> dict[int, str]:
+    """The layer each label-quality run learnt from (run id -> layer name)."""
+    if not run_ids:
+        return {}
+    r = t.model_runs.c
+    rows = conn.execute(sa.select(r.id, r.train_layer).where(r.id.in_(sorted(run_ids))))
+    return {int(i): str(name) for i, name in rows if name is not None}
+
+
+def case_layer(case: Mapping[str, Any], runs: Mapping[int, str]) -> str | None:
+    """The layer whose label a case is about (see the module doc); None for a case between
+    layers. ``runs``: :func:`run_layers` of the cases' runs."""
+    if case["reason"] in BETWEEN_LAYERS:
+        return None
+    evidence = case.get("evidence") or {}
+    if isinstance(evidence.get("layer"), str):
+        return str(evidence["layer"])
+    run_id = evidence.get("run_id")
+    if isinstance(run_id, int) and run_id in runs:
+        return runs[run_id]
+    return DEFAULT_LAYER
+
+
+def decision_layer(conn: Connection, dataset_id: int, case: Mapping[str, Any]) -> str:
+    """The layer a decision on ``case`` is written to (see the module doc)."""
+    evidence = case.get("evidence") or {}
+    run_id = evidence.get("run_id")
+    runs = run_layers(conn, {run_id} if isinstance(run_id, int) else set())
+    layer = case_layer(case, runs)
+    if layer is None:
+        return REVIEWED_LAYER
+    kind = conn.execute(
+        sa.select(t.layers.c.kind).where(
+            t.layers.c.dataset_id == dataset_id, t.layers.c.name == layer
+        )
+    ).scalar()
+    return REVIEWED_LAYER if kind is None or kind in MACHINE_KINDS else layer
+
+
+def no_longer_holds(
+    case: Mapping[str, Any], layer: str | None, labels: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """Why an active case no longer holds, or None while it does.
+
+    ``case`` as :func:`assay.review.queue.get_case` gives it (``label``: the class at issue,
+    ``suggested``), ``layer`` its :func:`case_layer`, ``labels`` the item's current label
+    records by layer name. The answer names the change: ``layer``, ``label`` (now), ``was``,
+    ``by`` (its author), ``label_id`` and a sentence (``note``).
+    """
+    evidence = case.get("evidence") or {}
+    if case["reason"] == "disagreement":
+        compared = evidence.get("labels")
+        if not isinstance(compared, dict) or not compared:
+            return None
+        heads = {name: labels[name] for name in compared if name in labels}
+        shown = {name: rec["label"] for name, rec in heads.items()}
+        if len(heads) < 2 or len(set(shown.values())) != 1:
+            return None
+        newest = max(heads.values(), key=lambda rec: rec["id"])
+        agreed = next(iter(shown.values()))
+        return _change(
+            newest,
+            was=None,
+            note=f"{', '.join(sorted(heads))} agree now on {agreed}",
+        )
+    if case["reason"] == "low_confidence":
+        name, threshold = evidence.get("layer"), evidence.get("threshold")
+        rec = labels.get(name) if isinstance(name, str) else None
+        if rec is None or rec.get("confidence") is None or threshold is None:
+            return None
+        if float(rec["confidence"]) < float(threshold):
+            return None
+        return _change(
+            rec,
+            was=evidence.get("label"),
+            note=f"{name} is sure now: {rec['label']} at {float(rec['confidence']):.2f}",
+        )
+    if layer is None:
+        return None
+    current = labels.get(layer)
+    now = None if current is None else current["label"]
+    at_issue = case.get("label")
+    if at_issue is None or current is None or now == at_issue:
+        return None
+    applied = ", as suggested" if now == case.get("suggested") else ""
+    return _change(current, was=at_issue, note=f"{layer} is now {now} (was {at_issue}){applied}")
+
+
+def _change(rec: Mapping[str, Any], *, was: str | None, note: str) -> dict[str, Any]:
+    when = rec.get("created_at")
+    at = f" at {when:%Y-%m-%d %H:%M:%S} UTC" if when is not None else ""
+    return {
+        "layer": rec["layer"],
+        "label": rec["label"],
+        "was": was,
+        "by": rec["author"],
+        "label_id": int(rec["id"]),
+        "note": f"No longer holds: {note}; changed by {rec['author']}{at}.",
+    }
