@@ -173,6 +173,7 @@ def _confidence(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     layer = queries.get_layer(conn, ds, c.arg or DEFAULT_LAYER)
     heads = t.label_heads.alias().c
     labels = t.labels.alias().c
+    _check_confidences(conn, ds, layer, c)
     return (
         sa.exists()
         .where(
@@ -183,6 +184,33 @@ def _confidence(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
             _OPS[c.op](labels.confidence, number),
         )
         .correlate(t.items)
+    )
+
+
+def _check_confidences(conn: Connection, ds: int, layer: Any, c: Clause) -> None:
+    """Refuse a confidence condition on a layer none of whose labels has a confidence (people's
+    and imported labels carry none): it would silently match nothing. The message names what
+    to choose instead, the model layers. (One probe of ``ix_labels_layer_confidence``.)"""
+    labels = t.labels.c
+    found = conn.execute(
+        sa.select(labels.id)
+        .where(labels.layer_id == layer.id, labels.confidence.is_not(None))
+        .limit(1)
+    ).first()
+    if found is not None:
+        return
+    models = [r.name for r in queries.list_layers(conn, ds) if r.kind == "model"]
+    choose = (
+        f"choose a model, e.g. 'confidence[{models[0]}]{c.op}{c.value}' (model layers: "
+        f"{', '.join(models)})"
+        if models
+        else "this dataset has no model yet: cross-validate one first (`assay predict --cv 5`)"
+    )
+    said = "No model chosen: " if c.arg is None else ""
+    raise InvalidParameter(
+        f"{said}'confidence' reads layer {layer.name!r}, whose labels carry no confidence, so "
+        f"'{c.field}{'[' + c.arg + ']' if c.arg else ''}{c.op}{c.value}' would match nothing; "
+        f"{choose}."
     )
 
 
