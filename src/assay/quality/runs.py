@@ -156,14 +156,14 @@ def save(
 ) -> None:
     """Replace the run's rows with one per item, in chunks, and store ``summary`` on the run.
 
-    ``columns`` holds ``given_class_id``, ``suggested_class_id``, ``quality``, ``is_issue``
-    and optionally ``outlier_score`` and ``duplicate_of`` (-1 for none), aligned with
+    ``columns`` holds ``given_class_id``, ``suggested_class_id``, ``quality``, ``is_issue``,
+    ``loss`` and optionally ``outlier_score`` and ``duplicate_of`` (-1 for none), aligned with
     ``item_ids``.
     """
     lq = t.label_quality
     conn.execute(lq.delete().where(lq.c.run_id == run_id))
     names = [name for name, values in columns.items() if values is not None]
-    lists = {name: np.asarray(columns[name]).tolist() for name in names}
+    lists = {name: _plain(columns[name]) for name in names}
     ids = [int(i) for i in item_ids]
     for start in range(0, len(ids), CHUNK):
         rows = []
@@ -181,6 +181,17 @@ def save(
     metrics = dict(metrics or {})
     metrics[KEY] = summary
     conn.execute(t.model_runs.update().where(t.model_runs.c.id == run_id).values(metrics=metrics))
+
+
+def _plain(values: np.ndarray | None) -> list[Any]:
+    """A column as Python values, NaN as None (PostgreSQL would keep a NaN, which sorts
+    above every number)."""
+    array = np.asarray(values)
+    out: list[Any] = array.tolist()
+    if array.dtype.kind == "f":
+        for k in np.flatnonzero(np.isnan(array)):
+            out[k] = None
+    return out
 
 
 def get_run(conn: Connection, dataset_id: int, run: int | str | None = None) -> Any:

@@ -15,3 +15,8 @@ def q(value: object) -> str:
 def media_url(dataset: str, item_id: int) -> str:
     """Where an item's image is served."""
     return f"{API_PREFIX}/datasets/{q(dataset)}/items/{item_id}/media"
+
+
+def item_page_url(dataset: str, item_id: int, key: str | None = None) -> str:
+    """The item's page."""
+    return f"/datasets/{q(dataset)}/items/{item_id}"

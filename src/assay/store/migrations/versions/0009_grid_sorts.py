@@ -1,0 +1,39 @@
+"""grid sorts: an index on a layer's confidences, a loss per item of a label-issue run
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("labels", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_labels_layer_confidence",
+            ["layer_id", "confidence", "item_id"],
+            unique=False,
+            sqlite_where=sa.text("confidence IS NOT NULL"),
+            postgresql_where=sa.text("confidence IS NOT NULL"),
+        )
+    # Searches stored before this keep a NULL loss: the grid asks to search again.
+    with op.batch_alter_table("label_quality", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("loss", sa.Float(), nullable=True))
+        batch_op.create_index("ix_label_quality_run_loss", ["run_id", "loss", "item_id"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("label_quality", schema=None) as batch_op:
+        batch_op.drop_index("ix_label_quality_run_loss")
+        batch_op.drop_column("loss")
+    with op.batch_alter_table("labels", schema=None) as batch_op:
+        batch_op.drop_index("ix_labels_layer_confidence")
