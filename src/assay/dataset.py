@@ -37,7 +37,7 @@ from assay.labels.writes import (
     write_labels,
 )
 from assay.progress import ProgressCallback, no_progress
-from assay.store import filters, queries
+from assay.store import filters, queries, reads
 from assay.store import schema as t
 from assay.store.engine import Store
 from assay.store.selections import create_selection
@@ -145,6 +145,20 @@ class Dataset:
             item["confidence"] = head.get("confidence")
             known = item["prediction"] is not None and item["label"] is not None
             item["correct"] = item["prediction"] == item["label"] if known else None
+
+    def neighbours(
+        self,
+        item_id: int,
+        filter: str | None = None,
+        *,
+        sort: str = "added",
+        model: str | None = None,
+    ) -> tuple[int | None, int | None]:
+        """The ids of the items before and after ``item_id`` in the grid of these arguments
+        (as :meth:`items` pages it): what an item page steps to."""
+        with self.store.read() as conn:
+            order = item_order(conn, self.id, sort, model)
+        return reads.neighbours(self.store, self.id, item_id, filter, order)
 
     def count(
         self,

@@ -51,6 +51,14 @@ def test_every_sort_pages_through_every_item_once_in_order(web_project: Project)
         assert rows == sorted(rows, key=key), sort  # type: ignore[arg-type]
         assert ds.count(sort=sort, model="cv") == n
         assert ds.count(sort=sort, model="cv", cap=5) == 6  # "more than 5"
+        # An item page steps through the same order, both ways.
+        ids = [r["id"] for r in rows]
+        for k in (0, 1, n // 2, n - 1):
+            prev, nxt = ds.neighbours(ids[k], sort=sort, model="cv")
+            assert prev == (ids[k - 1] if k else None), sort
+            assert nxt == (ids[k + 1] if k + 1 < n else None), sort
+    test = [r["id"] for r in _all_pages(ds, "quality") if r["split"] == "test"]
+    assert ds.neighbours(test[1], "split=test", sort="quality", model="cv") == (test[0], test[2])
     for row in _all_pages(ds, "confidence"):
         assert row["score"] == pytest.approx(row["confidence"])
         assert row["correct"] == (row["prediction"] == row["label"])

@@ -366,6 +366,38 @@ def page_items(
     return rows, f"{last.id}:{shown}"
 
 
+def neighbours(
+    conn: Connection,
+    dataset_id: int,
+    item_id: int,
+    where: sa.ColumnElement[bool] | None = None,
+    order: Order = ADDED,
+) -> tuple[int | None, int | None]:
+    """The ids of the items just before and after ``item_id`` in ``order`` among those
+    ``where`` selects (None at either end, or both when the order leaves the item out): two
+    keyset probes from the item's own sort value."""
+    i = t.items.c
+    value = i.id if order.value is None else order.value
+    item = i.id if order.item is None else order.item
+    own = conn.execute(
+        _ordered(dataset_id, order, value).where(item == check_id(item_id, "item id"))
+    ).first()
+    if own is None:
+        return None, None
+    key = [value, item] if order.value is not None else [item]
+    at = sa.tuple_(*key) if len(key) > 1 else key[0]
+    mark = sa.tuple_(own[0], item_id) if len(key) > 1 else item_id
+    base = _ordered(dataset_id, order, i.id)
+    if where is not None:
+        base = base.where(where)
+    before, after = (at > mark, at < mark) if order.descending else (at < mark, at > mark)
+    up = [k if order.descending else k.desc() for k in key]
+    down = [k.desc() if order.descending else k for k in key]
+    prev = conn.execute(base.where(before).order_by(*up).limit(1)).scalar()
+    nxt = conn.execute(base.where(after).order_by(*down).limit(1)).scalar()
+    return prev, nxt
+
+
 def id_chunks(ids: Sequence[int], column: Any) -> list[Any]:
     """WHERE clauses covering ``ids``: one range when they are many and dense (one index range
     scan instead of dozens of IN lists), else IN lists of IN_CHUNK ids."""
