@@ -164,3 +164,15 @@ def test_captions_show_keys_not_ids(client: TestClient, web_project: Project) ->
     for row in ds.items(limit=10)[0]:
         assert f'class="key">{row["external_key"]}</a>' in response.text
         assert f">{row['id']}</a>" not in response.text or row["id"] == int(row["external_key"])
+
+
+def test_blind_annotators_may_not_sort_by_a_search_of_hidden_labels(web_project: Project) -> None:
+    from assay.web import create_app
+
+    _prepare(web_project)  # a search of ground_truth, which a blind annotator does not see
+    with TestClient(create_app(web_project, blind=True)) as blind:
+        login(blind, "annotator")
+        params = {"layer": "ann", "sort": "quality"}
+        assert blind.get("/datasets/digits/items", params=params).status_code == 403
+        params["sort"] = "key"
+        assert blind.get("/datasets/digits/items", params=params).status_code == 200

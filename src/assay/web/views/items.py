@@ -68,6 +68,12 @@ def items_page(
     visible = _check_layer(who, dataset, layer)
     if model:
         _check_layer(who, dataset, model)
+    if sort in ("quality", "loss") and who.viewer.blind:
+        # The order tells how suspect the labels of the layers the search read are.
+        run = dataset.quality.run(None)
+        for name in (run.layer, *(run.annotator_layers or ()), run.model_layer):
+            if name is not None:
+                _check_layer(who, dataset, name)
     who.viewer.check_filter(dataset, filter, visible)
     rows, cursor = dataset.items(
         filter or None, after=after, limit=limit, layer=layer, sort=sort, model=model or None
