@@ -563,7 +563,7 @@ def item_order(conn: sa.Connection, dataset_id: int, sort: str, model: str | Non
         return queries.order_by_confidence(queries.get_layer(conn, dataset_id, model).id)
     from assay.quality import runs  # the label-issue search's package, loaded when asked
 
-    run = runs.get_run(conn, dataset_id)
+    run = runs.latest_run(conn, dataset_id)
     order = queries.order_by_quality(int(run.id), sort)
     if sort == "loss" and not queries.count_items(conn, dataset_id, order=order, cap=0):
         raise InvalidParameter(

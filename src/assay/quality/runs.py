@@ -34,6 +34,12 @@ OLD_METHOD = "self_confidence"  # the method of searches stored before methods w
 FLAGGED, REST = "f", "r"  # the two phases of the full label ranking, as its cursors name them
 
 
+NO_SEARCH = (
+    "No label-issue search has run on this dataset yet: run `assay issues scan` "
+    "(or ds.quality.find())."
+)
+
+
 class RunNotFound(NotFound):
     """No model run of that id or name, or none with label-quality results."""
 
@@ -180,7 +186,12 @@ def save(
     )
     metrics = dict(metrics or {})
     metrics[KEY] = summary
-    conn.execute(t.model_runs.update().where(t.model_runs.c.id == run_id).values(metrics=metrics))
+    searched_at = datetime.fromisoformat(summary["computed_at"])
+    conn.execute(
+        t.model_runs.update()
+        .where(t.model_runs.c.id == run_id)
+        .values(metrics=metrics, searched_at=searched_at)
+    )
 
 
 def _plain(values: np.ndarray | None) -> list[Any]:
@@ -206,12 +217,24 @@ def get_run(conn: Connection, dataset_id: int, run: int | str | None = None) -> 
     rows = [row for row in conn.execute(query) if KEY in (_json(row.metrics) or {})]
     if not rows:
         if run is None:
-            raise RunNotFound(
-                "No label-issue search has run on this dataset yet: run `assay issues scan` "
-                "(or ds.quality.find())."
-            )
+            raise RunNotFound(NO_SEARCH)
         raise RunNotFound(f"No model run {run!r} with label-quality results in this dataset.")
     return max(rows, key=lambda row: (_json(row.metrics)[KEY]["computed_at"], row.id))
+
+
+def latest_run(conn: Connection, dataset_id: int) -> Any:
+    """(id, name) of the run whose label-issue search ran last, as :func:`get_run` picks it,
+    without reading any run's ``metrics``; RunNotFound if none has run."""
+    r = t.model_runs.c
+    row = conn.execute(
+        sa.select(r.id, r.name)
+        .where(r.dataset_id == dataset_id, r.searched_at.is_not(None))
+        .order_by(r.searched_at.desc(), r.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise RunNotFound(NO_SEARCH)
+    return row
 
 
 def summary(row: Row[Any]) -> dict[str, Any]:

@@ -446,7 +446,11 @@ def count_items(
         if where is not None:
             query = query.where(where)
         return int(conn.execute(query).scalar_one())
-    inner = _ordered(dataset_id, order, t.items.c.id)
+    if where is None and order.source is not None:
+        # The source's rows are all of this dataset's items: no probe of items per row.
+        inner = sa.select(order.item).select_from(order.source).where(order.condition)
+    else:
+        inner = _ordered(dataset_id, order, t.items.c.id)
     if where is not None:
         inner = inner.where(where)
     if cap is not None:

@@ -413,6 +413,10 @@ model_runs = sa.Table(
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp(), nullable=False),
     sa.Column("finished_at", Timestamp(), nullable=True),
+    # When a label-issue search last stored its results on this run (its summary's
+    # ``computed_at``; migration 0009): the latest search is found without parsing ``metrics``,
+    # which holds the evidence of every flagged item (25 MB at 1,000,000 items).
+    sa.Column("searched_at", Timestamp(), nullable=True),
     sa.UniqueConstraint("dataset_id", "name"),
 )
 
