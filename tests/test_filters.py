@@ -142,3 +142,21 @@ def test_confidence_without_a_model_says_what_to_choose(ds: assay.Dataset) -> No
     with pytest.raises(InvalidParameter, match="'ground_truth', whose labels carry no confidence"):
         ds.items("confidence[ground_truth]<0.3")
     assert _keys(ds, "confidence[m]<0.3") == ["a"]
+
+
+@pytest.mark.parametrize("few", [0, 20_000])
+def test_confidence_filters_list_or_probe_alike(
+    ds: assay.Dataset, few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few labels in range are listed from the index, many probed item by item: same items."""
+    from assay.store import filters
+
+    monkeypatch.setattr(filters, "FEW_CONFIDENT", few)
+    ds.create_layer("m", kind="model")
+    for key, confidence in [("a", 0.2), ("b", 0.8), ("c", 0.5)]:
+        ds.set_label(key, "cat", layer="m", confidence=confidence, author="t")
+    ds.set_label("c", "dog", layer="m", confidence=0.9, author="t")  # c's current label
+    assert _keys(ds, "confidence[m]<0.6") == ["a"]
+    assert _keys(ds, "confidence[m]>=0.8") == ["b", "c"]
+    assert _keys(ds, "confidence[m]<0.6, split=test") == []
+    assert len(ds.items("confidence[m]<0.95", limit=2)[0]) == 2

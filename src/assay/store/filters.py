@@ -50,6 +50,8 @@ _COLUMNS = {
     "import": t.items.c.import_id,
 }
 _NONE = ("", "none", "null")
+# Up to this many labels in a confidence range, a confidence filter lists their items.
+FEW_CONFIDENT = 20_000
 HELP = (
     "Filters look like 'split=train', 'kind=image', 'key=x', 'import=2', 'label=cat', "
     "'label[layer]=cat', "
@@ -174,6 +176,28 @@ def _confidence(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     heads = t.label_heads.alias().c
     labels = t.labels.alias().c
     _check_confidences(conn, ds, layer, c)
+    # Few labels in range ("confidence below 0.25" of a good model): list their items from the
+    # index on (layer, confidence) instead of probing every item, which at 1,000,000 items
+    # takes seconds to fill a page. Many: probe each item, which fills a page at once.
+    in_range = sa.and_(
+        labels.layer_id == layer.id,
+        labels.confidence.is_not(None),
+        _OPS[c.op](labels.confidence, number),
+    )
+    some = sa.select(labels.id).where(in_range).limit(FEW_CONFIDENT + 1).subquery()
+    if conn.execute(sa.select(sa.func.count()).select_from(some)).scalar_one() <= FEW_CONFIDENT:
+        current = (
+            sa.select(labels.item_id)
+            .where(
+                in_range,
+                heads.layer_id == labels.layer_id,
+                heads.item_id == labels.item_id,
+                heads.label_id == labels.id,
+                heads.class_id.is_not(None),
+            )
+            .correlate(None)
+        )
+        return t.items.c.id.in_(current)
     return (
         sa.exists()
         .where(
