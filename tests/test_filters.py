@@ -127,3 +127,36 @@ def test_confidence_case_and_selection_filters(ds: assay.Dataset) -> None:
     assert _keys(ds, f"selection={sel['id']}, split=test") == ["d"]
     with pytest.raises(InvalidParameter, match="no selection 999"):
         ds.items("selection=999")
+
+
+def test_confidence_without_a_model_says_what_to_choose(ds: assay.Dataset) -> None:
+    """Issue 16, bug 7: "confidence<0.3" with no model chosen read ground_truth, whose labels
+    carry no confidence, and silently matched nothing."""
+    with pytest.raises(InvalidParameter, match=r"No model chosen.*no model yet"):
+        ds.items("confidence<0.3")
+    ds.create_layer("m", kind="model")
+    ds.set_label("a", "cat", layer="m", confidence=0.2, author="t")
+    ds.set_label("b", "cat", layer="m", confidence=0.8, author="t")
+    with pytest.raises(InvalidParameter, match=r"No model chosen.*confidence\[m\]<0.3"):
+        ds.items("confidence<0.3")
+    with pytest.raises(InvalidParameter, match="'ground_truth', whose labels carry no confidence"):
+        ds.items("confidence[ground_truth]<0.3")
+    assert _keys(ds, "confidence[m]<0.3") == ["a"]
+
+
+@pytest.mark.parametrize("few", [0, 20_000])
+def test_confidence_filters_list_or_probe_alike(
+    ds: assay.Dataset, few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few labels in range are listed from the index, many probed item by item: same items."""
+    from assay.store import filters
+
+    monkeypatch.setattr(filters, "FEW_CONFIDENT", few)
+    ds.create_layer("m", kind="model")
+    for key, confidence in [("a", 0.2), ("b", 0.8), ("c", 0.5)]:
+        ds.set_label(key, "cat", layer="m", confidence=confidence, author="t")
+    ds.set_label("c", "dog", layer="m", confidence=0.9, author="t")  # c's current label
+    assert _keys(ds, "confidence[m]<0.6") == ["a"]
+    assert _keys(ds, "confidence[m]>=0.8") == ["b", "c"]
+    assert _keys(ds, "confidence[m]<0.6, split=test") == []
+    assert len(ds.items("confidence[m]<0.95", limit=2)[0]) == 2

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from assay.errors import InvalidParameter
 from assay.handle import ItemRef, ProjectHandle
 from assay.labels.kinds import DEFAULT_KIND
 from assay.labels.layers import copy_layer, create_layer, freeze_layer, layer_info, rename_layer
@@ -27,6 +28,7 @@ from assay.labels.writes import (
     LabelWrite,
     WriteResult,
     current_labels,
+    current_labels_of,
     default_author,
     history,
     resolve_item,
@@ -35,7 +37,7 @@ from assay.labels.writes import (
     write_labels,
 )
 from assay.progress import ProgressCallback, no_progress
-from assay.store import filters, queries
+from assay.store import filters, queries, reads
 from assay.store import schema as t
 from assay.store.engine import Store
 from assay.store.selections import create_selection
@@ -95,22 +97,83 @@ class Dataset:
         self,
         filter: str | None = None,
         *,
-        after: int | None = None,
+        after: int | str | None = None,
         limit: int = 50,
         layer: str = filters.DEFAULT_LAYER,
-    ) -> tuple[list[dict[str, Any]], int | None]:
+        sort: str = "added",
+        model: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int | str | None]:
         """One page of items matching ``filter``, with their current label in ``layer``.
 
-        Returns the rows and the cursor to pass as ``after`` for the next page (None at the end).
+        ``sort`` is one of :data:`SORTS` (see :func:`item_order`); a score sort lists only
+        the items that have the score, and gives each its ``score``. With ``model`` (a layer,
+        usually a model's) each item also gets that layer's ``prediction`` and its
+        ``confidence``, and ``correct``: whether the prediction is the label (None unless both
+        exist).
+
+        Returns the rows and the cursor to pass as ``after`` for the next page (None at the
+        end): the last item id in the id orders, else a string.
         """
         with self.store.read() as conn:
+            order = item_order(conn, self.id, sort, model)
             where = filters.compile_filter(conn, self.id, filter)
-            rows, cursor = queries.page_items(conn, self.id, where, after=after, limit=limit)
-            labels = shown_labels(conn, self.id, layer, [r.id for r in rows])
-        items = [{**r._asdict(), "label": labels.get(r.id)} for r in rows]
-        for item in items:
+            rows, cursor = queries.page_items(
+                conn, self.id, where, after=after, limit=limit, order=order
+            )
+            ids = [r.id for r in rows]
+            labels = shown_labels(conn, self.id, layer, ids)
+        items = []
+        for r in rows:
+            item = {**r._asdict(), "label": labels.get(r.id)}
             del item["numbers"]  # the packed copy of ``fields`` kept for statistics
+            score = item.pop("sort_value")
+            if order.value is not None and order.numeric:
+                item["score"] = float(score)
+            items.append(item)
+        if model:
+            self._add_predictions(items, model)
         return items, cursor
+
+    def _add_predictions(self, items: list[dict[str, Any]], model: str) -> None:
+        """Each item's prediction in layer ``model``, its confidence, and whether it is right."""
+        with self.store.read() as conn:
+            layer_id = queries.get_layer(conn, self.id, model).id
+        heads = current_labels_of(self.store, self.id, [i["id"] for i in items], [layer_id])
+        for item in items:
+            head = heads.get(item["id"], {}).get(layer_id, {})
+            item["prediction"] = head.get("label")
+            item["confidence"] = head.get("confidence")
+            known = item["prediction"] is not None and item["label"] is not None
+            item["correct"] = item["prediction"] == item["label"] if known else None
+
+    def neighbours(
+        self,
+        item_id: int,
+        filter: str | None = None,
+        *,
+        sort: str = "added",
+        model: str | None = None,
+    ) -> tuple[int | None, int | None]:
+        """The ids of the items before and after ``item_id`` in the grid of these arguments
+        (as :meth:`items` pages it): what an item page steps to."""
+        with self.store.read() as conn:
+            order = item_order(conn, self.id, sort, model)
+        return reads.neighbours(self.store, self.id, item_id, filter, order)
+
+    def count(
+        self,
+        filter: str | None = None,
+        *,
+        sort: str = "added",
+        model: str | None = None,
+        cap: int | None = None,
+    ) -> int:
+        """How many items :meth:`items` pages through for these arguments; with ``cap`` the
+        count stops past it (a result above ``cap`` means "more than ``cap``")."""
+        with self.store.read() as conn:
+            order = item_order(conn, self.id, sort, model)
+            where = filters.compile_filter(conn, self.id, filter)
+            return queries.count_items(conn, self.id, where, order=order, cap=cap)
 
     def select(
         self, items: Iterable[ItemRef], *, source: str = "api", author: str | None = None
@@ -474,3 +537,37 @@ class Dataset:
         """What changed between snapshot ``a`` and snapshot ``b`` (or now)."""
         with self.store.read() as conn:
             return diff(conn, self.id, a, b, limit=limit)
+
+
+# How a page of items may be sorted (``Dataset.items``): by when they were added (oldest or
+# newest first), by key, and worst first by a score: the label quality or the loss of the
+# latest label-issue search, or the confidence of a model's prediction.
+SORTS = ("added", "newest", "key", "quality", "loss", "confidence")
+
+
+def item_order(conn: sa.Connection, dataset_id: int, sort: str, model: str | None) -> queries.Order:
+    """The order ``sort`` (one of :data:`SORTS`) stands for; refuses one that cannot be
+    applied, saying what to choose (a model for ``confidence``, a label-issue search for
+    ``quality`` and ``loss``)."""
+    if sort not in SORTS:
+        raise InvalidParameter(f"Unknown sort {sort!r}: use one of {', '.join(SORTS)}.")
+    if sort in ("added", "newest", "key"):
+        return {"added": queries.ADDED, "newest": queries.NEWEST, "key": queries.BY_KEY}[sort]
+    if sort == "confidence":
+        if not model:
+            models = [r.name for r in queries.list_layers(conn, dataset_id) if r.kind == "model"]
+            raise InvalidParameter(
+                "Sorting by confidence needs a model: choose one"
+                + (f" ({', '.join(models)})." if models else "; this dataset has no model yet.")
+            )
+        return queries.order_by_confidence(queries.get_layer(conn, dataset_id, model).id)
+    from assay.quality import runs  # the label-issue search's package, loaded when asked
+
+    run = runs.latest_run(conn, dataset_id)
+    order = queries.order_by_quality(int(run.id), sort)
+    if sort == "loss" and not queries.count_items(conn, dataset_id, order=order, cap=0):
+        raise InvalidParameter(
+            f"The latest label-issue search ({run.name}) has no losses (it ran before Assay "
+            "kept them): search again (`assay issues --scan`) to sort by loss."
+        )
+    return order

@@ -59,10 +59,13 @@ class DatasetHandle(Protocol):
         self,
         filter: str | None = None,
         *,
-        after: int | None = None,
+        after: int | str | None = None,
         limit: int = 50,
         layer: str = DEFAULT_LAYER,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """One page of items matching ``filter`` with their label in ``layer``, and the
-        cursor of the next page (None at the end)."""
+        sort: str = "added",
+        model: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int | str | None]:
+        """One page of items matching ``filter`` in the order ``sort`` with their label in
+        ``layer`` (and ``model``'s prediction), and the cursor of the next page (None at the
+        end)."""
         ...

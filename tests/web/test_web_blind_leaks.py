@@ -68,18 +68,22 @@ def _probes(item: int, filter: str) -> list[tuple[str, str, dict[str, Any]]]:
 def test_confidence_filters_on_hidden_layers_are_refused_everywhere(
     blind: TestClient, web_project: Project
 ) -> None:
-    item = item_ids(web_project, "digits")[0]
+    item, other = item_ids(web_project, "digits")[:2]
     for method, path, kwargs in _probes(item, HIDDEN):
         response = blind.request(method, path, **kwargs)
         assert response.status_code == 403, (path, response.text)
         assert "filter on the confidence of layer" in response.text, path
+    # A confidence filter on a layer without confidences is refused as matching nothing
+    # (issue 16): give the annotator's layer one.
+    ds = web_project.dataset("digits")
+    ds.set_label(other, "1", layer="ann", confidence=0.5, author="annotator")
     for method, path, kwargs in _probes(item, OWN)[:6]:  # reads only: the writes would run
         assert blind.request(method, path, **kwargs).status_code == 200, path
     form = {"layer": "ann", "label": "1", "filter": HIDDEN, "go": "next"}
     refused = blind.post(f"/datasets/digits/items/{item}/labels", data=form)
     assert refused.status_code == 403
-    labeled, _ = web_project.dataset("digits").items("label[ann]!=none")
-    assert labeled == []  # nothing was written
+    labeled, _ = ds.items("label[ann]!=none")
+    assert [r["id"] for r in labeled] == [other]  # nothing was written
 
 
 # -- 4b. other people's jobs -------------------------------------------------------------------

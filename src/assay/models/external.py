@@ -294,7 +294,7 @@ def predict_with_server(
     classes = ds.classes()
     ids: list[int] = []
     rows: list[np.ndarray] = []
-    after: int | None = None
+    after: int | str | None = None
     while True:
         page, after = ds.items(filter, after=after, limit=batch_size)
         if not page:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assay.errors import DataFormatError, InvalidParameter
+from assay.models.evaluation import EPS
 from assay.progress import ProgressCallback, no_progress
 from assay.quality import runs
 from assay.quality.issues import (
@@ -416,12 +417,21 @@ def _columns(
         "given_class_id": given,
         "suggested_class_id": ids[label.suggested],
         "quality": label.quality,
+        "loss": _losses(inputs.labels, inputs.pred_probs),
         "is_issue": label.is_issue,
         "outlier_score": None if data is None else data.outlier_score,
         "duplicate_of": None
         if data is None
         else np.where(data.duplicate_of >= 0, inputs.item_ids[data.duplicate_of], -1),
     }
+
+
+def _losses(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """Each item's log loss, -ln p(given label) (as evaluation computes it); NaN, stored as
+    NULL, where there is no given label."""
+    rows = np.arange(len(labels))
+    p = np.asarray(pred_probs, np.float64)[rows, np.maximum(labels, 0)]
+    return np.where(labels >= 0, -np.log(np.clip(p, EPS, 1.0)), np.nan)
 
 
 def _issue_run(row: Any) -> IssueRun:

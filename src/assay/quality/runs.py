@@ -34,6 +34,12 @@ OLD_METHOD = "self_confidence"  # the method of searches stored before methods w
 FLAGGED, REST = "f", "r"  # the two phases of the full label ranking, as its cursors name them
 
 
+NO_SEARCH = (
+    "No label-issue search has run on this dataset yet: run `assay issues scan` "
+    "(or ds.quality.find())."
+)
+
+
 class RunNotFound(NotFound):
     """No model run of that id or name, or none with label-quality results."""
 
@@ -156,14 +162,14 @@ def save(
 ) -> None:
     """Replace the run's rows with one per item, in chunks, and store ``summary`` on the run.
 
-    ``columns`` holds ``given_class_id``, ``suggested_class_id``, ``quality``, ``is_issue``
-    and optionally ``outlier_score`` and ``duplicate_of`` (-1 for none), aligned with
+    ``columns`` holds ``given_class_id``, ``suggested_class_id``, ``quality``, ``is_issue``,
+    ``loss`` and optionally ``outlier_score`` and ``duplicate_of`` (-1 for none), aligned with
     ``item_ids``.
     """
     lq = t.label_quality
     conn.execute(lq.delete().where(lq.c.run_id == run_id))
     names = [name for name, values in columns.items() if values is not None]
-    lists = {name: np.asarray(columns[name]).tolist() for name in names}
+    lists = {name: _plain(columns[name]) for name in names}
     ids = [int(i) for i in item_ids]
     for start in range(0, len(ids), CHUNK):
         rows = []
@@ -180,7 +186,23 @@ def save(
     )
     metrics = dict(metrics or {})
     metrics[KEY] = summary
-    conn.execute(t.model_runs.update().where(t.model_runs.c.id == run_id).values(metrics=metrics))
+    searched_at = datetime.fromisoformat(summary["computed_at"])
+    conn.execute(
+        t.model_runs.update()
+        .where(t.model_runs.c.id == run_id)
+        .values(metrics=metrics, searched_at=searched_at)
+    )
+
+
+def _plain(values: np.ndarray | None) -> list[Any]:
+    """A column as Python values, NaN as None (PostgreSQL would keep a NaN, which sorts
+    above every number)."""
+    array = np.asarray(values)
+    out: list[Any] = array.tolist()
+    if array.dtype.kind == "f":
+        for k in np.flatnonzero(np.isnan(array)):
+            out[k] = None
+    return out
 
 
 def get_run(conn: Connection, dataset_id: int, run: int | str | None = None) -> Any:
@@ -195,12 +217,24 @@ def get_run(conn: Connection, dataset_id: int, run: int | str | None = None) -> 
     rows = [row for row in conn.execute(query) if KEY in (_json(row.metrics) or {})]
     if not rows:
         if run is None:
-            raise RunNotFound(
-                "No label-issue search has run on this dataset yet: run `assay issues scan` "
-                "(or ds.quality.find())."
-            )
+            raise RunNotFound(NO_SEARCH)
         raise RunNotFound(f"No model run {run!r} with label-quality results in this dataset.")
     return max(rows, key=lambda row: (_json(row.metrics)[KEY]["computed_at"], row.id))
+
+
+def latest_run(conn: Connection, dataset_id: int) -> Any:
+    """(id, name) of the run whose label-issue search ran last, as :func:`get_run` picks it,
+    without reading any run's ``metrics``; RunNotFound if none has run."""
+    r = t.model_runs.c
+    row = conn.execute(
+        sa.select(r.id, r.name)
+        .where(r.dataset_id == dataset_id, r.searched_at.is_not(None))
+        .order_by(r.searched_at.desc(), r.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise RunNotFound(NO_SEARCH)
+    return row
 
 
 def summary(row: Row[Any]) -> dict[str, Any]:

@@ -53,6 +53,8 @@ _COLUMNS = {
 }
 _NONE = ("", "none", "null")
 _FIELDS = ("label", "meta", "field", "confidence", "case", "selection", "issue")
+# Up to this many labels in a confidence range, a confidence filter lists their items.
+FEW_CONFIDENT = 20_000
 HELP = (
     "Filters look like 'split=train', 'kind=image', 'key=x', 'import=2', 'label=cat', "
     "'label[layer]=cat', "
@@ -185,6 +187,29 @@ def _confidence(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     layer = queries.get_layer(conn, ds, c.arg or DEFAULT_LAYER)
     heads = t.label_heads.alias().c
     labels = t.labels.alias().c
+    _check_confidences(conn, ds, layer, c)
+    # Few labels in range ("confidence below 0.25" of a good model): list their items from the
+    # index on (layer, confidence) instead of probing every item, which at 1,000,000 items
+    # takes seconds to fill a page. Many: probe each item, which fills a page at once.
+    in_range = sa.and_(
+        labels.layer_id == layer.id,
+        labels.confidence.is_not(None),
+        _OPS[c.op](labels.confidence, number),
+    )
+    some = sa.select(labels.id).where(in_range).limit(FEW_CONFIDENT + 1).subquery()
+    if conn.execute(sa.select(sa.func.count()).select_from(some)).scalar_one() <= FEW_CONFIDENT:
+        current = (
+            sa.select(labels.item_id)
+            .where(
+                in_range,
+                heads.layer_id == labels.layer_id,
+                heads.item_id == labels.item_id,
+                heads.label_id == labels.id,
+                heads.class_id.is_not(None),
+            )
+            .correlate(None)
+        )
+        return t.items.c.id.in_(current)
     return (
         sa.exists()
         .where(
@@ -195,6 +220,33 @@ def _confidence(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
             _OPS[c.op](labels.confidence, number),
         )
         .correlate(t.items)
+    )
+
+
+def _check_confidences(conn: Connection, ds: int, layer: Any, c: Clause) -> None:
+    """Refuse a confidence condition on a layer none of whose labels has a confidence (people's
+    and imported labels carry none): it would silently match nothing. The message names what
+    to choose instead, the model layers. (One probe of ``ix_labels_layer_confidence``.)"""
+    labels = t.labels.c
+    found = conn.execute(
+        sa.select(labels.id)
+        .where(labels.layer_id == layer.id, labels.confidence.is_not(None))
+        .limit(1)
+    ).first()
+    if found is not None:
+        return
+    models = [r.name for r in queries.list_layers(conn, ds) if r.kind == "model"]
+    choose = (
+        f"choose a model, e.g. 'confidence[{models[0]}]{c.op}{c.value}' (model layers: "
+        f"{', '.join(models)})"
+        if models
+        else "this dataset has no model yet: cross-validate one first (`assay predict --cv 5`)"
+    )
+    said = "No model chosen: " if c.arg is None else ""
+    raise InvalidParameter(
+        f"{said}'confidence' reads layer {layer.name!r}, whose labels carry no confidence, so "
+        f"'{c.field}{'[' + c.arg + ']' if c.arg else ''}{c.op}{c.value}' would match nothing; "
+        f"{choose}."
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -233,30 +234,168 @@ def item_id_bounds(conn: Connection, dataset_id: int) -> tuple[int, int] | None:
     return None if lo is None else (int(lo), int(hi))
 
 
+@dataclass(frozen=True)
+class Order:
+    """How a page of items is ordered: by item id, by key, or by a score that another table
+    holds for some items (``source``, one row per item there, its item column ``item``), worst
+    first. Ties break by item id. Items the source has no row for are not on such a page
+    (nor in its count): a score sort lists the items that have the score.
+
+    Every order reads one index in order (``items (dataset_id, id)``, ``(dataset_id,
+    external_key)``, ``labels (layer_id, confidence, item_id)``, ``label_quality (run_id,
+    quality)`` or ``(run_id, loss)``), and pages by keyset, so a deep page costs what the
+    first one does.
+    """
+
+    name: str
+    value: Any = None  # the sort column; None: the item id
+    source: Any = None  # the table (or join) holding ``value``; None: items itself
+    item: Any = None  # the source's item id column
+    condition: Any = None  # what restricts the source (its run, its layer)
+    descending: bool = False
+    numeric: bool = True  # how a cursor's value reads back
+
+
+ADDED = Order("added")
+NEWEST = Order("newest", descending=True)
+BY_KEY = Order("key", value=t.items.c.external_key, numeric=False)
+
+
+def order_by_confidence(layer_id: int) -> Order:
+    """Least sure first: the confidence of the current label of a (model) layer."""
+    labels, heads = t.labels.alias("sort_labels"), t.label_heads.alias("sort_heads")
+    source = labels.join(
+        heads,
+        sa.and_(
+            heads.c.layer_id == labels.c.layer_id,
+            heads.c.item_id == labels.c.item_id,
+            heads.c.label_id == labels.c.id,
+        ),
+    )
+    return Order(
+        "confidence",
+        value=labels.c.confidence,
+        source=source,
+        item=labels.c.item_id,
+        condition=sa.and_(labels.c.layer_id == layer_id, labels.c.confidence.is_not(None)),
+    )
+
+
+def order_by_quality(run_id: int, column: str) -> Order:
+    """A label-issue run's ``quality`` (lowest, the likeliest wrong, first) or ``loss`` (highest
+    first)."""
+    lq = t.label_quality.alias("sort_quality")
+    value = lq.c[column]
+    return Order(
+        column,
+        value=value,
+        source=lq,
+        item=lq.c.item_id,
+        condition=sa.and_(lq.c.run_id == run_id, value.is_not(None)),
+        descending=column == "loss",
+    )
+
+
+def _ordered(dataset_id: int, order: Order, *columns: Any) -> sa.Select[Any]:
+    """SELECT ``columns`` of the dataset's items, joined to the order's source."""
+    query = sa.select(*columns).where(t.items.c.dataset_id == dataset_id)
+    if order.source is not None:
+        query = query.select_from(order.source.join(t.items, t.items.c.id == order.item)).where(
+            order.condition
+        )
+    return query
+
+
+def parse_cursor(order: Order, text: int | str) -> tuple[Any, int]:
+    """(sort value, item id) after which a page of ``order`` starts; a cursor is the item id
+    for the id orders, else ``"ID:VALUE"`` (as :func:`page_items` returns it)."""
+    if isinstance(text, int):
+        return None, check_id(text, "cursor")
+    head, colon, value = text.partition(":")
+    problem = InvalidParameter(
+        f"Bad cursor {text!r} for the order {order.name!r}: pass the 'next' of the previous page."
+    )
+    has_value = bool(colon)
+    if not (head.isascii() and head.isdigit()) or has_value != (order.value is not None):
+        raise problem
+    if order.value is None or not order.numeric:
+        return value, check_id(int(head), "cursor")
+    try:
+        return float(value), check_id(int(head), "cursor")
+    except ValueError:
+        raise problem from None
+
+
 def page_items(
     conn: Connection,
     dataset_id: int,
     where: sa.ColumnElement[bool] | None = None,
     *,
-    after: int | None = None,
+    after: int | str | None = None,
     limit: int = 50,
-) -> tuple[list[Row[Any]], int | None]:
-    """One page of items after id ``after``; returns the rows and the cursor of the next page."""
+    order: Order = ADDED,
+) -> tuple[list[Row[Any]], int | str | None]:
+    """One page of items in ``order`` after the cursor ``after``; returns the rows (with the
+    sort value as ``sort_value``) and the cursor of the next page: the last item id for the
+    id orders, else ``"ID:VALUE"``."""
     limit = max(1, min(int(limit), MAX_PAGE))
-    query = (
-        sa.select(t.items)
-        .where(t.items.c.dataset_id == dataset_id)
-        .order_by(t.items.c.id)
-        .limit(limit + 1)
-    )
+    i = t.items.c
+    value = i.id if order.value is None else order.value
+    item = i.id if order.item is None else order.item
+    query = _ordered(dataset_id, order, t.items, value.label("sort_value"))
     if after is not None:
-        query = query.where(t.items.c.id > check_id(after, "cursor"))
+        key, item_id = parse_cursor(order, after)
+        later = (lambda a, b: a < b) if order.descending else (lambda a, b: a > b)
+        if order.value is None:
+            query = query.where(later(item, item_id))
+        else:
+            query = query.where(later(sa.tuple_(value, item), sa.tuple_(key, item_id)))
     if where is not None:
         query = query.where(where)
-    rows = list(conn.execute(query).all())
+    keys = [value, item] if order.value is not None else [item]
+    query = query.order_by(*(k.desc() if order.descending else k for k in keys))
+    rows = list(conn.execute(query.limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (rows[-1].id if more else None)
+    if not more:
+        return rows, None
+    last = rows[-1]
+    if order.value is None:
+        return rows, int(last.id)
+    shown = repr(float(last.sort_value)) if order.numeric else str(last.sort_value)
+    return rows, f"{last.id}:{shown}"
+
+
+def neighbours(
+    conn: Connection,
+    dataset_id: int,
+    item_id: int,
+    where: sa.ColumnElement[bool] | None = None,
+    order: Order = ADDED,
+) -> tuple[int | None, int | None]:
+    """The ids of the items just before and after ``item_id`` in ``order`` among those
+    ``where`` selects (None at either end, or both when the order leaves the item out): two
+    keyset probes from the item's own sort value."""
+    i = t.items.c
+    value = i.id if order.value is None else order.value
+    item = i.id if order.item is None else order.item
+    own = conn.execute(
+        _ordered(dataset_id, order, value).where(item == check_id(item_id, "item id"))
+    ).first()
+    if own is None:
+        return None, None
+    key = [value, item] if order.value is not None else [item]
+    at = sa.tuple_(*key) if len(key) > 1 else key[0]
+    mark = sa.tuple_(own[0], item_id) if len(key) > 1 else item_id
+    base = _ordered(dataset_id, order, i.id)
+    if where is not None:
+        base = base.where(where)
+    before, after = (at > mark, at < mark) if order.descending else (at < mark, at > mark)
+    up = [k if order.descending else k.desc() for k in key]
+    down = [k.desc() if order.descending else k for k in key]
+    prev = conn.execute(base.where(before).order_by(*up).limit(1)).scalar()
+    nxt = conn.execute(base.where(after).order_by(*down).limit(1)).scalar()
+    return prev, nxt
 
 
 def id_chunks(ids: Sequence[int], column: Any) -> list[Any]:
@@ -287,15 +426,33 @@ def check_items(conn: Connection, dataset_id: int, item_ids: Sequence[int]) -> N
 
 
 def count_items(
-    conn: Connection, dataset_id: int, where: sa.ColumnElement[bool] | None = None
+    conn: Connection,
+    dataset_id: int,
+    where: sa.ColumnElement[bool] | None = None,
+    *,
+    order: Order = ADDED,
+    cap: int | None = None,
 ) -> int:
-    """How many items of the dataset ``where`` (a compiled filter) selects, all without one.
+    """How many items of the dataset ``where`` (a compiled filter) selects, all without one;
+    with a score ``order``, only those that have the score.
 
-    The one count of items: ``len(dataset)``, the dataset list, the labeling queue and the
-    web app's cached counts all ask it. A scan of the dataset's index (about 40 ms at
-    1,000,000 items): callers that ask often cache the answer.
+    The one count of items: ``len(dataset)``, the dataset list, the labeling queue, the grid
+    and the web app's cached counts all ask it. A scan of the dataset's index (about 40 ms at
+    1,000,000 items): callers that ask often cache the answer. With ``cap`` the scan stops
+    after ``cap + 1`` items, and a result above ``cap`` means "more than ``cap``".
     """
-    query = sa.select(sa.func.count()).where(t.items.c.dataset_id == dataset_id)
+    if cap is None and order.source is None:
+        query = sa.select(sa.func.count()).where(t.items.c.dataset_id == dataset_id)
+        if where is not None:
+            query = query.where(where)
+        return int(conn.execute(query).scalar_one())
+    if where is None and order.source is not None:
+        # The source's rows are all of this dataset's items: no probe of items per row.
+        inner = sa.select(order.item).select_from(order.source).where(order.condition)
+    else:
+        inner = _ordered(dataset_id, order, t.items.c.id)
     if where is not None:
-        query = query.where(where)
-    return int(conn.execute(query).scalar_one())
+        inner = inner.where(where)
+    if cap is not None:
+        inner = inner.limit(cap + 1)
+    return int(conn.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one())

@@ -78,18 +78,17 @@ def items_by_ids(store: Store, dataset_id: int, ids: list[int]) -> list[dict[str
 
 
 def neighbours(
-    store: Store, dataset_id: int, item_id: int, filter: str | None = None
+    store: Store,
+    dataset_id: int,
+    item_id: int,
+    filter: str | None = None,
+    order: queries.Order = queries.ADDED,
 ) -> tuple[int | None, int | None]:
-    """The ids of the items just before and after ``item_id`` among those ``filter`` selects."""
-    i = t.items.c
+    """The ids of the items just before and after ``item_id`` among those ``filter`` selects,
+    in ``order`` (:func:`assay.dataset.item_order` turns a grid's sort into one)."""
     with store.read() as conn:
-        base = sa.select(i.id).where(i.dataset_id == dataset_id)
         where = filters.compile_filter(conn, dataset_id, filter)
-        if where is not None:
-            base = base.where(where)
-        prev = conn.execute(base.where(i.id < item_id).order_by(i.id.desc()).limit(1)).scalar()
-        nxt = conn.execute(base.where(i.id > item_id).order_by(i.id).limit(1)).scalar()
-    return prev, nxt
+        return queries.neighbours(conn, dataset_id, item_id, where, order)
 
 
 def media_blob(store: Store, dataset_id: int, item_id: int) -> tuple[bytes, str] | None:

@@ -216,6 +216,16 @@ labels = sa.Table(
     # labels (``class_id``) and for a cleared label (migration 0008).
     sa.Column("value", JsonValue(none_as_null=True), nullable=True),
     sa.Index("ix_labels_item_layer", "item_id", "layer_id", "id"),
+    # The grid's sort by a model's confidence, and "does this layer have confidences" (0009).
+    # Partial: people's labels carry none, and their writes skip it.
+    sa.Index(
+        "ix_labels_layer_confidence",
+        "layer_id",
+        "confidence",
+        "item_id",
+        sqlite_where=sa.text("confidence IS NOT NULL"),
+        postgresql_where=sa.text("confidence IS NOT NULL"),
+    ),
     # Partial: most labels (imports, models) carry no key, and need no index entry.
     sa.Index(
         "uq_labels_idempotency_key",
@@ -403,6 +413,10 @@ model_runs = sa.Table(
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp(), nullable=False),
     sa.Column("finished_at", Timestamp(), nullable=True),
+    # When a label-issue search last stored its results on this run (its summary's
+    # ``computed_at``; migration 0009): the latest search is found without parsing ``metrics``,
+    # which holds the evidence of every flagged item (25 MB at 1,000,000 items).
+    sa.Column("searched_at", Timestamp(), nullable=True),
     sa.UniqueConstraint("dataset_id", "name"),
 )
 
@@ -448,8 +462,12 @@ label_quality = sa.Table(
     sa.Column("is_issue", sa.Boolean, nullable=False),
     sa.Column("outlier_score", sa.Float, nullable=True),
     sa.Column("duplicate_of", Id, nullable=True),
+    # The model's log loss on the given label, -ln p(given) (migration 0009; NULL before it
+    # and for items without a given label): the grid sorts by it.
+    sa.Column("loss", sa.Float, nullable=True),
     sa.PrimaryKeyConstraint("run_id", "item_id"),
     sa.Index("ix_label_quality_run_quality", "run_id", "quality"),
+    sa.Index("ix_label_quality_run_loss", "run_id", "loss", "item_id"),
     sqlite_with_rowid=False,
 )
 

@@ -7,22 +7,22 @@ JSON twin in ``api/``: server-rendered Jinja templates over the same dicts.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from assay.errors import AssayError, InvalidParameter
-from assay.store import filters, reads
+from assay.store import reads
 from assay.store.queries import MAX_PAGE
 from assay.store.vocabulary import CASE_REASONS
 from assay.web.auth import Labeler, Reader
 from assay.web.errors import status_of
-from assay.web.params import Cursor, Id
+from assay.web.params import Id
 from assay.web.rendering import render
 from assay.web.state import app_state
-from assay.web.urls import q
+from assay.web.urls import item_page_url, q
 from assay.web.views import datasets, items
 from assay.web.views.datasets import open_dataset
 from assay.web.views.item_insights import insights
@@ -48,7 +48,8 @@ def compose_filter(
     """The filter string the grid's form fields stand for.
 
     ``model``/``predicted`` select a model layer's prediction, ``below`` items whose label in
-    the model layer (or else the chosen layer) is less sure than that, ``case`` items with an
+    the model layer (or else the chosen layer; with neither the library refuses, naming the
+    models to choose from) is less sure than that, ``case`` items with an
     open review case of that reason (``disagreement``, ``mislabel``, ... or ``any``).
     """
     parts = []
@@ -59,7 +60,9 @@ def compose_filter(
     if model and predicted:
         parts.append(f"label[{model}]={predicted}")
     if below is not None:
-        parts.append(f"confidence[{model or layer or filters.DEFAULT_LAYER}]<{below:g}")
+        # Without a model or a layer the library says that no model was chosen.
+        chosen = model or layer
+        parts.append(f"confidence[{chosen}]<{below:g}" if chosen else f"confidence<{below:g}")
     if case:
         parts.append(f"case={case}")
     if extra.strip():
@@ -80,6 +83,19 @@ def _threshold(text: str) -> float | None:
     return value
 
 
+# The grid's tile sizes (thumbnail pixels) and the page sizes its control offers.
+TILE_SIZES = {"s": 64, "m": 96, "l": 160}
+PAGE_SIZES = (48, 96, 192, 480)
+SORT_NAMES = {
+    "added": "added (oldest first)",
+    "newest": "added (newest first)",
+    "key": "key",
+    "quality": "label quality (worst first)",
+    "loss": "loss (highest first)",
+    "confidence": "confidence (least sure first)",
+}
+
+
 @router.get("/datasets/{name}/items")
 def grid(
     request: Request,
@@ -93,12 +109,16 @@ def grid(
     predicted: TextParam = "",
     below: Annotated[str, Query(max_length=20)] = "",  # a number; the form sends "" for none
     case: Annotated[str, Query(max_length=20)] = "",
-    after: Cursor | None = None,
+    sort: Annotated[str, Query(max_length=20)] = "added",
+    size: Annotated[Literal["s", "m", "l"], Query()] = "m",
+    after: Annotated[str, Query(max_length=700)] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = GRID_PAGE,
 ) -> Response:
     """The items grid: thumbnails for images, rows for text and tables, filtered by split,
     class in a layer, prediction, confidence, open review case (disagreement, label issue)
-    and any filter expression (metadata, fields, a saved selection)."""
+    and any filter expression (metadata, fields, a saved selection); sorted by when items
+    were added, key, label quality, loss or a model's confidence; each tile with the chosen
+    model's prediction, right or wrong, and its confidence; with the total count."""
     state = app_state(request)
     dataset = open_dataset(state, name)
     detail = datasets.dataset_detail(state, who, dataset, count=False)
@@ -111,16 +131,24 @@ def grid(
     )
     form = {
         "filter": filter, "split": split, "label": label, "layer": layer, "model": model,
-        "predicted": predicted, "below": below, "case": case,
+        "predicted": predicted, "below": below, "case": case, "sort": sort, "size": size,
+        "limit": limit,
     }  # fmt: skip
+    defaults = {"sort": "added", "size": "m", "limit": GRID_PAGE}
+    kept = {k: v for k, v in form.items() if v not in ("", None) and defaults.get(k) != v}
+    # What the item page needs to step through this grid: its filter, order and model.
+    stepping = {"filter": full, "sort": sort if sort != "added" else "", "model": model}
+    item_query = urlencode({k: v for k, v in stepping.items() if v})
     context: dict[str, Any] = {
         "ds": detail,
         "form": form,
         "case_reasons": CASE_FILTERS,
+        "sorts": SORT_NAMES,
+        "tile_sizes": TILE_SIZES,
+        "tile_px": TILE_SIZES[size],
+        "page_sizes": sorted({*PAGE_SIZES, limit}),
         # The form's fields for the next page's link (each followed by "&").
-        "next_query": "".join(
-            f"{urlencode({k: v})}&" for k, v in form.items() if v not in ("", None)
-        ),
+        "next_query": "".join(f"{urlencode({k: v})}&" for k, v in kept.items()),
         "full_filter": full,
         "error": None,
         "page": None,
@@ -128,14 +156,19 @@ def grid(
     try:
         if problem is not None:
             raise problem
-        context["page"] = items.items_page(
-            state, who, dataset, filter=full, layer=layer or None, after=after, limit=limit
-        )
+        page = items.items_page(
+            state, who, dataset, filter=full, layer=layer or None, after=after or None,
+            limit=limit, sort=sort, model=model or None, count=True,
+        )  # fmt: skip
     except AssayError as exc:  # a bad filter: show the form again with the message
         if status_of(exc) != 422 and status_of(exc) != 404:
             raise
         context["error"] = str(exc)
         return render(request, "items.html", context, status_of(exc))
+    for it in page["items"]:
+        url = item_page_url(dataset.name, it["id"], it["key"])
+        it["page_url"] = f"{url}?{item_query}" if item_query else url
+    context["page"] = page
     return render(request, "items.html", context)
 
 

@@ -1,8 +1,16 @@
 // The items grid: multi-select with a running count, and "label selected as ..." in a layer
-// the user may write to (one all-or-nothing bulk write through the API).
+// the user may write to (one all-or-nothing bulk write through the API), refused until both
+// the class and the layer are chosen; the sort, model, tile size and page size controls apply
+// at once.
 "use strict";
 
 (() => {
+  // The view controls change the URL (so it remembers them) as soon as they change.
+  for (const id of ["grid-sort", "grid-size", "grid-limit", "grid-model"]) {
+    const control = document.getElementById(id);
+    if (control) control.addEventListener("change", () => control.form.requestSubmit());
+  }
+
   const grid = document.getElementById("grid");
   const all = document.getElementById("select-all");
   const count = document.getElementById("selected-count");
@@ -39,6 +47,13 @@
       if (!boxes.length) return;
       const layer = form.querySelector("#bulk-layer").value;
       const value = form.querySelector("#bulk-class").value;
+      // A write needs an explicit choice: nothing is preselected, nothing is guessed.
+      const missing = [value ? "" : "a class (or to clear the label)", layer ? "" : "a layer"].filter(Boolean);
+      if (missing.length) {
+        status.className = "error";
+        status.textContent = `Nothing was written: choose ${missing.join(" and ")} first.`;
+        return;
+      }
       const label = value === "__clear__" ? null : value;
       const items = boxes.map((box) => Number(box.value));
       apply.disabled = true;

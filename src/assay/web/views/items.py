@@ -23,7 +23,7 @@ from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
 from assay.web.urls import media_url
-from assay.web.views.datasets import default_layer, layer_out
+from assay.web.views.datasets import default_layer, item_count, layer_out
 
 
 def public_item(row: dict[str, Any], media_url: str | None) -> dict[str, Any]:
@@ -51,24 +51,77 @@ def items_page(
     *,
     filter: str | None,
     layer: str | None,
-    after: int | None,
+    after: int | str | None,
     limit: int,
+    sort: str = "added",
+    model: str | None = None,
+    count: bool = False,
 ) -> dict[str, Any]:
-    """One keyset page of items matching ``filter``, with their label in ``layer``."""
+    """One keyset page of items matching ``filter`` in the order ``sort``, with their label in
+    ``layer`` and, with ``model``, that layer's prediction, its confidence and whether it is
+    right (:meth:`assay.dataset.Dataset.items`).
+
+    ``count`` adds ``total``: how many items match (:func:`total`)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidParameter(f"limit must be between 1 and {MAX_PAGE}, got {limit}.")
     layer = layer or default_layer(who, dataset)
     visible = _check_layer(who, dataset, layer)
+    if model:
+        _check_layer(who, dataset, model)
+    if sort in ("quality", "loss") and who.viewer.blind:
+        # The order tells how suspect the labels of the layers the search read are.
+        run = dataset.quality.run(None)
+        for name in (run.layer, *(run.annotator_layers or ()), run.model_layer):
+            if name is not None:
+                _check_layer(who, dataset, name)
     who.viewer.check_filter(dataset, filter, visible)
-    rows, cursor = dataset.items(filter or None, after=after, limit=limit, layer=layer)
-    return {
+    rows, cursor = dataset.items(
+        filter or None, after=after, limit=limit, layer=layer, sort=sort, model=model or None
+    )
+    out = {
         "ok": True,
         "dataset": dataset.name,
         "filter": filter or None,
         "layer": layer,
-        "items": [public_item(r, media_url(dataset.name, r["id"])) for r in rows],
+        "sort": sort,
+        "model": model or None,
+        "items": [
+            {
+                **public_item(r, media_url(dataset.name, r["id"])),
+                **{k: r[k] for k in ("score", "prediction", "confidence", "correct") if k in r},
+            }
+            for r in rows
+        ],
         "next": cursor,
     }
+    if count:
+        out["total"], out["total_capped"] = total(state, dataset, filter, sort, model)
+    return out
+
+
+# Counts above this show as "10,000+": counting stops there, so a count costs at most a scan
+# of this many matching items, whatever the dataset's size.
+COUNT_CAP = 10_000
+
+
+def total(
+    state: AppState, dataset: Dataset, filter: str | None, sort: str, model: str | None
+) -> tuple[int, bool]:
+    """How many items a grid of ``filter`` in order ``sort`` holds, and whether that is a
+    lower bound (more than :data:`COUNT_CAP`).
+
+    The whole dataset's count is exact (cached per largest item id, as the dataset list's).
+    Other counts stop at :data:`COUNT_CAP` and are cached per data version (items and labels
+    are only ever added, so a count changes only with it).
+    """
+    if not filter and sort in ("added", "newest", "key"):
+        return item_count(state, dataset), False
+    version = reads.data_version(dataset.store, dataset.id)
+    key = ("grid_count", dataset.id, filter or None, sort, model or None, version)
+    n = int(
+        state.stats.get(key, lambda: dataset.count(filter, sort=sort, model=model, cap=COUNT_CAP))
+    )
+    return min(n, COUNT_CAP), n > COUNT_CAP
 
 
 def item_detail(
