@@ -11,7 +11,7 @@ their sub-API classes are imported when first used, so ``import assay`` loads no
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -41,6 +41,7 @@ from assay.store.engine import Store
 from assay.store.selections import create_selection
 
 if TYPE_CHECKING:
+    from assay.access import Viewer
     from assay.active.api import Suggestions
     from assay.labels.agreement import AgreementReport
     from assay.labels.combine import ConsensusSpec
@@ -208,11 +209,14 @@ class Dataset:
         probs: Sequence[float] | None = None,
         confidence: float | None = None,
         idempotency_key: str | None = None,
+        viewer: Viewer | None = None,
     ) -> dict[str, Any]:
         """Label (or, with ``label=None``, unlabel) one item in ``layer``; returns the new label.
 
         The previous label stays in the history; nothing is overwritten. ``idempotency_key``
-        makes a retried request write once.
+        makes a retried request write once. ``viewer``: the person writing (the CLI and the
+        web pass theirs), whose access rules the layer must pass (a model layer refuses
+        people); programs and jobs that write predictions leave it out.
         """
         with self.store.write() as conn:
             item_id = resolve_item(conn, self.id, item)
@@ -223,6 +227,7 @@ class Dataset:
                 [LabelWrite(item_id, label, note, probs, confidence)],
                 author=author or default_author(),
                 idempotency_key=idempotency_key,
+                check=_check_of(viewer),
             )
         return {"item_id": item_id, "layer": layer, "label": label, **result.__dict__}
 
@@ -234,10 +239,12 @@ class Dataset:
         author: str | None = None,
         note: str | None = None,
         skip_unchanged: bool = False,
+        viewer: Viewer | None = None,
     ) -> WriteResult:
         """Label many items in one transaction: all land, or (on any bad one) none do.
 
-        ``labels`` holds (item id or key, class) pairs or ``LabelWrite`` records.
+        ``labels`` holds (item id or key, class) pairs or ``LabelWrite`` records; ``viewer``
+        as in :meth:`set_label`.
         """
         pairs = list(labels)
         with self.store.write() as conn:
@@ -256,6 +263,7 @@ class Dataset:
                 writes,
                 author=author or default_author(),
                 skip_unchanged=skip_unchanged,
+                check=_check_of(viewer),
             )
 
     def label_where(
@@ -266,8 +274,10 @@ class Dataset:
         layer: str,
         author: str | None = None,
         note: str | None = None,
+        viewer: Viewer | None = None,
     ) -> WriteResult:
-        """Label every item the filter selects (bulk labeling by filter), in one transaction."""
+        """Label every item the filter selects (bulk labeling by filter), in one transaction;
+        ``viewer`` as in :meth:`set_label`."""
         with self.store.write() as conn:
             where = filters.compile_filter(conn, self.id, filter)
             query = sa.select(t.items.c.id).where(t.items.c.dataset_id == self.id)
@@ -280,6 +290,7 @@ class Dataset:
                 layer,
                 [LabelWrite(i, label, note) for i in ids],
                 author=author or default_author(),
+                check=_check_of(viewer),
             )
 
     def history(self, item: ItemRef, layer: str | None = None) -> list[dict[str, Any]]:
@@ -474,3 +485,8 @@ class Dataset:
         """What changed between snapshot ``a`` and snapshot ``b`` (or now)."""
         with self.store.read() as conn:
             return diff(conn, self.id, a, b, limit=limit)
+
+
+def _check_of(viewer: Viewer | None) -> Callable[[Any], None] | None:
+    """The check a person's write makes on the layer it goes to (none for programs)."""
+    return None if viewer is None else viewer.check_write

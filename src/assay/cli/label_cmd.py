@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
+from assay.access import Viewer
 from assay.cli.app import app, handle_errors, open_project
 from assay.cli.render import console, fmt, print_json
 from assay.errors import InvalidParameter
@@ -82,7 +83,9 @@ def label_set(
     Example: assay label set img-0042 cat --layer alice --note "ears visible"
     """
     ds = dataset_of(dataset)
-    result = ds.set_label(item_ref(item), label, layer=layer, author=author, note=note)
+    result = ds.set_label(
+        item_ref(item), label, layer=layer, author=author, note=note, viewer=Viewer.local()
+    )
     console.print(f"Item {result['item_id']} is now {label!r} in layer {layer!r}.")
 
 
@@ -97,7 +100,9 @@ def label_clear(
 ) -> None:
     """Remove an item's label from a layer (recorded in the history, like any change)."""
     ds = dataset_of(dataset)
-    result = ds.set_label(item_ref(item), None, layer=layer, author=author, note=note)
+    result = ds.set_label(
+        item_ref(item), None, layer=layer, author=author, note=note, viewer=Viewer.local()
+    )
     console.print(f"Item {result['item_id']} has no label in layer {layer!r} now.")
 
 
@@ -143,11 +148,13 @@ def label_bulk(
         for r in rows:
             item_id = ids[r.item] if isinstance(r.item, str) else r.item
             writes.append(LabelWrite(item_id, r.label, r.note or note))
-        result = ds.set_labels(writes, layer=layer, author=author)
+        result = ds.set_labels(writes, layer=layer, author=author, viewer=Viewer.local())
     else:
         if label is None:
             raise InvalidParameter("--filter needs --class: the class to give those items.")
-        result = ds.label_where(filter, label, layer=layer, author=author, note=note)
+        result = ds.label_where(
+            filter, label, layer=layer, author=author, note=note, viewer=Viewer.local()
+        )
     console.print(f"Wrote {fmt(result.n_written)} labels to layer {layer!r}.")
 
 

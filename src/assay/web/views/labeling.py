@@ -96,13 +96,22 @@ def bulk_label(
     who.viewer.writable_layer(dataset, layer)
     if items is not None:
         result = dataset.set_labels(
-            [(int(i), label) for i in items], layer=layer, author=who.user.username, note=note
+            [(int(i), label) for i in items],
+            layer=layer,
+            author=who.user.username,
+            note=note,
+            viewer=who.viewer,
         )
         n_items = len(items)
     else:
         who.viewer.check_filter(dataset, filter)
         result = dataset.label_where(
-            filter or None, label, layer=layer, author=who.user.username, note=note
+            filter or None,
+            label,
+            layer=layer,
+            author=who.user.username,
+            note=note,
+            viewer=who.viewer,
         )
         n_items = result.n_written + result.n_unchanged
     return {
