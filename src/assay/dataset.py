@@ -11,14 +11,22 @@ their sub-API classes are imported when first used, so ``import assay`` loads no
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from assay.handle import ItemRef, ProjectHandle
+from assay.labels.hotkeys import class_keys
 from assay.labels.kinds import DEFAULT_KIND
-from assay.labels.layers import copy_layer, create_layer, freeze_layer, layer_info, rename_layer
+from assay.labels.layers import (
+    copy_layer,
+    create_layer,
+    freeze_layer,
+    layer_info,
+    rename_layer,
+    set_hotkeys,
+)
 from assay.labels.load import default_layers, load_matrix
 from assay.labels.matrix import LabelMatrix
 from assay.labels.reference import layer_agreement
@@ -337,6 +345,20 @@ class Dataset:
         """Make a layer read-only (``frozen=False`` makes it writable again)."""
         with self.store.write() as conn:
             return freeze_layer(conn, self.id, name, frozen)
+
+    def set_layer_keys(self, name: str, keys: Mapping[str, str]) -> dict[str, Any]:
+        """Set the keys that pick classes when labeling in a layer, {class: key}, replacing
+        those set before (empty: back to the default rule of :mod:`assay.labels.hotkeys`)."""
+        with self.store.write() as conn:
+            return set_hotkeys(conn, self.id, name, keys)
+
+    def class_keys(self, layer: str | None = None) -> list[tuple[str | None, str]]:
+        """(key or None, class) for each class when labeling in ``layer`` (its own keys, else
+        the default rule: :func:`assay.labels.hotkeys.class_keys`)."""
+        with self.store.read() as conn:
+            classes = [c.name for c in queries.list_classes(conn, self.id)]
+            custom = queries.get_layer(conn, self.id, layer).hotkeys if layer else None
+        return class_keys(classes, custom)
 
     # ----------------------------------------------------------------------------------------
     # Agreement and consensus

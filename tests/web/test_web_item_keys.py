@@ -84,3 +84,61 @@ def test_the_cli_refuses_a_model_layer_and_programs_still_write_predictions(
         ],
     )
     assert result.exit_code != 0 and "read-only to people" in result.output
+
+
+# -- labeling keys -------------------------------------------------------------------------------
+
+
+def test_class_keys_match_class_names_then_go_in_order() -> None:
+    from assay.labels.hotkeys import class_keys
+
+    digits = [str(d) for d in range(10)]
+    assert class_keys(digits) == [(d, d) for d in digits]  # "9" is picked by 9, not 0
+    assert class_keys(["cat", "dog", "1"]) == [("2", "cat"), ("3", "dog"), ("1", "1")]
+    assert class_keys(["s", "u", "a"]) == [("1", "s"), ("2", "u"), ("a", "a")]  # S, U: the queue's
+    assert class_keys(["cat", "dog"], {"dog": "d", "cat": "d"}) == [("d", "cat"), ("1", "dog")]
+
+
+def test_layer_keys_are_set_from_the_cli_and_the_api_and_shown_in_the_queue(
+    client: TestClient, web_project: Project
+) -> None:
+    ds = web_project.dataset("digits")
+    page = "/datasets/digits/label?layer=ann"
+    signed(client, "annotator")
+    html = client.get(page).text
+    # Digit classes are picked by their own key ("0" by 0), not 1-9 then 0.
+    for d in "012":
+        assert f'data-class="{d}" data-index="{d}" data-key="{d}"' in html
+    out = client.post(f"{API}/layers/keys", json={"layer": "ann", "keys": {"0": "z", "2": "x"}})
+    assert out.status_code == 200, out.text
+    assert out.json()["keys"] == [
+        {"class": "0", "key": "z"},
+        {"class": "1", "key": "1"},
+        {"class": "2", "key": "x"},
+    ]
+    assert out.json()["layer"]["hotkeys"] == {"0": "z", "2": "x"}
+    assert 'data-class="2" data-index="2" data-key="x"><kbd>x</kbd>' in client.get(page).text
+    bad = client.post(f"{API}/layers/keys", json={"layer": "ann", "keys": {"1": "s"}})
+    assert bad.status_code == 422 and "other than s and u" in bad.json()["error"]
+    twice = client.post(f"{API}/layers/keys", json={"layer": "ann", "keys": {"1": "q", "2": "q"}})
+    assert twice.status_code == 422 and "given to both" in twice.json()["error"]
+    other = client.post(f"{API}/layers/keys", json={"layer": "ground_truth", "keys": {}})
+    assert other.status_code == 403  # keys are set by whoever may label in the layer
+    if web_project.store.engine.dialect.name != "sqlite":
+        return
+    run = CliRunner().invoke(
+        cli_app,
+        ["--project", str(web_project.root), "layer", "keys", "ann", "1=o", "-d", "digits"],
+    )
+    assert run.exit_code == 0, run.output
+    assert ds.class_keys("ann") == [("0", "0"), ("o", "1"), ("2", "2")]
+    shown = CliRunner().invoke(
+        cli_app,
+        ["--project", str(web_project.root), "layer", "keys", "ann", "--json", "-d", "digits"],
+    )
+    assert '"1": "o"' in shown.output.replace(" ", " ")
+    CliRunner().invoke(
+        cli_app,
+        ["--project", str(web_project.root), "layer", "keys", "ann", "--reset", "-d", "digits"],
+    )
+    assert ds.layer("ann")["hotkeys"] == {}

@@ -284,6 +284,54 @@ def layer_unfreeze(
     console.print(f"Layer {name!r} is writable.")
 
 
+def key_pairs(pairs: list[str]) -> dict[str, str]:
+    """``CLASS=KEY`` arguments as {class: key} (the last ``=`` splits; ``cat==`` gives ``=``)."""
+    keys: dict[str, str] = {}
+    for text in pairs:
+        name, sep, key = text.rpartition("=")
+        if name.endswith("=") and not key:
+            name, key = name[:-1], "="
+        if not sep or not name:
+            raise InvalidParameter(
+                f"Give each key as CLASS=KEY (as in 9=9 or cat=c), not {text!r}."
+            )
+        keys[name] = key
+    return keys
+
+
+@layer_app.command("keys")
+@handle_errors
+def layer_keys(
+    name: Annotated[str, typer.Argument(help="The layer.")],
+    pairs: Annotated[
+        list[str] | None, typer.Argument(help="CLASS=KEY pairs, replacing the keys set before.")
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Forget the keys set: back to the default rule.")
+    ] = False,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set the keys that pick each class when labeling in a layer.
+
+    By default a class named by a single key ("0"-"9", "a") is picked by it, the others by
+    1-9, 0, a-z in order; keys set here come first. Example: assay layer keys alice cat=c dog=d
+    """
+    ds = dataset_of(dataset)
+    if pairs or reset:
+        ds.set_layer_keys(name, {} if reset else key_pairs(pairs or []))
+    else:
+        ds.layer(name)  # LayerNotFound with a hint
+    keys = ds.class_keys(name)
+    if as_json:
+        print_json({"layer": name, "keys": {c: k for k, c in keys}})
+        return
+    table = Table("class", "key", title=f"Keys of layer {name!r}")
+    for key, c in keys:
+        table.add_row(c, key or "(none)")
+    console.print(table)
+
+
 @layer_app.command("export")
 @handle_errors
 def layer_export(

@@ -1,6 +1,7 @@
 // The labeling queue: one item at a time, labeled with the keyboard.
 //
-// 1-9 and 0 pick a class, Enter confirms (the label is sent and the next item shown at once),
+// The key shown on a class picks it (assay.labels.hotkeys: a class named by one key has that
+// key, the layer may set others), Enter confirms (the label is sent and the next item shown at once),
 // U undoes the last label (by writing a new label that restores the one before), S skips.
 // The next items are fetched ahead and their images decoded before they are needed, so the
 // next item appears in the same frame. Each write carries an idempotency key and is retried
@@ -206,7 +207,7 @@
   function confirm(when) {
     if (!current) return;
     if (picked === null) {
-      status.textContent = "Pick a class first: press its number.";
+      status.textContent = "Pick a class first: press its key.";
       return;
     }
     const entry = current;
