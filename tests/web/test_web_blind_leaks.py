@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import add_second_annotator, item_ids, login, wait_job
+from web_helpers import add_second_annotator, item_ids, item_page, login, wait_job
 
 from assay import jobs
 from assay.project import Project
@@ -44,7 +44,7 @@ def blind(web_project: Project) -> Iterator[TestClient]:
 # -- 4a. every filter that reads a layer is checked --------------------------------------------
 
 
-def _probes(item: int, filter: str) -> list[tuple[str, str, dict[str, Any]]]:
+def _probes(item: int, page: str, filter: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, request arguments) of every route that takes a filter an annotator
     may send: items, statistics, the item page and its API, the queue, bulk labels, a
     suggest job and the item page's "label and go to the next" form."""
@@ -53,7 +53,7 @@ def _probes(item: int, filter: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", f"{API}/items", {"params": {"filter": filter, "layer": "ann"}}),
         ("GET", f"{API}/statistics", query),
         ("GET", f"{API}/items/{item}", query),
-        ("GET", f"/datasets/digits/items/{item}", query),
+        ("GET", page, query),
         ("GET", "/datasets/digits/items", {"params": {"filter": filter, "layer": "ann"}}),
         ("GET", f"{API}/queue", {"params": {"filter": filter, "layer": "ann"}}),
         ("POST", f"{API}/labels", {"json": {"layer": "ann", "label": "1", "filter": filter}}),
@@ -69,11 +69,13 @@ def test_confidence_filters_on_hidden_layers_are_refused_everywhere(
     blind: TestClient, web_project: Project
 ) -> None:
     item = item_ids(web_project, "digits")[0]
-    for method, path, kwargs in _probes(item, HIDDEN):
+    for method, path, kwargs in _probes(item, item_page(web_project, "digits", item), HIDDEN):
         response = blind.request(method, path, **kwargs)
         assert response.status_code == 403, (path, response.text)
         assert "filter on the confidence of layer" in response.text, path
-    for method, path, kwargs in _probes(item, OWN)[:6]:  # reads only: the writes would run
+    for method, path, kwargs in _probes(item, item_page(web_project, "digits", item), OWN)[
+        :6
+    ]:  # reads only: the writes would run
         assert blind.request(method, path, **kwargs).status_code == 200, path
     form = {"layer": "ann", "label": "1", "filter": HIDDEN, "go": "next"}
     refused = blind.post(f"/datasets/digits/items/{item}/labels", data=form)
@@ -164,7 +166,7 @@ def test_models_trained_on_hidden_layers_are_hidden_from_blind_annotators(
     assert blind.get(f"{API}/items", params={"filter": "confidence[cv]<2"}).status_code == 403
     insights = blind.get(f"{API}/items/{ids[0]}/insights").json()
     assert [p["layer"] for p in insights["predictions"]] == ["mine"]
-    page = blind.get(f"/datasets/digits/items/{ids[0]}")
+    page = blind.get(item_page(web_project, "digits", ids[0]))
     assert page.status_code == 200 and "cv" not in {la["name"] for la in _layers(blind)}
     predictions = blind.get("/datasets/digits/predictions", params={"run": "cv"})
     assert predictions.status_code == 403

@@ -4,14 +4,19 @@ by its key, which is what its captions show."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
-from web_helpers import item_ids, login
+from web_helpers import item_ids, item_page, login
 
 from assay.cli import app as cli_app
 from assay.errors import PermissionDenied
 from assay.project import Project
+from assay.store import schema as t
+from assay.web.urls import item_page_url
 
 API = "/api/v1/datasets/digits"
 
@@ -142,3 +147,92 @@ def test_layer_keys_are_set_from_the_cli_and_the_api_and_shown_in_the_queue(
         ["--project", str(web_project.root), "layer", "keys", "ann", "--reset", "-d", "digits"],
     )
     assert ds.layer("ann")["hotkeys"] == {}
+
+
+# -- the item's key is what people see; writes need an explicit choice ---------------------------
+
+
+def rekey(project: Project, item: int, key: str) -> None:
+    """Give an item a key with characters a URL treats specially."""
+    with project.store.write() as conn:
+        conn.execute(sa.update(t.items).where(t.items.c.id == item).values(external_key=key))
+
+
+def test_item_pages_are_addressed_by_key_and_captioned_by_it(
+    client: TestClient, web_project: Project
+) -> None:
+    signed(client, "admin")
+    ids = item_ids(web_project, "digits")
+    ds = web_project.dataset("digits")
+    # Ids and keys differ (ids count across datasets): /item/8 is the item with key 8.
+    eighth = next(i for i in ids if ds.item(i)["external_key"] == "8")
+    assert eighth != 8
+    page = client.get("/datasets/digits/item/8")
+    assert page.status_code == 200
+    assert '<h1>Item <span class="key" id="item-key">8</span></h1>' in page.text
+    assert (
+        "<title>digits · item 8 · Assay</title>" in page.text and f"Item {eighth}" not in page.text
+    )
+    # The old numeric address is unambiguous (an id names one item): it redirects, query kept.
+    old = client.get(f"/datasets/digits/items/{eighth}?filter=split%3Dtrain")
+    assert old.status_code == 307
+    assert old.headers["location"] == "/datasets/digits/item/8?filter=split%3Dtrain"
+    assert client.get("/datasets/digits/item/nope").status_code == 404
+    # A key with a slash, a space, "?" and "%" is one percent-encoded segment.
+    rekey(web_project, ids[3], "a/b c?%.png")
+    url = item_page_url("digits", ids[3], "a/b c?%.png")
+    assert url == "/datasets/digits/item/a%2Fb%20c%3F%25.png"
+    odd = client.get(url)
+    assert odd.status_code == 200 and 'id="item-key">a/b c?%.png</span>' in odd.text
+    # Every link to an item page uses the key: the grid, the neighbours, previous and next.
+    grid = client.get("/datasets/digits/items").text
+    assert f'href="{url}"' in grid
+    assert "/datasets/digits/items/" not in grid.replace("/api/v1/datasets/digits/items/", "")
+    links = re.findall(r'href="(/datasets/digits/items?/[^"?]*)', page.text)
+    assert links and all(
+        link.startswith("/datasets/digits/item/")
+        for link in links
+        if link != "/datasets/digits/items"
+    )
+    assert 'id="prev-item" class="button" href="/datasets/digits/item/7"' in page.text
+    assert 'id="next-item" class="button" href="/datasets/digits/item/9"' in page.text
+
+
+def test_the_item_form_needs_an_explicit_layer_and_class_and_offers_no_model_layer(
+    client: TestClient, web_project: Project
+) -> None:
+    model_layer(web_project)
+    csrf = signed(client, "admin").headers["X-CSRF-Token"]
+    ds = web_project.dataset("digits")
+    item = item_ids(web_project, "digits")[5]
+    page = client.get(item_page(web_project, "digits", item)).text
+    form = page.split('id="label-form"', 1)[1].split("</form>", 1)[0]
+    assert '<option value="" selected>(choose a layer)</option>' in form
+    assert '<option value="" selected>(choose a class)</option>' in form
+    assert form.count(" selected>") == 2  # nothing else is preselected
+    assert 'value="cv"' not in form and 'value="ground_truth"' in form  # no model layer
+    url = f"/datasets/digits/items/{item}/labels"
+    before = ds.history(item)
+    for data in ({"layer": "ground_truth"}, {"label": "1"}, {}):
+        refused = client.post(url, data={**data, "csrf_token": csrf})
+        assert refused.status_code == 422, refused.text
+        assert "Choose the" in refused.text and "Nothing was written" in refused.text
+    assert ds.history(item) == before
+    sent = client.post(
+        url,
+        data={
+            "layer": "ground_truth",
+            "label": "1",
+            "csrf_token": csrf,
+            "query": "filter=split%3Dtrain",
+        },
+    )
+    assert sent.status_code == 303
+    key = ds.item(item)["external_key"]
+    assert sent.headers["location"] == f"/datasets/digits/item/{key}?filter=split%3Dtrain"
+    assert ds.history(item, "ground_truth")[-1]["label"] == "1"
+    # The map's lasso form preselects nothing either.
+    lasso = client.get("/datasets/digits/map").text
+    if 'id="map-label-form"' in lasso:
+        tools = lasso.split('id="map-label-form"', 1)[1].split("</form>", 1)[0]
+        assert tools.count(" selected>") == 2 and 'value="cv"' not in tools

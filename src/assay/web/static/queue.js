@@ -69,7 +69,7 @@
     if (item.media_url) {
       const img = new Image();
       img.className = "queue-image";
-      img.alt = `item ${item.id}`;
+      img.alt = `item ${item.key}`;
       img.decoding = "sync";
       return img;
     }
@@ -141,9 +141,8 @@
       entry.ready = Promise.resolve();
     }
     stage.replaceChildren(entry.node);
-    const link = el("a", { href: `${root.dataset.itemPage}${entry.item.id}`, target: "_blank", rel: "noopener" },
-      `item ${entry.item.id}`);
-    itemInfo.replaceChildren(link, el("span", { class: "key" }, ` ${entry.item.key}`));
+    const href = `${root.dataset.itemPage}${encodeURIComponent(entry.item.key)}`;
+    itemInfo.replaceChildren(el("a", { href, target: "_blank", rel: "noopener", class: "key" }, `item ${entry.item.key}`));
     root.dataset.itemId = String(entry.item.id);
   }
 
@@ -180,13 +179,13 @@
   }
 
   // Send a write after the item's earlier writes (an undo never overtakes its label).
-  function write(itemId, label, note) {
+  function write(itemId, key, label, note) {
     pending += 1;
     showProgress();
     const before = chains.get(itemId) || Promise.resolve();
     const result = before.catch(() => null).then(() => post(itemId, label, note));
     const settled = result.catch((error) => {
-      fail(`Item ${itemId}: the label was not saved (${error.message}).`);
+      fail(`Item ${key}: the label was not saved (${error.message}).`);
       throw error;
     }).finally(() => {
       pending -= 1;
@@ -213,7 +212,7 @@
     const entry = current;
     const label = classes[picked];
     const previous = entry.previous;
-    write(entry.item.id, label, null).then(() => null, () => {
+    write(entry.item.id, entry.item.key, label, null).then(() => null, () => {
       if (previous === null) labeled -= 1;
       session -= 1;
       showProgress();
@@ -221,7 +220,7 @@
     if (previous === null) labeled += 1;
     session += 1;
     done.push({ entry, label, previous });
-    status.textContent = `Labeled item ${entry.item.id} as ${label}. U undoes it.`;
+    status.textContent = `Labeled item ${entry.item.key} as ${label}. U undoes it.`;
     const fromPick = pickTime;
     pickTime = null;
     advance(when, fromPick);
@@ -230,7 +229,7 @@
 
   function skip(when) {
     if (!current) return;
-    status.textContent = `Skipped item ${current.item.id}; it stays in the queue for later.`;
+    status.textContent = `Skipped item ${current.item.key}; it stays in the queue for later.`;
     pickTime = null;
     advance(when, null);
   }
@@ -243,14 +242,14 @@
     }
     if (current) waiting.unshift(current);
     const { entry, label, previous } = last;
-    write(entry.item.id, previous, "undo in the labeling queue").then(() => null, () => null);
+    write(entry.item.id, entry.item.key, previous, "undo in the labeling queue").then(() => null, () => null);
     if (previous === null) labeled -= 1;
     session -= 1;
     entry.previous = previous;
     show(entry, classes.indexOf(label));
     status.textContent = previous === null
-      ? `Undone: item ${entry.item.id} has no label in ${layer} again (the history keeps both).`
-      : `Undone: item ${entry.item.id} is ${previous} again.`;
+      ? `Undone: item ${entry.item.key} has no label in ${layer} again (the history keeps both).`
+      : `Undone: item ${entry.item.key} is ${previous} again.`;
     showProgress();
   }
 

@@ -25,7 +25,7 @@ from assay.store import reads
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
-from assay.web.urls import media_url, q
+from assay.web.urls import item_page_url, media_url, q
 from assay.web.views.agreement import cell_filter
 
 RUN_FIELDS = (
@@ -170,7 +170,7 @@ def _item_links(dataset: Dataset, ids: list[int]) -> dict[int, dict[str, Any]]:
             "media_url": media_url(dataset.name, row["id"]) if image else None,
             "thumb_url": media_url(dataset.name, row["id"]) + "?thumb=true" if image else None,
             "text": _snippet(row.get("text")),
-            "item_url": f"/datasets/{q(dataset.name)}/items/{row['id']}",
+            "item_url": item_page_url(dataset.name, row["id"], row["external_key"]),
         }
     return out
 
