@@ -413,6 +413,12 @@
       const apply = document.getElementById("map-label-apply");
       const items = selectedIds();
       if (!items.length) return;
+      if (!layer || !label) { // nothing is chosen for the user: a label never lands by default
+        const missing = [!label && "class", !layer && "layer"].filter(Boolean).join(" and the ");
+        selectionStatus.className = "error";
+        selectionStatus.textContent = `Choose the ${missing} to label the selection with; nothing was written.`;
+        return;
+      }
       apply.disabled = true;
       selectionStatus.className = "";
       selectionStatus.textContent = `Labeling ${assay.formatNumber(items.length)} items…`;
