@@ -455,10 +455,29 @@
     canvas.classList.toggle("lasso", on);
   }
 
+  // The points carry ids; people see keys: a hovered item's key is asked for once.
+  const keys = new Map(); // item id -> key (null while asked)
+  function keyOf(i, x, y) {
+    const id = Number(ids[i]);
+    if (!keys.has(id)) {
+      keys.set(id, null);
+      assay.api(`${root.dataset.itemApi}${id}`)
+        .then((out) => { keys.set(id, out.item.key); if (hovered === i) showTip(i, x, y); })
+        .catch(() => keys.delete(id));
+    }
+    return keys.get(id);
+  }
+
+  async function openItem(id) {
+    let key = keys.get(id);
+    if (!key) key = (await assay.api(`${root.dataset.itemApi}${id}`)).item.key;
+    window.location.href = `${root.dataset.itemUrl}${encodeURIComponent(key)}`;
+  }
+
   function showTip(i, x, y) {
     if (i < 0) { tip.hidden = true; return; }
     const name = codes[i] === NONE ? "—" : legend[codes[i]];
-    tip.textContent = `item ${ids[i]} · ${bySelect.value}: ${name ?? "—"}`;
+    tip.textContent = `item ${keyOf(i, x, y) ?? "…"} · ${bySelect.value}: ${name ?? "—"}`;
     tip.hidden = false;
     tip.style.left = `${Math.min(x + 12, cssW - tip.offsetWidth - 4)}px`;
     tip.style.top = `${Math.max(4, y - 28)}px`;
@@ -509,7 +528,7 @@
     }
     if (!done.moved) {
       const i = nearest(x, y);
-      if (i >= 0) window.location.href = `${root.dataset.itemUrl}${ids[i]}`;
+      if (i >= 0) openItem(Number(ids[i]));
     }
   });
 
