@@ -93,7 +93,7 @@ def test_queue_skip_and_undo_keep_the_history(page: Any, live: dict[str, Any]) -
     page.keyboard.press("Enter")
     third = _wait_new_item(page, second)
     _wait_saved(page)
-    assert _ids_in_layer(live, "demo")[int(second)] == "4"
+    assert _ids_in_layer(live, "demo")[int(second)] == "5"  # key 5 picks class "5"
     page.keyboard.press("u")  # the labeled item comes back, its label cleared by a new row
     assert _wait_new_item(page, third) == second
     _wait_saved(page)
@@ -101,7 +101,7 @@ def test_queue_skip_and_undo_keep_the_history(page: Any, live: dict[str, Any]) -
     assert int(first) not in _ids_in_layer(live, "demo")  # skipped: nothing written
     history = live["project"].dataset("digits").history(int(second), "demo")
     assert [(h["label"], h["note"]) for h in history] == [
-        ("4", None),
+        ("5", None),
         (None, "undo in the labeling queue"),
     ]
     assert "Undone" in page.text_content("#queue-status")
