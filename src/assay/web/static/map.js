@@ -528,7 +528,7 @@
     }
     if (!done.moved) {
       const i = nearest(x, y);
-      if (i >= 0) openItem(Number(ids[i]));
+      if (i >= 0) openItem(Number(ids[i])).catch((error) => { selectionStatus.textContent = `Could not open the item: ${error.message}`; });
     }
   });
 
