@@ -26,6 +26,7 @@ from _common import WORK, machine
 from assay import users
 from assay.errors import Conflict
 from assay.web import create_app
+from assay.web.urls import item_page_url
 from bench_inventory import prepare
 
 N = 1_000_000
@@ -86,6 +87,7 @@ def main() -> None:
     csrf = login.json()["csrf_token"]
     rows, _ = dataset.items(limit=1, after=DEEP)
     item = rows[0]["id"]
+    item_page = item_page_url("table", item, rows[0]["external_key"])
     api = "/api/v1/datasets/table"
     labels = itertools.cycle(["a", "b", "c", "d", "e"])
     items = itertools.count(DEEP)
@@ -126,7 +128,7 @@ def main() -> None:
         ),
         ("statistics API (the inventory, cached)", ok(client, "GET", f"{api}/statistics")),
         ("item API", ok(client, "GET", f"{api}/items/{item}")),
-        ("item page (HTML, with history)", ok(client, "GET", f"/datasets/table/items/{item}")),
+        ("item page (HTML, with history)", ok(client, "GET", item_page)),
         ("label write (API)", write),
     ]
     print(f"Machine: {machine()}\n")

@@ -123,9 +123,12 @@ def measure(
         page.wait_for_selector("#queue[data-item-id]:not([data-item-id=''])")
         first_item_s = time.perf_counter() - start
         current = page.get_attribute("#queue", "data-item-id")
-        n_classes = page.locator("#queue-classes button[data-key]").count()
+        keys = [
+            str(b.get_attribute("data-key"))
+            for b in page.locator("#queue-classes button[data-key]").all()
+        ]
         for n in range(WARMUP + presses):
-            page.keyboard.press(str((n % n_classes + 1) % 10))
+            page.keyboard.press(keys[n % len(keys)])
             page.keyboard.press("Enter")
             page.wait_for_selector(f"#queue:not([data-item-id='{current}'])")
             current = page.get_attribute("#queue", "data-item-id")

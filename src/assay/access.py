@@ -2,8 +2,11 @@
 mode is on) answers every access question, for the web app, the jobs and the library alike.
 
 Roles: admins and reviewers see every layer and label in any unfrozen one; annotators label
-only in the layers they own. Only admins name a model by import path: building it imports that
-module in the job worker (``sklearn.svm.SVC``, but just as well any module on the server).
+only in the layers they own. Model layers (``layers.kind == "model"``) hold a model's
+predictions: they are read-only to people, whatever their role (the jobs that predict write
+them through the library, without a viewer). Only admins name a model by import path:
+building it imports that module in the job worker (``sklearn.svm.SVC``, but just as well any
+module on the server).
 
 Blind mode (``assay serve --blind``) keeps annotators from learning how others labeled:
 
@@ -95,7 +98,9 @@ class Viewer:
 
     def may_write(self, layer: Any) -> bool:
         """Whether the role lets the viewer label in ``layer``, frozen or not (a frozen layer
-        refuses every write on its own)."""
+        refuses every write on its own); never a model layer (a model's predictions)."""
+        if layer.kind == "model":
+            return False
         return self.role in EDITORS or (self.role == "annotator" and self.owns(layer))
 
     def can_write(self, layer: Any) -> bool:
@@ -104,7 +109,13 @@ class Viewer:
 
     def check_write(self, layer: Any) -> None:
         """PermissionDenied unless the viewer's role may write to ``layer``; a frozen layer
-        passes (the write itself refuses it, for everyone, with a Conflict)."""
+        passes (the write itself refuses it, for everyone, with a Conflict). Model layers are
+        read-only to everyone: a person's label goes into a human or the reviewed layer."""
+        if layer.kind == "model":
+            raise PermissionDenied(
+                f"Layer {layer.name!r} holds a model's predictions and is read-only to people; "
+                "write your label into a human layer (or the reviewed layer) instead."
+            )
         if not layer.frozen and not self.may_write(layer):
             raise PermissionDenied(
                 f"Your role ({self.role}) may not write to layer {layer.name!r}: annotators "

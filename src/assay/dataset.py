@@ -11,15 +11,23 @@ their sub-API classes are imported when first used, so ``import assay`` loads no
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from assay.errors import InvalidParameter
 from assay.handle import ItemRef, ProjectHandle
+from assay.labels.hotkeys import class_keys
 from assay.labels.kinds import DEFAULT_KIND
-from assay.labels.layers import copy_layer, create_layer, freeze_layer, layer_info, rename_layer
+from assay.labels.layers import (
+    copy_layer,
+    create_layer,
+    freeze_layer,
+    layer_info,
+    rename_layer,
+    set_hotkeys,
+)
 from assay.labels.load import default_layers, load_matrix
 from assay.labels.matrix import LabelMatrix
 from assay.labels.reference import layer_agreement
@@ -43,6 +51,7 @@ from assay.store.engine import Store
 from assay.store.selections import create_selection
 
 if TYPE_CHECKING:
+    from assay.access import Viewer
     from assay.active.api import Suggestions
     from assay.labels.agreement import AgreementReport
     from assay.labels.combine import ConsensusSpec
@@ -271,11 +280,14 @@ class Dataset:
         probs: Sequence[float] | None = None,
         confidence: float | None = None,
         idempotency_key: str | None = None,
+        viewer: Viewer | None = None,
     ) -> dict[str, Any]:
         """Label (or, with ``label=None``, unlabel) one item in ``layer``; returns the new label.
 
         The previous label stays in the history; nothing is overwritten. ``idempotency_key``
-        makes a retried request write once.
+        makes a retried request write once. ``viewer``: the person writing (the CLI and the
+        web pass theirs), whose access rules the layer must pass (a model layer refuses
+        people); programs and jobs that write predictions leave it out.
         """
         with self.store.write() as conn:
             item_id = resolve_item(conn, self.id, item)
@@ -286,6 +298,7 @@ class Dataset:
                 [LabelWrite(item_id, label, note, probs, confidence)],
                 author=author or default_author(),
                 idempotency_key=idempotency_key,
+                check=_check_of(viewer),
             )
         return {"item_id": item_id, "layer": layer, "label": label, **result.__dict__}
 
@@ -297,10 +310,12 @@ class Dataset:
         author: str | None = None,
         note: str | None = None,
         skip_unchanged: bool = False,
+        viewer: Viewer | None = None,
     ) -> WriteResult:
         """Label many items in one transaction: all land, or (on any bad one) none do.
 
-        ``labels`` holds (item id or key, class) pairs or ``LabelWrite`` records.
+        ``labels`` holds (item id or key, class) pairs or ``LabelWrite`` records; ``viewer``
+        as in :meth:`set_label`.
         """
         pairs = list(labels)
         with self.store.write() as conn:
@@ -319,6 +334,7 @@ class Dataset:
                 writes,
                 author=author or default_author(),
                 skip_unchanged=skip_unchanged,
+                check=_check_of(viewer),
             )
 
     def label_where(
@@ -329,8 +345,10 @@ class Dataset:
         layer: str,
         author: str | None = None,
         note: str | None = None,
+        viewer: Viewer | None = None,
     ) -> WriteResult:
-        """Label every item the filter selects (bulk labeling by filter), in one transaction."""
+        """Label every item the filter selects (bulk labeling by filter), in one transaction;
+        ``viewer`` as in :meth:`set_label`."""
         with self.store.write() as conn:
             where = filters.compile_filter(conn, self.id, filter)
             query = sa.select(t.items.c.id).where(t.items.c.dataset_id == self.id)
@@ -343,6 +361,7 @@ class Dataset:
                 layer,
                 [LabelWrite(i, label, note) for i in ids],
                 author=author or default_author(),
+                check=_check_of(viewer),
             )
 
     def history(self, item: ItemRef, layer: str | None = None) -> list[dict[str, Any]]:
@@ -389,6 +408,20 @@ class Dataset:
         """Make a layer read-only (``frozen=False`` makes it writable again)."""
         with self.store.write() as conn:
             return freeze_layer(conn, self.id, name, frozen)
+
+    def set_layer_keys(self, name: str, keys: Mapping[str, str]) -> dict[str, Any]:
+        """Set the keys that pick classes when labeling in a layer, {class: key}, replacing
+        those set before (empty: back to the default rule of :mod:`assay.labels.hotkeys`)."""
+        with self.store.write() as conn:
+            return set_hotkeys(conn, self.id, name, keys)
+
+    def class_keys(self, layer: str | None = None) -> list[tuple[str | None, str]]:
+        """(key or None, class) for each class when labeling in ``layer`` (its own keys, else
+        the default rule: :func:`assay.labels.hotkeys.class_keys`)."""
+        with self.store.read() as conn:
+            classes = [c.name for c in queries.list_classes(conn, self.id)]
+            custom = queries.get_layer(conn, self.id, layer).hotkeys if layer else None
+        return class_keys(classes, custom)
 
     # ----------------------------------------------------------------------------------------
     # Agreement and consensus
@@ -571,3 +604,8 @@ def item_order(conn: sa.Connection, dataset_id: int, sort: str, model: str | Non
             "kept them): search again (`assay issues --scan`) to sort by loss."
         )
     return order
+
+
+def _check_of(viewer: Viewer | None) -> Callable[[Any], None] | None:
+    """The check a person's write makes on the layer it goes to (none for programs)."""
+    return None if viewer is None else viewer.check_write

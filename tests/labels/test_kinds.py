@@ -31,7 +31,7 @@ from assay.labels.kinds.classification import Classification
 from assay.labels.writes import LabelWrite, current_labels_of
 from assay.store import queries
 from assay.store.engine import Store
-from assay.store.migrate import alembic_config, current_revision
+from assay.store.migrate import HEAD, alembic_config, current_revision
 from labelkit import make_dataset
 
 
@@ -348,7 +348,7 @@ def test_the_migration_makes_existing_layers_classification(store_url: str) -> N
     with store.write() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
-    assert current_revision(store) == "0008"
+    assert current_revision(store) == HEAD
     with store.read() as conn:
         assert conn.execute(sa.text("SELECT value_kind FROM layers")).scalar() == "classification"
     with store.write() as conn:

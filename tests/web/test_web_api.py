@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from PIL import Image
-from web_helpers import item_ids, login
+from web_helpers import item_ids, item_page, login
 
 from assay.project import Project
 from assay.store import schema as t
@@ -272,7 +272,7 @@ def test_blind_mode_hides_other_layers_from_annotators(web_project: Project) -> 
         assert [la["layer"] for la in detail["labels"]] == ["ann"]
         history = c.get(f"/api/v1/datasets/digits/items/{item}/history").json()["history"]
         assert history == []
-        page_html = c.get(f"/datasets/digits/items/{item}").text
+        page_html = c.get(item_page(web_project, "digits", item)).text
         assert "ground_truth" not in page_html
         # A typo's hint names only the layers the annotator may see.
         typo = {"layer": "ground_trut", "label": "1"}

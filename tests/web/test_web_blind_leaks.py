@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import add_second_annotator, item_ids, login, wait_job
+from web_helpers import add_second_annotator, item_ids, item_page, login, wait_job
 
 from assay import jobs
 from assay.project import Project
@@ -44,7 +44,7 @@ def blind(web_project: Project) -> Iterator[TestClient]:
 # -- 4a. every filter that reads a layer is checked --------------------------------------------
 
 
-def _probes(item: int, filter: str) -> list[tuple[str, str, dict[str, Any]]]:
+def _probes(item: int, page: str, filter: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, request arguments) of every route that takes a filter an annotator
     may send: items, statistics, the item page and its API, the queue, bulk labels, a
     suggest job and the item page's "label and go to the next" form."""
@@ -53,7 +53,7 @@ def _probes(item: int, filter: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", f"{API}/items", {"params": {"filter": filter, "layer": "ann"}}),
         ("GET", f"{API}/statistics", query),
         ("GET", f"{API}/items/{item}", query),
-        ("GET", f"/datasets/digits/items/{item}", query),
+        ("GET", page, query),
         ("GET", "/datasets/digits/items", {"params": {"filter": filter, "layer": "ann"}}),
         ("GET", f"{API}/queue", {"params": {"filter": filter, "layer": "ann"}}),
         ("POST", f"{API}/labels", {"json": {"layer": "ann", "label": "1", "filter": filter}}),
@@ -69,7 +69,8 @@ def test_confidence_filters_on_hidden_layers_are_refused_everywhere(
     blind: TestClient, web_project: Project
 ) -> None:
     item, other = item_ids(web_project, "digits")[:2]
-    for method, path, kwargs in _probes(item, HIDDEN):
+    page = item_page(web_project, "digits", item)
+    for method, path, kwargs in _probes(item, page, HIDDEN):
         response = blind.request(method, path, **kwargs)
         assert response.status_code == 403, (path, response.text)
         assert "filter on the confidence of layer" in response.text, path
@@ -77,7 +78,7 @@ def test_confidence_filters_on_hidden_layers_are_refused_everywhere(
     # (issue 16): give the annotator's layer one.
     ds = web_project.dataset("digits")
     ds.set_label(other, "1", layer="ann", confidence=0.5, author="annotator")
-    for method, path, kwargs in _probes(item, OWN)[:6]:  # reads only: the writes would run
+    for method, path, kwargs in _probes(item, page, OWN)[:6]:  # reads only: the writes would run
         assert blind.request(method, path, **kwargs).status_code == 200, path
     form = {"layer": "ann", "label": "1", "filter": HIDDEN, "go": "next"}
     refused = blind.post(f"/datasets/digits/items/{item}/labels", data=form)
@@ -168,7 +169,7 @@ def test_models_trained_on_hidden_layers_are_hidden_from_blind_annotators(
     assert blind.get(f"{API}/items", params={"filter": "confidence[cv]<2"}).status_code == 403
     insights = blind.get(f"{API}/items/{ids[0]}/insights").json()
     assert [p["layer"] for p in insights["predictions"]] == ["mine"]
-    page = blind.get(f"/datasets/digits/items/{ids[0]}")
+    page = blind.get(item_page(web_project, "digits", ids[0]))
     assert page.status_code == 200 and "cv" not in {la["name"] for la in _layers(blind)}
     predictions = blind.get("/datasets/digits/predictions", params={"run": "cv"})
     assert predictions.status_code == 403

@@ -45,7 +45,7 @@ def test_suggest_from_the_page_then_label_the_suggestions_first(
     page.keyboard.press("Enter")
     page.wait_for_selector(f"#queue[data-item-id='{ranked[1]}']")
     page.wait_for_selector("#queue[data-pending='0']")
-    assert ds.history(ranked[0], "jobs-demo")[-1]["label"] == "2"
+    assert ds.history(ranked[0], "jobs-demo")[-1]["label"] == "3"  # key 3 picks class "3"
 
 
 def test_start_a_cross_validation_and_follow_its_progress(page: Any, live: dict[str, Any]) -> None:

@@ -107,6 +107,9 @@ def test_lasso_label_and_open_in_grid(page: Any, live: dict[str, Any], demo_map:
     assert 0 < n < 1797
     assert page.text_content("#map-selected") == f"{n:,} items selected"
     shot(page, "map")
+    page.click("#map-label-apply")  # nothing is preselected: it says what to choose
+    page.wait_for_selector("#map-selection-status.error")
+    assert "Choose the class and the layer" in page.text_content("#map-selection-status")
     page.select_option("#map-label-class", "3")
     page.select_option("#map-label-layer", LASSO_LAYER)
     page.click("#map-label-apply")

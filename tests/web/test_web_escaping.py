@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from web_helpers import XSS, XSS_CLASS, item_ids, login
+from web_helpers import XSS, XSS_CLASS, item_ids, item_page, login
 
 from assay.project import Project
 
@@ -37,8 +37,8 @@ def _pages(web_project: Project) -> list[str]:
         "/datasets/texts/items",
         f"/datasets/texts/items?layer={layer}",
         f"/datasets/texts/items?label={quote(XSS_CLASS, safe='')}&layer={layer}",
-        f"/datasets/texts/items/{text_item}",
-        f"/datasets/texts/items/{text_item}?filter={quote(XSS, safe='')}",  # reflected
+        item_page(web_project, "texts", text_item),
+        item_page(web_project, "texts", text_item) + f"?filter={quote(XSS, safe='')}",  # reflected
         f"/datasets/{named}",
         f"/datasets/{named}/items",
         f"/datasets/{quote('<script>x', safe='')}",  # the 404 page echoes the name
@@ -58,7 +58,7 @@ def test_stored_html_is_escaped_on_every_page(signed_in: TestClient, web_project
 
 def test_the_item_page_shows_the_html_as_text(signed_in: TestClient, web_project: Project) -> None:
     text_item = item_ids(web_project, "texts")[0]
-    page = signed_in.get(f"/datasets/texts/items/{text_item}").text
+    page = signed_in.get(item_page(web_project, "texts", text_item)).text
     assert str(escape(XSS)) in page  # the text, the layer name and the note
     assert page.count(str(escape(XSS))) >= 3
     assert str(escape(XSS_CLASS)) in page  # the label (a class name)

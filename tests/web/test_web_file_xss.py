@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from web_helpers import PASSWORD, item_ids, login
+from web_helpers import PASSWORD, item_ids, item_page, login
 
 import assay
 from assay import jobs, users
@@ -92,7 +92,7 @@ def pages(project: Project) -> list[str]:
         base = f"/datasets/{name}"
         out += [base, f"{base}/items", f"{base}/review?state=any", f"{base}/jobs",
                 f"{base}/label?{urlencode({'layer': 'ground_truth'})}"]  # fmt: skip
-        out += [f"{base}/items/{i}" for i in item_ids(project, name)]
+        out += [item_page(project, name, i) for i in item_ids(project, name)]
     out += ["/datasets/pics/predictions?run=run-1", "/"]
     return out
 
@@ -130,7 +130,7 @@ def test_pages_show_file_names_and_metadata_escaped(
     grid = signed_in.get("/datasets/pics/items").text
     assert "&lt;img src=x onerror=window.__xss=3&gt;" in grid
     item = item_ids(web_project, "meta")[0]
-    detail = signed_in.get(f"/datasets/meta/items/{item}").text
+    detail = signed_in.get(item_page(web_project, "meta", item)).text
     assert "&lt;script&gt;window.__xss=7&lt;/script&gt;" in detail
     predictions = signed_in.get("/datasets/pics/predictions?run=run-1").text
     assert "&lt;svg onload=window.__xss=4&gt;" in predictions

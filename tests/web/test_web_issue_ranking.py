@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import XSS, login
+from web_helpers import XSS, item_page, login
 
 from assay.project import Project
 from assay.web import create_app
@@ -64,7 +64,7 @@ def test_the_api_ranks_every_labeled_item_flagged_first(
     assert flags == [True] * search.n_issues + [False] * (30 - search.n_issues)
     assert [r["rank"] for r in rows] == list(range(1, 31))
     for r in rows:
-        assert r["item_url"] == f"/datasets/digits/items/{r['item_id']}"
+        assert r["item_url"] == item_page(web_project, "digits", r["item_id"])
     flagged = api_pages(client, limit=4)  # the default: only the flagged items
     assert [r["item_id"] for r in flagged] == ids[: search.n_issues]
     assert client.get(ISSUES).json()["all"] is False
@@ -75,10 +75,10 @@ def _card(text: str) -> str:
     return text.split('id="issues-card"', 1)[1].split("</section>", 1)[0]
 
 
-def _page_items(card: str) -> list[tuple[int, bool]]:
-    """(item id, marked flagged) of each item the card lists."""
-    found = re.findall(r'<li( class="flagged")?><a href="/datasets/digits/items/(\d+)"', card)
-    return [(int(item), bool(flag)) for flag, item in found]
+def _page_items(card: str) -> list[tuple[str, bool]]:
+    """(item page URL, marked flagged) of each item the card lists."""
+    found = re.findall(r'<li( class="flagged")?><a href="(/datasets/digits/item/[^"]+)"', card)
+    return [(html.unescape(url), bool(flag)) for flag, url in found]
 
 
 def _link(card: str, link_id: str) -> str | None:
@@ -86,9 +86,9 @@ def _link(card: str, link_id: str) -> str | None:
     return html.unescape(match.group(1)) if match else None
 
 
-def _walk(client: TestClient, url: str) -> tuple[list[tuple[int, bool]], list[str]]:
+def _walk(client: TestClient, url: str) -> tuple[list[tuple[str, bool]], list[str]]:
     """Follow the card's "Next page" links from ``url``: its items, and each page's card."""
-    items: list[tuple[int, bool]] = []
+    items: list[tuple[str, bool]] = []
     cards: list[str] = []
     while True:
         response = client.get(url)
@@ -105,7 +105,7 @@ def _walk(client: TestClient, url: str) -> tuple[list[tuple[int, bool]], list[st
 
 def test_the_page_pages_through_the_whole_ranking(client: TestClient, search: Any) -> None:
     signed(client, "reviewer")
-    api = [r["item_id"] for r in api_pages(client, all="true", limit=100)]
+    api = [r["item_url"] for r in api_pages(client, all="true", limit=100)]
     items, cards = _walk(client, f"{PAGE}?run=cv&issues_all=1")
     assert [i for i, _ in items] == api  # every labeled item once, in the API's order
     assert [flag for _, flag in items] == [True] * search.n_issues + [False] * (

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sklearn.neighbors import NearestNeighbors
-from web_helpers import XSS_CLASS, item_ids, login
+from web_helpers import XSS_CLASS, item_ids, item_page, login
 
 from assay.maps import compute_map, read_points
 from assay.models.conformal import split_conformal_sets
@@ -62,7 +62,7 @@ def test_predictions_conformal_set_and_feature_neighbours(
         want = [int(features.item_ids[j]) for j in near[0] if features.item_ids[j] != item][:8]
         assert [n["id"] for n in got["neighbours"]["items"]] == want
         assert got["neighbours"]["source"] == "pixels feature vectors"
-    page = client.get(f"/datasets/digits/items/{ids[0]}")
+    page = client.get(item_page(web_project, "digits", ids[0]))
     assert 'id="item-conformal"' in page.text and page.text.count('class="tile"') == 8
 
 
@@ -111,7 +111,7 @@ def test_html_class_names_are_escaped_on_the_item_page(
     login(client, "admin")
     texts = web_project.dataset("texts")
     first = item_ids(web_project, "texts")[0]
-    page = client.get(f"/datasets/texts/items/{first}")
+    page = client.get(item_page(web_project, "texts", first))
     assert page.status_code == 200
     assert XSS_CLASS not in page.text
     assert texts.classes()  # the XSS class is a class of this dataset

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import PASSWORD, login
+from web_helpers import PASSWORD, item_page, login
 
 import assay
 from assay import users
@@ -75,7 +75,10 @@ def test_the_api_behind_the_pages_on_mnist(as_admin: TestClient, mnist: Any) -> 
     assert detail["classes"] == [str(i) for i in range(10)]
     stats = as_admin.get("/api/v1/datasets/mnist/statistics").json()
     assert stats["n_items"] == 10_000
-    assert as_admin.get(f"/datasets/mnist/items/{first}").status_code == 200
+    old = as_admin.get(f"/datasets/mnist/items/{first}")  # the numeric address redirects
+    assert old.status_code == 307
+    assert old.headers["location"] == item_page(mnist, "mnist", first)  # by the item's key
+    assert as_admin.get(old.headers["location"]).status_code == 200
     media = as_admin.get(f"/api/v1/datasets/mnist/items/{first}/media")
     assert media.status_code == 200 and media.headers["content-type"] == "image/png"
 

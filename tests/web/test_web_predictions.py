@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import XSS, XSS_CLASS, item_ids, login
+from web_helpers import XSS, XSS_CLASS, item_ids, item_page, login
 
 import assay
 from assay import users
@@ -93,7 +93,7 @@ def test_evaluation_is_consistent_and_cells_open_their_items(
     assert [e["loss"] for e in errors] == sorted((e["loss"] for e in errors), reverse=True)
     for e in errors:
         assert e["label"] != e["predicted"]
-        assert e["item_url"] == f"/datasets/digits/items/{e['item_id']}"
+        assert e["item_url"] == item_page(web_project, "digits", e["item_id"])
         assert e["media_url"] == f"{API}/items/{e['item_id']}/media"
         assert client.get(e["thumb_url"]).status_code == 200
     # Calibration and conformal sets, per class included.
@@ -237,7 +237,7 @@ def test_issues_empty_then_ranked_and_paged(
         assert r["given"] in ("0", "1", "2") and r["suggested"] in ("0", "1", "2")
         assert r["given"] != r["suggested"] and r["is_issue"] is True
         assert r["media_url"] == f"{API}/items/{r['item_id']}/media"
-        assert r["item_url"] == f"/datasets/digits/items/{r['item_id']}"
+        assert r["item_url"] == item_page(web_project, "digits", r["item_id"])
     # Keyset pages of 2 give the same rows, in order, without repeats.
     paged: list[int] = []
     after = None
@@ -283,7 +283,7 @@ def test_page_renders_the_evaluation(
     svg = html.split('id="reliability"', 1)[1].split("</svg>", 1)[0]
     assert 'class="diagonal"' in svg and svg.count('class="bar"') == len(ev["calibration"]["curve"])
     assert f"{ev['accuracy'] * 100:.1f} %" in html
-    assert html.count('href="/datasets/digits/items/') >= len(ev["errors"])
+    assert html.count('href="/datasets/digits/item/') >= len(ev["errors"])
     issues = html.split('id="issues-card"', 1)[1]
     assert 'id="issues"' in issues and "/media?thumb=true" in issues
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import add_second_annotator, login, without_tokens
+from web_helpers import add_second_annotator, item_page, login, without_tokens
 
 from assay.project import Project
 from assay.web import create_app
@@ -333,7 +333,7 @@ def test_review_page_lists_cases_with_evidence_and_actions(
 def test_flag_from_the_item_page(client: TestClient, web_project: Project) -> None:
     csrf = login(client, "annotator")
     item = web_project.dataset("digits").items(limit=1)[0][0]["id"]
-    assert 'id="flag-form"' in client.get(f"/datasets/digits/items/{item}").text
+    assert 'id="flag-form"' in client.get(item_page(web_project, "digits", item)).text
     sent = client.post(
         f"/datasets/digits/items/{item}/flag",
         data={"comment": "the top stroke is missing", "label": "2", "csrf_token": csrf},

@@ -39,6 +39,7 @@ PATH_VALUES = {
     "token_id": "1",
     "username": "annotator",
     "run": "some-run",
+    "key": "0",  # an item key of digits (its first item)
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 ANNOTATOR_MAY = {p for p, roles in PERMISSIONS.items() if "annotator" in roles}

@@ -82,3 +82,11 @@ def without_tokens(html: str) -> str:
     """The page without its random CSRF tokens, which may contain any short string (a test
     that a layer name such as "b1" is absent must not fail on a token that holds it)."""
     return _TOKENS.sub(lambda m: (m[1] or m[3]) + (m[2] or m[4]), html)
+
+
+def item_page(project: Project, dataset: str, item_id: int) -> str:
+    """The address of an item's page (by its key)."""
+    from assay.web.urls import item_page_url
+
+    key = project.dataset(dataset).item(item_id)["external_key"]
+    return item_page_url(dataset, item_id, key)

@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
+from assay.access import Viewer
 from assay.cli.app import app, handle_errors, open_project
 from assay.cli.render import console, fmt, print_json
 from assay.errors import InvalidParameter
@@ -82,7 +83,9 @@ def label_set(
     Example: assay label set img-0042 cat --layer alice --note "ears visible"
     """
     ds = dataset_of(dataset)
-    result = ds.set_label(item_ref(item), label, layer=layer, author=author, note=note)
+    result = ds.set_label(
+        item_ref(item), label, layer=layer, author=author, note=note, viewer=Viewer.local()
+    )
     console.print(f"Item {result['item_id']} is now {label!r} in layer {layer!r}.")
 
 
@@ -97,7 +100,9 @@ def label_clear(
 ) -> None:
     """Remove an item's label from a layer (recorded in the history, like any change)."""
     ds = dataset_of(dataset)
-    result = ds.set_label(item_ref(item), None, layer=layer, author=author, note=note)
+    result = ds.set_label(
+        item_ref(item), None, layer=layer, author=author, note=note, viewer=Viewer.local()
+    )
     console.print(f"Item {result['item_id']} has no label in layer {layer!r} now.")
 
 
@@ -143,11 +148,13 @@ def label_bulk(
         for r in rows:
             item_id = ids[r.item] if isinstance(r.item, str) else r.item
             writes.append(LabelWrite(item_id, r.label, r.note or note))
-        result = ds.set_labels(writes, layer=layer, author=author)
+        result = ds.set_labels(writes, layer=layer, author=author, viewer=Viewer.local())
     else:
         if label is None:
             raise InvalidParameter("--filter needs --class: the class to give those items.")
-        result = ds.label_where(filter, label, layer=layer, author=author, note=note)
+        result = ds.label_where(
+            filter, label, layer=layer, author=author, note=note, viewer=Viewer.local()
+        )
     console.print(f"Wrote {fmt(result.n_written)} labels to layer {layer!r}.")
 
 
@@ -275,6 +282,54 @@ def layer_unfreeze(
     """Make a frozen layer writable again."""
     dataset_of(dataset).freeze_layer(name, False)
     console.print(f"Layer {name!r} is writable.")
+
+
+def key_pairs(pairs: list[str]) -> dict[str, str]:
+    """``CLASS=KEY`` arguments as {class: key} (the last ``=`` splits; ``cat==`` gives ``=``)."""
+    keys: dict[str, str] = {}
+    for text in pairs:
+        name, sep, key = text.rpartition("=")
+        if name.endswith("=") and not key:
+            name, key = name[:-1], "="
+        if not sep or not name:
+            raise InvalidParameter(
+                f"Give each key as CLASS=KEY (as in 9=9 or cat=c), not {text!r}."
+            )
+        keys[name] = key
+    return keys
+
+
+@layer_app.command("keys")
+@handle_errors
+def layer_keys(
+    name: Annotated[str, typer.Argument(help="The layer.")],
+    pairs: Annotated[
+        list[str] | None, typer.Argument(help="CLASS=KEY pairs, replacing the keys set before.")
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Forget the keys set: back to the default rule.")
+    ] = False,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set the keys that pick each class when labeling in a layer.
+
+    By default a class named by a single key ("0"-"9", "a") is picked by it, the others by
+    1-9, 0, a-z in order; keys set here come first. Example: assay layer keys alice cat=c dog=d
+    """
+    ds = dataset_of(dataset)
+    if pairs or reset:
+        ds.set_layer_keys(name, {} if reset else key_pairs(pairs or []))
+    else:
+        ds.layer(name)  # LayerNotFound with a hint
+    keys = ds.class_keys(name)
+    if as_json:
+        print_json({"layer": name, "keys": {c: k for k, c in keys}})
+        return
+    table = Table("class", "key", title=f"Keys of layer {name!r}")
+    for key, c in keys:
+        table.add_row(c, key or "(none)")
+    console.print(table)
 
 
 @layer_app.command("export")

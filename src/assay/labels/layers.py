@@ -1,4 +1,4 @@
-"""Annotation layers: create, copy, rename, freeze.
+"""Annotation layers: create, copy, rename, freeze, and the keys that pick their classes.
 
 A layer is a named set of current labels with its own history. Its ``kind`` says where the
 labels come from: ``import`` (labels that came with the data), ``human`` (an annotator's, or
@@ -9,6 +9,7 @@ kind of :mod:`assay.labels.kinds` (``classification`` unless made with another).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, InvalidParameter
+from assay.labels.hotkeys import check_keys
 from assay.labels.kinds import DEFAULT_KIND, get_kind
 from assay.labels.names import layer_name, lookalike_key, reserved_kind
 from assay.labels.writes import lock_layer
@@ -33,6 +35,7 @@ def layer_info(row: Any) -> dict[str, Any]:
         "owner": row.owner,
         "description": row.description,
         "origin": row.origin,
+        "hotkeys": row.hotkeys or {},
         "created_at": row.created_at,
     }
 
@@ -231,4 +234,13 @@ def freeze_layer(conn: Connection, dataset_id: int, name: str, frozen: bool = Tr
     """Make a layer read-only (or writable again); writes to a frozen layer are refused."""
     row = lock_layer(conn, dataset_id, name)
     conn.execute(t.layers.update().where(t.layers.c.id == row.id).values(frozen=frozen))
+    return layer_info(queries.get_layer(conn, dataset_id, name))
+
+
+def set_hotkeys(conn: Connection, dataset_id: int, name: str, keys: Mapping[str, str]) -> dict:
+    """Set the keys that pick classes when labeling in a layer, {class: key} (replacing those
+    set before; empty: back to the rule of :mod:`assay.labels.hotkeys`)."""
+    checked = check_keys([c.name for c in queries.list_classes(conn, dataset_id)], keys)
+    row = lock_layer(conn, dataset_id, name)
+    conn.execute(t.layers.update().where(t.layers.c.id == row.id).values(hotkeys=checked or None))
     return layer_info(queries.get_layer(conn, dataset_id, name))

@@ -179,6 +179,7 @@ def write_labels(
     skip_unchanged: bool = False,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    check: Callable[[Row[Any]], None] | None = None,
 ) -> WriteResult:
     """Append ``writes`` to ``layer`` inside the caller's write transaction.
 
@@ -189,6 +190,8 @@ def write_labels(
     that would repeat the current class and confidence are left out (re-running a consensus
     then adds only what changed). ``idempotency_key`` makes a single write safe to retry: a
     second call with the same key returns the first write's label instead of writing again.
+    ``check``, when given, is called with the locked layer row and raises to refuse the write
+    (a person's writes: :meth:`assay.access.Viewer.check_write`).
     """
     author_clean = _check_text(author, "author", MAX_AUTHOR)
     if not author_clean:
@@ -203,6 +206,8 @@ def write_labels(
         if done is not None:
             return WriteResult(layer, 0, 1, [int(done)])
     layer_row = writable_layer(conn, dataset_id, layer)
+    if check is not None:
+        check(layer_row)
     seen: set[int] = set()
     for w in batch:
         if w.item_id in seen:

@@ -1,6 +1,6 @@
-"""Reads the faces need beyond the ``Dataset`` API: items by id, an item's neighbours within a
-filter, its image, and a dataset's data version. (The current labels of a few items, shown by
-their layers' annotation kind, are :func:`assay.labels.writes.current_labels_of`.)
+"""Reads the faces need beyond the ``Dataset`` API: items by id or key, an item's neighbours
+within a filter, its image, and a dataset's data version. (The current labels of a few items,
+shown by their layers' annotation kind, are :func:`assay.labels.writes.current_labels_of`.)
 
 Each function opens its own read transaction on ``store`` and is scoped to one dataset: an
 item id of another dataset is "not found" (ItemNotFound), never read. What they return about
@@ -62,6 +62,18 @@ def item(store: Store, dataset_id: int, item_id: int) -> dict[str, Any]:
     if row is None:
         raise _not_found(item_id)
     return dict(row._asdict())
+
+
+def item_id_by_key(store: Store, dataset_id: int, key: str) -> int:
+    """The id of the dataset's item with that key; ItemNotFound if there is none."""
+    i = t.items.c
+    with store.read() as conn:
+        found = conn.execute(
+            sa.select(i.id).where(i.dataset_id == dataset_id, i.external_key == key)
+        ).scalar()
+    if found is None:
+        raise ItemNotFound(f"No item with key {key!r} in this dataset.")
+    return int(found)
 
 
 def items_by_ids(store: Store, dataset_id: int, ids: list[int]) -> list[dict[str, Any]]:

@@ -112,6 +112,9 @@ layers = sa.Table(
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     # Where the layer came from: {"copied_from": ...}, {"method": "dawid-skene", ...}.
     sa.Column("origin", sa.JSON, nullable=True),
+    # The keys people set to pick each class when labeling in it, {class: key} (migration
+    # 0009); NULL or missing classes: by name, then in order (assay.labels.hotkeys).
+    sa.Column("hotkeys", sa.JSON, nullable=True),
     sa.UniqueConstraint("dataset_id", "name"),
 )
 

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from assay.quality import format_score
 from assay.web.auth import Principal
 from assay.web.state import app_state
-from assay.web.urls import q
+from assay.web.urls import item_page_url, q
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -45,6 +45,7 @@ def templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
+    env.globals["item_url"] = item_page_url  # item_url(ds.name, it.id, it.key)
     return env
 
 

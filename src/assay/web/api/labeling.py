@@ -111,6 +111,26 @@ def freeze_layer(name: str, body: LayerFreeze, request: Request, who: LayerAdmin
     return labeling.freeze_layer(state, who, dataset, layer=body.layer, frozen=body.frozen)
 
 
+class LayerKeys(BaseModel):
+    """The keys that pick classes when labeling in ``layer``, {class: key}: they replace those
+    set before (empty: back to the default, class names that are one key, then in order)."""
+
+    model_config = ConfigDict(extra="forbid")
+    layer: LayerName
+    keys: dict[Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=4)]] = Field(
+        default_factory=dict, max_length=1000
+    )
+
+
+@router.post("/datasets/{name}/layers/keys")
+def set_layer_keys(name: str, body: LayerKeys, request: Request, who: Labeler) -> dict[str, Any]:
+    """Set the keys that pick each class in a layer (whoever may write to it); the answer lists
+    every class with its key."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    return labeling.set_layer_keys(state, who, dataset, layer=body.layer, keys=body.keys)
+
+
 # -- label writes and the queue --------------------------------------------------------------------
 
 

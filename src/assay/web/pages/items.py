@@ -8,7 +8,7 @@ JSON twin in ``api/``: server-rendered Jinja templates over the same dicts.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -22,7 +22,7 @@ from assay.web.errors import status_of
 from assay.web.params import Id
 from assay.web.rendering import render
 from assay.web.state import app_state
-from assay.web.urls import item_page_url, q
+from assay.web.urls import item_page_url
 from assay.web.views import datasets, items
 from assay.web.views.datasets import open_dataset
 from assay.web.views.item_insights import insights
@@ -172,26 +172,47 @@ def grid(
     return render(request, "items.html", context)
 
 
-@router.get("/datasets/{name}/items/{item_id}")
+@router.get("/datasets/{name}/item/{key:path}")
 def item_page(
-    request: Request, name: str, item_id: Id, who: Reader, filter: TextParam = ""
+    request: Request, name: str, key: str, who: Reader, filter: TextParam = ""
 ) -> Response:
-    """One item large, with every visible layer's current label, the models' predictions,
-    its conformal set, its nearest neighbours and its history."""
+    """One item large, by its key, with every visible layer's current label, the models'
+    predictions, its conformal set, its nearest neighbours and its history. The query string
+    from the grid (its filter, and whatever else it carries) goes on to the previous and next
+    items (links and the arrow keys) and back to the grid."""
     state = app_state(request)
     dataset = open_dataset(state, name)
+    item_id = reads.item_id_by_key(dataset.store, dataset.id, key)
     detail = items.item_detail(state, who, dataset, item_id, filter or None)
     history = items.label_history(state, who, dataset, item_id)["history"]
     history.sort(key=lambda h: (h["created_at"], h["id"]), reverse=True)  # newest first
+    writable = [la["layer"] for la in detail["labels"] if la["can_write"]]
     context = {
         "ds": {"name": dataset.name},
         "d": detail,
         "filter": filter,
+        "query": request.url.query,
         "history": history,
         "insights": insights(state, who, dataset, item_id),
         "open_cases": open_cases_for_item(state, who, dataset, item_id),
+        # Per writable layer, {class: key} (the label form's keys, as the labeling queue's).
+        "class_keys": {
+            layer: {c: k for k, c in dataset.class_keys(layer) if k} for layer in writable
+        },
     }
     return render(request, "item.html", context)
+
+
+@router.get("/datasets/{name}/items/{item_id}")
+def item_page_by_id(request: Request, name: str, item_id: Id, who: Reader) -> Response:
+    """The item page's old address, by numeric id: unambiguous (an id names one item), so it
+    redirects to the page by key (307, not cached: an id may name another item after an
+    import is undone), its query string kept."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    key = reads.item(dataset.store, dataset.id, item_id)["external_key"]
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(item_page_url(dataset.name, item_id, key) + query, 307)
 
 
 CLEAR = "__clear__"
@@ -203,13 +224,23 @@ def item_label_submit(
     name: str,
     item_id: Id,
     who: Labeler,
-    layer: Annotated[str, Form(max_length=200)],
-    label: Annotated[str, Form(max_length=200)],
+    layer: Annotated[str, Form(max_length=200)] = "",
+    label: Annotated[str, Form(max_length=200)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
     filter: Annotated[str, Form(max_length=2000)] = "",
+    query: Annotated[str, Form(max_length=4000)] = "",
     go: Annotated[str, Form(max_length=10)] = "stay",
 ) -> Response:
-    """The item page's label form: write the label, then show this item or the next one."""
+    """The item page's label form: write the label, then show this item or the next one.
+
+    Nothing is preselected: the layer and the class (or "clear") must be chosen, else 422
+    and nothing is written. ``query``: the page's query string, carried on."""
+    if not layer or not label:
+        missing = " and ".join(w for w, v in (("layer", layer), ("class", label)) if not v)
+        raise InvalidParameter(
+            f"Choose the {missing} to write: nothing is chosen for you, so a label never lands "
+            "in a layer or class by default. Nothing was written."
+        )
     state = app_state(request)
     dataset = open_dataset(state, name)
     who.viewer.check_filter(dataset, filter)  # "next" must not probe a hidden layer
@@ -218,5 +249,9 @@ def item_label_submit(
     target = item_id
     if go == "next":
         target = reads.neighbours(dataset.store, dataset.id, item_id, filter or None)[1] or item_id
-    query = f"?filter={quote(filter, safe='')}" if filter else ""
-    return RedirectResponse(f"/datasets/{q(name)}/items/{target}{query}", 303)
+    key = reads.item(dataset.store, dataset.id, target)["external_key"]
+    if not query and filter:
+        query = urlencode({"filter": filter})
+    return RedirectResponse(
+        item_page_url(dataset.name, target, key) + (f"?{query}" if query else ""), 303
+    )

@@ -21,12 +21,6 @@ TextParam = Annotated[str, Query(max_length=2000)]
 NameParam = Annotated[str, Query(max_length=200)]
 
 
-def class_keys(classes: list[str]) -> list[tuple[str | None, str]]:
-    """(key, class) pairs for the labeling queue: 1-9 then 0 for the first ten classes."""
-    keys = [*"123456789", "0"]
-    return [(keys[i] if i < len(keys) else None, c) for i, c in enumerate(classes)]
-
-
 @router.get("/datasets/{name}/label")
 def labeling_queue(
     request: Request, name: str, who: Labeler, layer: NameParam = "", filter: TextParam = ""
@@ -51,7 +45,7 @@ def labeling_queue(
         "layers": layers,
         "layer": layer,
         "filter": filter,
-        "keys": class_keys(detail["classes"]),
+        "keys": labeling.class_keys(dataset, layer) if layer else [],
         "own_name": who.user.username,
         "suggestions": current.to_dict() if current else None,
     }

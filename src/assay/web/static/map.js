@@ -413,6 +413,12 @@
       const apply = document.getElementById("map-label-apply");
       const items = selectedIds();
       if (!items.length) return;
+      if (!layer || !label) { // nothing is chosen for the user: a label never lands by default
+        const missing = [!label && "class", !layer && "layer"].filter(Boolean).join(" and the ");
+        selectionStatus.className = "error";
+        selectionStatus.textContent = `Choose the ${missing} to label the selection with; nothing was written.`;
+        return;
+      }
       apply.disabled = true;
       selectionStatus.className = "";
       selectionStatus.textContent = `Labeling ${assay.formatNumber(items.length)} items…`;
@@ -449,10 +455,29 @@
     canvas.classList.toggle("lasso", on);
   }
 
+  // The points carry ids; people see keys: a hovered item's key is asked for once.
+  const keys = new Map(); // item id -> key (null while asked)
+  function keyOf(i, x, y) {
+    const id = Number(ids[i]);
+    if (!keys.has(id)) {
+      keys.set(id, null);
+      assay.api(`${root.dataset.itemApi}${id}`)
+        .then((out) => { keys.set(id, out.item.key); if (hovered === i) showTip(i, x, y); })
+        .catch(() => keys.delete(id));
+    }
+    return keys.get(id);
+  }
+
+  async function openItem(id) {
+    let key = keys.get(id);
+    if (!key) key = (await assay.api(`${root.dataset.itemApi}${id}`)).item.key;
+    window.location.href = `${root.dataset.itemUrl}${encodeURIComponent(key)}`;
+  }
+
   function showTip(i, x, y) {
     if (i < 0) { tip.hidden = true; return; }
     const name = codes[i] === NONE ? "—" : legend[codes[i]];
-    tip.textContent = `item ${ids[i]} · ${bySelect.value}: ${name ?? "—"}`;
+    tip.textContent = `item ${keyOf(i, x, y) ?? "…"} · ${bySelect.value}: ${name ?? "—"}`;
     tip.hidden = false;
     tip.style.left = `${Math.min(x + 12, cssW - tip.offsetWidth - 4)}px`;
     tip.style.top = `${Math.max(4, y - 28)}px`;
@@ -503,7 +528,7 @@
     }
     if (!done.moved) {
       const i = nearest(x, y);
-      if (i >= 0) window.location.href = `${root.dataset.itemUrl}${ids[i]}`;
+      if (i >= 0) openItem(Number(ids[i])).catch((error) => { selectionStatus.textContent = `Could not open the item: ${error.message}`; });
     }
   });
 

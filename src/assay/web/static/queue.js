@@ -1,6 +1,7 @@
 // The labeling queue: one item at a time, labeled with the keyboard.
 //
-// 1-9 and 0 pick a class, Enter confirms (the label is sent and the next item shown at once),
+// The key shown on a class picks it (assay.labels.hotkeys: a class named by one key has that
+// key, the layer may set others), Enter confirms (the label is sent and the next item shown at once),
 // U undoes the last label (by writing a new label that restores the one before), S skips.
 // The next items are fetched ahead and their images decoded before they are needed, so the
 // next item appears in the same frame. Each write carries an idempotency key and is retried
@@ -68,7 +69,7 @@
     if (item.media_url) {
       const img = new Image();
       img.className = "queue-image";
-      img.alt = `item ${item.id}`;
+      img.alt = `item ${item.key}`;
       img.decoding = "sync";
       return img;
     }
@@ -140,9 +141,8 @@
       entry.ready = Promise.resolve();
     }
     stage.replaceChildren(entry.node);
-    const link = el("a", { href: `${root.dataset.itemPage}${entry.item.id}`, target: "_blank", rel: "noopener" },
-      `item ${entry.item.id}`);
-    itemInfo.replaceChildren(link, el("span", { class: "key" }, ` ${entry.item.key}`));
+    const href = `${root.dataset.itemPage}${encodeURIComponent(entry.item.key)}`;
+    itemInfo.replaceChildren(el("a", { href, target: "_blank", rel: "noopener", class: "key" }, `item ${entry.item.key}`));
     root.dataset.itemId = String(entry.item.id);
   }
 
@@ -179,13 +179,13 @@
   }
 
   // Send a write after the item's earlier writes (an undo never overtakes its label).
-  function write(itemId, label, note) {
+  function write(itemId, key, label, note) {
     pending += 1;
     showProgress();
     const before = chains.get(itemId) || Promise.resolve();
     const result = before.catch(() => null).then(() => post(itemId, label, note));
     const settled = result.catch((error) => {
-      fail(`Item ${itemId}: the label was not saved (${error.message}).`);
+      fail(`Item ${key}: the label was not saved (${error.message}).`);
       throw error;
     }).finally(() => {
       pending -= 1;
@@ -206,13 +206,13 @@
   function confirm(when) {
     if (!current) return;
     if (picked === null) {
-      status.textContent = "Pick a class first: press its number.";
+      status.textContent = "Pick a class first: press its key.";
       return;
     }
     const entry = current;
     const label = classes[picked];
     const previous = entry.previous;
-    write(entry.item.id, label, null).then(() => null, () => {
+    write(entry.item.id, entry.item.key, label, null).then(() => null, () => {
       if (previous === null) labeled -= 1;
       session -= 1;
       showProgress();
@@ -220,7 +220,7 @@
     if (previous === null) labeled += 1;
     session += 1;
     done.push({ entry, label, previous });
-    status.textContent = `Labeled item ${entry.item.id} as ${label}. U undoes it.`;
+    status.textContent = `Labeled item ${entry.item.key} as ${label}. U undoes it.`;
     const fromPick = pickTime;
     pickTime = null;
     advance(when, fromPick);
@@ -229,7 +229,7 @@
 
   function skip(when) {
     if (!current) return;
-    status.textContent = `Skipped item ${current.item.id}; it stays in the queue for later.`;
+    status.textContent = `Skipped item ${current.item.key}; it stays in the queue for later.`;
     pickTime = null;
     advance(when, null);
   }
@@ -242,14 +242,14 @@
     }
     if (current) waiting.unshift(current);
     const { entry, label, previous } = last;
-    write(entry.item.id, previous, "undo in the labeling queue").then(() => null, () => null);
+    write(entry.item.id, entry.item.key, previous, "undo in the labeling queue").then(() => null, () => null);
     if (previous === null) labeled -= 1;
     session -= 1;
     entry.previous = previous;
     show(entry, classes.indexOf(label));
     status.textContent = previous === null
-      ? `Undone: item ${entry.item.id} has no label in ${layer} again (the history keeps both).`
-      : `Undone: item ${entry.item.id} is ${previous} again.`;
+      ? `Undone: item ${entry.item.key} has no label in ${layer} again (the history keeps both).`
+      : `Undone: item ${entry.item.key} is ${previous} again.`;
     showProgress();
   }
 

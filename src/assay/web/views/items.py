@@ -128,7 +128,7 @@ def item_detail(
     state: AppState, who: Principal, dataset: Dataset, item_id: int, filter: str | None = None
 ) -> dict[str, Any]:
     """One item, its current label in every visible layer (``label`` as the layer's annotation
-    kind shows it, ``value`` as JSON), and its neighbours in ``filter``."""
+    kind shows it, ``value`` as JSON), and its neighbours in ``filter`` (ids and keys)."""
     row = reads.item(dataset.store, dataset.id, item_id)
     rows = who.viewer.layers(dataset)
     ids = [r.id for r in rows]
@@ -150,6 +150,10 @@ def item_detail(
         )
     who.viewer.check_filter(dataset, filter, {r.name for r in rows})
     prev, nxt = reads.neighbours(dataset.store, dataset.id, item_id, filter)
+    keys = {
+        r["id"]: r["external_key"]
+        for r in reads.items_by_ids(dataset.store, dataset.id, [i for i in (prev, nxt) if i])
+    }
     return {
         "ok": True,
         "dataset": dataset.name,
@@ -158,6 +162,8 @@ def item_detail(
         "classes": dataset.classes(),
         "previous": prev,
         "next": nxt,
+        "previous_key": keys.get(prev) if prev else None,
+        "next_key": keys.get(nxt) if nxt else None,
     }
 
 

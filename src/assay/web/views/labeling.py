@@ -5,7 +5,8 @@ page shows. Who may do what:
 
 * creating a layer: admins and reviewers (any kind, any owner); annotators only a ``human``
   layer owned by themselves;
-* copying, renaming, freezing: admins and reviewers;
+* copying, renaming, freezing: admins and reviewers; setting the keys that pick its classes:
+  whoever may write to it;
 * writing labels (one, many, by filter, from the queue): only into layers the user may write
   (:meth:`assay.access.Viewer.writable_layer`), always as the signed-in user.
 """
@@ -75,6 +76,25 @@ def freeze_layer(
     return {"ok": True, "layer": layer_out(who, who.viewer.layer(dataset, layer))}
 
 
+def class_keys(dataset: Dataset, layer: str | None) -> list[dict[str, str | None]]:
+    """The keys that pick each class when labeling in ``layer`` (see
+    :mod:`assay.labels.hotkeys`), as [{"class", "key"}] in class order."""
+    return [{"class": c, "key": k} for k, c in dataset.class_keys(layer)]
+
+
+def set_layer_keys(
+    state: AppState, who: Principal, dataset: Dataset, *, layer: str, keys: dict[str, str]
+) -> dict[str, Any]:
+    """Set the keys that pick classes in ``layer`` (whoever may label in it)."""
+    who.viewer.writable_layer(dataset, layer)
+    dataset.set_layer_keys(layer, keys)
+    return {
+        "ok": True,
+        "layer": layer_out(who, who.viewer.layer(dataset, layer)),
+        "keys": class_keys(dataset, layer),
+    }
+
+
 # -- bulk writes ------------------------------------------------------------------------------
 
 
@@ -96,13 +116,22 @@ def bulk_label(
     who.viewer.writable_layer(dataset, layer)
     if items is not None:
         result = dataset.set_labels(
-            [(int(i), label) for i in items], layer=layer, author=who.user.username, note=note
+            [(int(i), label) for i in items],
+            layer=layer,
+            author=who.user.username,
+            note=note,
+            viewer=who.viewer,
         )
         n_items = len(items)
     else:
         who.viewer.check_filter(dataset, filter)
         result = dataset.label_where(
-            filter or None, label, layer=layer, author=who.user.username, note=note
+            filter or None,
+            label,
+            layer=layer,
+            author=who.user.username,
+            note=note,
+            viewer=who.viewer,
         )
         n_items = result.n_written + result.n_unchanged
     return {
