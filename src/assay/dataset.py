@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from assay.errors import InvalidParameter
 from assay.handle import ItemRef, ProjectHandle
+from assay.labels.hotkeys import RESERVED as RESERVED_KEYS
 from assay.labels.hotkeys import class_keys
 from assay.labels.kinds import DEFAULT_KIND
 from assay.labels.layers import (
@@ -415,13 +416,16 @@ class Dataset:
         with self.store.write() as conn:
             return set_hotkeys(conn, self.id, name, keys)
 
-    def class_keys(self, layer: str | None = None) -> list[tuple[str | None, str]]:
+    def class_keys(
+        self, layer: str | None = None, reserved: frozenset[str] = RESERVED_KEYS
+    ) -> list[tuple[str | None, str]]:
         """(key or None, class) for each class when labeling in ``layer`` (its own keys, else
-        the default rule: :func:`assay.labels.hotkeys.class_keys`)."""
+        the default rule: :func:`assay.labels.hotkeys.class_keys`), leaving out the keys the
+        page keeps for itself (``reserved``: the labeling queue's by default)."""
         with self.store.read() as conn:
             classes = [c.name for c in queries.list_classes(conn, self.id)]
             custom = queries.get_layer(conn, self.id, layer).hotkeys if layer else None
-        return class_keys(classes, custom)
+        return class_keys(classes, custom, reserved)
 
     # ----------------------------------------------------------------------------------------
     # Agreement and consensus

@@ -56,7 +56,7 @@ def review_page(
         "page": None,
         "evidence": None,
         "whys": {},
-        "class_keys": review.class_keys(detail["classes"]),
+        "class_keys": review.class_keys(dataset),
         "presets": review.PRESET_REASONS,
         "error": None,
         "after": after,

@@ -28,6 +28,7 @@ from typing import Any
 from assay import users
 from assay.dataset import Dataset
 from assay.errors import AssayError, InvalidParameter
+from assay.labels.hotkeys import TRIAGE_RESERVED
 from assay.labels.writes import current_labels_of
 from assay.maps import neighbours as nearest_items
 from assay.review.evidence import Nearest
@@ -218,12 +219,11 @@ def scan(
 # -- what the review page shows besides the cases ---------------------------------------------
 
 
-def class_keys(classes: Sequence[str]) -> dict[str, str]:
-    """Class -> the key that picks it in the triage: its own name where every class name is
-    one key (digits), else 1..9 and 0 in order (the first ten)."""
-    if all(len(c) == 1 and c not in "agesjkxr" for c in classes):
-        return {c: c for c in classes}
-    return {c: str((n + 1) % 10) for n, c in enumerate(classes[:10])}
+def class_keys(dataset: Dataset) -> dict[str, str]:
+    """Class -> the key that picks it in the triage: the labeling rule of
+    :func:`assay.labels.hotkeys.class_keys` (a class named by one key gets it, the rest in
+    order), without the keys the triage keeps for itself."""
+    return {c: k for k, c in dataset.class_keys(None, TRIAGE_RESERVED) if k}
 
 
 def _nearest(state: AppState, dataset: Dataset) -> Nearest:
