@@ -174,7 +174,13 @@ def grid(
 
 @router.get("/datasets/{name}/item/{key:path}")
 def item_page(
-    request: Request, name: str, key: str, who: Reader, filter: TextParam = ""
+    request: Request,
+    name: str,
+    key: str,
+    who: Reader,
+    filter: TextParam = "",
+    sort: Annotated[str, Query(max_length=20)] = "added",
+    model: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """One item large, by its key, with every visible layer's current label, the models'
     predictions, its conformal set, its nearest neighbours and its history. The query string
@@ -183,7 +189,9 @@ def item_page(
     state = app_state(request)
     dataset = open_dataset(state, name)
     item_id = reads.item_id_by_key(dataset.store, dataset.id, key)
-    detail = items.item_detail(state, who, dataset, item_id, filter or None)
+    detail = items.item_detail(
+        state, who, dataset, item_id, filter or None, sort=sort, model=model or None
+    )
     history = items.label_history(state, who, dataset, item_id)["history"]
     history.sort(key=lambda h: (h["created_at"], h["id"]), reverse=True)  # newest first
     writable = [la["layer"] for la in detail["labels"] if la["can_write"]]

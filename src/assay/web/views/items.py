@@ -66,14 +66,7 @@ def items_page(
         raise InvalidParameter(f"limit must be between 1 and {MAX_PAGE}, got {limit}.")
     layer = layer or default_layer(who, dataset)
     visible = _check_layer(who, dataset, layer)
-    if model:
-        _check_layer(who, dataset, model)
-    if sort in ("quality", "loss") and who.viewer.blind:
-        # The order tells how suspect the labels of the layers the search read are.
-        run = dataset.quality.run(None)
-        for name in (run.layer, *(run.annotator_layers or ()), run.model_layer):
-            if name is not None:
-                _check_layer(who, dataset, name)
+    _check_order(who, dataset, sort, model)
     who.viewer.check_filter(dataset, filter, visible)
     rows, cursor = dataset.items(
         filter or None, after=after, limit=limit, layer=layer, sort=sort, model=model or None
@@ -124,11 +117,32 @@ def total(
     return min(n, COUNT_CAP), n > COUNT_CAP
 
 
+def _check_order(who: Principal, dataset: Dataset, sort: str, model: str | None) -> None:
+    """Refuse a grid order the user may not see: a model layer hidden from them, or in blind
+    mode a label-quality order over layers they do not see (it tells how suspect those labels
+    are)."""
+    if model:
+        _check_layer(who, dataset, model)
+    if sort in ("quality", "loss") and who.viewer.blind:
+        run = dataset.quality.run(None)
+        for name in (run.layer, *(run.annotator_layers or ()), run.model_layer):
+            if name is not None:
+                _check_layer(who, dataset, name)
+
+
 def item_detail(
-    state: AppState, who: Principal, dataset: Dataset, item_id: int, filter: str | None = None
+    state: AppState,
+    who: Principal,
+    dataset: Dataset,
+    item_id: int,
+    filter: str | None = None,
+    *,
+    sort: str = "added",
+    model: str | None = None,
 ) -> dict[str, Any]:
     """One item, its current label in every visible layer (``label`` as the layer's annotation
-    kind shows it, ``value`` as JSON), and its neighbours in ``filter`` (ids and keys)."""
+    kind shows it, ``value`` as JSON), and its neighbours in the grid of ``filter`` in the
+    order ``sort`` (ids and keys), so stepping follows the grid it was opened from."""
     row = reads.item(dataset.store, dataset.id, item_id)
     rows = who.viewer.layers(dataset)
     ids = [r.id for r in rows]
@@ -149,7 +163,8 @@ def item_detail(
             }
         )
     who.viewer.check_filter(dataset, filter, {r.name for r in rows})
-    prev, nxt = reads.neighbours(dataset.store, dataset.id, item_id, filter)
+    _check_order(who, dataset, sort, model)
+    prev, nxt = dataset.neighbours(item_id, filter, sort=sort, model=model or None)
     keys = {
         r["id"]: r["external_key"]
         for r in reads.items_by_ids(dataset.store, dataset.id, [i for i in (prev, nxt) if i])
