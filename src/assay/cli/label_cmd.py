@@ -86,7 +86,8 @@ def label_set(
     result = ds.set_label(
         item_ref(item), label, layer=layer, author=author, note=note, viewer=Viewer.local()
     )
-    console.print(f"Item {result['item_id']} is now {label!r} in layer {layer!r}.")
+    shown = item if not item.startswith("#") else f"{item} (id)"
+    console.print(f"Item {shown} is now {label!r} in layer {layer!r}.")
 
 
 @label_app.command("clear")

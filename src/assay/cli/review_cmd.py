@@ -13,7 +13,7 @@ from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, build_spec, data
 from assay.cli.render import bar, console, fmt, print_json, progress_bar
 from assay.errors import InvalidParameter
 from assay.labels.combine import ConsensusSpec
-from assay.quality.scores import format_score
+from assay.quality.scores import format_quality, format_score
 from assay.review.scan import ReviewScanSpec
 
 review_app = typer.Typer(help="The review queue: scan, list, flag, escalate, resolve, dismiss.")
@@ -301,9 +301,11 @@ def _why(case: dict[str, Any], why: dict[str, Any]) -> str:
     if isinstance(stored.get("labels"), dict) and case["reason"] != "flagged":
         parts.append(", ".join(f"{k}={v}" for k, v in stored["labels"].items()))
     if case["reason"] == "low_confidence" and stored.get("confidence") is not None:
-        parts.append(f"{stored.get('layer')}: {stored.get('label')} @ {stored['confidence']:.2f}")
+        parts.append(
+            f"{stored.get('layer')}: {stored.get('label')} @ {format_quality(stored['confidence'])}"
+        )
     if why["suggested"] is not None:
-        confidence = "" if why["confidence"] is None else f" @ {why['confidence']:.2f}"
+        confidence = "" if why["confidence"] is None else f" @ {format_quality(why['confidence'])}"
         parts.append(f"{why['given']} → {why['suggested']}{confidence}")
     if why["quality"] is not None and case["reason"] == "mislabel":
         parts.append(why["quality"]["text"])

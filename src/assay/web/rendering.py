@@ -14,7 +14,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from assay.quality import format_score
+from assay.quality import format_quality, format_score
 from assay.web.auth import Principal
 from assay.web.state import app_state
 from assay.web.urls import item_page_url, q
@@ -32,7 +32,13 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else ""
 
 
-FILTERS = {"q": q, "num": _num, "when": _when, "score": format_score}
+FILTERS = {
+    "q": q,
+    "num": _num,
+    "when": _when,
+    "score": format_score,
+    "probability": format_quality,
+}
 
 
 def templates() -> jinja2.Environment:
