@@ -29,7 +29,7 @@ import assay
 from _common import MNIST, WORK, machine, run_measured
 from assay.maps import compute_map, latest_map
 from assay.project import Project
-from bench_web_queue import CHROMIUM, bench_login, serve
+from bench_web_queue import CHROMIUM, bench_login, serve, sign_in
 
 N = 100_000
 TARGET_MS = 2000
@@ -68,12 +68,7 @@ def measure(url: str, user: str, password: str, loads: int) -> list[dict[str, An
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         context = browser.new_context()
-        page = context.new_page()
-        page.goto(f"{url}/login")
-        page.fill("input[name=username]", user)
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/")
+        sign_in(context.new_page(), url, user, password)
         state = context.storage_state()
         context.close()
         for _ in range(loads):

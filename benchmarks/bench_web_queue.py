@@ -104,6 +104,15 @@ def fresh_layer(project: Project, dataset: str) -> str:
     return f"queue-bench-{n}"
 
 
+def sign_in(page: Any, url: str, user: str, password: str) -> None:
+    """Sign ``page`` in to the app at ``url`` through its login form."""
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
 def measure(
     url: str, dataset: str, layer: str, user: str, password: str, presses: int
 ) -> dict[str, Any]:
@@ -113,11 +122,7 @@ def measure(
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.goto(f"{url}/login")
-        page.fill("input[name=username]", user)
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/")
+        sign_in(page, url, user, password)
         start = time.perf_counter()
         page.goto(f"{url}/datasets/{dataset}/label?layer={layer}")
         page.wait_for_selector("#queue[data-item-id]:not([data-item-id=''])")

@@ -29,6 +29,7 @@ from bench_web_queue import (
     fresh_layer,
     p50_p95,
     serve,
+    sign_in,
 )
 from bench_web_queue import (
     measure as measure_queue,
@@ -44,11 +45,7 @@ def measure_review(
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.goto(f"{url}/login")
-        page.fill("input[name=username]", user)
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/")
+        sign_in(page, url, user, password)
         start = time.perf_counter()
         page.goto(f"{url}/datasets/{dataset}/review?reason=mislabel")
         page.wait_for_selector("#cases[data-current]:not([data-current=''])")
