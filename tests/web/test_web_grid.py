@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import login
+from web_helpers import item_page, login
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
@@ -104,7 +104,8 @@ def test_grid_shows_predictions_counts_and_keys(client: TestClient, web_project:
         assert ("badge right" in tile) == bool(row["correct"])
         assert ("badge wrong" in tile) == (row["correct"] is False)
         # The item link carries the grid's filter, order and model for next/previous.
-        assert f'href="/datasets/digits/items/{row["id"]}?sort=quality&amp;model=cv"' in tile
+        page = item_page(web_project, "digits", row["id"])
+        assert f'href="{page}?sort=quality&amp;model=cv"' in tile
     # The next page keeps the order, the model, the tile size and the page size.
     link = re.search(r'id="next-page" class="button" href="\?([^"]+)"', html)
     assert link is not None

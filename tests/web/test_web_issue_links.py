@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import login
+from web_helpers import item_page, login
 
 from assay.errors import InvalidParameter
 from assay.project import Project
@@ -30,7 +30,9 @@ def test_the_issue_list_links_to_its_items_in_the_grid_and_the_review_queue(
     assert body["grid_filter"] == "issue[cv]=label"
     assert body["grid_url"] == "/datasets/digits/items?filter=issue%5Bcv%5D%3Dlabel"
     assert body["review_url"] == "/datasets/digits/review?reason=mislabel"
-    assert all(i["item_url"].startswith("/datasets/digits/items/") for i in body["issues"])
+    assert all(
+        i["item_url"] == item_page(web_project, "digits", i["item_id"]) for i in body["issues"]
+    )
     grid = client.get(f"{API}/items", params={"filter": body["grid_filter"], "limit": 1000}).json()
     flagged = {i["item_id"] for i in web_project.dataset("digits").quality.issues(limit=1000)}
     assert {it["id"] for it in grid["items"]} == flagged and len(flagged) == found.n_issues

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from web_helpers import item_ids, login
+from web_helpers import item_ids, item_page, login
 
 from assay.project import Project
 from assay.web import create_app
@@ -84,7 +84,7 @@ def test_cases_with_evidence_and_the_item_page(client: TestClient, web_project: 
     assert (why["given"], why["suggested"], why["decision_layer"]) == ("1", "2", "ground_truth")
     assert why["item"]["media_url"].endswith(f"/items/{item}/media")
     assert page["counts"] == {"open": {"flagged": 1}}
-    html = client.get(f"/datasets/digits/items/{item}").text
+    html = client.get(item_page(web_project, "digits", item)).text
     assert 'id="item-cases"' in html and f"#{case['id']}" in html
     assert 'class="label ev-given">1<' in html and 'class="label ev-suggested">2<' in html
     review = client.get("/datasets/digits/review").text
@@ -96,7 +96,7 @@ def test_cases_with_evidence_and_the_item_page(client: TestClient, web_project: 
     assert gone == []
     closed = client.get(f"{API}/review/cases/{case['id']}").json()["case"]
     assert closed["state"] == "obsolete" and closed["events"][-1]["actor"] == "admin"
-    assert 'id="item-cases"' not in client.get(f"/datasets/digits/items/{item}").text
+    assert 'id="item-cases"' not in client.get(item_page(web_project, "digits", item)).text
 
 
 def test_blind_annotators_see_no_labels_of_others_in_the_evidence(web_project: Project) -> None:
@@ -110,5 +110,5 @@ def test_blind_annotators_see_no_labels_of_others_in_the_evidence(web_project: P
         assert why["redacted"] is True
         assert why["given"] is None and why["suggested"] is None and why["quality"] is None
         assert {r["layer"] for r in why["labels"]} <= {"ann"}
-        html = c.get(f"/datasets/digits/items/{item}").text
+        html = c.get(item_page(web_project, "digits", item)).text
         assert "ev-given" not in html or 'class="label ev-given">—<' in html
