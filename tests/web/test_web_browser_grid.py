@@ -71,7 +71,7 @@ def test_grid_model_sort_sizes_count_and_bulk_form(page: Any, live: dict[str, An
     key = page.locator("#grid .cell .key").first.text_content()
     with page.expect_navigation():
         page.locator("#grid li.cell a").first.click()
-    assert "/datasets/digits/items/" in page.url
+    assert f"/datasets/digits/item/{key}?" in page.url
     assert "sort=quality" in page.url and "split%3Dtest" in page.url
     assert key and key in (page.text_content("main") or "")
     page.go_back()

@@ -83,7 +83,7 @@ def label_set(
     Example: assay label set img-0042 cat --layer alice --note "ears visible"
     """
     ds = dataset_of(dataset)
-    result = ds.set_label(
+    ds.set_label(
         item_ref(item), label, layer=layer, author=author, note=note, viewer=Viewer.local()
     )
     shown = item if not item.startswith("#") else f"{item} (id)"
