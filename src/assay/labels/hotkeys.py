@@ -21,7 +21,6 @@ RESERVED = frozenset("sSuU")  # the labeling queue's skip and undo
 # select, enlarge.
 TRIAGE_RESERVED = RESERVED | frozenset("aAgGeEjJkKxXvV")
 ORDER = "1234567890abcdefghijklmnopqrstuvwxyz"
-DEFAULT_KEYS = tuple(k for k in ORDER if k not in RESERVED)
 
 
 def usable(key: str, reserved: frozenset[str] = RESERVED) -> bool:
