@@ -273,7 +273,7 @@ class Dataset:
     def set_label(
         self,
         item: ItemRef,
-        label: str | None,
+        label: Any,
         *,
         layer: str,
         author: str | None = None,
@@ -282,13 +282,16 @@ class Dataset:
         confidence: float | None = None,
         idempotency_key: str | None = None,
         viewer: Viewer | None = None,
+        base: int | None = None,
     ) -> dict[str, Any]:
         """Label (or, with ``label=None``, unlabel) one item in ``layer``; returns the new label.
 
+        ``label`` is a value of the layer's annotation kind (a class name; a list of boxes).
         The previous label stays in the history; nothing is overwritten. ``idempotency_key``
-        makes a retried request write once. ``viewer``: the person writing (the CLI and the
-        web pass theirs), whose access rules the layer must pass (a model layer refuses
-        people); programs and jobs that write predictions leave it out.
+        makes a retried request write once; ``base`` (the label id the writer edited, 0 for
+        none) refuses the write with a Conflict if someone changed the label since. ``viewer``:
+        the person writing (the CLI and the web pass theirs), whose access rules the layer must
+        pass (a model layer refuses people); programs and jobs that write predictions leave it out.
         """
         with self.store.write() as conn:
             item_id = resolve_item(conn, self.id, item)
@@ -296,7 +299,7 @@ class Dataset:
                 conn,
                 self.id,
                 layer,
-                [LabelWrite(item_id, label, note, probs, confidence)],
+                [LabelWrite(item_id, label, note, probs, confidence, base)],
                 author=author or default_author(),
                 idempotency_key=idempotency_key,
                 check=_check_of(viewer),

@@ -119,12 +119,12 @@ def test_the_registry_knows_classification_and_refuses_unknown_and_duplicate_kin
     ds: assay.Dataset,
 ) -> None:
     assert isinstance(get_kind("classification"), Classification)
-    with pytest.raises(InvalidParameter, match="Unknown annotation kind 'boxes'"):
-        get_kind("boxes")
+    with pytest.raises(InvalidParameter, match="Unknown annotation kind 'polygons'"):
+        get_kind("polygons")
     with pytest.raises(Conflict, match="registered already"):
         register(Classification())
     with pytest.raises(InvalidParameter, match="Unknown annotation kind"):
-        ds.create_layer("alice", value_kind="boxes")
+        ds.create_layer("alice", value_kind="polygons")
     assert "alice" not in [layer["name"] for layer in ds.layers()]
     assert ds.layer("ground_truth")["value_kind"] == "classification"
     assert ds.create_layer("bob")["value_kind"] == "classification"
@@ -269,8 +269,8 @@ def test_the_cli_makes_and_lists_layers_of_a_kind(
     made = CliRunner().invoke(app, [*argv, "create", "sizes", "--value-kind", "toy_number"])
     assert made.exit_code == 0, made.output
     assert "of toy_number labels" in made.output
-    refused = CliRunner().invoke(app, [*argv, "create", "boxes", "--value-kind", "boxes"])
-    assert refused.exit_code != 0 and "Unknown annotation kind 'boxes'" in refused.output
+    refused = CliRunner().invoke(app, [*argv, "create", "shapes", "--value-kind", "polygons"])
+    assert refused.exit_code != 0 and "Unknown annotation kind 'polygons'" in refused.output
     assert CliRunner().invoke(app, [*argv, "create", "plain"]).exit_code == 0
     listed = CliRunner().invoke(app, [*argv, "list", "--json"])
     kinds = {r["name"]: r["value_kind"] for r in json.loads(listed.output)}

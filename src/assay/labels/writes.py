@@ -35,13 +35,19 @@ MAX_AUTHOR = 200
 @dataclass(frozen=True)
 class LabelWrite:
     """One label to write: ``value`` (a class name for classification layers; see
-    :mod:`assay.labels.kinds`), None to clear the item's label in the layer."""
+    :mod:`assay.labels.kinds`), None to clear the item's label in the layer.
+
+    ``base``, when given, is the id of the label the writer edited (0: the item had none in
+    the layer): the write is refused with a Conflict if the item's label changed since, so two
+    people editing one image's boxes at once lose nothing (the second sees the conflict).
+    """
 
     item_id: int
     value: Any
     note: str | None = None
     probs: Sequence[float] | None = None
     confidence: float | None = None
+    base: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,34 @@ def current_heads(
     return heads
 
 
+def kind_schema(
+    conn: Connection, dataset_id: int, kinds: Iterable[AnnotationKind], item_ids: Sequence[int]
+) -> KindSchema:
+    """What values of ``kinds`` for ``item_ids`` are checked against: the dataset's classes,
+    and the items' sizes when one of the kinds places values on the item."""
+    classes = class_ids(conn, dataset_id)
+    if not any(k.needs_item_size for k in kinds):
+        return KindSchema(classes)
+    return KindSchema(classes, queries.item_sizes(conn, dataset_id, item_ids))
+
+
+def check_base(conn: Connection, layer: str, write: LabelWrite, head: int | None) -> None:
+    """Conflict when ``write`` was made on another version of the item's label than the
+    current one (``head``, the current label id or None); see :attr:`LabelWrite.base`."""
+    if write.base is None or write.base == (head or 0):
+        return
+    who = ""
+    if head is not None:
+        row = conn.execute(
+            sa.select(t.labels.c.author, t.labels.c.created_at).where(t.labels.c.id == head)
+        ).one()
+        who = f" by {row.author} at {row.created_at:%Y-%m-%d %H:%M:%S}"
+    raise Conflict(
+        f"Item {write.item_id}'s label in layer {layer!r} changed since you opened it{who}; "
+        "nothing was written. Reload to see the current version and make your change on it."
+    )
+
+
 def _stored(kind: AnnotationKind, schema: KindSchema, write: LabelWrite) -> Stored | None:
     """What the label row holds for ``write`` (None: it clears the label), checked by the
     layer's kind."""
@@ -217,7 +251,7 @@ def write_labels(
         seen.add(w.item_id)
     check_items(conn, dataset_id, [w.item_id for w in batch])
     kind = get_kind(layer_row.value_kind)
-    schema = KindSchema(class_ids(conn, dataset_id))
+    schema = kind_schema(conn, dataset_id, [kind], [w.item_id for w in batch])
     heads = current_heads(conn, layer_row.id, [w.item_id for w in batch])
     when = now or datetime.now(UTC)
     rows: list[dict[str, Any]] = []
@@ -231,6 +265,7 @@ def write_labels(
         if confidence is not None and not (math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
             raise InvalidParameter(f"Item {w.item_id}: confidence must be in [0, 1].")
         head = heads.get(w.item_id)
+        check_base(conn, layer, w, None if head is None else head[0])
         same = head is not None and head[1] == (stored or Stored())
         if skip_unchanged and same and head is not None and _same(head[2], confidence):
             unchanged += 1
@@ -320,8 +355,10 @@ def write_requests(
         if layers[name].frozen:
             raise Conflict(f"Layer {name!r} is frozen (read-only); nothing was written.")
     check_items(conn, dataset_id, sorted({r.write.item_id for r in requests}))
-    schema = KindSchema(class_ids(conn, dataset_id))
     kinds = {name: get_kind(row.value_kind) for name, row in layers.items()}
+    schema = kind_schema(
+        conn, dataset_id, kinds.values(), sorted({r.write.item_id for r in requests})
+    )
     h = t.label_heads
     pairs = sorted({(layers[r.layer].id, r.write.item_id) for r in requests})
     heads: dict[tuple[int, int], int] = {}
@@ -361,6 +398,7 @@ def write_requests(
                 "supersedes": None,
                 "idempotency_key": key,
                 "_pair": pair,
+                "_request": r,
             }
         )
         if key is not None:
@@ -370,6 +408,8 @@ def write_requests(
         ids = bulk.allocate_ids(conn, t.labels, len(rows))
         for row, label_id in zip(rows, ids, strict=True):
             pair = row.pop("_pair")
+            request = row.pop("_request")
+            check_base(conn, request.layer, request.write, heads.get(pair))
             row["supersedes"] = heads.get(pair)
             heads[pair] = label_id
         _insert_labels_with_ids(conn, rows, ids)

@@ -425,6 +425,20 @@ def check_items(conn: Connection, dataset_id: int, item_ids: Sequence[int]) -> N
         raise ItemNotFound(f"No item with id {shown}{more} in this dataset; nothing was written.")
 
 
+def item_sizes(
+    conn: Connection, dataset_id: int, item_ids: Sequence[int]
+) -> dict[int, tuple[int | None, int | None]]:
+    """item id -> (width, height) in pixels (None where unknown: not an image, or not read)."""
+    sizes: dict[int, tuple[int | None, int | None]] = {}
+    i = t.items.c
+    for clause in id_chunks([x for x in set(item_ids) if 0 <= x <= MAX_ID], i.id):
+        rows = conn.execute(
+            sa.select(i.id, i.width, i.height).where(i.dataset_id == dataset_id, clause)
+        )
+        sizes.update({int(r[0]): (r[1], r[2]) for r in rows})
+    return sizes
+
+
 def count_items(
     conn: Connection,
     dataset_id: int,

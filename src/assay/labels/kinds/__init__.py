@@ -9,10 +9,10 @@ agreement, consensus and label-quality searches ask the layer's kind; the faces 
 kind says (``show``/``to_json``), so a new kind needs no change in the CLI or the web app.
 
 A new kind subclasses :class:`AnnotationKind`, sets ``name``, and is made known with
-:func:`register` (built-in kinds are registered below; ``classification`` is the only one so
-far). A kind whose values are not classes keeps them, as JSON, in ``labels.value``; the base
-class loads them into a :class:`ValueTable` for its ``agreement`` and ``combine``. A kind with
-a consensus names its ``consensus_methods``, returns a :class:`Combined` from ``combine`` and
+:func:`register` (built-in kinds are registered below: ``classification`` and ``boxes``). A
+kind whose values are not classes keeps them, as JSON, in ``labels.value``; the base class
+loads them into a :class:`ValueTable` for its ``agreement`` and ``combine``. A kind with a
+consensus names its ``consensus_methods``, returns a :class:`Combined` from ``combine`` and
 says with ``consensus_writes`` which labels write it into a consensus layer of the kind.
 
 Import direction: this package imports the store and the label computations below it
@@ -24,7 +24,7 @@ and quality looks the family up, so ``labels`` never imports ``quality``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -59,9 +59,12 @@ DEFAULT_KIND = "classification"
 
 @dataclass(frozen=True)
 class KindSchema:
-    """What a value is checked against: the dataset's label schema (class name -> id)."""
+    """What a value is checked against: the dataset's label schema (class name -> id) and,
+    for kinds that place values on the item (boxes), the items' sizes (item id -> (width,
+    height) in pixels, either None when unknown)."""
 
     classes: dict[str, int]
+    sizes: Mapping[int, tuple[int | None, int | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,9 @@ class AnnotationKind:
     stores_class: ClassVar[bool] = False
     #: The consensus methods :meth:`combine` accepts.
     consensus_methods: ClassVar[tuple[str, ...]] = ()
+    #: True when :meth:`validate` checks a value against its item's size
+    #: (``KindSchema.sizes``, read by the write path for the items written).
+    needs_item_size: ClassVar[bool] = False
 
     # -- values -------------------------------------------------------------------------------
     def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
@@ -275,6 +281,8 @@ def kind_of_layers(layers: Sequence[Any]) -> AnnotationKind:
 
 
 # The built-in kinds (imported here, after the base class they subclass is defined).
+from assay.labels.kinds.boxes import Boxes  # noqa: E402
 from assay.labels.kinds.classification import Classification  # noqa: E402
 
 register(Classification())
+register(Boxes())
