@@ -89,3 +89,16 @@ def test_matching_is_one_to_one_by_iou() -> None:
     assert [(i, j) for i, j, _ in match_boxes(a, b)] == [(0, 1), (1, 0)]
     iou = iou_matrix(np.array([[0, 0, 10, 10.0]]), np.array([[5, 0, 15, 10.0]]))
     assert iou[0, 0] == pytest.approx(50 / 150)
+
+
+def test_scenes_import_with_known_boxes_and_noisy_annotators(project: assay.Project) -> None:
+    from boxkit import make_box_dataset
+
+    made = make_box_dataset(project, n=12)
+    item = made.ds.item(made.item_ids[0])
+    truth = item["labels"]["boxes"]["value"]
+    assert [b["class"] for b in truth] == [b["class"] for b in made.scenes.boxes[0]]
+    assert {"alice", "bob", "carol"} <= set(item["labels"])
+    kinds = {e[2] for e in made.simulated.errors}
+    assert kinds & {"missed", "shifted", "swapped"}
+    assert item["width"] == item["height"] == 96
