@@ -333,6 +333,10 @@ def _redact_evidence(
         "partner": item(evidence.get("partner")),
         "labels": [r for r in evidence.get("labels", []) if r.get("layer") in visible],
         "no_longer_holds": None,
+        # Box figures of the layers they may see, without what a model saw (regions).
+        "figures": [
+            {**f, "regions": []} for f in evidence.get("figures", []) if f.get("layer") in visible
+        ],
         "redacted": True,
     }
 

@@ -98,7 +98,26 @@ def case_evidence(
             for name, rec in mine.items()
         ],
         "no_longer_holds": change,
+        "figures": _box_figures(mine, evidence),
     }
+
+
+def _box_figures(mine: Mapping[str, Any], evidence: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The box layers a case is about, each to be drawn on the image with its boxes as they
+    are now: ``evidence["box_layers"]`` names them, ``highlight`` (layer -> box ids) marks the
+    boxes at issue, ``regions`` (boxes no layer holds: an object a model sees and no one
+    boxed) are drawn dashed on every figure."""
+    highlight = evidence.get("highlight") or {}
+    regions = evidence.get("regions") or []
+    return [
+        {
+            "layer": name,
+            "boxes": (mine.get(name) or {}).get("value") or [],
+            "highlight": list(highlight.get(name) or []),
+            "regions": regions,
+        }
+        for name in evidence.get("box_layers") or []
+    ]
 
 
 def quality_text(percent: float) -> str:
@@ -188,11 +207,17 @@ def _ids_of(conn: Connection, dataset_id: int, keys: Sequence[str]) -> dict[str,
 
 
 def _items(conn: Connection, dataset_id: int, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Item id -> its id, key and kind."""
+    """Item id -> its id, key, kind and size (width, height; None unless an image)."""
     i = t.items.c
     rows = conn.execute(
-        sa.select(i.id, i.external_key, i.kind).where(
+        sa.select(i.id, i.external_key, i.kind, i.width, i.height).where(
             i.dataset_id == dataset_id, i.id.in_(sorted(set(ids)))
         )
     )
-    return {int(r.id): {"item_id": int(r.id), "key": r.external_key, "kind": r.kind} for r in rows}
+    return {
+        int(r.id): {
+            "item_id": int(r.id), "key": r.external_key, "kind": r.kind,
+            "width": r.width, "height": r.height,
+        }
+        for r in rows
+    }  # fmt: skip

@@ -28,6 +28,22 @@ def _num(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+#: Colours of layers drawn over an image (boxes): distinct on dark and light, colour-blind safe
+#: (Okabe-Ito, then Tol's bright).
+LAYER_COLOURS = (
+    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+    "#4477AA", "#EE6677", "#228833",
+)  # fmt: skip
+
+
+def layer_colour(name: str) -> str:
+    """The colour a layer's boxes are drawn in, on every page (the same layer, the same
+    colour: a stable hash of its name)."""
+    import zlib
+
+    return LAYER_COLOURS[zlib.crc32(name.encode()) % len(LAYER_COLOURS)]
+
+
 def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else ""
 
@@ -38,6 +54,7 @@ FILTERS = {
     "when": _when,
     "score": format_score,
     "probability": format_quality,
+    "layer_colour": layer_colour,
 }
 
 

@@ -264,6 +264,8 @@ def evidence_of(
         return {
             **entry,
             "key": row.get("external_key", entry.get("key")),
+            "width": row.get("width"),
+            "height": row.get("height"),
             "media_url": media_url(dataset.name, entry["item_id"]) if image else None,
             "text": text[:TEXT_PREVIEW] if isinstance(text, str) else None,
             "page_url": item_page_url(dataset.name, entry["item_id"], row.get("external_key")),
