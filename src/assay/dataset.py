@@ -20,7 +20,7 @@ from assay.errors import InvalidParameter
 from assay.handle import ItemRef, ProjectHandle
 from assay.labels.hotkeys import RESERVED as RESERVED_KEYS
 from assay.labels.hotkeys import class_keys
-from assay.labels.kinds import DEFAULT_KIND
+from assay.labels.kinds import DEFAULT_KIND, get_kind
 from assay.labels.layers import (
     copy_layer,
     create_layer,
@@ -305,6 +305,12 @@ class Dataset:
                 check=_check_of(viewer),
             )
         return {"item_id": item_id, "layer": layer, "label": label, **result.__dict__}
+
+    def parse_label(self, layer: str, text: str) -> Any:
+        """A label of ``layer`` from the text a person typed, as the layer's kind reads it (a
+        class name as it is; boxes as JSON)."""
+        with self.store.read() as conn:
+            return get_kind(queries.get_layer(conn, self.id, layer).value_kind).parse(text)
 
     def set_labels(
         self,

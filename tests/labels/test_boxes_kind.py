@@ -102,3 +102,22 @@ def test_scenes_import_with_known_boxes_and_noisy_annotators(project: assay.Proj
     kinds = {e[2] for e in made.simulated.errors}
     assert kinds & {"missed", "shifted", "swapped"}
     assert item["width"] == item["height"] == 96
+
+
+def test_the_cli_sets_boxes_as_json_and_says_what_is_wrong(
+    scenes: assay.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+
+    monkeypatch.chdir(scenes.project.root)
+    argv = ["label", "set", "1", '[{"class": "2", "x": 1, "y": 1, "w": 5, "h": 6}]']
+    done = CliRunner().invoke(app, [*argv, "--layer", "boxes", "--dataset", "scenes"])
+    assert done.exit_code == 0, done.output
+    assert "is now '1 box: 2'" in done.output
+    bad = CliRunner().invoke(app, ["label", "set", "1", "[{", "--layer", "boxes"])
+    assert bad.exit_code != 0 and "written as JSON" in bad.output
+    outside = '[{"class": "2", "x": 39, "y": 1, "w": 5, "h": 6}]'
+    refused = CliRunner().invoke(app, ["label", "set", "1", outside, "--layer", "boxes"])
+    assert refused.exit_code != 0 and "reaches outside the 40 x 30 image" in refused.output

@@ -72,7 +72,9 @@ def item_ref(text: str) -> int | str:
 @handle_errors
 def label_set(
     item: Annotated[str, typer.Argument(help="Item key (or #ID).")],
-    label: Annotated[str, typer.Argument(help="Class name.")],
+    label: Annotated[
+        str, typer.Argument(help="Class name (a box layer: its boxes as a JSON list).")
+    ],
     layer: LayerOpt,
     note: Annotated[str | None, typer.Option(help="Why (kept in the history).")] = None,
     dataset: DatasetOpt = None,
@@ -81,13 +83,23 @@ def label_set(
     """Label one item in a layer (the previous label stays in the history).
 
     Example: assay label set img-0042 cat --layer alice --note "ears visible"
+
+    A box layer takes the image's whole set of boxes, in pixels from the top-left corner:
+    assay label set street-7.jpg '[{"class": "car", "x": 10, "y": 20, "w": 64, "h": 48}]'
+    --layer boxes
     """
     ds = dataset_of(dataset)
-    ds.set_label(
-        item_ref(item), label, layer=layer, author=author, note=note, viewer=Viewer.local()
+    written = ds.set_label(
+        item_ref(item),
+        ds.parse_label(layer, label),
+        layer=layer,
+        author=author,
+        note=note,
+        viewer=Viewer.local(),
     )
+    now = ds.item(written["item_id"])["labels"][layer]["label"]
     shown = item if not item.startswith("#") else f"{item} (id)"
-    console.print(f"Item {shown} is now {label!r} in layer {layer!r}.")
+    console.print(f"Item {shown} is now {now!r} in layer {layer!r}.")
 
 
 @label_app.command("clear")

@@ -154,6 +154,19 @@ class AnnotationKind:
         """What a label row holds for ``value`` (checked by :meth:`validate`)."""
         return Stored(value=self.validate(value, schema, item_id))
 
+    def parse(self, text: str) -> Any:
+        """A value from what a person typed (the CLI's argument): JSON for the base class, e.g.
+        a list of boxes; checked afterwards by :meth:`validate`."""
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidParameter(
+                f"A {self.name} label is written as JSON ({exc}); for example {self.example}."
+            ) from None
+
+    #: A value as a person would type it (messages).
+    example: ClassVar[str] = "1.5"
+
     def read(self, class_name: str | None, value: Any) -> Any:
         """A value from a stored row (its class name and JSON value); None for no label."""
         del class_name

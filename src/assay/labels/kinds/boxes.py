@@ -69,6 +69,7 @@ class Boxes(AnnotationKind):
     noun: ClassVar[str] = "box set"
     quality_check: ClassVar[str | None] = "boxes"
     needs_item_size: ClassVar[bool] = True
+    example: ClassVar[str] = '\'[{"class": "cat", "x": 10, "y": 20, "w": 64, "h": 48}]\''
 
     def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
         """The boxes in canonical form (sorted by id, ids given to new boxes), or

@@ -65,6 +65,10 @@ class Classification(AnnotationKind):
             )
         return Stored(class_id=resolve_class(schema.classes, value))
 
+    def parse(self, text: str) -> Any:
+        """A class name is typed as it is."""
+        return text
+
     def read(self, class_name: str | None, value: Any) -> Any:
         """The class name."""
         del value
