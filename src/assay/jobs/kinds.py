@@ -114,6 +114,13 @@ def _cross_validate(ds: Dataset, p: CrossValidateSpec, who: str, progress: Progr
     return {"run": run.get("name"), "layer": run.get("layer"), "metrics": run.get("metrics")}
 
 
+def _check_model_layer(ds: Dataset, p: TrainSpec, viewer: Viewer) -> None:
+    """A detector for a box layer, a classifier for a class layer (refused at submission)."""
+    from assay.models.detection.cv import check_fits
+
+    check_fits(ds, p)
+
+
 def _train(ds: Dataset, p: TrainSpec, who: str, progress: ProgressCallback) -> Any:
     run = ds.models.train(p, progress=progress)
     return {"run": run.get("name"), "metrics": run.get("metrics")}
@@ -198,8 +205,9 @@ KINDS: dict[str, Kind] = {
             "review",
             _cross_validate,
             "Cross-validate a model",
+            check=_check_model_layer,
         ),
-        Kind("train", TrainSpec, "review", _train, "Train a model"),
+        Kind("train", TrainSpec, "review", _train, "Train a model", check=_check_model_layer),
         Kind("issues", IssuesSpec, "review", _issues, "Find label issues"),
         Kind("review-scan", ReviewScanSpec, "review", _review_scan, "Scan for disagreements"),
         Kind("consensus", ConsensusSpec, "review", _consensus, "Compute consensus"),
