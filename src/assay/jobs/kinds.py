@@ -19,6 +19,7 @@ into a dataset that may not exist yet: it runs on the project, not on a dataset)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -32,7 +33,7 @@ from pydantic import Field, ValidationError
 from assay.access import Viewer
 from assay.active.specs import SuggestSpec
 from assay.dataset import Dataset
-from assay.errors import Conflict, InvalidParameter, hide_paths
+from assay.errors import Conflict, InvalidParameter, LayerNotFound, hide_paths
 from assay.ingest.archives import IMPORTS_DIR
 from assay.ingest.detect import FILE_SUFFIXES
 from assay.ingest.specs import ImportSpec
@@ -115,10 +116,12 @@ def _cross_validate(ds: Dataset, p: CrossValidateSpec, who: str, progress: Progr
 
 
 def _check_model_layer(ds: Dataset, p: TrainSpec, viewer: Viewer) -> None:
-    """A detector for a box layer, a classifier for a class layer (refused at submission)."""
+    """A detector for a box layer, a classifier for a class layer (refused at submission;
+    a missing layer is the worker's to report, as before)."""
     from assay.models.detection.cv import check_fits
 
-    check_fits(ds, p)
+    with contextlib.suppress(LayerNotFound):
+        check_fits(ds, p)
 
 
 def _train(ds: Dataset, p: TrainSpec, who: str, progress: ProgressCallback) -> Any:
