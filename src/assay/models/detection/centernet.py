@@ -211,8 +211,8 @@ class CenterNetDetector:
         return self
 
     def predict(self, images: Sequence[np.ndarray], batch_size: int = 64) -> list[list[Box]]:
-        """Scored boxes per image: the heatmap's local maxima (3 x 3 max-pool) above
-        :data:`SCORE_FLOOR`, at most :data:`MAX_PREDICTED`."""
+        """Scored boxes per image: the heatmap's local maxima (3 x 3 max-pool, the best class
+        of their cell) above :data:`SCORE_FLOOR`, at most :data:`MAX_PREDICTED`."""
         import torch
         import torch.nn.functional as F
 
@@ -222,7 +222,13 @@ class CenterNetDetector:
                 part = list(images[start : start + batch_size])
                 hm, size, off = self.net_(torch.from_numpy(_pad_batch(part)))
                 hm = torch.sigmoid(hm)
-                peaks = hm * (F.max_pool2d(hm, 3, stride=1, padding=1) == hm).float()
+                # A peak is a 3 x 3 spatial maximum of its class and the best class of its
+                # cell: one object, one box (duplicates of other classes would only be
+                # false positives).
+                top = hm.max(dim=1, keepdim=True).values
+                peaks = (
+                    hm * ((F.max_pool2d(hm, 3, stride=1, padding=1) == hm) & (hm == top)).float()
+                )
                 n, c, h, w = peaks.shape
                 k = min(MAX_PREDICTED, c * h * w)
                 scores, where = peaks.view(n, -1).topk(k)
