@@ -41,8 +41,32 @@ def test_demo_inventory_as_json(demo: Path) -> None:
 
 def test_demo_twice_adds_nothing(demo: Path) -> None:
     run("demo", demo, "--no-serve")
-    (row,) = json.loads(run("--project", demo, "datasets", "--json"))
-    assert row["n_items"] == 1797
+    rows = {r["name"]: r for r in json.loads(run("--project", demo, "datasets", "--json"))}
+    assert sorted(rows) == ["digits", "scenes"]
+    assert rows["digits"]["n_items"] == 1797 and rows["scenes"]["n_items"] == 300
+    runs = json.loads(run("--project", demo, "models", "--json", "-d", "scenes"))
+    assert [r["name"] for r in runs] == ["detector-cv"]  # not run again
+
+
+def test_demo_scenes_have_boxes_annotators_and_predicted_boxes(demo: Path) -> None:
+    import assay
+
+    ds = assay.open(demo).dataset("scenes")
+    layers = {layer["name"]: layer for layer in ds.layers()}
+    assert {n: (layers[n]["value_kind"], layers[n]["owner"]) for n in
+            ("boxes", "alice", "bob", "carol")} == {
+        "boxes": ("boxes", None), "alice": ("boxes", "alice"), "bob": ("boxes", "bob"),
+        "carol": ("boxes", "carol"),
+    }  # fmt: skip
+    assert (layers["detector-cv"]["kind"], layers["detector-cv"]["value_kind"]) == (
+        "model", "boxes"
+    )  # fmt: skip
+    run = ds.models.run("detector-cv")
+    assert run["state"] == "done" and run["metrics"]["n_items"] == 300
+    assert run["metrics"]["oof_f1"] >= 0.8, run["metrics"]
+    item = ds.item("0")["labels"]
+    assert item["boxes"]["value"] and all("score" in b for b in item["detector-cv"]["value"])
+    assert item["alice"]["value"] is not None
 
 
 def test_stats_filter_and_compare(demo: Path) -> None:

@@ -65,6 +65,17 @@ class Project:
         with self.store.read() as conn:
             return queries.list_datasets(conn)
 
+    def default_dataset(self) -> str | None:
+        """The dataset commands use when none is named: the project's only one, else the one
+        ``assay.toml`` names (``[datasets]`` ``default = "name"``; the demo names ``digits``),
+        else None."""
+        names = [d["name"] for d in self.datasets()]
+        if len(names) == 1:
+            return str(names[0])
+        config = tomllib.loads((self.root / PROJECT_FILE).read_text(encoding="utf-8"))
+        named = config.get("datasets", {}).get("default")
+        return named if isinstance(named, str) and named in names else None
+
     def imports(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent imports, newest first, with their state (``published``, ``failed``
         with the reason, or ``staging`` while one runs) and what each one added."""

@@ -40,13 +40,13 @@ def dataset_of(name: str | None) -> Any:
     project = open_project()
     if name is None:
         names = [d["name"] for d in project.datasets()]
-        if len(names) != 1:
+        name = project.default_dataset()
+        if name is None:
             raise InvalidParameter(
                 "Name the dataset with --dataset/-d; this project has "
                 + (", ".join(names) if names else "no datasets yet")
                 + "."
             )
-        name = names[0]
     return project.dataset(name)
 
 

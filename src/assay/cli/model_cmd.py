@@ -19,7 +19,8 @@ ModelOpt = Annotated[
     str,
     typer.Option(
         "--model", "-m",
-        help="auto, logreg, hgb, cnn, or a classifier's import path (sklearn.svm.SVC).",
+        help="auto, logreg, hgb, cnn, or a classifier's import path (sklearn.svm.SVC); for a box "
+        "layer the detector centernet or components.",
     ),
 ]  # fmt: skip
 LayerOpt = Annotated[str, typer.Option("--layer", "-l", help="Learn the labels of this layer.")]
@@ -103,6 +104,13 @@ def train(
         print_json(run)
         return
     m = run["metrics"]
+    if m.get("value_kind") == "boxes":
+        console.print(
+            f"Trained run {run['name']!r} ({m['model']} detector) on {fmt(m['n_train'])} images "
+            f"of {layer!r}: training F1 {m['train_f1']:.3f}. Predict with: assay predict --run "
+            f"{run['name']} --filter ..."
+        )
+        return
     console.print(
         f"Trained run {run['name']!r} ({m['model']} on {m['featurizer']} features) on "
         f"{fmt(m['n_train'])} labels of {layer!r}: training accuracy {m['train_accuracy']:.4f}. "
@@ -141,7 +149,8 @@ def predict(
     """Predictions into a model layer: out-of-fold (--cv K) or from a trained run (--run).
 
     With --cv K, K models are trained on stratified folds, so every labeled item gets
-    probabilities from a model that never saw it: what `assay issues` needs.
+    probabilities from a model that never saw it: what `assay issues` needs. For a box
+    layer a detector (--model centernet|components) gives out-of-fold scored boxes.
 
     Examples:
 
@@ -150,6 +159,8 @@ def predict(
       assay predict --cv 5 --dask tcp://10.0.0.5:8786
 
       assay predict --run train-cnn-1 --filter split=test
+
+      assay predict --cv 5 --layer boxes --model centernet
     """
     ds = dataset_of(dataset)
     if (cv is None) == (run is None):
@@ -170,6 +181,15 @@ def predict(
             print_json(info)
             return
         m = info["metrics"]
+        if m.get("value_kind") == "boxes":
+            console.print(
+                f"Run {info['name']!r}: {cv}-fold out-of-fold boxes of {m['model']} for "
+                f"{fmt(m['n_items'])} images (and {fmt(m['n_unlabeled'])} unlabeled) in layer "
+                f"{info['layer']!r}; at IoU 0.5 and score 0.5: precision "
+                f"{m['oof_precision']:.3f}, recall {m['oof_recall']:.3f}, F1 {m['oof_f1']:.3f} "
+                f"({m['fit_seconds']:.0f} s)."
+            )
+            return
         console.print(
             f"Run {info['name']!r}: {cv}-fold out-of-fold probabilities of {m['model']} for "
             f"{fmt(m['n_items'])} items in layer {info['layer']!r}; accuracy "
@@ -296,11 +316,11 @@ def models_list(dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
         console.print("No model runs yet. Start one with `assay predict --cv 5` or `assay train`.")
         return
     table = Table(show_edge=False)
-    for col in ("name", "kind", "state", "model", "layer", "trained on", "accuracy", "created"):
+    for col in ("name", "kind", "state", "model", "layer", "trained on", "accuracy/F1", "created"):
         table.add_column(col)
     for r in rows:
         m = r.get("metrics") or {}
-        acc = m.get("oof_accuracy", m.get("train_accuracy"))
+        acc = m.get("oof_accuracy", m.get("train_accuracy", m.get("oof_f1", m.get("train_f1"))))
         source = f"{r['train_layer']}" + (
             f" [{r['train_filter']}]" if r.get("train_filter") else ""
         )

@@ -60,8 +60,9 @@ def stats(
 
 def _only_dataset(project: object) -> str:
     names = [d["name"] for d in project.datasets()]  # type: ignore[attr-defined]
-    if len(names) == 1:
-        return names[0]
+    named = project.default_dataset()  # type: ignore[attr-defined]
+    if named is not None:
+        return str(named)
     if not names:
         raise InvalidParameter(
             "The project has no datasets yet: import one with `assay import PATH`."

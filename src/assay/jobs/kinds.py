@@ -19,6 +19,7 @@ into a dataset that may not exist yet: it runs on the project, not on a dataset)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -32,7 +33,7 @@ from pydantic import Field, ValidationError
 from assay.access import Viewer
 from assay.active.specs import SuggestSpec
 from assay.dataset import Dataset
-from assay.errors import Conflict, InvalidParameter, hide_paths
+from assay.errors import Conflict, InvalidParameter, LayerNotFound, hide_paths
 from assay.ingest.archives import IMPORTS_DIR
 from assay.ingest.detect import FILE_SUFFIXES
 from assay.ingest.specs import ImportSpec
@@ -112,6 +113,15 @@ class Kind:
 def _cross_validate(ds: Dataset, p: CrossValidateSpec, who: str, progress: ProgressCallback) -> Any:
     run = ds.models.cross_validate(p, progress=progress)
     return {"run": run.get("name"), "layer": run.get("layer"), "metrics": run.get("metrics")}
+
+
+def _check_model_layer(ds: Dataset, p: TrainSpec, viewer: Viewer) -> None:
+    """A detector for a box layer, a classifier for a class layer (refused at submission;
+    a missing layer is the worker's to report, as before)."""
+    from assay.models.detection.cv import check_fits
+
+    with contextlib.suppress(LayerNotFound):
+        check_fits(ds, p)
 
 
 def _train(ds: Dataset, p: TrainSpec, who: str, progress: ProgressCallback) -> Any:
@@ -198,8 +208,9 @@ KINDS: dict[str, Kind] = {
             "review",
             _cross_validate,
             "Cross-validate a model",
+            check=_check_model_layer,
         ),
-        Kind("train", TrainSpec, "review", _train, "Train a model"),
+        Kind("train", TrainSpec, "review", _train, "Train a model", check=_check_model_layer),
         Kind("issues", IssuesSpec, "review", _issues, "Find label issues"),
         Kind("review-scan", ReviewScanSpec, "review", _review_scan, "Scan for disagreements"),
         Kind("consensus", ConsensusSpec, "review", _consensus, "Compute consensus"),

@@ -10,6 +10,8 @@ import numpy as np
 
 from assay.models import features as _features
 from assay.models import pipeline, runs
+from assay.models.detection import cv as detection
+from assay.models.detection.cv import BoxPredictions
 from assay.models.features import Features
 from assay.models.pipeline import Predictions
 from assay.models.specs import CrossValidateSpec, TrainSpec
@@ -85,14 +87,19 @@ class DatasetModels:
         ``spec`` (:class:`assay.models.specs.TrainSpec`) or its fields as keywords say what
         to fit: ``name``, ``model`` (a name or an unfitted estimator), ``layer``, ``filter``,
         ``params``, ``search_seconds``, ``featurizer``, ``seed``; their defaults and bounds
-        are the spec's (InvalidParameter for a bad one).
+        are the spec's (InvalidParameter for a bad one). A box layer is learned by a detector
+        (``model``: ``centernet``, ``components`` or ``auto``; see
+        :mod:`assay.models.detection`).
 
         Returns
         -------
         dict
             The run (see :meth:`run`).
         """
-        return pipeline.train(self.dataset, TrainSpec.of(spec, **options), progress=progress)
+        checked = TrainSpec.of(spec, **options)
+        if detection.check_fits(self.dataset, checked):
+            return detection.train(self.dataset, checked, progress=progress)
+        return pipeline.train(self.dataset, checked, progress=progress)
 
     def cross_validate(
         self,
@@ -112,10 +119,16 @@ class DatasetModels:
         on a Dask cluster, with the same result. ``spec``
         (:class:`assay.models.specs.CrossValidateSpec`) or its fields as keywords: those of
         :meth:`train` and ``folds``.
+
+        For a box layer (``value_kind="boxes"``), a detector gives every labeled image
+        out-of-fold boxes with a ``score`` (and the slice's unlabeled images boxes from a
+        detector trained on all of them), into a box model layer named after the run (see
+        :mod:`assay.models.detection.cv`); classifier options are refused there.
         """
-        return pipeline.cross_validate(
-            self.dataset, CrossValidateSpec.of(spec, **options), progress=progress, dask=dask
-        )
+        checked = CrossValidateSpec.of(spec, **options)
+        if detection.check_fits(self.dataset, checked, dask=dask):
+            return detection.cross_validate(self.dataset, checked, progress=progress)
+        return pipeline.cross_validate(self.dataset, checked, progress=progress, dask=dask)
 
     def predict(
         self,
@@ -125,15 +138,22 @@ class DatasetModels:
         into_layer: str | None = None,
         write: bool = True,
         progress: ProgressCallback | None = None,
-    ) -> Predictions:
+    ) -> Predictions | BoxPredictions:
         """Predict with trained run ``run`` on a slice: a filter string or a list of item ids.
 
         The predictions are written to the model layer ``into_layer`` (default: the run's
-        name) unless ``write`` is False.
+        name) unless ``write`` is False. A detector's run gives :class:`BoxPredictions`
+        (scored boxes per image, into a box model layer).
         """
         item_ids = None
         if filter is not None and not isinstance(filter, str):
             item_ids, filter = np.asarray(list(filter), dtype=np.int64), None
+        with self.dataset.store.read() as conn:
+            row = runs.get_run(conn, self.dataset.id, run)
+        if detection.is_detector_run(row):
+            return detection.predict(
+                self.dataset, run, filter, item_ids=item_ids, into_layer=into_layer, write=write
+            )
         return pipeline.predict(
             self.dataset, run, filter, item_ids=item_ids, into_layer=into_layer, write=write,
             progress=progress,

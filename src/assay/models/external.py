@@ -12,6 +12,16 @@ with ``allow_pickle=False``: no file a user gives is ever unpickled.
                 "image_png_base64": "..."} | {"text": "..."} | {"fields": {...}}]}
 
 and the server answers ``{"probs": [[0.9, 0.1], ...]}``, one row per item in the same order.
+A detector answers boxes instead, one list per item in the same order (``[]``: nothing
+found), each box in pixels from the image's top-left corner with its class and score:
+
+    {"boxes": [[{"class": "cat", "x": 12.0, "y": 30.5, "w": 40.0, "h": 22.0, "score": 0.93},
+                ...],
+               [], ...]}
+
+and the run's layer is then a box model layer (``value_kind="boxes"``); every box is checked
+like any box label (a known class, inside its image, a score in [0, 1]) before anything is
+stored. A server answers one or the other for the whole run.
 Only servers named in the project's ``assay.toml`` (``[model_servers]`` ``name = "url"``) are
 called, so a user of the web app cannot make the server reach arbitrary addresses.
 
@@ -99,8 +109,10 @@ def store_run(
     model: str,
     params: dict[str, Any] | None = None,
     author: str | None = None,
+    boxes: Sequence[Sequence[dict[str, Any]]] | None = None,
 ) -> ExternalRun:
-    """Write the run row and its model layer in one transaction."""
+    """Write the run row and its model layer in one transaction (with ``boxes``, one list
+    of scored boxes per item, a box model layer; ``probs`` is then ignored)."""
     author = author or default_author()
     classes = ds.classes()
     now = datetime.now(UTC)
@@ -117,15 +129,27 @@ def store_run(
             ds.id,
             name,
             kind="model",
+            value_kind="boxes" if boxes is not None else "classification",
             description=f"Predictions from {model}",
             origin={"run": name, "kind": kind},
         )
         layer_id = queries.get_layer(conn, ds.id, layer["name"]).id
-        writes = [
-            LabelWrite(int(i), classes[int(np.argmax(p))], probs=p.tolist())
-            for i, p in zip(item_ids, probs, strict=True)
-        ]
-        write_labels(conn, ds.id, layer["name"], writes, author=author)
+        if boxes is not None:
+            writes = [
+                LabelWrite(int(i), [dict(b) for b in per_item])
+                for i, per_item in zip(item_ids, boxes, strict=True)
+            ]
+        else:
+            writes = [
+                LabelWrite(int(i), classes[int(np.argmax(p))], probs=p.tolist())
+                for i, p in zip(item_ids, probs, strict=True)
+            ]
+        try:
+            write_labels(conn, ds.id, layer["name"], writes, author=author)
+        except InvalidParameter as exc:
+            if boxes is None:
+                raise
+            raise DataFormatError(f"{model}: {exc} Nothing was stored.") from exc
         conn.execute(
             t.model_runs.insert().values(
                 dataset_id=ds.id,
@@ -281,8 +305,9 @@ def predict_with_server(
     timeout_s: float = 30.0,
     author: str | None = None,
 ) -> ExternalRun:
-    """Ask the configured model server ``server`` for probabilities of every item of the
-    slice, in batches; store them as a model run only when every batch came back valid."""
+    """Ask the configured model server ``server`` for probabilities (or boxes) of every item
+    of the slice, in batches; store them as a model run only when every batch came back
+    valid."""
     servers = configured_servers(ds.project.root)
     if server not in servers:
         known = ", ".join(servers) or "none configured"
@@ -294,6 +319,8 @@ def predict_with_server(
     classes = ds.classes()
     ids: list[int] = []
     rows: list[np.ndarray] = []
+    box_lists: list[list[dict[str, Any]]] = []
+    answered: set[str] = set()
     after: int | str | None = None
     while True:
         page, after = ds.items(filter, after=after, limit=batch_size)
@@ -305,14 +332,29 @@ def predict_with_server(
             "classes": classes,
             "items": [_item_payload(ds, item) for item in page],
         }
-        probs = _post(url, payload, len(page), len(classes), timeout_s)
-        probs = check_probs(probs, classes, lambda r, p=page: f"{server}: item {p[r]['id']}")
+        answer = _post(url, payload, len(page), len(classes), timeout_s)
+        if isinstance(answer, list):  # boxes
+            answered.add("boxes")
+            box_lists.extend(answer)
+        else:
+            answered.add("probs")
+            probs = check_probs(answer, classes, lambda r, p=page: f"{server}: item {p[r]['id']}")
+            rows.append(probs)
+        if len(answered) > 1:
+            raise DataFormatError(
+                f"The model server at {url} answered probabilities for some batches and boxes "
+                "for others; nothing was stored."
+            )
         ids.extend(int(item["id"]) for item in page)
-        rows.append(probs)
         if after is None:
             break
     if not ids:
         raise InvalidParameter("The slice has no items to predict.")
+    if answered == {"boxes"}:
+        return store_run(
+            ds, name, ids, np.zeros((0, 0)), kind="server", model=f"server:{server}",
+            params={"url": url, "filter": filter}, author=author, boxes=box_lists,
+        )  # fmt: skip
     return store_run(
         ds,
         name,
@@ -373,11 +415,14 @@ def _post(url: str, payload: dict[str, Any], n: int, n_classes: int, timeout_s: 
         raise DataFormatError(f"The model server at {url} answered more than 64 MB.")
     try:
         answer = json.loads(raw)
+        if isinstance(answer, dict) and "boxes" in answer:
+            return _answered_boxes(url, answer["boxes"], n)
         probs = answer["probs"]
         array = np.asarray(probs, dtype=np.float64)
     except (ValueError, KeyError, TypeError) as exc:
         raise DataFormatError(
-            f'The model server at {url} did not answer {{"probs": [[...], ...]}} '
+            f'The model server at {url} did not answer {{"probs": [[...], ...]}} or '
+            f'{{"boxes": [[...], ...]}} '
             f"({type(exc).__name__}: {exc}); nothing was stored. See docs/model-server.md."
         ) from exc
     if array.shape != (n, n_classes):
@@ -388,3 +433,22 @@ def _post(url: str, payload: dict[str, Any], n: int, n_classes: int, timeout_s: 
     if not math.isfinite(float(array.sum())):
         raise DataFormatError(f"The model server at {url} answered non-finite probabilities.")
     return array
+
+
+def _answered_boxes(url: str, boxes: Any, n: int) -> list[list[dict[str, Any]]]:
+    """A server's boxes: one list of box objects per item (each box is checked further by
+    the ``boxes`` kind when it is written)."""
+    if not isinstance(boxes, list) or len(boxes) != n:
+        got = len(boxes) if isinstance(boxes, list) else type(boxes).__name__
+        raise DataFormatError(
+            f"The model server at {url} answered boxes for {got} items, not {n} (one list per "
+            "item, in the order asked); nothing was stored."
+        )
+    for k, per_item in enumerate(boxes):
+        if not isinstance(per_item, list) or not all(isinstance(b, dict) for b in per_item):
+            raise DataFormatError(
+                f"The model server at {url}: the boxes of item {k + 1} of the batch are not a "
+                'list of box objects ({"class", "x", "y", "w", "h", "score"}); nothing was '
+                "stored."
+            )
+    return boxes

@@ -167,18 +167,27 @@ def finish_run(
     probs: np.ndarray | None = None,
     classes: Sequence[str] | None = None,
     params: dict[str, Any] | None = None,
+    boxes: Sequence[Sequence[dict[str, Any]]] | None = None,
 ) -> None:
-    """Mark the run done; with ``layer``, create it and write the predictions, all at once."""
+    """Mark the run done; with ``layer``, create it and write the predictions, all at once
+    (``probs`` of classes, or ``boxes``: one list of scored boxes per item, into a box
+    layer)."""
     with ds.store.write() as conn:
         layer_id = None
         if layer is not None:
-            assert item_ids is not None and probs is not None and classes is not None
+            assert item_ids is not None
             run_name = conn.execute(
                 sa.select(t.model_runs.c.name).where(t.model_runs.c.id == run_id)
             ).scalar_one()
-            layer_id = write_predictions(
-                conn, ds.id, layer, item_ids, probs, classes, run_name, create=True
-            )
+            if boxes is not None:
+                layer_id = write_box_predictions(
+                    conn, ds.id, layer, item_ids, boxes, run_name, create=True
+                )
+            else:
+                assert probs is not None and classes is not None
+                layer_id = write_predictions(
+                    conn, ds.id, layer, item_ids, probs, classes, run_name, create=True
+                )
         values: dict[str, Any] = {
             "state": "done", "metrics": _jsonable(metrics), "artifact_path": artifact_path,
             "layer_id": layer_id, "finished_at": datetime.now(UTC),
@@ -244,6 +253,42 @@ def write_predictions(
         writes = [
             LabelWrite(int(i), names[int(k)], probs=row.tolist(), confidence=float(row[k]))
             for i, k, row in zip(item_ids[part], top[part], full[part], strict=True)
+        ]
+        write_labels(conn, dataset_id, layer, writes, author=f"model:{run_name}")
+    return int(layer_row.id)
+
+
+def write_box_predictions(
+    conn: Connection,
+    dataset_id: int,
+    layer: str,
+    item_ids: Sequence[int] | np.ndarray,
+    boxes: Sequence[Sequence[dict[str, Any]]],
+    run_name: str,
+    *,
+    create: bool,
+) -> int:
+    """Write each item's scored boxes into the box model layer ``layer`` (created with
+    ``create``), inside the caller's transaction; returns the layer id. The boxes are checked
+    by the ``boxes`` kind like any other label (classes, inside the image)."""
+    from assay.labels.layers import create_layer
+
+    if create:
+        create_layer(conn, dataset_id, layer, kind="model", value_kind="boxes",
+                     description=f"Model run {run_name}", origin={"run": run_name})  # fmt: skip
+    layer_row = queries.get_layer(conn, dataset_id, layer)
+    if layer_row.kind != "model" or layer_row.value_kind != "boxes":
+        raise InvalidParameter(
+            f"Layer {layer!r} is a {layer_row.kind} layer of {layer_row.value_kind}; predicted "
+            "boxes go to box model layers only."
+        )
+    ids = [int(i) for i in item_ids]
+    for start in range(0, len(ids), WRITE_CHUNK):
+        writes = [
+            LabelWrite(i, [dict(b) for b in per_item])
+            for i, per_item in zip(
+                ids[start : start + WRITE_CHUNK], boxes[start : start + WRITE_CHUNK], strict=True
+            )
         ]
         write_labels(conn, dataset_id, layer, writes, author=f"model:{run_name}")
     return int(layer_row.id)

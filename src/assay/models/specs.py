@@ -37,12 +37,13 @@ def _model(value: Any, info: ValidationInfo) -> Any:
         if isinstance(viewer, Viewer):
             viewer.check_model(value)
         return value
+    from assay.models.detection.base import DETECTORS
     from assay.models.estimators import BUILTIN
 
-    if value not in ("auto", *BUILTIN):
+    if value not in ("auto", *BUILTIN, *DETECTORS):
         raise ValueError(
-            f"unknown model {value!r}: use auto, {', '.join(BUILTIN)} or (admins) the import "
-            "path of a scikit-learn classifier"
+            f"unknown model {value!r}: use auto, {', '.join(BUILTIN)}, (box layers) "
+            f"{', '.join(DETECTORS)} or (admins) the import path of a scikit-learn classifier"
         )
     return value
 
@@ -53,8 +54,9 @@ ModelName = Annotated[Any, PlainValidator(_model, json_schema_input_type=str)]
 MODEL = Field(
     "auto",
     description="auto (the CNN for images with torch, else logistic regression; gradient "
-    "boosting for tables), logreg, hgb, cnn, or (admins) a classifier's import path such as "
-    "sklearn.svm.SVC.",
+    "boosting for tables; for a box layer centernet with torch, else components), logreg, hgb, "
+    "cnn, the detectors centernet and components (box layers), or (admins) a classifier's "
+    "import path such as sklearn.svm.SVC.",
 )
 LAYER = Field(
     "ground_truth", min_length=1, max_length=200, description="Learn the labels of this layer."
