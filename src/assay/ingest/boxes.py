@@ -168,7 +168,7 @@ def check_boxes(bf: BoxFile, sizes: Sequence[tuple[int | None, int | None]] | No
     if bf.score is not None:
         bad = _first(~np.isfinite(bf.score) | (bf.score < 0) | (bf.score > 1))
         if bad is not None:
-            raise fail(bad, f"has score {bf.score[bad]!r}; a score is in [0, 1]")
+            raise fail(bad, f"has score {float(bf.score[bad]):g}; a score is in [0, 1]")
     counts = np.bincount(bf.image, minlength=len(bf.images))
     crowded = _first(counts > MAX_BOXES)
     if crowded is not None:
