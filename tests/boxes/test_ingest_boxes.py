@@ -202,3 +202,20 @@ def test_cli_import_export_and_predictions(
     res = runner.invoke(app, ["export", "d", str(out), "--layer", "bob", "--format", "coco"])
     assert res.exit_code == 0, res.output
     assert len(json.loads(out.read_text())["annotations"]) == 3
+
+
+def test_streamed_and_in_memory_coco_reads_agree(tmp_path: Path) -> None:
+    import numpy as np
+
+    from assay.ingest.coco import read_coco
+
+    doc = coco_doc()
+    doc["annotations"][1]["bbox"] = [float("nan"), 1, 2, 2]  # a NaN literal: the json fallback
+    for d, name in ((coco_doc(), "plain"), (doc, "nan")):
+        path = write_coco(tmp_path / name, d)
+        whole, streamed = read_coco(path), read_coco(path, in_memory_bytes=0)
+        assert [im.key for im in whole.images] == [im.key for im in streamed.images]
+        assert whole.classes == streamed.classes == ["cat", "dog"]
+        np.testing.assert_array_equal(whole.image, streamed.image)
+        np.testing.assert_array_equal(whole.xywh, streamed.xywh)
+        assert whole.n_boxes == 3

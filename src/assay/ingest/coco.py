@@ -1,10 +1,12 @@
 """COCO: ``instances_*.json`` (images, annotations with ``bbox`` [x, y, w, h], categories) in,
 and the COCO results format (``[{image_id, category_id, bbox, score}]``) for predictions.
 
-The file is streamed with ijson (its C backend): each section is read item by item and each
-annotation goes straight into numpy columns (``ingest.boxes.BoxFile``), so memory is bounded
-by the columns (about 60 bytes a box) and the images list, never by a Python object per box
-or the whole parsed document (``orjson.loads`` of a 1,000,000-box file holds ~1 GB).
+What bounds memory: each annotation goes straight into numpy columns
+(``ingest.boxes.BoxFile``, about 60 bytes a box), never kept as a Python object per box. A
+file up to :data:`IN_MEMORY_BYTES` is parsed at once by orjson (fastest; the parsed document,
+about 6 times the file's size, is dropped as soon as the columns are built); a bigger one is
+streamed section by section with ijson's C backend (slower, three passes over the file, but
+memory then holds only the columns and the images list).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import ijson
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -31,10 +34,63 @@ from assay.store import schema as t
 __all__ = ["coco_id_maps", "import_coco_results", "read_coco", "read_coco_results"]
 
 
+#: Files up to this size are parsed in one go (see the module's docstring).
+IN_MEMORY_BYTES = 512 << 20
+
+
+class _Sections:
+    """The arrays of a COCO file by name: from the parsed document (small files) or streamed
+    (big ones)."""
+
+    def __init__(self, path: Path, in_memory_bytes: int | None = None) -> None:
+        self.path = path
+        self.doc: Any = None
+        limit = IN_MEMORY_BYTES if in_memory_bytes is None else in_memory_bytes
+        try:
+            small = path.stat().st_size <= limit
+        except OSError as exc:
+            raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+        if small:
+            self.doc = _load(path)
+            if not isinstance(self.doc, dict | list):
+                raise DataFormatError(f"{path}: not a COCO file (a JSON object or list).")
+
+    def items(self, name: str) -> Iterator[Any]:
+        """The items of the top-level array ``name`` ("" for a top-level list)."""
+        if self.doc is None:
+            return _items(self.path, f"{name}.item" if name else "item")
+        node = (
+            self.doc if not name else (self.doc.get(name) if isinstance(self.doc, dict) else None)
+        )
+        if node is not None and not isinstance(node, list):
+            raise DataFormatError(f"{self.path}: {name!r} must be a list.")
+        return iter(node or [])
+
+    def drop(self) -> None:
+        self.doc = None
+
+
+def _load(path: Path) -> Any:
+    """The parsed file: orjson, or (for NaN/Infinity literals, which Python's json module
+    writes and orjson refuses) the json module, so such a coordinate is reported as a bad box."""
+    import orjson
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataFormatError(f"{path}: not valid JSON ({exc}).") from error
+
+
 def _items(path: Path, prefix: str) -> Iterator[Any]:
-    """The items of the array at ``prefix``, streamed. JSON with NaN or Infinity literals
-    (which Python's json module writes) is not JSON to the C parser: it is read again with
-    the json module so such a coordinate is reported as a bad box, not a parse error."""
+    """The items of the array at ``prefix``, streamed (the json module as in :func:`_load`
+    when the C parser refuses NaN literals)."""
     done = 0
     try:
         with open(path, "rb") as f:
@@ -80,10 +136,10 @@ def _key(name: Any, path: Path, image_id: Any) -> str:
     return unicodedata.normalize("NFC", key)
 
 
-def read_categories(path: Path) -> dict[int, str]:
+def read_categories(path: Path, sections: _Sections | None = None) -> dict[int, str]:
     """COCO category id -> name, checked (ids and names unique)."""
     cats: dict[int, str] = {}
-    for n, cat in enumerate(_items(path, "categories.item"), start=1):
+    for n, cat in enumerate((sections or _Sections(path)).items("categories"), start=1):
         cid = _int(cat.get("id")) if isinstance(cat, dict) else None
         name = cat.get("name") if isinstance(cat, dict) else None
         if cid is None or not isinstance(name, str) or not name.strip():
@@ -98,12 +154,14 @@ def read_categories(path: Path) -> dict[int, str]:
     return cats
 
 
-def read_images(path: Path) -> tuple[list[tuple[int, str, int | None, int | None]], dict[int, int]]:
+def read_images(
+    path: Path, sections: _Sections | None = None
+) -> tuple[list[tuple[int, str, int | None, int | None]], dict[int, int]]:
     """(COCO id, item key, width, height) of every image, and id -> index."""
     images: list[tuple[int, str, int | None, int | None]] = []
     index: dict[int, int] = {}
     keys: dict[str, int] = {}
-    for n, im in enumerate(_items(path, "images.item"), start=1):
+    for n, im in enumerate((sections or _Sections(path)).items("images"), start=1):
         iid = _int(im.get("id")) if isinstance(im, dict) else None
         if iid is None:
             raise DataFormatError(f"{path}, image {n}: an image needs an integer 'id'.")
@@ -145,39 +203,62 @@ def coco_image_dir(path: Path, first: str | None, images: str | os.PathLike[str]
     return here
 
 
-def read_coco(
-    path: str | os.PathLike[str],
-    *,
-    images: str | os.PathLike[str] | None = None,
-    with_files: bool = True,
-    progress: ProgressCallback = no_progress,
-) -> BoxFile:
-    """Read a COCO instances file into a :class:`BoxFile` (checked: every annotation's image
-    and category exist and its bbox has four numbers). ``with_files=False`` reads only the
-    boxes (for images already in a dataset)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataFormatError(f"{path}: no such file.")
-    cats = read_categories(path)
-    if not cats:
-        raise DataFormatError(f"{path}: no categories; a COCO file lists its categories.")
-    class_index = {cid: i for i, cid in enumerate(cats)}
-    found, index = read_images(path)
-    folder = coco_image_dir(path, found[0][1] if found else None, images) if with_files else None
-    box_images = [
-        BoxImage(
-            key,
-            None if folder is None else str(folder / key),
-            w,
-            h,
-            {"coco_id": iid},
-        )
-        for iid, key, w, h in found
-    ]
+def _annotation_columns(
+    sections: _Sections, index: dict[int, int], class_index: dict[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The annotations as columns, by numpy over the parsed document (a loop over a million
+    annotations in Python is most of an import's time); None when the file is streamed or any
+    annotation is not plainly right (the checked loop then finds and names it)."""
+    anns = sections.doc.get("annotations") if isinstance(sections.doc, dict) else None
+    if not isinstance(anns, list):
+        return None
+    n = len(anns)
+    try:
+        image_ids = np.fromiter((a["image_id"] for a in anns), dtype=np.float64, count=n)
+        cat_ids = np.fromiter((a["category_id"] for a in anns), dtype=np.float64, count=n)
+        ann_ids = np.fromiter((a.get("id", -1) for a in anns), dtype=np.float64, count=n)
+        xywh = np.array([a["bbox"] for a in anns], dtype=np.float64).reshape(n, 4)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if not (
+        (image_ids == np.floor(image_ids)).all()
+        and (cat_ids == np.floor(cat_ids)).all()
+        and (ann_ids == np.floor(ann_ids)).all()
+        and (ann_ids >= 0).all()
+    ):
+        return None
+
+    def lookup(ids: np.ndarray, table: dict[int, int]) -> np.ndarray | None:
+        keys = np.fromiter(table.keys(), dtype=np.int64, count=len(table))
+        values = np.fromiter(table.values(), dtype=np.int64, count=len(table))
+        order = np.argsort(keys)
+        keys, values = keys[order], values[order]
+        wanted = ids.astype(np.int64)
+        pos = np.clip(np.searchsorted(keys, wanted), 0, max(len(keys) - 1, 0))
+        if not len(keys) or not (keys[pos] == wanted).all():
+            return None
+        return values[pos]
+
+    img = lookup(image_ids, index) if n else np.zeros(0, dtype=np.int64)
+    cls = lookup(cat_ids, class_index) if n else np.zeros(0, dtype=np.int64)
+    if img is None or cls is None:
+        return None
+    return img, cls, xywh, ann_ids.astype(np.int64)
+
+
+def _annotation_columns_checked(
+    path: Path,
+    sections: _Sections,
+    found: list[tuple[int, str, int | None, int | None]],
+    index: dict[int, int],
+    cats: dict[int, str],
+    class_index: dict[int, int],
+    progress: ProgressCallback,
+) -> tuple[array[int], array[int], array[int], array[float]]:
+    """The annotations as columns, one by one: each is checked and named in its error."""
     img, cls, ref = array("q"), array("q"), array("q")
     coords = array("d")
-    source = str(path)
-    for n, ann in enumerate(_items(path, "annotations.item"), start=1):
+    for n, ann in enumerate(sections.items("annotations"), start=1):
         if not isinstance(ann, dict):
             raise DataFormatError(f"{path}, annotation {n}: not an object.")
         aid = _int(ann.get("id"))
@@ -214,7 +295,51 @@ def read_coco(
         ref.append(aid if aid is not None else -n)
         if n % 100_000 == 0:
             progress(n, None, f"reading {path.name}")
-    i_col, c_col, xywh, r_col, _ = columns(img, cls, coords, ref)
+    return img, cls, ref, coords
+
+
+def read_coco(
+    path: str | os.PathLike[str],
+    *,
+    images: str | os.PathLike[str] | None = None,
+    with_files: bool = True,
+    in_memory_bytes: int | None = None,
+    progress: ProgressCallback = no_progress,
+) -> BoxFile:
+    """Read a COCO instances file into a :class:`BoxFile` (checked: every annotation's image
+    and category exist and its bbox has four numbers). ``with_files=False`` reads only the
+    boxes (for images already in a dataset)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file.")
+    sections = _Sections(path, in_memory_bytes)
+    cats = read_categories(path, sections)
+    if not cats:
+        raise DataFormatError(f"{path}: no categories; a COCO file lists its categories.")
+    class_index = {cid: i for i, cid in enumerate(cats)}
+    found, index = read_images(path, sections)
+    folder = coco_image_dir(path, found[0][1] if found else None, images) if with_files else None
+    box_images = [
+        BoxImage(
+            key,
+            None if folder is None else str(folder / key),
+            w,
+            h,
+            {"coco_id": iid},
+        )
+        for iid, key, w, h in found
+    ]
+    source = str(path)
+    fast = _annotation_columns(sections, index, class_index)
+    if fast is None:  # streamed, or something is wrong: the checked loop names the annotation
+        img, cls, ref, coords = _annotation_columns_checked(
+            path, sections, found, index, cats, class_index, progress
+        )
+        sections.drop()
+        i_col, c_col, xywh, r_col, _ = columns(img, cls, coords, ref)
+    else:
+        sections.drop()
+        i_col, c_col, xywh, r_col = fast
 
     def where_of(i: int) -> str:
         r = int(r_col[i])
@@ -252,7 +377,7 @@ def read_coco_results(
     class_index = {cid: names.index(name) for cid, name in categories.items()}
     img, cls, ref = array("q"), array("q"), array("q")
     coords, scores = array("d"), array("d")
-    for n, res in enumerate(_items(path, "item"), start=1):
+    for n, res in enumerate(_Sections(path).items(""), start=1):
         where = f"{path}, result {n}"
         if not isinstance(res, dict):
             raise DataFormatError(f"{where}: not an object {{image_id, category_id, bbox, score}}.")
@@ -302,8 +427,9 @@ def coco_id_maps(path: str | os.PathLike[str]) -> tuple[dict[int, str], dict[int
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file.")
-    found, _ = read_images(path)
-    return {iid: key for iid, key, _, _ in found}, read_categories(path)
+    sections = _Sections(path)
+    found, _ = read_images(path, sections)
+    return {iid: key for iid, key, _, _ in found}, read_categories(path, sections)
 
 
 def dataset_id_maps(
