@@ -219,3 +219,17 @@ def test_streamed_and_in_memory_coco_reads_agree(tmp_path: Path) -> None:
         np.testing.assert_array_equal(whole.image, streamed.image)
         np.testing.assert_array_equal(whole.xywh, streamed.xywh)
         assert whole.n_boxes == 3
+
+
+def test_a_zip_of_a_coco_folder_imports_and_keeps_its_images(
+    project: assay.Project, tmp_path: Path
+) -> None:
+    import shutil
+
+    write_coco(tmp_path / "data" / "coco")
+    archive = shutil.make_archive(str(tmp_path / "coco"), "zip", tmp_path / "data")
+    result = project.import_path(archive, dataset="z")
+    assert (result.n_new_items, result.n_new_labels) == (3, 3)
+    item = project.dataset("z").item("0.png")
+    assert Path(item["media_path"]).is_file()  # the extracted files stay: items point at them
+    assert boxes_of(item["labels"]["boxes"]["value"]) == expected("0.png")
