@@ -10,6 +10,7 @@ memory shows as a flat column. The images are 256 distinct 32x32 PNGs written ro
     PYTHONPATH=src python benchmarks/bench_import_boxes.py                 # 10,000 and 100,000
     PYTHONPATH=src python benchmarks/bench_import_boxes.py 2000 20000      # other sizes
     ... --fiftyone /tmp/fo/bin/python   # a Python with fiftyone installed (default: skipped)
+    ... --stream                        # stream the COCO file (ijson) whatever its size
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ SIDE = 32
 SRC = str(ROOT.parent / "src")
 
 ASSAY = """
-import time, assay
+import time, assay, assay.ingest.coco
+{stream}
 project = assay.init({path!r})
 start, c0 = time.perf_counter(), cpu()
 r = project.import_path({json!r}, dataset="coco", images={images!r})
@@ -43,7 +45,8 @@ result = {{"seconds": elapsed, "boxes_per_s": {boxes} / elapsed, "cpu_s": cpu() 
 """
 
 ONTO = """
-import time, assay
+import time, assay, assay.ingest.coco
+{stream}
 project = assay.open({path!r})
 start, c0 = time.perf_counter(), cpu()
 done = project.dataset("coco").import_boxes({json!r}, layer="second")
@@ -146,7 +149,7 @@ def cell(r: dict[str, Any], boxes: int) -> str:
     )
 
 
-def main(sizes: list[int], fiftyone: str | None) -> None:
+def main(sizes: list[int], fiftyone: str | None, stream: bool = False) -> None:
     print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f}\n")
     print(
         "| images | boxes | Assay import: images + boxes, boxes/s | peak RSS MiB | boxes onto "
@@ -161,6 +164,8 @@ def main(sizes: list[int], fiftyone: str | None) -> None:
         made = time.perf_counter() - start
         project = fresh_dir(f"coco_project_{n}")
         args = {"path": str(project), "json": str(json_path), "images": str(images)}
+        # --stream: read the COCO file with ijson whatever its size (flat memory, slower).
+        args["stream"] = "assay.ingest.coco.IN_MEMORY_BYTES = 0" if stream else ""
         ours = run(ASSAY.format(**args, n=n, boxes=boxes))
         onto = run(ONTO.format(**args, n=n, boxes=boxes))
         ref = "not run |"
@@ -182,4 +187,6 @@ if __name__ == "__main__":
         k = argv.index("--fiftyone")
         fo_python = argv[k + 1]
         del argv[k : k + 2]
-    main([int(a) for a in argv] or [10_000, 100_000], fo_python)
+    stream = "--stream" in argv
+    argv = [a for a in argv if a != "--stream"]
+    main([int(a) for a in argv] or [10_000, 100_000], fo_python, stream)
