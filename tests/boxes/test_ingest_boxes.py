@@ -233,3 +233,34 @@ def test_a_zip_of_a_coco_folder_imports_and_keeps_its_images(
     item = project.dataset("z").item("0.png")
     assert Path(item["media_path"]).is_file()  # the extracted files stay: items point at them
     assert boxes_of(item["labels"]["boxes"]["value"]) == expected("0.png")
+
+
+def test_box_sets_are_the_same_whatever_the_block() -> None:
+    import numpy as np
+
+    from assay.ingest.boxes import BoxFile, BoxImage, box_sets
+
+    rng = np.random.default_rng(3)
+    n_images, n_boxes = 7, 20
+    image = rng.integers(0, n_images, n_boxes)
+    image[image == 4] = 5  # image 4 has no box
+    bf = BoxFile(
+        source="x",
+        format="coco",
+        images=[BoxImage(str(k), None) for k in range(n_images)],
+        classes=["a", "b"],
+        image=image,
+        cls=rng.integers(0, 2, n_boxes),
+        xywh=rng.uniform(1, 5, (n_boxes, 4)),
+        ref=np.arange(n_boxes),
+        where=str,
+        score=rng.uniform(0, 1, n_boxes),
+    )
+    whole = list(box_sets(bf, block=1000))
+    assert [len(s) for s in whole] == np.bincount(image, minlength=n_images).tolist()
+    assert whole[4] == []
+    for block in (1, 2, 3):
+        assert list(box_sets(bf, block=block)) == whole
+    first = [j for j in range(n_boxes) if image[j] == 0]
+    assert [b["x"] for b in whole[0]] == [bf.xywh[j, 0] for j in first]  # file order
+    assert [b["id"] for b in whole[0]] == list(range(1, len(first) + 1))

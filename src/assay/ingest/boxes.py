@@ -182,30 +182,35 @@ def check_boxes(bf: BoxFile, sizes: Sequence[tuple[int | None, int | None]] | No
         )
 
 
-def box_sets(bf: BoxFile) -> Iterator[list[dict[str, Any]]]:
+def box_sets(bf: BoxFile, block: int = 2_000) -> Iterator[list[dict[str, Any]]]:
     """The boxes of every listed image in order, as label JSON (``[]`` when it has none);
-    box ids 1, 2 ... in file order. One sort of the columns; the dicts of one image at a time."""
+    box ids 1, 2 ... in file order. One sort of the columns; Python objects are made for a
+    ``block`` of images at a time (memory stays bounded by the columns)."""
     order = np.argsort(bf.image, kind="stable")
     bounds = np.searchsorted(bf.image[order], np.arange(len(bf.images) + 1), side="left").tolist()
-    names = np.array(bf.classes, dtype=object)[bf.cls[order]].tolist()
-    xywh = bf.xywh[order].tolist()
-    score = None if bf.score is None else bf.score[order].tolist()
-    for k in range(len(bf.images)):
-        a, b = bounds[k], bounds[k + 1]
-        if score is None:
-            yield [
-                {"id": n, "class": c, "x": x, "y": y, "w": w, "h": h}
-                for n, c, (x, y, w, h) in zip(
-                    range(1, b - a + 1), names[a:b], xywh[a:b], strict=True
-                )
-            ]
-        else:
-            yield [
-                {"id": n, "class": c, "x": x, "y": y, "w": w, "h": h, "score": p}
-                for n, c, (x, y, w, h), p in zip(
-                    range(1, b - a + 1), names[a:b], xywh[a:b], score[a:b], strict=True
-                )
-            ]
+    class_names = np.array(bf.classes, dtype=object)
+    for first in range(0, len(bf.images), block):
+        last = min(first + block, len(bf.images))
+        rows = order[bounds[first] : bounds[last]]
+        names = class_names[bf.cls[rows]].tolist()
+        xywh = bf.xywh[rows].tolist()
+        score = None if bf.score is None else bf.score[rows].tolist()
+        base = bounds[first]
+        for k in range(first, last):
+            a, b = bounds[k] - base, bounds[k + 1] - base
+            ids = range(1, b - a + 1)
+            if score is None:
+                yield [
+                    {"id": n, "class": c, "x": x, "y": y, "w": w, "h": h}
+                    for n, c, (x, y, w, h) in zip(ids, names[a:b], xywh[a:b], strict=True)
+                ]
+            else:
+                yield [
+                    {"id": n, "class": c, "x": x, "y": y, "w": w, "h": h, "score": p}
+                    for n, c, (x, y, w, h), p in zip(
+                        ids, names[a:b], xywh[a:b], score[a:b], strict=True
+                    )
+                ]
 
 
 # -- writing ---------------------------------------------------------------------------------
