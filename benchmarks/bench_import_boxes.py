@@ -10,7 +10,8 @@ memory shows as a flat column. The images are 256 distinct 32x32 PNGs written ro
     PYTHONPATH=src python benchmarks/bench_import_boxes.py                 # 10,000 and 100,000
     PYTHONPATH=src python benchmarks/bench_import_boxes.py 2000 20000      # other sizes
     ... --fiftyone /tmp/fo/bin/python   # a Python with fiftyone installed (default: skipped)
-    ... --stream                        # stream the COCO file (ijson) whatever its size
+    ... --stream | --in-memory          # read the COCO file with ijson | orjson whatever its
+                                        # size (default: ijson above 64 MB)
 """
 
 from __future__ import annotations
@@ -149,8 +150,8 @@ def cell(r: dict[str, Any], boxes: int) -> str:
     )
 
 
-def main(sizes: list[int], fiftyone: str | None, stream: bool = False) -> None:
-    print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f}\n")
+def main(sizes: list[int], fiftyone: str | None, mode: str = "auto") -> None:
+    print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f}; COCO read: {mode}\n")
     print(
         "| images | boxes | Assay import: images + boxes, boxes/s | peak RSS MiB | boxes onto "
         "the existing images, boxes/s | peak RSS MiB | FiftyOne COCO import, boxes/s | "
@@ -164,8 +165,10 @@ def main(sizes: list[int], fiftyone: str | None, stream: bool = False) -> None:
         made = time.perf_counter() - start
         project = fresh_dir(f"coco_project_{n}")
         args = {"path": str(project), "json": str(json_path), "images": str(images)}
-        # --stream: read the COCO file with ijson whatever its size (flat memory, slower).
-        args["stream"] = "assay.ingest.coco.IN_MEMORY_BYTES = 0" if stream else ""
+        # --stream / --in-memory: read the COCO file with ijson (flat memory) or orjson
+        # (faster) whatever its size; by default files over IN_MEMORY_BYTES are streamed.
+        limit = {"stream": "0", "memory": "1 << 40"}.get(mode)
+        args["stream"] = f"assay.ingest.coco.IN_MEMORY_BYTES = {limit}" if limit else ""
         ours = run(ASSAY.format(**args, n=n, boxes=boxes))
         onto = run(ONTO.format(**args, n=n, boxes=boxes))
         ref = "not run |"
@@ -187,6 +190,6 @@ if __name__ == "__main__":
         k = argv.index("--fiftyone")
         fo_python = argv[k + 1]
         del argv[k : k + 2]
-    stream = "--stream" in argv
-    argv = [a for a in argv if a != "--stream"]
-    main([int(a) for a in argv] or [10_000, 100_000], fo_python, stream)
+    mode = "stream" if "--stream" in argv else "memory" if "--in-memory" in argv else "auto"
+    argv = [a for a in argv if a not in ("--stream", "--in-memory")]
+    main([int(a) for a in argv] or [10_000, 100_000], fo_python, mode)

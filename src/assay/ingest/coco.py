@@ -3,10 +3,12 @@ and the COCO results format (``[{image_id, category_id, bbox, score}]``) for pre
 
 What bounds memory: each annotation goes straight into numpy columns
 (``ingest.boxes.BoxFile``, about 60 bytes a box), never kept as a Python object per box. A
-file up to :data:`IN_MEMORY_BYTES` is parsed at once by orjson (fastest; the parsed document,
-about 6 times the file's size, is dropped as soon as the columns are built); a bigger one is
-streamed section by section with ijson's C backend (slower, three passes over the file, but
-memory then holds only the columns and the images list).
+file up to :data:`IN_MEMORY_BYTES` is parsed at once by orjson and its annotations turned into
+columns by numpy (fastest: about twice the boxes per CPU-second; but the parsed document,
+about 10 times the file's size, lives until the columns are built); a bigger one is streamed
+section by section with ijson's C backend (three passes over the file, one annotation at a
+time), so memory then holds only the columns and the images list: 170 MiB at 100,000 boxes,
+300 MiB at 1,000,000 (benchmarks/bench_import_boxes.py).
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from assay.store import schema as t
 __all__ = ["coco_id_maps", "import_coco_results", "read_coco", "read_coco_results"]
 
 
-#: Files up to this size are parsed in one go (see the module's docstring).
-IN_MEMORY_BYTES = 512 << 20
+#: Files up to this size are parsed in one go (see the module's docstring): at most about
+#: 700 MB of parsed document; a COCO file of 1,000,000 boxes (~110 MB) is streamed.
+IN_MEMORY_BYTES = 64 << 20
 
 
 class _Sections:
