@@ -249,12 +249,63 @@ class Dataset:
         filter: str | None = None,
         progress: ProgressCallback = no_progress,
     ) -> int:
-        """Write the current labels of ``layer`` to CSV, Parquet or JSONL; returns the row count."""
+        """Write the current labels of ``layer`` to CSV, Parquet or JSONL; returns the row count.
+
+        A box layer can also go out as ``format="coco"`` (a .json file) or ``"yolo"`` (a new
+        folder of images, labels and classes.txt); the count is then of images.
+        """
+        if format in ("coco", "yolo"):
+            from assay.ingest.export_boxes import export_boxes
+
+            return export_boxes(
+                self.store, self.id, path, layer=layer, format=format, progress=progress
+            )
         from assay.ingest.export import export_layer
 
         return export_layer(
             self, path, layer=layer, format=format, filter=filter, progress=progress
         )
+
+    def import_boxes(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        layer: str,
+        format: str | None = None,
+        author: str = "import",
+        progress: ProgressCallback = no_progress,
+    ) -> dict[str, Any]:
+        """Add the boxes of a COCO file, YOLO folder or VOC folder to this dataset's images
+        (matched by file name = item key) as the new box layer ``layer`` (kind import), all
+        or nothing: a second annotator's boxes. Re-importing the same file writes nothing."""
+        from assay.ingest.box_io import import_boxes
+
+        n, added = import_boxes(
+            self.store, self.id, path, layer=layer, format=format, author=author,
+            progress=progress,
+        )  # fmt: skip
+        return {"layer": layer, "n_new_labels": n, "n_classes_added": added}
+
+    def import_box_predictions(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        layer: str,
+        instances: str | os.PathLike[str] | None = None,
+        author: str = "import",
+        progress: ProgressCallback = no_progress,
+    ) -> dict[str, Any]:
+        """Import predicted boxes in the COCO results format (``[{image_id, category_id, bbox,
+        score}]``) into the model box layer ``layer``, all or nothing. Image ids are the
+        items' COCO ids (a COCO import keeps them); ``instances``, the COCO file the
+        predictions were made on, maps them to file names otherwise."""
+        from assay.ingest.coco import import_coco_results
+
+        n, added = import_coco_results(
+            self.store, self.id, path, layer=layer, instances=instances, author=author,
+            progress=progress,
+        )  # fmt: skip
+        return {"layer": layer, "n_new_labels": n, "n_classes_added": added}
 
     # ----------------------------------------------------------------------------------------
     # Items, labels and layers

@@ -112,14 +112,18 @@ class Project:
             An image folder, an IDX file or a folder holding an IDX pair, a ``.csv`` or
             ``.parquet`` table, a ``.jsonl`` text file, or a ``.zip``/``.tar``/``.tar.gz``
             archive of one of these (extracted safely under ``.assay/imports/``, see
-            :mod:`assay.ingest.archives`).
+            :mod:`assay.ingest.archives`); or images with boxes: a COCO instances ``.json``
+            (images beside it, or ``images=DIR``), a YOLO folder (``images/``, ``labels/``, a
+            class list) or a Pascal VOC folder (``Annotations/``, ``JPEGImages/``), see
+            :mod:`assay.ingest.box_io`; the boxes go to the box layer ``layer`` (``boxes``).
         dataset : str, optional
             Dataset to import into (created if new); defaults to the file or folder name.
-        format : {"images", "idx", "table", "jsonl", "archive"}, optional
+        format : {"images", "idx", "table", "jsonl", "archive", "coco", "yolo", "voc"}, optional
             Skip detection and use this importer.
         **options
             Passed to the importer: ``labels``, ``label_column``, ``key_column``,
-            ``split_column``, ``text_field``, ``split``, ``classes``, ``add_classes``...
+            ``split_column``, ``text_field``, ``split``, ``classes``, ``add_classes``,
+            ``images`` and ``layer`` (boxes)...
         """
         text = os.fspath(path)
         if "://" in text or text.startswith("//"):

@@ -19,14 +19,18 @@ def import_(
     path: Annotated[
         Path,
         typer.Argument(
-            help="Image folder, IDX file/folder, .csv/.parquet, .jsonl, or a .zip of one."
+            help="Image folder, IDX file/folder, .csv/.parquet, .jsonl, boxes (COCO .json, "
+            "YOLO or VOC folder), or a .zip of one."
         ),
     ],
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="Dataset name (default: from PATH).")
     ] = None,
     format: Annotated[
-        str | None, typer.Option(help="images, idx, table, jsonl or archive (default: detected).")
+        str | None,
+        typer.Option(
+            help="images, idx, table, jsonl, archive, coco, yolo or voc (default: detected)."
+        ),
     ] = None,
     labels: Annotated[
         Path | None,
@@ -52,6 +56,21 @@ def import_(
     add_classes: Annotated[
         bool, typer.Option(help="Allow labels that are not yet classes of an existing dataset.")
     ] = ImportSpec.default("add_classes"),
+    images: Annotated[
+        Path | None,
+        typer.Option(help="Boxes: the folder of a COCO file's images (default: found beside it)."),
+    ] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(help="Layer the labels go to (boxes: default 'boxes')."),
+    ] = None,
+    boxes_only: Annotated[
+        bool,
+        typer.Option(
+            help="Boxes onto the images already in --dataset (matched by file name), as a new "
+            "layer (--layer): a second annotator's COCO/YOLO/VOC file."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Import data into a dataset; all of it lands, or none of it does.
@@ -65,6 +84,10 @@ def import_(
       assay import houses.csv --label-column price_band --key-column id
 
       assay import reviews.jsonl --label-column sentiment
+
+      assay import annotations/instances_val2017.json --dataset coco  # images + boxes
+
+      assay import bob.json --dataset coco --boxes-only --layer bob    # boxes onto its images
     """
     spec = build_spec(
         ImportSpec,
@@ -73,7 +96,23 @@ def import_(
          "add_classes": add_classes},
     )  # fmt: skip
     options = spec.options() | ({"labels": labels} if labels is not None else {})
+    options |= {k: v for k, v in (("images", images), ("layer", layer)) if v is not None}
     project = open_project()
+    if boxes_only:
+        if dataset is None:
+            raise typer.BadParameter("--boxes-only needs --dataset (the dataset with the images).")
+        with progress_bar(f"importing boxes of {path.name}") as progress:
+            done = project.dataset(dataset).import_boxes(
+                path, layer=layer or "boxes", format=spec.format, progress=progress
+            )
+        if as_json:
+            print_json(done)
+            return
+        console.print(
+            f"Imported the boxes of {path.name} into layer '{done['layer']}' of dataset "
+            f"'{dataset}': {fmt(done['n_new_labels'])} new labels."
+        )
+        return
     with progress_bar(f"importing {path.name}") as progress:
         result = project.import_path(
             path, dataset=dataset, format=spec.format, progress=progress, **options
@@ -93,20 +132,33 @@ def import_(
 @handle_errors
 def export(
     dataset: Annotated[str, typer.Argument(help="Dataset to export.")],
-    path: Annotated[Path, typer.Argument(help="Output file: .csv, .parquet or .jsonl.")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="Output file: .csv, .parquet, .jsonl, .json (coco); a folder (yolo)."),
+    ],
     layer: Annotated[str, typer.Option(help="Annotation layer to export.")] = "ground_truth",
     filter: Annotated[
         str | None, typer.Option(help="Only items matching, e.g. split=test.")
     ] = None,
     format: Annotated[
-        str | None, typer.Option(help="csv, parquet or jsonl (default: from PATH).")
+        str | None,
+        typer.Option(
+            help="csv, parquet, jsonl, or for a box layer coco or yolo (default: from PATH)."
+        ),
     ] = None,
 ) -> None:
     """Export the current labels of a layer (key, split, label, author, time, reason).
 
     Example: assay export digits labels.parquet --layer ground_truth --filter split=test
+
+    A box layer: assay export scenes boxes.json --layer boxes --format coco (or a new folder
+    with --format yolo: images/, labels/*.txt, classes.txt).
     """
+    if format in ("coco", "yolo") and filter is not None:
+        raise typer.BadParameter("--filter is not supported with --format coco|yolo.")
     ds = open_project().dataset(dataset)
     with progress_bar(f"exporting {dataset}") as progress:
         n = ds.export(path, layer=layer, format=format, filter=filter, progress=progress)
-    console.print(f"Wrote {fmt(n)} labels to {path}.")
+    console.print(
+        f"Wrote {fmt(n)} {'images' if format in ('coco', 'yolo') else 'labels'} to {path}."
+    )

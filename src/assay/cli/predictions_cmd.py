@@ -20,15 +20,48 @@ app.add_typer(predictions_app, name="predictions")
 @predictions_app.command("import")
 @handle_errors
 def predictions_import(
-    path: Annotated[Path, typer.Argument(help="CSV/Parquet (key + one column per class) or .npz.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV/Parquet (key + one column per class), .npz, or a COCO results .json."
+        ),
+    ],
     name: Annotated[str, typer.Option(help="Name of the model run (and of its layer).")],
     dataset: DatasetOpt = None,
     author: AuthorOpt = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            help="probs, or coco-results: boxes [{image_id, category_id, bbox, score}] "
+            "(default: coco-results for a .json file)."
+        ),
+    ] = None,
+    instances: Annotated[
+        Path | None,
+        typer.Option(
+            help="coco-results: the COCO instances file the predictions were made on, to map "
+            "image ids to file names (default: the ids a COCO import kept)."
+        ),
+    ] = None,
 ) -> None:
-    """Import probabilities computed elsewhere as a model run (label = argmax).
+    """Import probabilities computed elsewhere as a model run (label = argmax), or predicted
+    boxes in the COCO results format as a model box layer.
 
     Example: assay predictions import probs.csv --name resnet-v3
+
+    Example: assay predictions import results.json --name detr-v1 --dataset coco
     """
+    if format not in (None, "probs", "coco-results"):
+        raise typer.BadParameter("--format is probs or coco-results.")
+    if format == "coco-results" or (format is None and path.suffix.lower() == ".json"):
+        done = dataset_of(dataset).import_box_predictions(
+            path, layer=name, instances=instances, author=author or "import"
+        )
+        console.print(
+            f"Stored the boxes of {path.name} as model box layer {name!r}: "
+            f"{fmt(done['n_new_labels'])} new labels."
+        )
+        return
     from assay.models.external import import_predictions
 
     run = import_predictions(dataset_of(dataset), path, name=name, author=author)

@@ -124,7 +124,7 @@ def import_archive(
             store, content, dataset=dataset, progress=progress,
             **detect.importer_options(fmt, options),
         )  # fmt: skip
-        keep = fmt == "images"  # the items point at the extracted files
+        keep = fmt in ("images", "coco", "yolo", "voc")  # the items point at the extracted files
         return result
     finally:
         if not keep:

@@ -9,7 +9,7 @@ from typing import Any
 
 from assay.errors import DataFormatError, InvalidParameter
 
-FORMATS = ("images", "idx", "table", "jsonl", "archive")
+FORMATS = ("images", "idx", "table", "jsonl", "archive", "coco", "yolo", "voc")
 # Every file suffix Assay imports -> (its format, the suffix an upload of it is stored with).
 # The one table of file kinds: detection here and the web upload both read it. A stored
 # suffix is itself a key of the table, so a stored upload is detected as what was sent.
@@ -58,6 +58,11 @@ def upload_kinds() -> str:
 
 def detect_format(path: Path) -> str:
     """Which importer reads ``path``, from its suffix or, for folders, what they hold."""
+    from assay.ingest.box_io import box_format
+
+    boxes = box_format(path)
+    if boxes is not None:
+        return boxes
     if path.is_dir():
         if any("idx3-ubyte" in p.name for p in path.iterdir()):
             return "idx"
@@ -70,8 +75,8 @@ def detect_format(path: Path) -> str:
         return fmt
     raise DataFormatError(
         f"{path}: cannot tell what kind of data this is. Assay imports image folders, IDX "
-        "files, .csv/.parquet tables, .jsonl text and .zip/.tar/.tar.gz archives of these; pass "
-        "--format to choose."
+        "files, .csv/.parquet tables, .jsonl text, boxes (COCO .json, YOLO and Pascal VOC "
+        "folders) and .zip/.tar/.tar.gz archives of these; pass --format to choose."
     )
 
 
@@ -79,7 +84,7 @@ def default_dataset_name(path: Path) -> str:
     """A dataset name from the path: 'mnist-test' for a folder, 'reviews' for reviews.jsonl."""
     name = path.resolve().name
     name = re.sub(
-        r"(\.(csv|tsv|parquet|pq|jsonl|ndjson|gz|idx|zip|tar|tgz))+$", "", name, flags=re.I
+        r"(\.(csv|tsv|parquet|pq|jsonl|ndjson|gz|idx|zip|tar|tgz|json))+$", "", name, flags=re.I
     )
     return name or "dataset"
 
@@ -112,4 +117,8 @@ def importer(fmt: str) -> Callable[..., Any]:
         from assay.ingest.jsonl import import_jsonl
 
         return import_jsonl
+    if fmt in ("coco", "yolo", "voc"):
+        from assay.ingest import box_io
+
+        return getattr(box_io, f"import_{fmt}")  # type: ignore[no-any-return]
     raise InvalidParameter(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")

@@ -19,7 +19,9 @@ class ImportSpec(Spec):
     """How to read a file into a dataset (``Project.import_path``'s options)."""
 
     format: str | None = Field(
-        None, description="images, idx, table, jsonl or archive (default: detected)."
+        None,
+        description="images, idx, table, jsonl, archive, or boxes: coco, yolo, voc "
+        "(default: detected).",
     )
     label_column: str | None = Field(
         None, min_length=1, max_length=200, description="Column or JSONL field with the label."

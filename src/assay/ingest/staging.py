@@ -345,6 +345,7 @@ class ImportJob:
                 counts = self._writer.publish(conn, self.declared is not None)
             else:
                 counts = self._writer.publish(conn)  # type: ignore[union-attr]
+            counts = self.before_publish_commit(conn, counts)
             self._record_kinds(conn)
             conn.execute(
                 t.imports.update()
@@ -357,6 +358,13 @@ class ImportJob:
                     n_new_labels=counts[1],
                 )
             )
+        return counts
+
+    def before_publish_commit(
+        self, conn: sa.Connection, counts: tuple[int, int, int]
+    ) -> tuple[int, int, int]:
+        """What a subclass adds in the publishing transaction (the box importer writes its
+        boxes here, so items and boxes land together); returns the updated counts."""
         return counts
 
     def _record_kinds(self, conn: sa.Connection) -> None:

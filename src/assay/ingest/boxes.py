@@ -1,0 +1,417 @@
+"""Importing boxes (object detection): what the COCO, YOLO and Pascal VOC readers share.
+
+A reader turns its files into a :class:`BoxFile`: the images (item key, file, declared size,
+meta), the class names, and the boxes as numpy columns (image index, class index, x, y, w, h
+in pixels, optional score, and a per-format reference such as a COCO annotation id or a YOLO
+line number for messages). Keeping boxes as columns, never as one Python object per box, is
+what bounds an import's memory: about 60 bytes a box plus the images list.
+
+:func:`import_box_file` then lands it whole or not at all:
+
+* the images become items through :class:`~assay.ingest.staging.ImportJob` (staged batches,
+  one publishing transaction, matched by key and content on re-import), and
+* the boxes are checked (sizes, classes, NaN, inside the image) with errors naming the file,
+  the image and the box, and written as one label per image (the whole set of boxes; ``[]``
+  for a listed image with none) into a box layer *in the same publishing transaction*.
+
+Importing the same files again writes nothing (labels equal to the current ones are skipped).
+:func:`import_boxes_onto` adds the boxes of a file to images already in a dataset (a second
+annotator's COCO file) as a new layer, in one transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.errors import DataFormatError, InvalidParameter
+from assay.ingest.images import ImageFile, image_file_row
+from assay.ingest.staging import ImportJob, ImportResult
+from assay.labels.kinds import Stored
+from assay.labels.kinds.boxes import EDGE_TOLERANCE, MAX_BOXES
+from assay.labels.layers import check_system_target, create_layer
+from assay.labels.writes import _insert_labels as insert_label_rows
+from assay.labels.writes import _move_heads as move_heads
+from assay.labels.writes import current_heads, writable_layer
+from assay.progress import ProgressCallback, no_progress
+from assay.store import Store, queries
+from assay.store import schema as t
+
+__all__ = [
+    "DEFAULT_BOX_LAYER",
+    "BoxFile",
+    "BoxImage",
+    "import_box_file",
+    "import_boxes_onto",
+    "write_boxes",
+]
+
+DEFAULT_BOX_LAYER = "boxes"
+# Images whose box labels are written per insert (bounds the box dicts alive at once to
+# about this many images' boxes).
+WRITE_CHUNK = 2_000
+
+
+@dataclass(frozen=True)
+class BoxImage:
+    """One image a box file lists: its item key, the file (None when only boxes are
+    imported), the size the file declares (None: read from the image) and item meta."""
+
+    key: str
+    path: str | None
+    width: int | None = None
+    height: int | None = None
+    meta: dict[str, Any] | None = None
+
+
+@dataclass
+class BoxFile:
+    """What a reader found: images, classes and the boxes as columns.
+
+    ``image`` and ``cls`` index ``images`` and ``classes``; ``xywh`` is (n, 4) pixels;
+    ``ref`` locates each box in its file for messages (``where(i)``).
+    """
+
+    source: str
+    format: str
+    images: list[BoxImage]
+    classes: list[str]
+    image: np.ndarray
+    cls: np.ndarray
+    xywh: np.ndarray
+    ref: np.ndarray
+    where: Callable[[int], str]
+    score: np.ndarray | None = None
+    # Recorded on a layer the import creates (a COCO file's category ids, for its results).
+    origin: dict[str, Any] | None = None
+
+    @property
+    def n_boxes(self) -> int:
+        return len(self.image)
+
+
+def columns(
+    image: Sequence[int],
+    cls: Sequence[int],
+    coords: Sequence[float],
+    ref: Sequence[int],
+    score: Sequence[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The box columns as numpy arrays (``coords`` flat x, y, w, h per box)."""
+    xywh = np.asarray(coords, dtype=np.float64).reshape(-1, 4)
+    return (
+        np.asarray(image, dtype=np.int64),
+        np.asarray(cls, dtype=np.int64),
+        xywh,
+        np.asarray(ref, dtype=np.int64),
+        None if score is None else np.asarray(score, dtype=np.float64),
+    )
+
+
+# -- checking --------------------------------------------------------------------------------
+
+
+def _first(mask: np.ndarray) -> int | None:
+    found = np.flatnonzero(mask)
+    return int(found[0]) if len(found) else None
+
+
+def _box_text(xywh: np.ndarray) -> str:
+    x, y, w, h = (float(v) for v in xywh)
+    return f"[{x:g}, {y:g}, {w:g}, {h:g}]"
+
+
+def check_boxes(bf: BoxFile, sizes: Sequence[tuple[int | None, int | None]] | None = None) -> None:
+    """Refuse the first bad box, naming the file, the image and the box: a NaN or infinite
+    coordinate, zero or negative size, a box outside its image (``sizes`` per image, else the
+    sizes the file declares), a score outside [0, 1], too many boxes on one image.
+
+    The same rules as :class:`assay.labels.kinds.boxes.Boxes` (which checks every label again
+    when it is written), checked here column-wise so a message can say where in the file.
+    """
+    xywh = bf.xywh
+    if not len(xywh):
+        return
+
+    def fail(i: int, what: str) -> DataFormatError:
+        image = bf.images[int(bf.image[i])].key
+        return DataFormatError(
+            f"{bf.where(i)} (image {image!r}): the box {_box_text(xywh[i])} {what}. "
+            "Nothing was imported."
+        )
+
+    bad = _first(~np.isfinite(xywh).all(axis=1))
+    if bad is not None:
+        raise fail(bad, "has a coordinate that is not a number (NaN or infinite)")
+    bad = _first((xywh[:, 2] <= 0) | (xywh[:, 3] <= 0))
+    if bad is not None:
+        raise fail(bad, "has zero or negative size; width and height must be positive")
+    bad = _first((xywh[:, 0] < -EDGE_TOLERANCE) | (xywh[:, 1] < -EDGE_TOLERANCE))
+    if bad is not None:
+        raise fail(bad, "starts outside the image (x or y below 0)")
+    if sizes is None:
+        sizes = [(im.width, im.height) for im in bf.images]
+    wh = np.array([(w or math.inf, h or math.inf) for w, h in sizes], dtype=np.float64)
+    if len(wh):
+        limit = wh[bf.image]
+        outside = (xywh[:, 0] + xywh[:, 2] > limit[:, 0] + EDGE_TOLERANCE) | (
+            xywh[:, 1] + xywh[:, 3] > limit[:, 1] + EDGE_TOLERANCE
+        )
+        bad = _first(outside)
+        if bad is not None:
+            w, h = sizes[int(bf.image[bad])]
+            raise fail(bad, f"reaches outside the {w} x {h} image")
+    if bf.score is not None:
+        bad = _first(~np.isfinite(bf.score) | (bf.score < 0) | (bf.score > 1))
+        if bad is not None:
+            raise fail(bad, f"has score {float(bf.score[bad]):g}; a score is in [0, 1]")
+    counts = np.bincount(bf.image, minlength=len(bf.images))
+    crowded = _first(counts > MAX_BOXES)
+    if crowded is not None:
+        raise DataFormatError(
+            f"{bf.source}: image {bf.images[crowded].key!r} has {int(counts[crowded])} boxes; "
+            f"at most {MAX_BOXES} per image. Nothing was imported."
+        )
+
+
+def box_sets(bf: BoxFile, block: int = 2_000) -> Iterator[list[dict[str, Any]]]:
+    """The boxes of every listed image in order, as label JSON (``[]`` when it has none);
+    box ids 1, 2 ... in file order. One sort of the columns; Python objects are made for a
+    ``block`` of images at a time (memory stays bounded by the columns)."""
+    order = np.argsort(bf.image, kind="stable")
+    bounds = np.searchsorted(bf.image[order], np.arange(len(bf.images) + 1), side="left").tolist()
+    class_names = np.array(bf.classes, dtype=object)
+    for first in range(0, len(bf.images), block):
+        last = min(first + block, len(bf.images))
+        rows = order[bounds[first] : bounds[last]]
+        names = class_names[bf.cls[rows]].tolist()
+        xywh = bf.xywh[rows].tolist()
+        score = None if bf.score is None else bf.score[rows].tolist()
+        base = bounds[first]
+        for k in range(first, last):
+            a, b = bounds[k] - base, bounds[k + 1] - base
+            ids = range(1, b - a + 1)
+            if score is None:
+                yield [
+                    {"id": n, "class": c, "x": x, "y": y, "w": w, "h": h}
+                    for n, c, (x, y, w, h) in zip(ids, names[a:b], xywh[a:b], strict=True)
+                ]
+            else:
+                yield [
+                    {"id": n, "class": c, "x": x, "y": y, "w": w, "h": h, "score": p}
+                    for n, c, (x, y, w, h), p in zip(
+                        ids, names[a:b], xywh[a:b], score[a:b], strict=True
+                    )
+                ]
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def ensure_classes(conn: Connection, dataset_id: int, names: Sequence[str]) -> int:
+    """Add the class names the dataset lacks (after its own, in the order given); returns how
+    many were added."""
+    existing = dict(
+        conn.execute(
+            sa.select(t.classes.c.name, t.classes.c.position).where(
+                t.classes.c.dataset_id == dataset_id
+            )
+        ).all()
+    )
+    new = [n for n in dict.fromkeys(names) if n not in existing]
+    start = max(existing.values(), default=-1) + 1
+    if new:
+        conn.execute(
+            t.classes.insert(),
+            [
+                {"dataset_id": dataset_id, "name": n, "position": start + i}
+                for i, n in enumerate(new)
+            ],
+        )
+    return len(new)
+
+
+def box_layer(
+    conn: Connection, dataset_id: int, name: str, kind: str, origin: dict[str, Any] | None = None
+) -> None:
+    """Create the box layer ``name`` of ``kind`` (import or model) unless it exists as one."""
+    row = check_system_target(conn, dataset_id, name, kind)
+    if row is None:
+        create_layer(conn, dataset_id, name, kind=kind, value_kind="boxes", origin=origin)
+    elif row.value_kind != "boxes":
+        raise InvalidParameter(
+            f"Layer {name!r} holds {row.value_kind} labels, not boxes; import the boxes into "
+            "another layer (--layer NAME)."
+        )
+
+
+def item_ids_by_key(
+    conn: Connection, dataset_id: int, bf: BoxFile
+) -> tuple[list[int], list[tuple[int | None, int | None]]]:
+    """The item id and stored size of every image of ``bf``, or DataFormatError naming the
+    first image the dataset does not have."""
+    found: dict[str, tuple[int, int | None, int | None]] = {}
+    keys = [im.key for im in bf.images]
+    i = t.items.c
+    for start in range(0, len(keys), queries.IN_CHUNK):
+        chunk = keys[start : start + queries.IN_CHUNK]
+        rows = conn.execute(
+            sa.select(i.external_key, i.id, i.width, i.height).where(
+                i.dataset_id == dataset_id, i.external_key.in_(chunk)
+            )
+        )
+        found.update({r[0]: (int(r[1]), r[2], r[3]) for r in rows})
+    missing = [k for k in keys if k not in found]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise DataFormatError(
+            f"{bf.source}: image {missing[0]!r}{more} is not an item of the dataset (items are "
+            "matched by file name relative to the images folder). Nothing was imported."
+        )
+    return [found[k][0] for k in keys], [found[k][1:] for k in keys]
+
+
+def write_boxes(
+    conn: Connection,
+    dataset_id: int,
+    bf: BoxFile,
+    *,
+    layer: str,
+    kind: str = "import",
+    author: str = "import",
+    progress: ProgressCallback = no_progress,
+) -> tuple[int, int]:
+    """Write ``bf``'s boxes into ``layer`` inside the caller's transaction: one label per
+    listed image, skipped where it equals the current one (re-imports write nothing).
+    Returns (labels written, classes added)."""
+    n_classes = ensure_classes(conn, dataset_id, bf.classes)
+    box_layer(conn, dataset_id, layer, kind, bf.origin)
+    ids, sizes = item_ids_by_key(conn, dataset_id, bf)
+    # The stored sizes are the real images' (read at import): check against those too.
+    check_boxes(bf, sizes)
+    layer_row = writable_layer(conn, dataset_id, layer)
+    now = datetime.now(UTC)
+    written = 0
+    total = len(bf.images)
+    sets = box_sets(bf)
+    for start in range(0, total, WRITE_CHUNK):
+        stop = min(start + WRITE_CHUNK, total)
+        heads = current_heads(conn, layer_row.id, ids[start:stop])
+        rows: list[dict[str, Any]] = []
+        for k, boxes in zip(range(start, stop), sets, strict=False):
+            head = heads.get(ids[k])
+            if head is not None and head[1] == Stored(value=boxes) and head[2] is None:
+                continue  # the same boxes as now: a re-import writes nothing
+            rows.append(
+                {
+                    "layer_id": layer_row.id,
+                    "item_id": ids[k],
+                    "class_id": None,
+                    "value": boxes,
+                    "author": author,
+                    "created_at": now,
+                    "reason": None,
+                    "probs": None,
+                    "confidence": None,
+                    "supersedes": None if head is None else head[0],
+                    "idempotency_key": None,
+                }
+            )
+        # Checked column-wise by check_boxes above (the rules of Boxes.validate, which costs
+        # about 15 us a box, most of an import's time), so the rows go to the label store's
+        # own insert and head move without a second check.
+        label_ids = insert_label_rows(conn, rows)
+        move_heads(conn, rows, label_ids)
+        written += len(rows)
+        progress(stop, total, f"writing boxes of {bf.source}")
+    return written, n_classes
+
+
+class _BoxImportJob(ImportJob):
+    """An image import that also writes the boxes in its publishing transaction."""
+
+    def __init__(self, *args: Any, boxes: BoxFile, box_layer: str, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.boxes = boxes
+        self.box_layer = box_layer
+
+    def before_publish_commit(
+        self, conn: Connection, counts: tuple[int, int, int]
+    ) -> tuple[int, int, int]:
+        assert self._writer is not None  # set on entering the job
+        n_labels, n_classes = write_boxes(
+            conn, self._writer.ds, self.boxes, layer=self.box_layer, author=self.author
+        )
+        return counts[0], counts[1] + n_labels, counts[2] + n_classes
+
+
+def import_box_file(
+    store: Store,
+    bf: BoxFile,
+    *,
+    dataset: str,
+    layer: str = DEFAULT_BOX_LAYER,
+    split: str | None = None,
+    progress: ProgressCallback = no_progress,
+    use_process: bool = True,
+    **job_options: Any,
+) -> ImportResult:
+    """Import the images of ``bf`` as items and its boxes into the box layer ``layer``,
+    atomically (see the module's docstring)."""
+    if not bf.images:
+        raise DataFormatError(f"{bf.source}: no images listed; nothing to import.")
+    check_boxes(bf)  # early, with the sizes the file declares; again at publish
+    job_options.pop("classes", None)
+    with _BoxImportJob(
+        store,
+        dataset,
+        source=bf.source,
+        format=bf.format,
+        classes=list(bf.classes),
+        boxes=bf,
+        box_layer=layer,
+        total=len(bf.images),
+        progress=progress,
+        use_process=use_process,
+        **job_options,
+    ) as job:
+        for im in bf.images:
+            if im.path is None or not os.path.isfile(im.path):
+                raise DataFormatError(
+                    f"{bf.source}: image {im.key!r}: no file {im.path!r}. Give the folder that "
+                    "holds the images (--images DIR), or remove the image from the file. "
+                    "Nothing was imported."
+                )
+            row = image_file_row(ImageFile(im.key, im.path, None, split))
+            if im.meta:
+                row["meta"] = im.meta
+            job.add(row, where=im.path)
+        result = job.publish()
+    return replace(result, n_rows=len(bf.images))
+
+
+def import_boxes_onto(
+    store: Store,
+    dataset_id: int,
+    bf: BoxFile,
+    *,
+    layer: str,
+    kind: str = "import",
+    author: str = "import",
+    progress: ProgressCallback = no_progress,
+) -> tuple[int, int]:
+    """Add ``bf``'s boxes to images already in the dataset (matched by key) as layer
+    ``layer``, in one transaction; returns (labels written, classes added)."""
+    check_boxes(bf)
+    with store.write() as conn:
+        return write_boxes(
+            conn, dataset_id, bf, layer=layer, kind=kind, author=author, progress=progress
+        )
