@@ -202,9 +202,13 @@ const assayBoxes = (() => {
       const text = box.score !== undefined ? `${box.class} ${box.score.toFixed(2)}` : box.class;
       const fs = 11 * u;
       const tagW = (text.length * 6.6 + 6) * u;
-      const above = box.y - fs - 3 * u >= 0;
-      const ty = above ? box.y - fs - 3 * u : box.y;
-      g.append(svg("rect", { class: "be-tag", x: box.x, y: ty, width: tagW, height: fs + 3 * u }));
+      const tagH = fs + 3 * u;
+      // The edited layer's tag sits above its box, an overlay's below (so the two never hide
+      // each other where boxes agree); inside the box where the image ends.
+      let ty = editable ? box.y - tagH : box.y + box.h;
+      if (ty < 0) ty = box.y;
+      if (ty + tagH > this.height) ty = box.y + box.h - tagH;
+      g.append(svg("rect", { class: "be-tag", x: box.x, y: ty, width: tagW, height: tagH }));
       const label = svg("text", { class: "be-tag-text", x: box.x + 3 * u, y: ty + fs, "font-size": fs });
       label.textContent = text;
       g.append(label);
@@ -335,8 +339,8 @@ const assayBoxes = (() => {
       if (!this.panel) return;
       for (const row of this.panel.querySelectorAll(".be-layer-row")) {
         const entry = this.entry(row.dataset.layer);
-        if (!entry) continue;
         const count = row.querySelector(".be-count");
+        if (!entry || !count) continue; // the server's rows, before the panel is built
         const n = entry.layer === this.edit ? this.boxes.length : entry.boxes.length;
         let text = `${n} box${n === 1 ? "" : "es"}`;
         if (entry.scored) text = `${this.visibleBoxes(entry).length} of ${n} shown`;
