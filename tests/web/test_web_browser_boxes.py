@@ -254,7 +254,7 @@ def test_the_grid_draws_a_box_layer_over_the_thumbnails(page: Any, live: dict[st
     page.goto(live["url"] + "/datasets/scenes/items")
     page.select_option("#grid-boxes", "boxes")  # applies at once
     page.wait_for_selector(".tile-boxes")
-    rects = page.locator("#grid .tile-box")
+    rects = page.locator("#grid .tile-boxes rect")
     labels = [made.ds.item(i)["labels"]["boxes"]["value"] for i in made.item_ids]
     assert rects.count() == sum(len(v) for v in labels) > 8
     box = page.locator("#grid .cell").first.locator(".tile-boxes").bounding_box()

@@ -167,6 +167,10 @@ def grid(
             drawn = box_views.page_boxes(who, dataset, boxes, [it["id"] for it in page["items"]])
             for it in page["items"]:
                 it["boxes"] = drawn.get(it["id"], [])
+                if it.get("width") and it.get("height"):
+                    it["boxes_svg"] = box_views.tile_svg(
+                        it["boxes"], it["width"], it["height"], boxes
+                    )
     except AssayError as exc:  # a bad filter: show the form again with the message
         if status_of(exc) != 422 and status_of(exc) != 404:
             raise
