@@ -177,3 +177,19 @@ def test_item_page_embeds_the_editor_and_its_boxes(
     # The class label form offers no box layer (a class is not a box set).
     form = html.split('id="label-layer"')[1].split("</select>")[0]
     assert "ann_boxes" not in form and ">ann<" in form
+
+
+def test_a_blind_annotator_sees_and_draws_only_their_own_box_layer(
+    web_project: Project, boxed: dict[str, Any]
+) -> None:
+    from assay.web import create_app
+
+    first = boxed["ids"][0]
+    with TestClient(create_app(web_project, blind=True), follow_redirects=False) as c:
+        signed(c, "annotator")
+        out = c.get(f"{API}/items/{first}/boxes").json()
+        assert [la["layer"] for la in out["layers"]] == ["ann_boxes"]  # not the others' boxes
+        hidden = c.get("/datasets/digits/items", params={"boxes": "objects"})
+        assert hidden.status_code == 403 and '<rect x="1"' not in hidden.text
+        listed = c.get(f"{API}/items", params={"boxes": "objects", "layer": "ann"})
+        assert listed.status_code == 403

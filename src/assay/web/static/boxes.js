@@ -562,7 +562,11 @@ const assayBoxes = (() => {
         this.render();
         return true;
       }
-      if (k === "Enter") { (this.options.onEnter || (() => this.save()))(); return true; }
+      if (k === "Enter") {
+        if (event.target.closest && event.target.closest("button, a")) return false; // it presses them
+        (this.options.onEnter || (() => this.save()))();
+        return true;
+      }
       const name = this.classOfKey(k);
       if (name !== undefined) { this.setClass(name); return true; }
       return false;
