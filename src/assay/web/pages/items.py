@@ -141,6 +141,7 @@ def grid(
     # What the item page needs to step through this grid: its filter, order and model.
     stepping = {"filter": full, "sort": sort if sort != "added" else "", "model": model}
     item_query = urlencode({k: v for k, v in stepping.items() if v})
+    box_rows = box_views.box_layer_rows(who, dataset)
     context: dict[str, Any] = {
         "ds": detail,
         "form": form,
@@ -154,7 +155,7 @@ def grid(
         "full_filter": full,
         "error": None,
         "page": None,
-        "box_layers": [r.name for r in box_views.box_layer_rows(who, dataset)],
+        "box_layers": [r.name for r in box_rows],
     }
     try:
         if problem is not None:
@@ -164,7 +165,8 @@ def grid(
             limit=limit, sort=sort, model=model or None, count=True,
         )  # fmt: skip
         if boxes:  # the chosen box layer drawn over the thumbnails: one read for the page
-            drawn = box_views.page_boxes(who, dataset, boxes, [it["id"] for it in page["items"]])
+            ids = [it["id"] for it in page["items"]]
+            drawn = box_views.page_boxes(who, dataset, boxes, ids, box_rows)
             for it in page["items"]:
                 it["boxes"] = drawn.get(it["id"], [])
                 if it.get("width") and it.get("height"):

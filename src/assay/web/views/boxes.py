@@ -126,11 +126,17 @@ async def save_boxes_async(
 
 
 def page_boxes(
-    who: Principal, dataset: Dataset, layer: str, item_ids: Sequence[int]
+    who: Principal,
+    dataset: Dataset,
+    layer: str,
+    item_ids: Sequence[int],
+    visible: Sequence[Any] | None = None,
 ) -> dict[int, list[dict[str, Any]]]:
     """The boxes of ``layer`` for a page of items (item id -> boxes; items without a label
-    there are left out), in one read: the grid's box overlays."""
-    row = who.viewer.layer(dataset, layer)
+    there are left out), in one read: the grid's box overlays. ``visible``: the box layers
+    the user may see, when the caller has them already (:func:`box_layer_rows`)."""
+    found = [r for r in visible or () if r.name == layer]
+    row = found[0] if found else who.viewer.layer(dataset, layer)
     if row.value_kind != BOXES:
         raise InvalidParameter(
             f"Layer {layer!r} holds {row.value_kind} labels, not boxes: choose a box layer to "
@@ -157,12 +163,16 @@ def tile_svg(boxes: Sequence[dict[str, Any]], width: int, height: int, layer: st
         f'style="--box: {escape(layer_colour(layer))}" '
         f'aria-label="{len(boxes)} boxes of {escape(layer)}">'
     ]
+    names: dict[str, str] = {}  # class -> escaped (a page has few classes, many boxes)
     for b in boxes:
+        name = names.get(b["class"])
+        if name is None:
+            name = names[b["class"]] = str(escape(b["class"]))
         score = f" {float(b['score']):.2f}" if "score" in b else ""
         parts.append(
             f'<rect x="{float(b["x"]):g}" y="{float(b["y"]):g}" '
             f'width="{float(b["w"]):g}" height="{float(b["h"]):g}">'
-            f"<title>{escape(b['class'])}{score}</title></rect>"
+            f"<title>{name}{score}</title></rect>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))
