@@ -17,6 +17,7 @@ from web_helpers import SCREENSHOTS
 
 import assay
 from assay.labels.writes import LabelWrite
+from assay.web.rendering import layer_colour
 from boxkit import make_box_dataset
 
 GT = [{"id": 1, "class": "3", "x": 10.0, "y": 10.0, "w": 20.0, "h": 20.0}]
@@ -184,6 +185,11 @@ def test_overlays_toggle_and_the_threshold_hides_low_score_predictions(
     assert shown.count() == 1  # only the 0.95 box
     row = page.locator(".be-layer-row[data-layer='detector']")
     assert row.locator(".be-count").text_content() == f"1 of {n + 1} shown"
+    colour = page.evaluate(
+        "getComputedStyle(document.querySelector(\".be-layer-row[data-layer='detector'] .swatch\"))"
+        ".backgroundColor"
+    )
+    assert colour not in ("", "rgba(0, 0, 0, 0)")  # the layer's colour reaches the panel
     alice = page.locator(".be-layer[data-layer='alice'] .be-box")
     assert alice.count() == len(made.simulated.labels["alice"][2])
     page.uncheck(".be-layer-row[data-layer='alice'] input.be-show")
@@ -257,6 +263,13 @@ def test_the_grid_draws_a_box_layer_over_the_thumbnails(page: Any, live: dict[st
     rects = page.locator("#grid .tile-boxes rect")
     labels = [made.ds.item(i)["labels"]["boxes"]["value"] for i in made.item_ids]
     assert rects.count() == sum(len(v) for v in labels) > 8
+    # Drawn in the layer's colour (the CSP refuses inline styles: an attribute carries it).
+    colour = layer_colour("boxes").lstrip("#")
+    rgb = "rgb({}, {}, {})".format(*(int(colour[i : i + 2], 16) for i in (0, 2, 4)))
+    stroke = page.evaluate(
+        "getComputedStyle(document.querySelector('#grid .tile-boxes rect')).stroke"
+    )
+    assert stroke == rgb
     box = page.locator("#grid .cell").first.locator(".tile-boxes").bounding_box()
     img = page.locator("#grid .cell").first.locator("img").bounding_box()
     assert abs(box["width"] - img["width"]) < 1 and abs(box["height"] - img["height"]) < 1

@@ -30,6 +30,13 @@ const assayBoxes = (() => {
   }
 
   const round = (v) => Math.round(v * 100) / 100;
+
+  // Colours go through the CSSOM: the pages' CSP refuses style attributes.
+  function swatch(colour) {
+    const node = assay.el("span", { class: "swatch" });
+    node.style.background = colour;
+    return node;
+  }
   const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
   const copy = (boxes) => boxes.map((b) => ({ ...b }));
 
@@ -314,7 +321,7 @@ const assayBoxes = (() => {
         const kind = editing ? "editing" : entry.kind === "model" ? "predictions" : entry.kind;
         const row = assay.el("li", { class: `be-layer-row${editing ? " editing" : ""}`, "data-layer": entry.layer },
           assay.el("label", { class: "be-layer-name" }, check,
-            assay.el("span", { class: "swatch", style: `background: ${entry.colour}` }),
+            swatch(entry.colour),
             assay.el("span", { class: "name" }, entry.layer),
             assay.el("span", { class: `be-kind be-kind-${kind}` }, kind)),
           assay.el("span", { class: "be-count" }, ""));

@@ -160,7 +160,8 @@ def tile_svg(boxes: Sequence[dict[str, Any]], width: int, height: int, layer: st
     """
     parts = [
         f'<svg class="tile-boxes" viewBox="0 0 {int(width)} {int(height)}" '
-        f'style="--box: {escape(layer_colour(layer))}" '
+        # A presentation attribute, not a style: the pages' CSP refuses inline styles.
+        f'stroke="{escape(layer_colour(layer))}" '
         f'aria-label="{len(boxes)} boxes of {escape(layer)}">'
     ]
     names: dict[str, str] = {}  # class -> escaped (a page has few classes, many boxes)
