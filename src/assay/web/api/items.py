@@ -12,6 +12,7 @@ from assay.web.api.datasets import FilterParam
 from assay.web.auth import Labeler, Reader
 from assay.web.params import Cursor, Id
 from assay.web.state import app_state
+from assay.web.views import boxes as box_views
 from assay.web.views import items
 from assay.web.views.datasets import open_dataset
 from assay.web.views.item_insights import insights
@@ -29,17 +30,24 @@ def list_items(
     layer: Annotated[str | None, Query(max_length=200)] = None,
     after: Cursor | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    boxes: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """One page of items matching ``filter``, with their current label in ``layer``.
+    """One page of items matching ``filter``, with their current label in ``layer`` (and,
+    with ``boxes``, each item's boxes in that box layer: the grid's overlays).
 
     Pages are keyset pages: pass the ``next`` of one page as ``after`` to get the next one
     (``next`` is null on the last page).
     """
     state = app_state(request)
     dataset = open_dataset(state, name)
-    return items.items_page(
+    page = items.items_page(
         state, who, dataset, filter=filter, layer=layer, after=after, limit=limit
     )
+    if boxes:
+        drawn = box_views.page_boxes(who, dataset, boxes, [it["id"] for it in page["items"]])
+        for it in page["items"]:
+            it["boxes"] = drawn.get(it["id"], [])
+    return page
 
 
 @router.get("/datasets/{name}/items/{item_id}")

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assay.labels.kinds import DEFAULT_KIND
+from assay.labels.kinds.boxes import MAX_BOXES
+from assay.store import reads
 from assay.web.api.datasets import FilterParam
-from assay.web.auth import Labeler, LayerAdmin
+from assay.web.auth import Labeler, LayerAdmin, Reader
 from assay.web.params import Id
 from assay.web.state import app_state
-from assay.web.views import labeling
+from assay.web.views import boxes, labeling
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["labeling"])
@@ -204,3 +206,67 @@ def labeling_queue(
         after=after,
         limit=limit,
     )
+
+
+# -- boxes: the box editor's reads and saves -------------------------------------------------------
+
+
+@router.get("/datasets/{name}/items/{item_id}/boxes")
+def item_boxes(name: str, item_id: Id, request: Request, who: Reader) -> dict[str, Any]:
+    """An item's boxes in every box layer you may see, in one request: per layer its boxes,
+    the label id they are (send it as ``base`` when saving), its colour on the pages, whether
+    you may edit it and whether its boxes carry scores (predictions); the dataset's classes
+    and the keys that pick them in the layers you may edit."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    item = reads.item(dataset.store, dataset.id, item_id)
+    return boxes.item_boxes(state, who, dataset, {**item, "key": item["external_key"]})
+
+
+class BoxSet(BaseModel):
+    """An image's whole set of boxes in ``layer``, edited on the version ``base``.
+
+    ``base``: the ``label_id`` the boxes were loaded with (0 when the image had no label in the
+    layer). If the label changed since, nothing is written (409): reload, then edit the
+    current version. ``boxes`` ``[]`` says "looked at, nothing to box".
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    layer: LayerName
+    boxes: list[dict[str, Any]] = Field(max_length=MAX_BOXES)
+    base: int = Field(ge=0)
+    note: str | None = Field(None, max_length=2000)
+    idempotency_key: str | None = Field(None, min_length=8, max_length=80)
+
+
+@router.post(
+    "/datasets/{name}/items/{item_id}/boxes",
+    status_code=201,
+    responses={
+        200: {"description": "A retry of a save already made (same idempotency key)."},
+        409: {"description": "The boxes changed since ``base`` (or the layer is frozen)."},
+    },
+)
+async def save_boxes(
+    name: str, item_id: Id, body: BoxSet, request: Request, response: Response, who: Labeler
+) -> dict[str, Any]:
+    """Save an image's boxes in a box layer you may write (201; 200 for a repeated
+    ``idempotency_key``), kept in the history like every label. 409 when ``base`` is stale,
+    403 for a layer you may not write (a model's, another annotator's), 422 naming the box
+    when one is invalid (outside the image, an unknown class, no size)."""
+    state = app_state(request)
+    dataset = open_dataset(state, name)
+    out = await boxes.save_boxes_async(
+        state,
+        who,
+        dataset,
+        item_id,
+        layer=body.layer,
+        boxes=body.boxes,
+        base=body.base,
+        note=body.note,
+        idempotency_key=body.idempotency_key,
+    )
+    if not out["written"]:
+        response.status_code = 200
+    return out

@@ -22,7 +22,8 @@ from assay.web.errors import status_of
 from assay.web.params import Id
 from assay.web.rendering import render
 from assay.web.state import app_state
-from assay.web.urls import item_page_url
+from assay.web.urls import API_PREFIX, item_page_url, q
+from assay.web.views import boxes as box_views
 from assay.web.views import datasets, items
 from assay.web.views.datasets import open_dataset
 from assay.web.views.item_insights import insights
@@ -109,6 +110,7 @@ def grid(
     predicted: TextParam = "",
     below: Annotated[str, Query(max_length=20)] = "",  # a number; the form sends "" for none
     case: Annotated[str, Query(max_length=20)] = "",
+    boxes: TextParam = "",
     sort: Annotated[str, Query(max_length=20)] = "added",
     size: Annotated[Literal["s", "m", "l"], Query()] = "m",
     after: Annotated[str, Query(max_length=700)] = "",
@@ -132,13 +134,14 @@ def grid(
     form = {
         "filter": filter, "split": split, "label": label, "layer": layer, "model": model,
         "predicted": predicted, "below": below, "case": case, "sort": sort, "size": size,
-        "limit": limit,
+        "limit": limit, "boxes": boxes,
     }  # fmt: skip
     defaults = {"sort": "added", "size": "m", "limit": GRID_PAGE}
     kept = {k: v for k, v in form.items() if v not in ("", None) and defaults.get(k) != v}
     # What the item page needs to step through this grid: its filter, order and model.
     stepping = {"filter": full, "sort": sort if sort != "added" else "", "model": model}
     item_query = urlencode({k: v for k, v in stepping.items() if v})
+    box_rows = box_views.box_layer_rows(who, dataset)
     context: dict[str, Any] = {
         "ds": detail,
         "form": form,
@@ -152,6 +155,7 @@ def grid(
         "full_filter": full,
         "error": None,
         "page": None,
+        "box_layers": [r.name for r in box_rows],
     }
     try:
         if problem is not None:
@@ -160,6 +164,15 @@ def grid(
             state, who, dataset, filter=full, layer=layer or None, after=after or None,
             limit=limit, sort=sort, model=model or None, count=True,
         )  # fmt: skip
+        if boxes:  # the chosen box layer drawn over the thumbnails: one read for the page
+            ids = [it["id"] for it in page["items"]]
+            drawn = box_views.page_boxes(who, dataset, boxes, ids, box_rows)
+            for it in page["items"]:
+                it["boxes"] = drawn.get(it["id"], [])
+                if it.get("width") and it.get("height"):
+                    it["boxes_svg"] = box_views.tile_svg(
+                        it["boxes"], it["width"], it["height"], boxes
+                    )
     except AssayError as exc:  # a bad filter: show the form again with the message
         if status_of(exc) != 422 and status_of(exc) != 404:
             raise
@@ -208,7 +221,20 @@ def item_page(
             layer: {c: k for k, c in dataset.class_keys(layer) if k} for layer in writable
         },
     }
+    context["box_data"] = _box_data(state, who, dataset, detail["item"])
     return render(request, "item.html", context)
+
+
+def _box_data(state: Any, who: Any, dataset: Any, item: dict[str, Any]) -> dict[str, Any] | None:
+    """What the item page's box editor loads (None when the item is not an image or the
+    dataset has no box layer the user may see): the same JSON as the API's item boxes."""
+    if item.get("kind") != "image" or not item.get("width") or not item.get("height"):
+        return None
+    data = box_views.item_boxes(state, who, dataset, item)
+    if not data["layers"]:
+        return None
+    url = f"{API_PREFIX}/datasets/{q(dataset.name)}/items/{item['id']}/boxes"
+    return {**data, "save_url": url, "boxes_url": url}
 
 
 @router.get("/datasets/{name}/items/{item_id}")

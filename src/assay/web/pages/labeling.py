@@ -40,6 +40,7 @@ def labeling_queue(
         own = [la["name"] for la in layers if la["owner"] == who.user.username]
         layer = own[0] if own else ""
     current = dataset.suggestions.current(layer) if layer else None
+    chosen = next((la for la in layers if la["name"] == layer), None)
     context = {
         "ds": detail,
         "layers": layers,
@@ -48,6 +49,8 @@ def labeling_queue(
         "keys": labeling.class_keys(dataset, layer) if layer else [],
         "own_name": who.user.username,
         "suggestions": current.to_dict() if current else None,
+        # A box layer is labeled in the box editor (static/boxes.js), one image after another.
+        "value_kind": chosen["value_kind"] if chosen else None,
     }
     return render(request, "label_queue.html", context)
 

@@ -6,7 +6,7 @@
 
 (() => {
   // The view controls change the URL (so it remembers them) as soon as they change.
-  for (const id of ["grid-sort", "grid-size", "grid-limit", "grid-model"]) {
+  for (const id of ["grid-sort", "grid-size", "grid-limit", "grid-model", "grid-boxes"]) {
     const control = document.getElementById(id);
     if (control) control.addEventListener("change", () => control.form.requestSubmit());
   }

@@ -157,6 +157,7 @@ def item_detail(
                 **{k: shown[k] for k in ("kind", "value_kind", "owner", "frozen", "can_write")},
                 "label": head.get("label"),
                 "value": head.get("value"),
+                "label_id": int(head.get("id") or 0),
                 "author": head.get("author"),
                 "created_at": head.get("created_at"),
                 "reason": head.get("note"),
@@ -246,12 +247,16 @@ def label_request(
     who: Principal,
     item_id: int,
     layer: str,
-    label: str | None,
+    label: Any,
     note: str | None,
     idempotency_key: str | None,
+    *,
+    base: int | None = None,
 ) -> LabelRequest:
     """The write for the committer, with the check of who may write to the layer; the check
-    runs against the layer row inside the write transaction (no read of its own)."""
+    runs against the layer row inside the write transaction (no read of its own). ``label``
+    is the layer's kind of value (a class name, a box set); ``base`` the label id the writer
+    edited (a stale one is a Conflict, see ``LabelWrite.base``)."""
 
     def check(row: Any) -> None:
         if not who.viewer.can_see(row):
@@ -259,7 +264,7 @@ def label_request(
         who.viewer.check_write(row)
 
     key = f"u{who.user.id}:{idempotency_key}" if idempotency_key else None
-    write = LabelWrite(item_id, label, note)
+    write = LabelWrite(item_id, label, note, base=base)
     return LabelRequest(layer, write, who.user.username, key, check=check)
 
 
