@@ -99,8 +99,9 @@ class Disagreement:
 
     item_id: int
     agreement: float  # the share of the item's labels equal to the most common value, < 1
-    majority: Any  # the most common value (the first layer's of the tied ones)
+    majority: Any  # the most common value (the first layer's of the tied ones); None: none
     labels: dict[str, Any]  # layer -> its value as JSON
+    evidence: dict[str, Any] | None = None  # more for the case's evidence (boxes at issue...)
 
 
 class Combined(Protocol):
