@@ -80,6 +80,12 @@ def test_pair_agreement_on_hand_built_boxes_is_exact(hand: BoxScenes) -> None:
     (qp, qq) = d["layer_quality"]
     assert qp["layer"] == "p" and qp["f1"] == pytest.approx(6 / 10)
     assert qq["recall"] == pytest.approx(3 / 5) and "leave-one-out" in d["reference_rule"]
+    # By default each layer against every other layer, pooled (no fusion): here the other.
+    d = hand.ds.agreement(["p", "q"]).to_dict()
+    assert d["reference"] == "others" and "every other layer" in d["reference_rule"]
+    qp, qq = d["layer_quality"]
+    assert (qp["n_images"], qp["n_boxes"], qp["n_reference_boxes"]) == (4, 5, 5)
+    assert qp["f1"] == pytest.approx(6 / 10) and qp["class_agreement"] == pytest.approx(2 / 3)
 
 
 def test_against_a_layer_and_refusals(hand: BoxScenes) -> None:
@@ -97,9 +103,11 @@ def test_bob_who_misses_and_swaps_more_agrees_less(project: assay.Project) -> No
     with_bob = (pairs[("alice", "bob")] + pairs[("bob", "carol")]) / 2
     assert with_bob < pairs[("alice", "carol")]
     assert d["n_boxes"]["bob"] < min(d["n_boxes"]["alice"], d["n_boxes"]["carol"])
-    quality = {q["layer"]: q for q in d["layer_quality"]}
-    for measure in ("f1", "recall"):
-        assert quality["bob"][measure] == min(q[measure] for q in quality.values())
+    for reference in ("wbf", "others"):
+        d = scenes.ds.agreement(["alice", "bob", "carol"], reference=reference).to_dict()
+        quality = {q["layer"]: q for q in d["layer_quality"]}
+        for measure in ("f1", "recall"):  # of the others' boxes, bob drew the fewest
+            assert quality["bob"][measure] == min(q[measure] for q in quality.values())
     for p in d["pairwise"]:
         assert 0.7 < p["f1"] < 1.0 and p["mean_iou"] > 0.9 and p["class_agreement"] > 0.8
 
@@ -159,7 +167,7 @@ def test_the_cli_prints_box_agreement_and_consensus(
     out = wide.invoke(app, [*argv, "agreement", "--layers", "alice,bob,carol"])
     assert out.exit_code == 0, out.output
     assert "F1@0.5" in out.output and "mean IoU" in out.output and "same class" in out.output
-    assert "Layers against wbf" in out.output and "leave-one-out" in out.output
+    assert "Layers against others" in out.output and "leave-one-out" in out.output
     js = wide.invoke(app, [*argv, "agreement", "--layers", "alice,bob", "--json"])
     d = json.loads(js.output)
     ab = box_scenes.ds.agreement(["alice", "bob"]).to_dict()["pairwise"][0]

@@ -14,8 +14,8 @@ IoU 0.5 = 2 matched / (boxes of a + boxes of b) (precision of b against a: match
 of b, recall: matched / boxes of a), mean IoU of the matched pairs, class agreement (share of
 matched pairs of one class) and Cohen's kappa of the matched pairs' classes (scikit-learn);
 per class, F1 = 2 pairs matched in that class / boxes of that class. Each layer is also rated
-against the consensus of the OTHER layers (leave-one-out, never a consensus its own boxes are
-part of).
+against a reference its own boxes are never part of: every other layer, pooled (the default),
+or the fusion of the OTHER layers (leave-one-out).
 
 Consensus: weighted boxes fusion (the maintained ``ensemble-boxes`` package) of the layers
 that labeled each image, each layer one "model"; a fused box's confidence is WBF's fused score:
@@ -61,6 +61,8 @@ POOR_IOU = 0.1
 #: ensemble-boxes' default IoU for fusing boxes into one.
 FUSION_IOU = 0.55
 METHODS = ("wbf", "majority")
+#: The default reference of box agreement: each layer against every other layer, pooled.
+OTHERS = "others"
 LOW_CONFIDENCE = 0.7  # as classification's consensus (assay.labels.consensus.LOW_CONFIDENCE)
 
 
@@ -311,6 +313,7 @@ class _Tally:
     cb: np.ndarray
     per_class_a: np.ndarray  # boxes per class on the common images
     per_class_b: np.ndarray
+    common: np.ndarray  # the images both label
 
 
 def _tally(fa: Flat, fb: Flat, n_classes: int) -> _Tally:
@@ -321,7 +324,7 @@ def _tally(fa: Flat, fb: Flat, n_classes: int) -> _Tally:
     return _Tally(
         int(common.sum()), int(on_a.sum()), int(on_b.sum()), m, ca == cb, ca, cb,
         np.bincount(fa.cls[on_a], minlength=n_classes),
-        np.bincount(fb.cls[on_b], minlength=n_classes),
+        np.bincount(fb.cls[on_b], minlength=n_classes), common,
     )  # fmt: skip
 
 
@@ -331,9 +334,11 @@ def box_agreement(
     reference: str | ValueTable | None = None,
     iou_thr: float = FUSION_IOU,
 ) -> BoxAgreementReport:
-    """Agreement of the box layers of ``table`` (see the module doc). ``reference``: a
-    consensus method (each layer against that consensus of the others, leave-one-out), a
-    one-layer table (each layer against that layer) or None (no per-layer rating)."""
+    """Agreement of the box layers of ``table`` (see the module doc). ``reference``:
+    ``others`` (each layer against every other layer, pooled: the default, no fusion), a
+    consensus method (each layer against that fusion of the others, leave-one-out: one
+    ensemble-boxes call per image and layer, the slow one), a one-layer table (each layer
+    against that layer) or None (no per-layer rating)."""
     classes = table_classes(table)
     if isinstance(reference, ValueTable):
         classes = sorted(set(classes) | set(table_classes(reference)), key=classes_key)
@@ -345,8 +350,9 @@ def box_agreement(
     iou_c = np.zeros(nc)
     all_iou: list[np.ndarray] = []
     all_same: list[np.ndarray] = []
+    tallies: dict[tuple[str, str], _Tally] = {}
     for a, b in combinations(table.layers, 2):
-        t = _tally(flats[a], flats[b], nc)
+        t = tallies[(a, b)] = _tally(flats[a], flats[b], nc)
         matched = len(t.m.ia)
         pairs.append(
             BoxPairAgreement(
@@ -372,7 +378,15 @@ def box_agreement(
     same = np.concatenate(all_same) if all_same else np.zeros(0, dtype=bool)
     f1s = [p.f1 for p in pairs if p.f1 is not None]
     quality, ref_name, rule = None, None, None
-    if isinstance(reference, str):
+    if reference == OTHERS:
+        quality = [_pooled(name, tallies) for name in table.layers]
+        ref_name = OTHERS
+        rule = (
+            "Each layer against every other layer, pooled (leave-one-out: a layer's own boxes "
+            "never count in its reference): boxes matched at IoU 0.5 on the images each pair "
+            "labels; recall = the other layers' boxes it drew too."
+        )
+    elif isinstance(reference, str):
         quality = _against_others(table, flats, classes, reference, iou_thr)
         ref_name = reference
         rule = (
@@ -414,6 +428,30 @@ def _quality(name: str, fa: Flat, ref: Flat, nc: int) -> BoxLayerQuality:
         _ratio(2 * matched, t.n_a + t.n_b),
         float(t.m.iou.mean()) if matched else None,
         float(t.same.mean()) if matched else None,
+    )  # fmt: skip
+
+
+def _pooled(name: str, tallies: Mapping[tuple[str, str], _Tally]) -> BoxLayerQuality:
+    """``name`` against every other layer: its pairs' counts summed, seen from its side."""
+    mine = own = theirs = 0
+    images: np.ndarray | int = 0
+    ious: list[np.ndarray] = []
+    same: list[np.ndarray] = []
+    for (a, b), t in tallies.items():
+        if name not in (a, b):
+            continue
+        n_mine, n_theirs = (t.n_a, t.n_b) if name == a else (t.n_b, t.n_a)
+        mine, own, theirs = mine + len(t.m.ia), own + n_mine, theirs + n_theirs
+        images = images | t.common
+        ious.append(t.m.iou)
+        same.append(t.same)
+    iou = np.concatenate(ious) if ious else np.zeros(0)
+    agree = np.concatenate(same) if same else np.zeros(0, dtype=bool)
+    return BoxLayerQuality(
+        name, int(np.sum(images)), own, theirs, _ratio(mine, own), _ratio(mine, theirs),
+        _ratio(2 * mine, own + theirs),
+        float(iou.mean()) if len(iou) else None,
+        float(agree.mean()) if len(agree) else None,
     )  # fmt: skip
 
 

@@ -141,6 +141,10 @@ class AnnotationKind:
     stores_class: ClassVar[bool] = False
     #: The consensus methods :meth:`combine` accepts.
     consensus_methods: ClassVar[tuple[str, ...]] = ()
+    #: References :meth:`agreement` knows besides consensus methods and layers (names no
+    #: layer may take the place of), the first one the default; empty: the default is the
+    #: first consensus method.
+    agreement_references: ClassVar[tuple[str, ...]] = ()
     #: True when :meth:`validate` checks a value against its item's size
     #: (``KindSchema.sizes``, read by the write path for the items written).
     needs_item_size: ClassVar[bool] = False

@@ -76,6 +76,9 @@ class Boxes(AnnotationKind):
     #: Weighted boxes fusion (every fused box), and the fused boxes at least half the layers
     #: drew (see :mod:`assay.labels.box_agreement`).
     consensus_methods: ClassVar[tuple[str, ...]] = ("wbf", "majority")
+    #: By default each layer is rated against every other layer, pooled (cheap: no fusion);
+    #: ``wbf`` or ``majority`` rate it against that fusion of the others.
+    agreement_references: ClassVar[tuple[str, ...]] = ("others",)
 
     def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
         """The boxes in canonical form (sorted by id, ids given to new boxes), or
@@ -152,8 +155,9 @@ class Boxes(AnnotationKind):
     # -- several layers (computed in assay.labels.box_agreement) ------------------------------
     def agreement(self, table: Any, *, reference: Any = None) -> BoxAgreementReport:
         """Pairwise F1 at IoU 0.5, mean IoU and class agreement of matched boxes, per class;
-        ``reference`` (a consensus method: each layer against that fusion of the OTHER layers,
-        leave-one-out; or a one-layer table) adds each layer's rating."""
+        ``reference`` adds each layer's rating: ``others`` (against every other layer, pooled),
+        a consensus method (against that fusion of the OTHER layers, leave-one-out) or a
+        one-layer table."""
         from assay.labels.box_agreement import box_agreement
 
         return box_agreement(table, reference=reference)
