@@ -51,7 +51,9 @@ def agreement(
     as_json: JsonOpt = False,
 ) -> None:
     """Agreement among annotation layers: percent agreement, Cohen's kappa per pair, Fleiss'
-    kappa, Krippendorff's alpha, per-class agreement and each annotator against a reference.
+    kappa, Krippendorff's alpha, per-class agreement and each annotator against a reference;
+    for box layers, F1 at IoU 0.5, mean IoU and class agreement of matched boxes per pair and
+    per class.
 
     Example: assay agreement --layers alice,bob,carol --filter split=test
     """
@@ -59,6 +61,9 @@ def agreement(
     report = ds.agreement(_layers(layers), filter=filter, reference=reference).to_dict()
     if as_json:
         print_json(report)
+        return
+    if report.get("kind") == "boxes":
+        _box_agreement(report)
         return
     console.print(
         f"{fmt(report['n_items'])} items labeled, {fmt(report['n_items_with_2plus_labels'])} by "
@@ -109,11 +114,57 @@ def agreement(
         console.print(quality)
 
 
+def _box_agreement(report: dict[str, Any]) -> None:
+    """``assay agreement`` of box layers: pairs (F1 at IoU 0.5, mean IoU, class agreement),
+    classes, and each layer against its reference."""
+    console.print(
+        f"{fmt(report['n_images'])} images labeled, {fmt(report['n_images_compared'])} by two "
+        f"or more of: {', '.join(report['layers'])}. Boxes matched at IoU "
+        f"{report['iou_threshold']}: mean F1 {_num(report['mean_f1'])}, mean IoU "
+        f"{_num(report['mean_iou'])}, class agreement {_num(report['class_agreement'])}."
+    )
+    pairs = Table(title="Pairs of box layers")
+    for col in ("a", "b", "images", "boxes a", "boxes b", "matched", "F1@0.5", "mean IoU",
+                "same class", "Cohen's kappa"):  # fmt: skip
+        pairs.add_column(col)
+    for p in report["pairwise"]:
+        pairs.add_row(
+            p["a"], p["b"], fmt(p["n_images"]), fmt(p["n_boxes_a"]), fmt(p["n_boxes_b"]),
+            fmt(p["n_matched"]), _num(p["f1"]), _num(p["mean_iou"]),
+            _num(p["class_agreement"]), _num(p["cohen_kappa"]),
+        )  # fmt: skip
+    console.print(pairs)
+    classes = Table(title="Per class (F1 at IoU 0.5, over every pair)")
+    for col in ("class", "boxes", "F1@0.5", "mean IoU", ""):
+        classes.add_column(col)
+    for c in report["per_class"]:
+        classes.add_row(
+            c["name"], fmt(c["n_boxes"]), _num(c["f1"]), _num(c["mean_iou"]), bar(c["f1"] or 0.0)
+        )
+    console.print(classes)
+    if report["layer_quality"]:
+        quality = Table(title=f"Layers against {report['reference']}",
+                        caption=report["reference_rule"])  # fmt: skip
+        for col in ("layer", "images", "boxes", "reference boxes", "precision", "recall",
+                    "F1@0.5", "mean IoU", "same class"):  # fmt: skip
+            quality.add_column(col)
+        for q in report["layer_quality"]:
+            quality.add_row(
+                q["layer"], fmt(q["n_images"]), fmt(q["n_boxes"]), fmt(q["n_reference_boxes"]),
+                _num(q["precision"]), _num(q["recall"]), _num(q["f1"]), _num(q["mean_iou"]),
+                _num(q["class_agreement"]),
+            )  # fmt: skip
+        console.print(quality)
+
+
 @app.command()
 @handle_errors
 def consensus(
     method: Annotated[
-        str, typer.Option(help="majority-vote, dawid-skene or crowdlab.")
+        str,
+        typer.Option(
+            help="majority-vote, dawid-skene or crowdlab; wbf or majority for box layers."
+        ),
     ] = ConsensusSpec.default("method"),
     layers: LayersOpt = None,
     model_layer: Annotated[
@@ -148,8 +199,10 @@ def consensus(
         print_json(summary)
         return
     where = "computed (dry run)" if dry_run else f"written to layer {into!r}"
+    boxes = f" ({fmt(summary['n_boxes'])} boxes)" if "n_boxes" in summary else ""
     console.print(
-        f"{result.method} consensus for {fmt(summary['n_items'])} items {where}; mean confidence "
+        f"{result.method} consensus for {fmt(summary['n_items'])} items{boxes} {where}; mean "
+        "confidence "
         f"{_num(summary['mean_confidence'])}, {fmt(summary['n_low_confidence'])} below "
         f"{summary['low_confidence_threshold']}. From layers: {', '.join(summary['layers'])}."
     )
@@ -403,7 +456,13 @@ def review_escalate(
 @handle_errors
 def review_resolve(
     case_id: Annotated[int, typer.Argument(help="Case id.")],
-    label: Annotated[str, typer.Argument(help="The class the item should have.")],
+    label: Annotated[
+        str,
+        typer.Argument(
+            help="The class the item should have (a box case: accept = the fused boxes, keep "
+            "= the first layer's, or a layer's name)."
+        ),
+    ],
     reason: Annotated[str, typer.Option(help="Why (kept with the label and in the log).")],
     dataset: DatasetOpt = None,
     author: AuthorOpt = None,

@@ -41,7 +41,7 @@ class ConsensusSpec(Spec):
     method: str = Field(
         "dawid-skene", json_schema_extra=_methods_enum,
         description="majority-vote, dawid-skene or crowdlab (crowdlab needs model_layer) for "
-        "classification layers; another annotation kind names its own.",
+        "classification layers; wbf or majority (weighted boxes fusion) for box layers.",
     )  # fmt: skip
     layers: LayerNames | None = Field(
         None, description="The layers to combine (default: one per person)."

@@ -73,7 +73,8 @@ def _resolve(
 ) -> tuple[str | None, bool]:
     """``reference`` or the default, and whether it names a layer (not a consensus method)."""
     reference = reference or default_reference(conn, dataset_id, layers, kind)
-    return reference, reference is not None and reference not in kind.consensus_methods
+    known = (*kind.consensus_methods, *kind.agreement_references)
+    return reference, reference is not None and reference not in known
 
 
 def default_reference(
@@ -83,8 +84,9 @@ def default_reference(
     kind: AnnotationKind | None = None,
 ) -> str | None:
     """The ``consensus`` layer when the dataset has one of ``kind`` (default classification)
-    and it is not among ``layers``, else the kind's first consensus method (None if it has
-    none)."""
+    and it is not among ``layers``, else the kind's first own reference
+    (:attr:`AnnotationKind.agreement_references`) or first consensus method (None if it has
+    neither)."""
     kind = kind or get_kind(DEFAULT_KIND)
     has = any(
         r.name == CONSENSUS_LAYER and r.value_kind == kind.name
@@ -92,4 +94,6 @@ def default_reference(
     )
     if has and CONSENSUS_LAYER not in layers:
         return CONSENSUS_LAYER
+    if kind.agreement_references:  # a cheaper default of the kind's own (boxes: "others")
+        return kind.agreement_references[0]
     return kind.consensus_methods[0] if kind.consensus_methods else None

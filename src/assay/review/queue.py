@@ -33,6 +33,7 @@ from assay.labels.layers import ensure_layer
 from assay.labels.writes import LabelWrite, current_labels, write_labels
 from assay.review.rules import (
     REVIEWED_LAYER,
+    box_case,
     case_layer,
     decision_layer,
     no_longer_holds,
@@ -402,10 +403,15 @@ def transition(
     if action == "comment" and not note:
         raise InvalidParameter("A comment needs text.")
     data: dict[str, Any] | None = None
+    decided: Any = label  # what the decision writes: a class name, or a box set
     if action == "resolve":
         if label is None:
             raise InvalidParameter("To resolve a case, choose the label the item should have.")
-        values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
+        if box_case(dict(row._mapping)):
+            decided, what = _decided_boxes(conn, dataset_id, row, label)
+            note = f"{note} ({what})" if note else note
+        else:
+            values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
         values["resolution"] = note
     if action == "dismiss":
         values["resolution"] = note
@@ -423,19 +429,20 @@ def transition(
         )
     if action == "resolve":
         target = decision_layer(conn, dataset_id, dict(row._mapping))
-        if target == REVIEWED_LAYER:
+        if target.startswith(REVIEWED_LAYER):
             ensure_layer(
                 conn,
                 dataset_id,
-                REVIEWED_LAYER,
+                target,
                 kind="reviewed",
+                value_kind="boxes" if box_case(dict(row._mapping)) else "classification",
                 description="Decisions from the review queue.",
             )
         written = write_labels(
             conn,
             dataset_id,
             target,
-            [LabelWrite(row.item_id, label, note=f"review case {case_id}: {note}")],
+            [LabelWrite(row.item_id, decided, note=f"review case {case_id}: {note}")],
             author=actor,
         )
         conn.execute(
@@ -455,6 +462,19 @@ def transition(
         data=data,
     )
     return get_case(conn, dataset_id, case_id)
+
+
+def _decided_boxes(
+    conn: Connection, dataset_id: int, row: Any, choice: str
+) -> tuple[list[dict[str, Any]], str]:
+    """The box set a decision on a box case writes (``choice``: accept, keep or a layer; see
+    :func:`assay.labels.box_agreement.decision_boxes`), from the layers' boxes now."""
+    from assay.labels.box_agreement import decision_boxes
+
+    layers = list((row.evidence or {}).get("box_layers") or [])
+    now = current_labels(conn, dataset_id, row.item_id)
+    values = {name: now[name]["value"] for name in layers if name in now}
+    return decision_boxes(values, layers, choice)
 
 
 def _check_holds(conn: Connection, dataset_id: int, case_id: int) -> None:

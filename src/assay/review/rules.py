@@ -15,6 +15,11 @@
   agree now; an unsure consensus when it is sure now. Such a case is closed as ``obsolete``
   when it is next read (:func:`assay.review.staleness.close_obsolete`), its log naming who
   changed what.
+* **Box cases** (:func:`box_case`: a disagreement between box layers, one case per image): a
+  decision is a box set (accept = the fused boxes, keep = the first layer's, or a layer's),
+  written to ``reviewed`` as a box layer (``reviewed_boxes`` when ``reviewed`` holds
+  classes: :func:`reviewed_layer`); the case stops holding when a layer it compared changed
+  the image's boxes.
 """
 
 from __future__ import annotations
@@ -56,14 +61,38 @@ def case_layer(case: Mapping[str, Any], runs: Mapping[int, str]) -> str | None:
     return DEFAULT_LAYER
 
 
+def box_case(case: Mapping[str, Any]) -> bool:
+    """True for a case between box layers (a box disagreement): its decision is a box set
+    (:func:`assay.labels.box_agreement.decision_boxes`), never a class."""
+    evidence = case.get("evidence") or {}
+    return case["reason"] in BETWEEN_LAYERS and bool(evidence.get("box_layers"))
+
+
+def reviewed_layer(conn: Connection, dataset_id: int, value_kind: str) -> str:
+    """Where decisions between layers of ``value_kind`` go: ``reviewed`` unless that layer
+    holds another kind of labels (a dataset with class and box layers), then
+    ``reviewed_<kind>`` (``reviewed_boxes``), so a class never lands in a box layer nor a
+    box set in a class layer."""
+    held = conn.execute(
+        sa.select(t.layers.c.value_kind).where(
+            t.layers.c.dataset_id == dataset_id, t.layers.c.name == REVIEWED_LAYER
+        )
+    ).scalar()
+    if held is None or held == value_kind:
+        return REVIEWED_LAYER
+    return f"{REVIEWED_LAYER}_{value_kind}"
+
+
 def decision_layer(conn: Connection, dataset_id: int, case: Mapping[str, Any]) -> str:
     """The layer a decision on ``case`` is written to (see the module doc)."""
     evidence = case.get("evidence") or {}
+    if box_case(case):
+        return reviewed_layer(conn, dataset_id, "boxes")
     run_id = evidence.get("run_id")
     runs = run_layers(conn, {run_id} if isinstance(run_id, int) else set())
     layer = case_layer(case, runs)
     if layer is None:
-        return REVIEWED_LAYER
+        return reviewed_layer(conn, dataset_id, "classification")
     kind = conn.execute(
         sa.select(t.layers.c.kind).where(
             t.layers.c.dataset_id == dataset_id, t.layers.c.name == layer
@@ -83,6 +112,8 @@ def no_longer_holds(
     ``by`` (its author), ``label_id`` and a sentence (``note``).
     """
     evidence = case.get("evidence") or {}
+    if box_case(case):
+        return _boxes_changed(evidence, labels)
     if case["reason"] == "disagreement":
         compared = evidence.get("labels")
         if not isinstance(compared, dict) or not compared:
@@ -119,6 +150,30 @@ def no_longer_holds(
         return None
     applied = ", as suggested" if now == case.get("suggested") else ""
     return _change(current, was=at_issue, note=f"{layer} is now {now} (was {at_issue}){applied}")
+
+
+def _boxes_changed(
+    evidence: Mapping[str, Any], labels: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """A box case stops holding when a layer it compared changed its boxes of the image since
+    it was opened (``evidence["labels"]``: the box sets then; equal box sets of different
+    layers may still be drawn apart, so "they agree now" is no test for boxes): whoever
+    changed them saw the case's image anew, and the next scan looks again."""
+    compared = evidence.get("labels")
+    if not isinstance(compared, dict):
+        return None
+    changed = [
+        name for name, was in compared.items() if (labels.get(name) or {}).get("value") != was
+    ]
+    heads = [labels[name] for name in changed if name in labels]
+    if not changed or not heads:  # a layer cleared: nothing to name; the scan decides
+        return None
+    newest = max(heads, key=lambda rec: rec["id"])
+    return _change(
+        newest,
+        was=None,
+        note=f"{', '.join(sorted(changed))} changed the boxes of this image",
+    )
 
 
 def _change(rec: Mapping[str, Any], *, was: str | None, note: str) -> dict[str, Any]:

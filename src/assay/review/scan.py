@@ -62,8 +62,9 @@ def scan(
     label in ``spec.consensus_layer`` has confidence below ``spec.threshold``.
 
     Disagreement cases (found by the layers' annotation kind) carry the majority label as the
-    label at issue, the share of layers that agree as evidence, and 1 - that share as the
-    score (most contested first).
+    label at issue (none for a kind without one: boxes), the share of layers that agree as
+    evidence (with what else the kind adds: for boxes, the boxes at issue drawn per layer),
+    and 1 - that share as the score (most contested first).
     """
     layers, consensus_layer, filter = spec.layers, spec.consensus_layer, spec.filter
     result = ScanResult()
@@ -79,8 +80,14 @@ def scan(
                     "item_id": case.item_id,
                     "reason": "disagreement",
                     "score": round(1.0 - case.agreement, 6),
-                    "class_id": kind.store(case.majority, schema, case.item_id).class_id,
-                    "evidence": {"labels": case.labels, "agreement": round(case.agreement, 6)},
+                    "class_id": None
+                    if case.majority is None
+                    else kind.store(case.majority, schema, case.item_id).class_id,
+                    "evidence": {
+                        "labels": case.labels,
+                        "agreement": round(case.agreement, 6),
+                        **(case.evidence or {}),
+                    },
                 }
             )
             if len(cases) >= BATCH:

@@ -99,8 +99,9 @@ class Disagreement:
 
     item_id: int
     agreement: float  # the share of the item's labels equal to the most common value, < 1
-    majority: Any  # the most common value (the first layer's of the tied ones)
+    majority: Any  # the most common value (the first layer's of the tied ones); None: none
     labels: dict[str, Any]  # layer -> its value as JSON
+    evidence: dict[str, Any] | None = None  # more for the case's evidence (boxes at issue...)
 
 
 class Combined(Protocol):
@@ -140,6 +141,10 @@ class AnnotationKind:
     stores_class: ClassVar[bool] = False
     #: The consensus methods :meth:`combine` accepts.
     consensus_methods: ClassVar[tuple[str, ...]] = ()
+    #: References :meth:`agreement` knows besides consensus methods and layers (names no
+    #: layer may take the place of), the first one the default; empty: the default is the
+    #: first consensus method.
+    agreement_references: ClassVar[tuple[str, ...]] = ()
     #: True when :meth:`validate` checks a value against its item's size
     #: (``KindSchema.sizes``, read by the write path for the items written).
     needs_item_size: ClassVar[bool] = False

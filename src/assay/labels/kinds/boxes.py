@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from assay.errors import InvalidParameter
-from assay.labels.kinds import AnnotationKind, KindSchema
+from assay.labels.kinds import AnnotationKind, Disagreement, KindSchema
 from assay.store import queries
+
+if TYPE_CHECKING:
+    from assay.labels.box_agreement import BoxAgreementReport, BoxConsensus
+    from assay.labels.writes import LabelWrite
 
 __all__ = ["MAX_BOXES", "Boxes", "box_array", "iou_matrix", "match_boxes"]
 
@@ -70,6 +74,12 @@ class Boxes(AnnotationKind):
     quality_check: ClassVar[str | None] = "boxes"
     needs_item_size: ClassVar[bool] = True
     example: ClassVar[str] = '\'[{"class": "cat", "x": 10, "y": 20, "w": 64, "h": 48}]\''
+    #: Weighted boxes fusion (every fused box), and the fused boxes at least half the layers
+    #: drew (see :mod:`assay.labels.box_agreement`).
+    consensus_methods: ClassVar[tuple[str, ...]] = ("wbf", "majority")
+    #: By default each layer is rated against every other layer, pooled (cheap: no fusion);
+    #: ``wbf`` or ``majority`` rate it against that fusion of the others.
+    agreement_references: ClassVar[tuple[str, ...]] = ("others",)
 
     def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
         """The boxes in canonical form (sorted by id, ids given to new boxes), or
@@ -143,6 +153,48 @@ class Boxes(AnnotationKind):
         out.sort(key=lambda b: b["id"])
         return out
 
+    # -- several layers (computed in assay.labels.box_agreement) ------------------------------
+    def agreement(self, table: Any, *, reference: Any = None) -> BoxAgreementReport:
+        """Pairwise F1 at IoU 0.5, mean IoU and class agreement of matched boxes, per class;
+        ``reference`` adds each layer's rating: ``others`` (against every other layer, pooled),
+        a consensus method (against that fusion of the OTHER layers, leave-one-out) or a
+        one-layer table."""
+        from assay.labels.box_agreement import box_agreement
+
+        return box_agreement(table, reference=reference)
+
+    def disagreements(self, table: Any) -> Iterator[Disagreement]:
+        """One per image where layers differ: a box one drew and another did not, a class
+        conflict, a poor overlap (:func:`assay.labels.box_agreement.box_disagreements`)."""
+        from assay.labels.box_agreement import box_disagreements
+
+        return box_disagreements(table)
+
+    def combine(
+        self, table: Any, method: str, *, pred_probs: Any = None, seed: int = 0
+    ) -> BoxConsensus:
+        """Weighted boxes fusion (ensemble-boxes) of the layers per image, a confidence per
+        box (:func:`assay.labels.box_agreement.fuse`)."""
+        from assay.labels.box_agreement import fuse
+
+        del pred_probs, seed
+        return fuse(table, method, rate=True)
+
+    def consensus_writes(self, table: Any, result: Any) -> list[LabelWrite]:
+        """The fused box set of each image (each box's ``score``: its confidence), the label's
+        confidence the mean of its boxes' (1 for an image every layer left empty)."""
+        from assay.labels.writes import LabelWrite  # writes imports this package
+
+        del table
+        return [
+            LabelWrite(
+                item_id,
+                boxes,
+                confidence=sum(b["score"] for b in boxes) / len(boxes) if boxes else 1.0,
+            )
+            for item_id, boxes in result.boxes.items()
+        ]
+
     def show(self, value: Any) -> str:
         """``3 boxes: 7 ×2, 1`` (classes by count), ``no boxes`` for an empty set."""
         if value is None:
@@ -211,15 +263,18 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def match_boxes(
     a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], *, min_iou: float = 0.5
 ) -> list[tuple[int, int, float]]:
-    """The one-to-one matching of boxes ``a`` to ``b`` that maximizes total IoU (Hungarian, by
-    scipy's ``linear_sum_assignment``), keeping pairs with IoU >= ``min_iou``: (index in a,
-    index in b, IoU), by index in a. Classes are not considered (a matched pair of different
-    classes is a class conflict, not two misses)."""
+    """The one-to-one matching of boxes ``a`` to ``b`` that maximizes the total IoU of the
+    pairs with IoU >= ``min_iou`` (Hungarian, by scipy's ``linear_sum_assignment``; pairs below
+    it weigh nothing, so two of them never displace one above it): (index in a, index in b,
+    IoU), by index in a. Classes are not considered (a matched pair of different classes is a
+    class conflict, not two misses)."""
     if not a or not b:
         return []
     from scipy.optimize import linear_sum_assignment
 
     iou = iou_matrix(box_array(a), box_array(b))
+    # Pairs below min_iou weigh nothing: they must not displace a pair above it.
+    iou = np.where(iou >= min_iou, iou, 0.0)
     rows, cols = linear_sum_assignment(iou, maximize=True)
     return [
         (int(i), int(j), float(iou[i, j]))

@@ -45,7 +45,43 @@
     return t;
   }
 
+  // Box layers: boxes matched by IoU (F1 at 0.5, mean IoU, class agreement of matched boxes).
+  function drawBoxes(report) {
+    card("images compared", formatNumber(report.n_images_compared), "images two or more layers labeled");
+    card("mean F1@0.5", pct(report.mean_f1), "mean over the pairs of layers: 2 matched / (boxes of one + boxes of the other)");
+    card("mean IoU", num3(report.mean_iou), "of the boxes matched at IoU ≥ 0.5");
+    card("class agreement", pct(report.class_agreement), "share of matched boxes of one class");
+    const perClass = report.per_class.filter((c) => c.f1 !== null).map((c) => [c.name, c.f1]);
+    panel("F1@0.5 per class", charts.bars(perClass, { top: 1, format: pct }),
+      "boxes of the class matched in the class, pooled over the pairs of layers");
+    const pairs = report.pairwise.map((p) => {
+      const open = el("button", { type: "button", class: "link-button" }, "matrix");
+      open.addEventListener("click", () => choosePair(p.a, p.b));
+      return [p.a, p.b, el("td", { class: "num" }, formatNumber(p.n_images)),
+        el("td", { class: "num" }, formatNumber(p.n_boxes_a)), el("td", { class: "num" }, formatNumber(p.n_boxes_b)),
+        el("td", { class: "num" }, formatNumber(p.n_matched)), el("td", { class: "num f1" }, pct(p.f1)),
+        el("td", { class: "num" }, num3(p.mean_iou)), el("td", { class: "num" }, pct(p.class_agreement)),
+        el("td", { class: `num kappa kappa-${band(p.cohen_kappa)}` }, num3(p.cohen_kappa)), el("td", {}, open)];
+    });
+    panel("Pairs of box layers", table(["Layer", "Layer", "Images", "Boxes", "Boxes", "Matched", "F1@0.5",
+      "Mean IoU", "Same class", "κ", ""], pairs, "pairwise"),
+      `boxes matched one to one by IoU (Hungarian), a match at IoU ≥ ${report.iou_threshold}; κ of the matched boxes' classes`);
+    if (report.layer_quality) {
+      const rows = report.layer_quality.map((q) => [q.layer,
+        el("td", { class: "num" }, formatNumber(q.n_images)), el("td", { class: "num" }, formatNumber(q.n_boxes)),
+        el("td", { class: "num" }, formatNumber(q.n_reference_boxes)), el("td", { class: "num" }, pct(q.precision)),
+        el("td", { class: "num" }, pct(q.recall)), el("td", { class: "num" }, pct(q.f1)),
+        el("td", { class: "num" }, num3(q.mean_iou)), el("td", { class: "num" }, pct(q.class_agreement))]);
+      panel(`Each layer against ${report.reference}`, table(["Layer", "Images", "Boxes", "Reference boxes",
+        "Precision", "Recall", "F1@0.5", "Mean IoU", "Same class"], rows, "quality"), report.reference_rule);
+    }
+  }
+
   function draw(report) {
+    if (report.kind === "boxes") {
+      drawBoxes(report);
+      return;
+    }
     card("items compared", formatNumber(report.n_items_with_2plus_labels), "items with at least two labels");
     card("percent agreement", pct(report.percent_agreement), "mean share of agreeing label pairs per item");
     card("full agreement", pct(report.full_agreement), "items where every label agrees");
@@ -104,7 +140,8 @@
         rowTitle: `${m.a} ↓`, colTitle: `${m.b} →`,
         href: (i, j) => (m.cell_filters[i][j] ? itemsLink(m.cell_filters[i][j], m.a) : null),
       });
-      confusionBox.replaceChildren(chart, el("p", { class: "sub" }, `${formatNumber(m.n_common)} items labeled by both.`));
+      const what = m.kind === "boxes" ? "boxes matched at IoU ≥ 0.5 (row layer's class ↓, column layer's →)" : "items labeled by both";
+      confusionBox.replaceChildren(chart, el("p", { class: "sub" }, `${formatNumber(m.n_common)} ${what}.`));
       confusionBox.dataset.ready = "true";
     } catch (error) {
       confusionBox.replaceChildren(el("p", { class: "error" }, `Could not count: ${error.message}`));

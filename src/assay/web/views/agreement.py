@@ -13,7 +13,10 @@ from typing import Any
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter
 from assay.labels.agreement import confusion
+from assay.labels.box_agreement import class_confusion
 from assay.labels.combine import ConsensusSpec
+from assay.labels.kinds import kind_of_layers
+from assay.labels.load import layer_rows, load_values
 from assay.labels.reference import agreement_reference
 from assay.store import filters, reads
 from assay.web.auth import Principal
@@ -100,6 +103,16 @@ def confusion_report(
     who.viewer.check_filter(dataset, filter)
     if a == b:
         raise InvalidParameter("Choose two different layers to compare.")
+    with dataset.store.read() as conn:
+        boxes = kind_of_layers(layer_rows(conn, dataset.id, [a, b])).name == "boxes"
+        table = load_values(conn, dataset.id, [a, b], filter or None)[1] if boxes else None
+    if table is not None:  # box layers: the classes of the boxes matched by IoU; no filter
+        classes, counts = class_confusion(table, a, b)
+        return {
+            "ok": True, "a": a, "b": b, "filter": filter or None, "kind": "boxes",
+            "classes": classes, "matrix": counts.tolist(), "n_common": int(counts.sum()),
+            "cell_filters": [[None for _ in classes] for _ in classes],
+        }  # fmt: skip
     matrix = dataset.label_matrix([a, b], filter or None)
     counts = confusion(matrix, a, b)
     classes = list(matrix.classes)
