@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import InvalidParameter
-from assay.labels.kinds.boxes import box_array, iou_matrix, match_boxes
+from assay.labels.kinds.boxes import match_boxes
 from assay.store import filters, queries
 from assay.store import schema as t
 
@@ -512,12 +512,10 @@ def _errors(
         fn_here = [truth[b] for b in fn_truth.get(n, [])]
         if not fp_here and not fn_here:
             continue
-        ious = iou_matrix(box_array(fp_here), box_array(truth))
-        for i, box in enumerate(fp_here):
-            fps.append({**item, **_explain_fp(box, truth, ious[i])})
-        ious = iou_matrix(box_array(fn_here), box_array(preds))
-        for i, box in enumerate(fn_here):
-            fns.append({**item, **_explain_fn(box, preds, ious[i])})
+        for box in fp_here:
+            fps.append({**item, **_explain_fp(box, truth, [_iou(box, b) for b in truth])})
+        for box in fn_here:
+            fns.append({**item, **_explain_fn(box, preds, [_iou(box, b) for b in preds])})
         # A leftover prediction over a leftover truth box of another class is a confusion
         # between classes (Hungarian matching, scipy via match_boxes); the rest are unmatched.
         pairs_here = match_boxes(fn_here, fp_here, min_iou=IOU)
@@ -540,8 +538,19 @@ def _errors(
     }
 
 
+def _iou(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """IoU of two boxes. Plain Python: the error lists compare a box with the few others of its
+    image, where numpy's per-call overhead (``iou_matrix``) costs more than the arithmetic."""
+    w = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+    h = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return float(inter / (a["w"] * a["h"] + b["w"] * b["h"] - inter))
+
+
 def _explain_fp(
-    box: dict[str, Any], truth: list[dict[str, Any]], ious: np.ndarray
+    box: dict[str, Any], truth: list[dict[str, Any]], ious: list[float]
 ) -> dict[str, Any]:
     """Why a prediction matched nothing: ``duplicate`` (its object was already matched by a
     more confident box), ``wrong class`` (over a truth box of another class), ``poorly
@@ -559,14 +568,14 @@ def _explain_fp(
         kind, near = "poorly located", best_same
     else:
         kind = "background"
-        near = int(np.argmax(ious)) if len(truth) and ious.max() > 0 else None
+        near = max(range(len(ious)), key=ious.__getitem__) if any(ious) else None
     found = None if near is None else {**_box(truth[near]), "iou": round(float(ious[near]), 4)}
     return {"box": _box(box), "class": box["class"], "score": box["score"], "kind": kind,
             "truth": found}  # fmt: skip
 
 
 def _explain_fn(
-    box: dict[str, Any], preds: list[dict[str, Any]], ious: np.ndarray
+    box: dict[str, Any], preds: list[dict[str, Any]], ious: list[float]
 ) -> dict[str, Any]:
     """Why a truth box was not found: ``wrong class`` (a prediction of another class covers
     it), ``poorly located`` (a prediction of its class is near) or ``missed``; with the
@@ -582,7 +591,7 @@ def _explain_fn(
         kind, near = "poorly located", best_same
     else:
         kind = "missed"
-        near = int(np.argmax(ious)) if len(preds) and ious.max() > 0 else None
+        near = max(range(len(ious)), key=ious.__getitem__) if any(ious) else None
     found = None if near is None else {**_box(preds[near]), "iou": round(float(ious[near]), 4)}
     return {"box": _box(box), "class": box["class"], "kind": kind, "prediction": found}
 
