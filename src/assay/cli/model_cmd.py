@@ -214,26 +214,50 @@ def evaluate(
     source: Annotated[str, typer.Argument(help="A model run or a model layer.")],
     filter: FilterOpt = None,
     reference_layer: Annotated[
-        str, typer.Option("--reference", help="The layer holding the true labels.")
-    ] = "ground_truth",
+        str | None,
+        typer.Option(
+            "--reference",
+            help="The layer holding the true labels (default: ground_truth; for boxes, the "
+            "truth box layer).",
+        ),
+    ] = None,
     coverage: Annotated[
         float, typer.Option(help="Target coverage of the conformal prediction sets.")
     ] = 0.9,
+    score_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--score-threshold",
+            help="Boxes: predictions at or above this score count as detections in the false "
+            "positives and negatives (default 0.5).",
+        ),
+    ] = None,
     top: Annotated[int, typer.Option(help="How many errors to list (worst first).")] = 10,
     dataset: DatasetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Metrics of a run or model layer on a slice: per class, confusion matrix, calibration,
-    errors by loss and conformal prediction sets with their empirical coverage.
+    errors by loss and conformal prediction sets with their empirical coverage. For predicted
+    boxes: COCO mAP, AP per class, and the false positives and negatives by score.
 
-    Example: assay evaluate cv-cnn-1 --filter split=test --coverage 0.95
+    Examples:
+
+      assay evaluate cv-cnn-1 --filter split=test --coverage 0.95
+
+      assay evaluate detector-1 --reference boxes --score-threshold 0.4
     """
     ds = dataset_of(dataset)
-    result = ds.models.evaluate(
-        source, filter, reference_layer=reference_layer, coverage=coverage, top_errors=top
-    )
+    options: dict[str, Any] = {"coverage": coverage, "top_errors": top}
+    if reference_layer is not None:
+        options["reference_layer"] = reference_layer
+    if score_threshold is not None:
+        options["score_threshold"] = score_threshold
+    result = ds.models.evaluate(source, filter, **options)
     if as_json:
         print_json(result)
+        return
+    if result.get("kind") == "boxes":
+        print_box_evaluation(result)
         return
     print_evaluation(result)
 
@@ -261,6 +285,67 @@ def print_evaluation(r: dict[str, Any]) -> None:
     console.print(_confusion_table(r["confusion"]))
     if r["errors"]:
         console.print(_errors_table(r["errors"]))
+
+
+def print_box_evaluation(r: dict[str, Any]) -> None:
+    """A box evaluation as rich tables: COCO metrics, AP per class, the top errors."""
+    where = f" where {r['filter']}" if r.get("filter") else ""
+    at = r["at_threshold"]
+    console.print(
+        f"[bold]{r['source']}[/bold] against {r['reference_layer']!r}{where}: "
+        f"{fmt(r['n_images'])} images, {fmt(r['n_truth_boxes'])} true boxes, "
+        f"{fmt(r['n_predicted_boxes'])} predicted"
+    )
+    metrics = Table(title="COCO metrics", title_justify="left", show_edge=False)
+    for col in ("mAP@[.5:.95]", "AP50", "AP75", "AR100", "AP small", "AP medium", "AP large"):
+        metrics.add_column(col, justify="right")
+    metrics.add_row(*(_ap(r.get(k)) for k in ("map", "ap50", "ap75", "ar100", "ap_small",
+                                              "ap_medium", "ap_large")))  # fmt: skip
+    console.print(metrics)
+    console.print(
+        f"At score >= {r['score_threshold']:g} and IoU {r['iou_threshold']:g}: "
+        f"{fmt(at['tp'])} true positives, {fmt(at['fp'])} false positives, "
+        f"{fmt(at['fn'])} false negatives; precision {_ap(at['precision'])}, "
+        f"recall {_ap(at['recall'])}"
+    )
+    table = Table(title="Per class", title_justify="left", show_edge=False)
+    for col in ("class", "AP", "AP50", "AR100", "true", "predicted", "TP", "FP", "FN"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for c in r["per_class"]:
+        if c["n_truth"] or c["n_predicted"]:
+            table.add_row(
+                c["class"], _ap(c["ap"]), _ap(c["ap50"]), _ap(c["ar100"]), fmt(c["n_truth"]),
+                fmt(c["n_predicted"]), fmt(c["tp"]), fmt(c["fp"]), fmt(c["fn"]),
+            )  # fmt: skip
+    console.print(table)
+    if r["false_positives"]:
+        fps = Table(title=f"False positives ({fmt(r['n_false_positives'])}, most confident first)",
+                    title_justify="left", show_edge=False)  # fmt: skip
+        for col in ("key", "box", "class", "score", "why", "truth there"):
+            fps.add_column(col, justify="right" if col == "score" else "left")
+        for e in r["false_positives"]:
+            near = e["truth"]
+            fps.add_row(
+                str(e["key"]), str(e["box"]["id"]), e["class"], f"{e['score']:.3f}", e["kind"],
+                f"{near['class']} (IoU {near['iou']:.2f})" if near else "—",
+            )  # fmt: skip
+        console.print(fps)
+    if r["false_negatives"]:
+        fns = Table(title=f"False negatives ({fmt(r['n_false_negatives'])})",
+                    title_justify="left", show_edge=False)  # fmt: skip
+        for col in ("key", "box", "class", "why", "best prediction there"):
+            fns.add_column(col)
+        for e in r["false_negatives"]:
+            near = e["prediction"]
+            fns.add_row(
+                str(e["key"]), str(e["box"]["id"]), e["class"], e["kind"],
+                f"{near['class']} p={near['score']:.3f} (IoU {near['iou']:.2f})" if near else "—",
+            )  # fmt: skip
+        console.print(fns)
+
+
+def _ap(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
 
 
 def _per_class_table(rows: list[dict[str, Any]]) -> Table:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assay.errors import InvalidParameter
 from assay.models import features as _features
 from assay.models import pipeline, runs
 from assay.models.detection import cv as detection
@@ -170,7 +171,25 @@ class DatasetModels:
         see :mod:`assay.models.conformal`) with their empirical coverage and mean size.
         ``options`` (``reference_layer``, ``coverage``, ``top_errors``, ``max_cell_items``,
         ``seed``) and their defaults are those of :func:`assay.models.pipeline.evaluate`.
+
+        A run or layer of boxes gets COCO's metrics instead (mAP, per-class AP, PR curves,
+        false positives and negatives at ``score_threshold``):
+        :func:`assay.models.box_evaluation.evaluate_source` takes ``reference_layer`` (default:
+        the truth box layer), ``score_threshold``, ``top_errors`` and ``max_cell_items``; the
+        classification-only options are ignored there.
         """
+        from assay.models import box_evaluation
+
+        with self.dataset.store.read() as conn:
+            boxes = box_evaluation.box_source(conn, self.dataset.id, run_or_layer) is not None
+        if boxes:
+            for name in ("coverage", "seed"):
+                options.pop(name, None)
+            return box_evaluation.evaluate_source(self.dataset, run_or_layer, filter, **options)
+        if options.pop("score_threshold", None) is not None:
+            raise InvalidParameter(
+                f"A score threshold applies to predicted boxes; {run_or_layer!r} predicts classes."
+            )
         return pipeline.evaluate(self.dataset, run_or_layer, filter, **options)
 
     def runs(self) -> list[dict[str, Any]]:

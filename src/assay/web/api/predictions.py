@@ -45,15 +45,22 @@ def evaluation(
     request: Request,
     who: Reader,
     run: NameParam,
-    reference: NameParam = "ground_truth",
+    reference: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     filter: FilterParam = None,
     coverage: Annotated[float, Query(gt=0.0, lt=1.0)] = 0.9,
+    score_threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
 ) -> dict[str, Any]:
     """Metrics of run (or model layer) ``run`` against layer ``reference`` on the slice
     ``filter``: accuracy, log loss, per-class precision/recall/F1, the reliability curve and
     ECE, the confusion matrix (each cell with the items-grid ``filter`` and ``url`` that open
     its items), the errors by loss (with item, image and page URLs) and conformal sets at
-    ``coverage``."""
+    ``coverage``. ``reference`` defaults to ``ground_truth``.
+
+    For a run or layer of boxes (``kind: "boxes"``): COCO's ``map`` (AP@[.5:.95]), ``ap50``,
+    ``ap75``, ``ar100``, AP per class, ``pr_curves`` at IoU 0.5, counts at
+    ``score_threshold``, the detection ``confusion`` (with a ``(none)`` row and column), and
+    the ``false_positives`` (most confident first) and ``false_negatives``, each with its item's
+    page, image and the boxes to draw; ``reference`` defaults to the truth box layer."""
     state = app_state(request)
     return predictions.evaluation(
         state,
@@ -63,6 +70,7 @@ def evaluation(
         reference=reference,
         filter=filter,
         coverage=coverage,
+        score_threshold=score_threshold,
     )
 
 

@@ -20,7 +20,7 @@ from assay.web.auth import Principal, Reader
 from assay.web.errors import Forbidden, status_of
 from assay.web.rendering import render
 from assay.web.state import AppState, app_state
-from assay.web.views import datasets, predictions
+from assay.web.views import box_predictions, datasets, predictions
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
@@ -137,6 +137,7 @@ def predictions_page(
     issues_after: CursorParam = "",
     issues_all: bool = False,
     issues_run: NameParam = "",
+    score_threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
 ) -> Response:
     """A model run against a reference layer: metrics, confusion matrix, calibration,
     errors by loss, conformal coverage and likely label issues of the latest label-issue
@@ -149,6 +150,12 @@ def predictions_page(
     chosen = run or predictions.default_run(runs) or ""
     source_layer = next((r["layer"] for r in runs if r["name"] == chosen), chosen or None)
     references = _references(detail, source_layer)
+    kinds = {la["name"]: la.get("value_kind") for la in detail["layers"]}
+    box = kinds.get(source_layer or "") == "boxes"  # box predictions: COCO's metrics
+    if box:
+        references = [name for name in references if kinds.get(name) == "boxes"]
+        if not reference and source_layer:
+            reference = box_predictions.default_reference(dataset, source_layer, references) or ""
     if not reference:
         reference = "ground_truth" if "ground_truth" in references else next(iter(references), "")
     context: dict[str, Any] = {
@@ -164,7 +171,15 @@ def predictions_page(
         "matrix": None,
         "plot": None,
         "issues": None,
-    }
+        "box": box,
+        "score_threshold": score_threshold,
+        "pr": None,
+        "box_layers": [
+            la["name"] for la in detail["layers"]
+            if la.get("value_kind") == "boxes" and la["kind"] == "model"
+            and la["name"] not in {r["layer"] for r in runs}
+        ],
+    }  # fmt: skip
     status = 200
     if chosen and reference:
         try:
@@ -176,6 +191,7 @@ def predictions_page(
                 reference=reference,
                 filter=filter or None,
                 coverage=coverage,
+                score_threshold=score_threshold,
             )
         except AssayError as exc:  # nothing to evaluate, a bad filter: say so on the page
             if status_of(exc) != 422:
@@ -183,14 +199,15 @@ def predictions_page(
             context["error"] = str(exc)
             status = 422
         else:
-            context.update(
-                ev=ev,
-                matrix=confusion_rows(ev["confusion"]),
-                plot=reliability_plot(ev["calibration"]),
-            )
+            context.update(ev=ev, matrix=confusion_rows(ev["confusion"]))
+            if ev.get("kind") == "boxes":
+                context["pr"] = box_predictions.pr_plot(ev["pr_curves"])
+            else:
+                context["plot"] = reliability_plot(ev["calibration"])
     context["issues"] = _issues(state, who, dataset, issues_after, issues_all, issues_run)
     keep = {"run": run, "reference": reference, "filter": filter, "issues_run": issues_run}
     keep["coverage"] = "" if coverage == 0.9 else repr(coverage)
+    keep["score_threshold"] = "" if score_threshold == 0.5 else repr(score_threshold)
     context["issue_links"] = issue_links(
         keep, issues_all, issues_after, context["issues"].get("next")
     )

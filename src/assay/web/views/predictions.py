@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter, PermissionDenied
+from assay.models import box_evaluation
 from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
 from assay.store import filters, reads
@@ -27,6 +28,7 @@ from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
 from assay.web.urls import item_page_url, media_url, q
+from assay.web.views import box_predictions
 from assay.web.views.agreement import cell_filter
 
 RUN_FIELDS = (
@@ -147,6 +149,12 @@ def _source(who: Principal, dataset: Dataset, name: str) -> tuple[Any, str | Non
     return None, name
 
 
+def is_box_layer(dataset: Dataset, layer: str) -> bool:
+    """True when ``layer`` holds boxes (its evaluation is COCO's, not classification's)."""
+    with dataset.store.read() as conn:
+        return box_evaluation.is_box_layer(conn, dataset.id, layer)
+
+
 def found_names(dataset: Dataset) -> list[str]:
     """The names of the dataset's model runs."""
     return [str(r["name"]) for r in dataset.models.runs()]
@@ -184,17 +192,32 @@ def evaluation(
     dataset: Dataset,
     *,
     run: str,
-    reference: str = "ground_truth",
+    reference: str | None = None,
     filter: str | None = None,
     coverage: float = 0.9,
+    score_threshold: float = 0.5,
 ) -> dict[str, Any]:
-    """``ds.models.evaluate`` of a run or model layer against ``reference`` on the slice,
-    made JSON-safe, with the grid filter and URL of every confusion cell and links for each
-    error. Cell filters are null for a trained run (its predictions are made afresh, not read
-    from a layer) and where a name cannot be written in the filter language."""
-    check_reference(who, dataset, reference)
+    """``ds.models.evaluate`` of a run or model layer against ``reference`` (default
+    ``ground_truth``; for boxes the truth box layer) on the slice, made JSON-safe, with the grid
+    filter and URL of every confusion cell and links for each error. Cell filters are null for
+    a trained run (its predictions are made afresh, not read from a layer) and where a name
+    cannot be written in the filter language. A run or layer of boxes gets the box evaluation
+    (:mod:`assay.web.views.box_predictions`) at ``score_threshold``."""
     who.viewer.check_filter(dataset, filter)
     found, layer = _source(who, dataset, run)
+    if layer is not None and is_box_layer(dataset, layer):
+        visible = who.viewer.layer_names(dataset)
+        reference = reference or box_predictions.default_reference(dataset, layer, visible)
+        if reference is None:
+            raise InvalidParameter(f"No box layer you may see to evaluate {layer!r} against.")
+        check_reference(who, dataset, reference)
+        result = box_predictions.evaluation(
+            state, who, dataset, run=run, layer=layer, reference=reference, filter=filter,
+            score_threshold=score_threshold,
+        )  # fmt: skip
+        return {**json_safe(result), "run": public_run(found) if found is not None else None}
+    reference = reference or "ground_truth"
+    check_reference(who, dataset, reference)
     key = (
         "predictions",
         dataset.id,
