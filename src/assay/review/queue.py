@@ -33,7 +33,9 @@ from assay.labels.layers import ensure_layer
 from assay.labels.writes import LabelWrite, current_labels, write_labels
 from assay.review.rules import (
     REVIEWED_LAYER,
+    box_fixes,
     case_layer,
+    decided_value,
     decision_layer,
     no_longer_holds,
     run_layers,
@@ -405,7 +407,8 @@ def transition(
     if action == "resolve":
         if label is None:
             raise InvalidParameter("To resolve a case, choose the label the item should have.")
-        values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
+        if box_fixes(dict(row._mapping)) is None:  # a box case writes boxes, not a class
+            values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
         values["resolution"] = note
     if action == "dismiss":
         values["resolution"] = note
@@ -431,11 +434,15 @@ def transition(
                 kind="reviewed",
                 description="Decisions from the review queue.",
             )
+        value = decided_value(
+            dict(row._mapping), str(label),
+            current_labels(conn, dataset_id, row.item_id).get(target, {}).get("value"),
+        )  # fmt: skip
         written = write_labels(
             conn,
             dataset_id,
             target,
-            [LabelWrite(row.item_id, label, note=f"review case {case_id}: {note}")],
+            [LabelWrite(row.item_id, value, note=f"review case {case_id}: {note}")],
             author=actor,
         )
         conn.execute(
