@@ -174,8 +174,37 @@ def _item_links(dataset: Dataset, ids: list[int]) -> dict[int, dict[str, Any]]:
             "thumb_url": media_url(dataset.name, row["id"]) + "?thumb=true" if image else None,
             "text": _snippet(row.get("text")),
             "item_url": item_page_url(dataset.name, int(row["id"]), row.get("external_key")),
+            "width": row.get("width"),
+            "height": row.get("height"),
         }
     return out
+
+
+def _box_figures(dataset: Dataset, summary: Any, rows: list[dict[str, Any]]) -> None:
+    """Each row of a box search gets ``figures`` (the label and predictions layers' boxes as
+    they are now, the suspect boxes highlighted, overlooked objects as regions; drawn by
+    ``_box_figures.html``) and ``summary`` (the suspect boxes in words)."""
+    from assay.labels.writes import current_labels_by_item
+    from assay.quality.boxes import case_evidence, summary_text
+
+    layers = [summary.layer, summary.model_layer]
+    with dataset.store.read() as conn:
+        current = current_labels_by_item(conn, dataset.id, [r["item_id"] for r in rows], layers)
+    info = {"layer": summary.layer, "model_layer": summary.model_layer}
+    run = type("Run", (), {"id": summary.run_id, "name": summary.run_name})
+    for r in rows:
+        ev = case_evidence(r, run, info)
+        mine = current.get(r["item_id"], {})
+        r["summary"] = summary_text(r.get("suspects") or [])
+        r["figures"] = [
+            {
+                "layer": name,
+                "boxes": (mine.get(name) or {}).get("value") or [],
+                "highlight": ev["highlight"].get(name, []),
+                "regions": ev["regions"],
+            }
+            for name in layers
+        ]
 
 
 def evaluation(
@@ -276,12 +305,15 @@ def issues(
     more = len(rows) > limit
     rows = rows[:limit]
     links = _item_links(dataset, [r["item_id"] for r in rows])
+    rows = [{**r, **links.get(r["item_id"], {})} for r in rows]
+    if summary.family == "boxes":
+        _box_figures(dataset, summary, rows)
     return {
         "ok": True,
         "run": json_safe(summary.to_dict()),
         "kind": kind,
         "all": all_items,
-        "issues": [json_safe({**r, **links.get(r["item_id"], {})}) for r in rows],
+        "issues": [json_safe(r) for r in rows],
         "next": rows[-1]["cursor"] if more and rows else None,
         "message": None,
         **issue_links(who, dataset, summary.run_name, ISSUE_KINDS[kind]),
