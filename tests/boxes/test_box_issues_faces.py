@@ -68,6 +68,7 @@ def client(scenes: BoxScenes, tmp_path: Path) -> Iterator[TestClient]:
         response = c.post("/api/v1/login", json={"username": "admin", "password": PASSWORD},
                           headers={"X-CSRF-Token": token})  # fmt: skip
         assert response.status_code == 200, response.text
+        c.headers["X-CSRF-Token"] = response.json()["csrf_token"]
         yield c
 
 
@@ -88,3 +89,27 @@ def test_api_and_page(scenes: BoxScenes, client: TestClient) -> None:
     html = page.text[page.text.index('id="issues-card"') :]
     assert 'class="box-figures"' in html and 'data-layer="pred"' in html
     assert "fix in editor" in html and row["key"] in html
+
+
+def test_review_page_and_accept(scenes: BoxScenes, client: TestClient) -> None:
+    ds = scenes.ds
+    ds.quality.find(layer="bob", model_layer="pred")
+    ds.quality.to_review()
+    cases, _ = ds.review.list(reason="mislabel")
+    case = cases[0]
+    page = client.get("/datasets/scenes/review", params={"reason": "mislabel"})
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "apply the suggested fixes" in html and "fix in editor" in html
+    assert case["evidence"]["summary"].split(";")[0].replace("'", "&#39;") in html
+    assert 'class="box-figures"' in html
+
+    before = ds.item(case["item_id"])["labels"]["bob"]["value"]
+    wrong = client.post(f"/api/v1/datasets/scenes/review/cases/{case['id']}/resolve",
+                        json={"label": "7", "reason": "a class"})  # fmt: skip
+    assert wrong.status_code == 422 and "about boxes" in wrong.text
+    done = client.post(f"/api/v1/datasets/scenes/review/cases/{case['id']}/resolve",
+                       json={"label": "accept", "reason": "as suggested"})  # fmt: skip
+    assert done.status_code == 200, done.text
+    assert ds.item(case["item_id"])["labels"]["bob"]["value"] != before
+    assert ds.review.get(case["id"])["state"] == "resolved"

@@ -36,8 +36,9 @@ MethodOpt = Annotated[
         help="How to score and flag label issues: cleanlab (the default), one of cleanlab's "
         "filters (prune_by_noise_rate, prune_by_class, both, confident_learning, "
         "predicted_neq_given, low_normalized_margin, low_self_confidence), self_confidence or "
-        "normalized_margin; an unknown name lists them. Recorded with the search; a method "
-        "other than the latest search's searches again.",
+        "normalized_margin; for a box layer assay (the default), cleanlab or cleanlab_wide; an "
+        "unknown name lists them. Recorded with the search; a method other than the latest "
+        "search's searches again.",
     ),
 ]
 RECOMPUTE = "assay issues --scan --recompute"

@@ -403,7 +403,13 @@ def review_escalate(
 @handle_errors
 def review_resolve(
     case_id: Annotated[int, typer.Argument(help="Case id.")],
-    label: Annotated[str, typer.Argument(help="The class the item should have.")],
+    label: Annotated[
+        str,
+        typer.Argument(
+            help="The class the item should have; for a case about boxes 'accept' (apply its "
+            "suggested fixes)."
+        ),
+    ],
     reason: Annotated[str, typer.Option(help="Why (kept with the label and in the log).")],
     dataset: DatasetOpt = None,
     author: AuthorOpt = None,
