@@ -192,3 +192,20 @@ def test_bad_input(box_scenes: BoxScenes) -> None:  # noqa: F811
         ds.quality.find(layer="bob", model_layer="empty")
     with pytest.raises(InvalidParameter, match="has no score"):
         ds.quality.find(layer="bob", model_layer="alice")
+
+
+def test_chunks(box_scenes: BoxScenes, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Images are read and scored a chunk at a time; every image both layers cover is kept."""
+    from assay.quality import boxes
+
+    _with_predictions(box_scenes)
+    ds = box_scenes.ds
+    ds.set_label(box_scenes.item_ids[3], None, layer="pred", author="detector")  # cleared
+    monkeypatch.setattr(boxes, "CHUNK_IMAGES", 5)
+    run = ds.quality.find(layer="bob", model_layer="pred")
+    whole = ds.quality.issues(only_issues=False, limit=100)
+    expected = len(box_scenes.item_ids) - 1
+    assert run.n_items == len(whole) == expected
+    assert sorted(r["item_id"] for r in whole) == sorted(
+        i for k, i in enumerate(box_scenes.item_ids) if k != 3
+    )

@@ -399,8 +399,11 @@ def iter_pairs(
     yield from queries.iter_tuples(conn, query, READ_CHUNK)
 
 
-def _read(conn: Connection, dataset_id: int, layer: Row[Any], pred: Row[Any],
-          filter: str | None) -> _Read:  # fmt: skip
+def _chunks(
+    conn: Connection, dataset_id: int, layer: Row[Any], pred: Row[Any], filter: str | None
+) -> Iterator[_Read]:
+    """The images both layers cover, :data:`CHUNK_IMAGES` at a time (cleared labels left
+    out): only one chunk's boxes are held in memory."""
     out = _Read()
     for part in iter_pairs(conn, dataset_id, int(layer.id), int(pred.id), filter):
         for item_id, label_id, value, predicted in part:
@@ -411,7 +414,11 @@ def _read(conn: Connection, dataset_id: int, layer: Row[Any], pred: Row[Any],
             out.label_ids.append(int(label_id))
             out.labels.append(given)
             out.predictions.append(guess)
-    return out
+            if len(out.item_ids) == CHUNK_IMAGES:
+                yield out
+                out = _Read()
+    if out.item_ids:
+        yield out
 
 
 def find_run(
@@ -448,24 +455,30 @@ def find_run(
                 f"boxes; name a layer of predicted boxes to check {layer!r} against."
             )
         classes = [cl.name for cl in queries.list_classes(conn, dataset.id)]
-        progress(0, None, "reading boxes")
-        read = _read(conn, dataset.id, label_row, pred_row, filter)
-    if not read.item_ids:
+        item_ids: list[int] = []
+        qualities: list[np.ndarray] = []
+        flags: list[np.ndarray] = []
+        evidence: dict[str, Any] = {}
+        counts = dict.fromkeys(KINDS, 0)
+        for chunk in _chunks(conn, dataset.id, label_row, pred_row, filter):
+            progress(len(item_ids), None, "scoring label quality (cleanlab)")
+            found = find_box_issues(chunk.labels, chunk.predictions, classes, method)
+            for k in np.flatnonzero(found.is_issue).tolist():
+                evidence[str(chunk.item_ids[k])] = {
+                    "label_id": chunk.label_ids[k],
+                    "suspects": found.suspects[k],
+                }
+                for s in found.suspects[k]:
+                    counts[s["kind"]] += 1
+            item_ids.extend(chunk.item_ids)
+            qualities.append(found.quality)
+            flags.append(found.is_issue)
+    if not item_ids:
         raise InvalidParameter(
             f"No image has boxes in both {layer!r} and {predictions!r}"
             f"{' in this slice' if filter else ''}: nothing to check."
         )
-    progress(0, None, "scoring label quality (cleanlab)")
-    found = find_box_issues(read.labels, read.predictions, classes, method)
-    evidence: dict[str, Any] = {}
-    counts = dict.fromkeys(KINDS, 0)
-    for k in np.flatnonzero(found.is_issue).tolist():
-        evidence[str(read.item_ids[k])] = {
-            "label_id": read.label_ids[k],
-            "suspects": found.suspects[k],
-        }
-        for s in found.suspects[k]:
-            counts[s["kind"]] += 1
+    quality, is_issue = np.concatenate(qualities), np.concatenate(flags)
     summary = {
         "family": "boxes",
         "layer": layer,
@@ -473,9 +486,9 @@ def find_run(
         "annotator_layers": None,
         "filter": filter,
         "method": method,
-        "n_items": len(read.item_ids),
-        "n_issues": int(found.is_issue.sum()),
-        "n_estimated": int(found.is_issue.sum()),
+        "n_items": len(item_ids),
+        "n_issues": int(is_issue.sum()),
+        "n_estimated": int(is_issue.sum()),
         "n_outliers": 0,
         "n_duplicates": 0,
         "n_without_probs": 0,
@@ -485,10 +498,10 @@ def find_run(
         "evidence": evidence,
     }
     columns: dict[str, np.ndarray | None] = {
-        "quality": found.quality,
+        "quality": quality,
         # -ln(quality): the grid's "loss" order is the label-quality order, as for classes.
-        "loss": -np.log(np.clip(found.quality, 1e-12, 1.0)),
-        "is_issue": found.is_issue,
+        "loss": -np.log(np.clip(quality, 1e-12, 1.0)),
+        "is_issue": is_issue,
         "given_class_id": None,
         "suggested_class_id": None,
         "outlier_score": None,
@@ -501,7 +514,7 @@ def find_run(
             run_id = runs.import_run(conn, dataset.id, predictions, actor)
         note = runs.stale_note(conn, dataset.id, run_id)
         summary.update(stale=note is not None, stale_message=note)
-        runs.save(conn, run_id, np.asarray(read.item_ids, np.int64), columns, summary)
+        runs.save(conn, run_id, np.asarray(item_ids, np.int64), columns, summary)
     return int(run_id)
 
 
