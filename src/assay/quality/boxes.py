@@ -521,12 +521,13 @@ def find_run(
 # ------------------------------------------------------------------------------------------
 # Review cases
 # ------------------------------------------------------------------------------------------
-def case_evidence(row: Mapping[str, Any], run: Any, info: Mapping[str, Any]) -> dict[str, Any]:
-    """A flagged image's case evidence in the box format every face draws: the label and
-    predictions layers, the suspect labeled boxes highlighted, the overlooked objects as
-    regions, a readable summary, and the fixes an ``accept`` applies."""
-    layer, pred_layer = info["layer"], info["model_layer"]
-    suspects = row.get("suspects") or []
+def box_evidence(
+    suspects: Sequence[Mapping[str, Any]], layer: str, pred_layer: str
+) -> dict[str, Any]:
+    """An image's suspect boxes in the box-evidence format every face draws
+    (:func:`assay.review.evidence.case_evidence`): the label and predictions layers, the
+    suspect labeled boxes highlighted, the overlooked objects as regions, a readable summary,
+    and the fixes an ``accept`` applies."""
     ids = sorted({s["box"] for s in suspects if s.get("box") is not None})
     regions = [
         {**{k: s["pred"][k] for k in ("x", "y", "w", "h", "class", "score")},
@@ -535,6 +536,19 @@ def case_evidence(row: Mapping[str, Any], run: Any, info: Mapping[str, Any]) -> 
         if s["kind"] == "overlooked" and s.get("pred")
     ]  # fmt: skip
     return {
+        "box_layers": [layer, pred_layer],
+        "highlight": {layer: ids},
+        "regions": regions,
+        "summary": summary_text(suspects),
+        "fixes": list(suspects),
+    }
+
+
+def case_evidence(row: Mapping[str, Any], run: Any, info: Mapping[str, Any]) -> dict[str, Any]:
+    """A flagged image's case evidence: the run, the layers, the box set checked (its label
+    id: the case stops holding when it changes), the quality and :func:`box_evidence`."""
+    layer, pred_layer = info["layer"], info["model_layer"]
+    return {
         "run_id": int(run.id),
         "run": run.name,
         "layer": layer,
@@ -542,12 +556,34 @@ def case_evidence(row: Mapping[str, Any], run: Any, info: Mapping[str, Any]) -> 
         "label_id": row.get("label_id"),
         "quality": row["quality"],
         "flagged": row["is_issue"],
-        "box_layers": [layer, pred_layer],
-        "highlight": {layer: ids},
-        "regions": regions,
-        "summary": summary_text(suspects),
-        "fixes": suspects,
+        **box_evidence(row.get("suspects") or [], layer, pred_layer),
     }
+
+
+def figures(
+    conn: Connection, dataset_id: int, layer: str, pred_layer: str, rows: list[dict[str, Any]]
+) -> None:
+    """Each row of a box search (``ds.quality.issues``) gets ``figures`` (both layers' boxes as
+    they are now, drawn as :func:`assay.review.evidence.case_evidence` draws a case's) and
+    ``summary`` (the suspect boxes in words)."""
+    from assay.labels.writes import current_labels_by_item
+
+    current = current_labels_by_item(
+        conn, dataset_id, [r["item_id"] for r in rows], [layer, pred_layer]
+    )
+    for r in rows:
+        ev = box_evidence(r.get("suspects") or [], layer, pred_layer)
+        mine = current.get(r["item_id"], {})
+        r["summary"] = ev["summary"]
+        r["figures"] = [
+            {
+                "layer": name,
+                "boxes": (mine.get(name) or {}).get("value") or [],
+                "highlight": ev["highlight"].get(name, []),
+                "regions": ev["regions"],
+            }
+            for name in ev["box_layers"]
+        ]
 
 
 def open_cases_for_run(

@@ -180,33 +180,6 @@ def _item_links(dataset: Dataset, ids: list[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _box_figures(dataset: Dataset, summary: Any, rows: list[dict[str, Any]]) -> None:
-    """Each row of a box search gets ``figures`` (the label and predictions layers' boxes as
-    they are now, the suspect boxes highlighted, overlooked objects as regions; drawn by
-    ``_box_figures.html``) and ``summary`` (the suspect boxes in words)."""
-    from assay.labels.writes import current_labels_by_item
-    from assay.quality.boxes import case_evidence, summary_text
-
-    layers = [summary.layer, summary.model_layer]
-    with dataset.store.read() as conn:
-        current = current_labels_by_item(conn, dataset.id, [r["item_id"] for r in rows], layers)
-    info = {"layer": summary.layer, "model_layer": summary.model_layer}
-    run = type("Run", (), {"id": summary.run_id, "name": summary.run_name})
-    for r in rows:
-        ev = case_evidence(r, run, info)
-        mine = current.get(r["item_id"], {})
-        r["summary"] = summary_text(r.get("suspects") or [])
-        r["figures"] = [
-            {
-                "layer": name,
-                "boxes": (mine.get(name) or {}).get("value") or [],
-                "highlight": ev["highlight"].get(name, []),
-                "regions": ev["regions"],
-            }
-            for name in layers
-        ]
-
-
 def evaluation(
     state: AppState,
     who: Principal,
@@ -306,8 +279,11 @@ def issues(
     rows = rows[:limit]
     links = _item_links(dataset, [r["item_id"] for r in rows])
     rows = [{**r, **links.get(r["item_id"], {})} for r in rows]
-    if summary.family == "boxes":
-        _box_figures(dataset, summary, rows)
+    if summary.family == "boxes":  # the boxes drawn, the suspect ones highlighted
+        from assay.quality.boxes import figures
+
+        with dataset.store.read() as conn:
+            figures(conn, dataset.id, summary.layer, summary.model_layer, rows)
     return {
         "ok": True,
         "run": json_safe(summary.to_dict()),
