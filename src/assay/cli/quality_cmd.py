@@ -17,8 +17,10 @@ ModelLayerOpt = Annotated[
     str | None,
     typer.Option(
         "--model-layer",
+        "--predictions",
         help="A layer of out-of-fold probabilities (assay predict --cv 5); default: the latest "
-        "cross-validation of --layer if its labels have not changed since, else a new one.",
+        "cross-validation of --layer if its labels have not changed since, else a new one. "
+        "For a box layer: the layer of predicted boxes (required).",
     ),
 ]
 LayerOpt = Annotated[
@@ -34,8 +36,9 @@ MethodOpt = Annotated[
         help="How to score and flag label issues: cleanlab (the default), one of cleanlab's "
         "filters (prune_by_noise_rate, prune_by_class, both, confident_learning, "
         "predicted_neq_given, low_normalized_margin, low_self_confidence), self_confidence or "
-        "normalized_margin; an unknown name lists them. Recorded with the search; a method "
-        "other than the latest search's searches again.",
+        "normalized_margin; for a box layer assay (the default), cleanlab or cleanlab_wide; an "
+        "unknown name lists them. Recorded with the search; a method other than the latest "
+        "search's searches again.",
     ),
 ]
 RECOMPUTE = "assay issues --scan --recompute"
@@ -212,6 +215,10 @@ def issues(
     filter: Annotated[
         str | None, typer.Option("--filter", "-f", help="Check only this slice (with --scan).")
     ] = None,
+    open_cases: Annotated[
+        bool,
+        typer.Option("--open-cases", help="Also open review cases for what the search flagged."),
+    ] = False,
     dataset: DatasetOpt = None,
     author: AuthorOpt = None,
     as_json: JsonOpt = False,
@@ -234,6 +241,8 @@ def issues(
       assay issues --all --limit 100 --method prune_by_class
 
       assay issues --kind outlier --limit 20
+
+      assay issues --layer boxes --predictions detector-cv --open-cases
     """
     ds = dataset_of(dataset)
     run = scan_if_needed(
@@ -257,10 +266,51 @@ def issues(
     more = len(rows) > limit
     rows = rows[:limit]
     next_page = rows[-1]["cursor"] if more and rows else None
+    opened = ds.quality.to_review(run.run_id, actor=author) if open_cases else None
     if as_json:
-        print_json({"run": run.to_dict(), "issues": rows, "next": next_page})
+        print_json({"run": run.to_dict(), "issues": rows, "next": next_page,
+                    **({"review": opened} if opened is not None else {})})  # fmt: skip
         return
-    _print_rows(run, kind, rows, next_page, show_all)
+    if run.family == "boxes":
+        _print_box_rows(run, rows, next_page, show_all)
+    else:
+        _print_rows(run, kind, rows, next_page, show_all)
+    if opened is not None:
+        found = [r for r in ("mislabel", "outlier", "duplicate") if opened[r]["found"]]
+        counts = [
+            f"{r}: {opened[r]['found']} found, {opened[r]['opened']} new cases" for r in found
+        ]
+        err_console.print("Review: " + ("; ".join(counts) or "nothing to open."))
+
+
+def _print_box_rows(
+    run: Any, rows: list[dict[str, Any]], next_page: str | None, show_all: bool
+) -> None:
+    """Images of a box search, most suspect first, with their suspect boxes."""
+    from assay.quality.boxes import summary_text
+
+    counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in (run.n_suspects or {}).items())
+    table = Table(
+        title=f"Likely mislabeled boxes{', whole ranking' if show_all else ''} (run "
+        f"{run.run_name}, {run.layer} against {run.model_layer}, method {run.method}; "
+        f"{counts})",
+        title_justify="left",
+    )
+    for col in ("#", *(["flag"] if show_all else []), "key", "score", "suspect boxes"):
+        table.add_column(col, justify="right" if col in ("#", "score") else "left")
+    for n, r in enumerate(rows, 1):
+        table.add_row(
+            str(r["rank"] or n),
+            *(["flagged" if r["is_issue"] else ""] if show_all else []),
+            r["key"],
+            format_score(r),
+            summary_text(r["suspects"] or []),
+        )
+    console.print(table)
+    if not rows:
+        console.print("Nothing flagged." if not show_all else "Nothing more.")
+    elif next_page is not None:
+        console.print(f"More: assay issues{' --all' if show_all else ''} --after {next_page}")
 
 
 def _flag(kind: str, row: dict[str, Any]) -> bool:

@@ -459,8 +459,9 @@ def review_resolve(
     label: Annotated[
         str,
         typer.Argument(
-            help="The class the item should have (a box case: accept = the fused boxes, keep "
-            "= the first layer's, or a layer's name)."
+            help="The class the item should have. A case between box layers: accept (the "
+            "fused boxes), keep (the first layer's) or a layer's name; a box label issue: "
+            "accept (apply its suggested fixes)."
         ),
     ],
     reason: Annotated[str, typer.Option(help="Why (kept with the label and in the log).")],

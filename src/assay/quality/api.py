@@ -57,6 +57,8 @@ class IssueRun:
     method: str  # the label-issue method (assay.quality.methods) that scored and flagged
     stale: bool  # the probabilities came from a cross-validation whose labels changed since
     stale_message: str | None  # why they are stale, in words; None if they are not
+    family: str = "classification"  # the check (assay.quality.methods.FAMILIES): or "boxes"
+    n_suspects: dict[str, int] | None = None  # boxes: suspect boxes by kind
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON."""
@@ -134,12 +136,21 @@ class LabelQuality:
 
         spec = IssuesSpec.of(spec, **options)
         layer, model_layer, filter = spec.layer, spec.model_layer, spec.filter
-        method = check_method(spec.method or DEFAULT_METHOD)  # before any cross-validation
         with self.dataset.store.read() as conn:
             # The layer's annotation kind decides which checks apply (classification: METHODS).
-            methods_for(get_kind(queries.get_layer(conn, self.dataset.id, layer).value_kind))
+            kind = get_kind(queries.get_layer(conn, self.dataset.id, layer).value_kind)
+            methods_for(kind)
         report = progress or no_progress
         actor = actor or default_author()
+        if kind.quality_check == "boxes":  # predicted boxes, cleanlab's object detection
+            from assay.quality import boxes
+
+            box_run = boxes.find_run(
+                self.dataset, layer=layer, predictions=model_layer, filter=filter,
+                method=spec.method, actor=actor, progress=report,
+            )  # fmt: skip
+            return self.run(box_run)
+        method = check_method(spec.method or DEFAULT_METHOD)  # before any cross-validation
         run_id = None
         if model_layer is None and spec.reuse and spec.model == "auto":
             with self.dataset.store.read() as conn:
@@ -454,4 +465,6 @@ def _issue_run(row: Any) -> IssueRun:
         method=info["method"],
         stale=bool(info["stale"]),
         stale_message=info["stale_message"],
+        family=info.get("family", "classification"),
+        n_suspects=info.get("n_suspects"),
     )

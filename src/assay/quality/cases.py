@@ -45,6 +45,10 @@ def open_issue_cases(
     """Open the cases of one run (see the module docstring); counts found/opened per reason."""
     check_top(top)
     info = runs.summary(run)
+    if info.get("family") == "boxes":  # one case per flagged image, its boxes as evidence
+        from assay.quality.boxes import open_cases_for_run
+
+        return open_cases_for_run(conn, dataset_id, run, limit=limit, actor=actor, top=top)
     out: dict[str, Any] = {"run_id": int(run.id), "run": run.name}
     for reason, kind in REASONS.items():
         ranked = top if reason == "mislabel" else None

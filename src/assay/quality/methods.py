@@ -37,6 +37,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -64,8 +65,9 @@ class Verdict:
 
 Method = Callable[[np.ndarray, np.ndarray], Verdict]
 METHODS: dict[str, Method] = {}  # the classification family
-# Family name (an annotation kind's ``quality_check``) -> its methods.
-FAMILIES: dict[str, dict[str, Method]] = {"classification": METHODS}
+# Family name (an annotation kind's ``quality_check``) -> its methods (boxes: parameters of
+# cleanlab's object-detection check, assay.quality.boxes, added at the end of this module).
+FAMILIES: dict[str, dict[str, Any]] = {"classification": METHODS}
 CLEANLAB_FILTERS = (
     "prune_by_noise_rate",
     "prune_by_class",
@@ -87,7 +89,7 @@ def register(name: str) -> Callable[[Method], Method]:
     return add
 
 
-def methods_for(kind: AnnotationKind) -> dict[str, Method]:
+def methods_for(kind: AnnotationKind) -> dict[str, Any]:
     """The label-issue methods that check labels of ``kind``; InvalidParameter if none do."""
     family = FAMILIES.get(kind.quality_check or "")
     if family is None:
@@ -98,8 +100,11 @@ def methods_for(kind: AnnotationKind) -> dict[str, Method]:
     return family
 
 
-def check_method(name: str) -> str:
-    """``name`` if it is a registered method, else InvalidParameter listing them."""
+def check_method(name: str, *, any_family: bool = False) -> str:
+    """``name`` if it is a registered method (of any family with ``any_family``: a spec is
+    checked before its layer's kind is known), else InvalidParameter listing them."""
+    if any_family and any(name in family for family in FAMILIES.values()):
+        return name
     if name not in METHODS:
         raise InvalidParameter(
             f"Unknown label-issue method {name!r}; use one of {DEFAULT_METHOD} (the default), "
@@ -198,3 +203,9 @@ def wide(labels: np.ndarray, pred_probs: np.ndarray) -> Verdict:
 # elsewhere; ``wide`` wins on images with uniform or class-conditional noise and loses on
 # annotator noise and on text (benchmarks/RESULTS.md).
 DEFAULT_METHOD = "cleanlab"
+
+
+# The boxes family (cleanlab's object-detection check): its methods are parameter sets.
+from assay.quality.boxes import BOX_METHODS  # noqa: E402  (boxes imports no methods)
+
+FAMILIES["boxes"] = BOX_METHODS

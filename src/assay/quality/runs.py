@@ -454,6 +454,9 @@ def describe(
                 "duplicate_label": None if dup is None else dup[1],
                 "neighbours": neighbours,
                 "annotators": ev.get("annotators"),
+                # Box runs: the image's suspect boxes and the box set they were found in.
+                "suspects": ev.get("suspects"),
+                "label_id": ev.get("label_id"),
                 "rank": rank,
                 "cursor": cursor(r.score, int(r.item_id))
                 if rank is None

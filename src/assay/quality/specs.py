@@ -18,8 +18,9 @@ class IssuesSpec(Spec):
     layer: str = LAYER
     model_layer: LayerName | None = Field(
         None,
-        description="A layer of out-of-fold probabilities; default: the latest "
-        "cross-validation of layer if its labels have not changed since, else a new one.",
+        description="A layer of out-of-fold probabilities (for a box layer: of predicted "
+        "boxes with scores, required); default: the latest cross-validation of layer if its "
+        "labels have not changed since, else a new one.",
     )  # fmt: skip
     filter: str | None = FILTER
     annotator_layers: LayerNames | None = Field(
@@ -48,4 +49,4 @@ class IssuesSpec(Spec):
             return None
         from assay.quality.methods import check_method  # imports scikit-learn: only if asked
 
-        return check_method(value)
+        return check_method(value, any_family=True)

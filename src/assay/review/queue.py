@@ -34,7 +34,9 @@ from assay.labels.writes import LabelWrite, current_labels, write_labels
 from assay.review.rules import (
     REVIEWED_LAYER,
     box_case,
+    box_fixes,
     case_layer,
+    decided_value,
     decision_layer,
     no_longer_holds,
     run_layers,
@@ -404,13 +406,14 @@ def transition(
         raise InvalidParameter("A comment needs text.")
     data: dict[str, Any] | None = None
     decided: Any = label  # what the decision writes: a class name, or a box set
+    boxes_decided = box_case(dict(row._mapping)) or box_fixes(dict(row._mapping)) is not None
     if action == "resolve":
         if label is None:
             raise InvalidParameter("To resolve a case, choose the label the item should have.")
         if box_case(dict(row._mapping)):
             decided, what = _decided_boxes(conn, dataset_id, row, label)
             note = f"{note} ({what})" if note else note
-        else:
+        elif box_fixes(dict(row._mapping)) is None:  # a box case writes boxes, not a class
             values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
         values["resolution"] = note
     if action == "dismiss":
@@ -435,14 +438,23 @@ def transition(
                 dataset_id,
                 target,
                 kind="reviewed",
-                value_kind="boxes" if box_case(dict(row._mapping)) else "classification",
+                value_kind="boxes" if boxes_decided else "classification",
                 description="Decisions from the review queue.",
             )
+        value = (
+            decided
+            if box_case(dict(row._mapping))
+            else decided_value(
+                dict(row._mapping),
+                str(label),
+                current_labels(conn, dataset_id, row.item_id).get(target, {}).get("value"),
+            )
+        )
         written = write_labels(
             conn,
             dataset_id,
             target,
-            [LabelWrite(row.item_id, decided, note=f"review case {case_id}: {note}")],
+            [LabelWrite(row.item_id, value, note=f"review case {case_id}: {note}")],
             author=actor,
         )
         conn.execute(

@@ -9,6 +9,10 @@
   page and the next scan see it; a decision between annotators goes to the ``reviewed``
   layer, beside them (none of theirs is overwritten). A model or consensus layer is
   recomputed by the machine, so a decision about one also goes to ``reviewed``.
+* **What a decision writes** (:func:`decided_value`): the chosen class; on a case about
+  boxes (a label-quality case whose evidence holds ``fixes``) never a class name: ``accept``
+  applies the suggested fixes to the image's current boxes, as one new version of its box set
+  (other decisions on boxes are made in the item page's editor).
 * **Whether it still holds** (:func:`no_longer_holds`): a case about one layer's label
   (a label issue, an outlier, a duplicate, a flag) stops holding when that label changed
   since the case was opened: someone decided it elsewhere; a disagreement when the layers
@@ -24,7 +28,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +38,7 @@ from assay.store import schema as t
 from assay.store.filters import DEFAULT_LAYER
 
 REVIEWED_LAYER = "reviewed"
+ACCEPT = "accept"  # the decision on a box case that applies its suggested fixes
 BETWEEN_LAYERS = ("disagreement", "low_confidence")  # reasons about several layers at once
 MACHINE_KINDS = ("model", "consensus")  # layers recomputed by the machine
 
@@ -143,6 +148,11 @@ def no_longer_holds(
         )
     if layer is None:
         return None
+    if box_fixes(case) is not None:  # a box case: its box set changed since it was opened
+        rec = labels.get(layer)
+        if rec is None or rec["id"] == evidence.get("label_id"):
+            return None
+        return _change(rec, was=None, note=f"the boxes of {layer} changed ({rec['label']})")
     current = labels.get(layer)
     now = None if current is None else current["label"]
     at_issue = case.get("label")
@@ -187,3 +197,50 @@ def _change(rec: Mapping[str, Any], *, was: str | None, note: str) -> dict[str, 
         "label_id": int(rec["id"]),
         "note": f"No longer holds: {note}; changed by {rec['author']}{at}.",
     }
+
+
+def box_fixes(case: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The suggested fixes of a box case (a box label-quality case), None for other cases."""
+    evidence = case.get("evidence") or {}
+    fixes = evidence.get("fixes")
+    if not evidence.get("box_layers") or not isinstance(fixes, list):
+        return None
+    return fixes
+
+
+def decided_value(case: Mapping[str, Any], label: str, current: Any) -> Any:
+    """What resolving ``case`` with ``label`` writes (see the module doc): ``label`` for a
+    class; for a box case ``label`` must be :data:`ACCEPT` and ``current`` (the image's box
+    set now) gets the fixes. InvalidParameter otherwise."""
+    from assay.errors import InvalidParameter
+
+    fixes = box_fixes(case)
+    if fixes is None:
+        return label
+    if label != ACCEPT:
+        raise InvalidParameter(
+            f"This case is about boxes: resolve it with {ACCEPT!r} (apply the suggested "
+            "fixes) or edit the boxes on the item page; a class name is not a box set."
+        )
+    return apply_box_fixes(current or [], fixes)
+
+
+def apply_box_fixes(
+    boxes: Sequence[Mapping[str, Any]], fixes: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The box set with the fixes applied: a swapped box takes the suggested class, a badly
+    located box the predicted box's place (its class stays), an overlooked object becomes a
+    new box (without the model's score: a person accepted it). Fixes of boxes no longer there
+    are skipped."""
+    out = [dict(b) for b in boxes]
+    by_id = {b.get("id"): b for b in out}
+    for fix in fixes:
+        pred = fix.get("pred")
+        target = by_id.get(fix.get("box"))
+        if fix.get("kind") == "swapped" and target is not None and fix.get("suggested"):
+            target["class"] = fix["suggested"]
+        elif fix.get("kind") == "badly_located" and target is not None and pred:
+            target.update({k: float(pred[k]) for k in ("x", "y", "w", "h")})
+        elif fix.get("kind") == "overlooked" and pred:
+            out.append({"class": pred["class"], **{k: float(pred[k]) for k in "xywh"}})
+    return out

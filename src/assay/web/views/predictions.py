@@ -182,6 +182,8 @@ def _item_links(dataset: Dataset, ids: list[int]) -> dict[int, dict[str, Any]]:
             "thumb_url": media_url(dataset.name, row["id"]) + "?thumb=true" if image else None,
             "text": _snippet(row.get("text")),
             "item_url": item_page_url(dataset.name, int(row["id"]), row.get("external_key")),
+            "width": row.get("width"),
+            "height": row.get("height"),
         }
     return out
 
@@ -299,12 +301,18 @@ def issues(
     more = len(rows) > limit
     rows = rows[:limit]
     links = _item_links(dataset, [r["item_id"] for r in rows])
+    rows = [{**r, **links.get(r["item_id"], {})} for r in rows]
+    if summary.family == "boxes":  # the boxes drawn, the suspect ones highlighted
+        from assay.quality.boxes import figures
+
+        with dataset.store.read() as conn:
+            figures(conn, dataset.id, summary.layer, summary.model_layer, rows)
     return {
         "ok": True,
         "run": json_safe(summary.to_dict()),
         "kind": kind,
         "all": all_items,
-        "issues": [json_safe({**r, **links.get(r["item_id"], {})}) for r in rows],
+        "issues": [json_safe(r) for r in rows],
         "next": rows[-1]["cursor"] if more and rows else None,
         "message": None,
         **issue_links(who, dataset, summary.run_name, ISSUE_KINDS[kind]),
