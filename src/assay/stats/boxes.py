@@ -61,6 +61,9 @@ ASPECT_EDGES = tuple(float(2 ** (k / 4)) for k in range(-16, 17))
 SCORE_EDGES = RELATIVE_EDGES
 #: COCO's size classes, by area in square pixels: small < 32², medium < 96², large above.
 COCO_SMALL, COCO_MEDIUM = 32.0**2, 96.0**2
+#: Items read per chunk: a tenth of the inventory's, since each carries a set of boxes as JSON
+#: (5,000 images of 10 boxes: 50,000 boxes in memory at once).
+CHUNK_ROWS = 5_000
 _CORNERS = operator.itemgetter("x", "y", "w", "h")
 _CLASS = operator.itemgetter("class")
 #: Boxes per image: exact counts per number of boxes (at most MAX_BOXES distinct values).
@@ -319,7 +322,7 @@ def iter_layer_values(
     )
     if where is not None:
         query = query.where(where)
-    yield from queries.iter_raw_chunks(conn, query, id_range=id_range)
+    yield from queries.iter_raw_chunks(conn, query, id_range=id_range, chunk_size=CHUNK_ROWS)
 
 
 def scan_box_layer(
