@@ -194,3 +194,12 @@ def test_cli_stats_one_box_layer(hand: assay.Dataset) -> None:
     assert json.loads(result.output)["n_boxes"] == 3
     result = runner.invoke(app, [*base, "stats", "hand", "--boxes", "ground_truth"])
     assert result.exit_code == 1 and "not boxes" in result.output
+
+
+def test_compare_slices_puts_box_class_balance_side_by_side(hand: assay.Dataset) -> None:
+    out = hand.compare("label=a", "label=b").to_dict()
+    # label=a: items 0, 2, 4 (boxes a, b and a; 4 cleared); label=b: items 1 ([]) and 3 (none)
+    assert out["class_balance"]["ground_truth"]["a"] == {"a": 3}
+    assert "gt" not in out["class_balance"]  # slice b has no boxes: nothing to compare
+    both = hand.compare("label=a", None).to_dict()["class_balance"]["gt"]
+    assert both["a"] == both["b"] == {"a": 2, "b": 1} and both["psi"] == pytest.approx(0.0)

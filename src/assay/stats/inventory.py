@@ -227,7 +227,7 @@ class Comparison:
         sa_, sb = self.a.state, self.b.state
         layers = {}
         for name in sorted(set(sa_.layer_classes) & set(sb.layer_classes)):
-            ca, cb = sa_.layer_classes[name], sb.layer_classes[name]
+            ca, cb = _classes(sa_, name), _classes(sb, name)
             if not (ca.total and cb.total):
                 continue
             layers[name] = {
@@ -254,6 +254,12 @@ class Comparison:
             "class_balance": layers,
             "drift": drift,
         }
+
+
+def _classes(state: InventoryAggregate, layer: str) -> Categories:
+    """The class balance of a layer: its labels' classes, or (box layers) its boxes'."""
+    boxes = state.box_layers.get(layer)
+    return boxes.classes if boxes is not None else state.layer_classes[layer]
 
 
 def _tv(a: Categories, b: Categories) -> float:
