@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay.active import lists
+from assay.active.boxes import check_strategy_for, rank_box_pool
 from assay.active.pool import annotator_codes, load_pool
 from assay.active.ranking import Ranked, check_batch, rank_pool
 from assay.active.specs import SuggestSpec
@@ -81,7 +82,9 @@ class Suggestions:
         labels; ``auto`` is fast logistic regression, :mod:`assay.active.model`; from Python
         also an unfitted estimator), ``filter`` (suggest only from this slice), ``seed``,
         ``featurizer`` and ``annotators`` (for ``activelab``: the annotator layers it weighs,
-        default the human layers).
+        default the human layers). For a box layer, ``predictions`` names the layer of
+        predicted boxes whose scores rank the images (``box-uncertainty``, what ``auto``
+        means there; see :mod:`assay.active.boxes`).
 
         Returns
         -------
@@ -109,6 +112,8 @@ class Suggestions:
             "featurizer": spec.featurizer,
             "annotators": spec.annotators,
         }
+        if spec.predictions:
+            params["predictions"] = spec.predictions
         return self._run(
             spec.layer, spec.strategy, spec.batch, spec.model, spec.filter, spec.seed, params,
             author, progress,
@@ -173,6 +178,7 @@ class Suggestions:
         ds = self.dataset
         with ds.store.write() as conn:
             layer_row = queries.get_layer(conn, ds.id, layer)
+            check_strategy_for(strategy, layer_row.value_kind, layer)
             list_id = lists.claim(
                 conn,
                 ds.id,
@@ -213,7 +219,21 @@ class Suggestions:
         seed: int,
         params: dict[str, Any],
         progress: ProgressCallback,
-    ) -> tuple[Ranked, str]:
+    ) -> tuple[Ranked, str | None]:
+        with self.dataset.store.read() as conn:
+            value_kind = queries.get_layer(conn, self.dataset.id, layer).value_kind
+        if value_kind == "boxes":
+            progress(0, None, f"ranking ({strategy})")
+            ranked = rank_box_pool(
+                self.dataset,
+                layer,
+                strategy=strategy,
+                predictions=params.get("predictions"),
+                batch=batch,
+                filter=filter,
+                seed=seed,
+            )
+            return ranked, None
         data = load_pool(
             self.dataset,
             layer,
@@ -333,7 +353,7 @@ def _check_limit(limit: int) -> None:
         )
 
 
-def _result_values(ranked: Ranked, featurizer: str) -> dict[str, Any]:
+def _result_values(ranked: Ranked, featurizer: str | None) -> dict[str, Any]:
     return {
         "strategy": ranked.strategy,
         "model": ranked.model,

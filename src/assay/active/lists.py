@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, NotFound
+from assay.labels.kinds import get_kind
 from assay.processes import pid_alive
 from assay.store import bulk
 from assay.store import schema as t
@@ -188,16 +189,30 @@ def _list_query(dataset_id: int) -> sa.Select[Any]:
     )
 
 
+def keeps_values(conn: Connection, layer_id: int) -> bool:
+    """True when the layer's kind keeps its labels as JSON values (boxes), not as a class: its
+    labeled items are the heads whose label holds a value (``label_heads.class_id`` is NULL)."""
+    return not get_kind(_kind_of(conn, layer_id)).stores_class
+
+
 def counts(conn: Connection, list_id: int, layer_id: int) -> tuple[int, int]:
     """(suggestions, of which done) for one list."""
-    s, h = t.suggestions.c, t.label_heads.c
-    n, done = conn.execute(
-        sa.select(sa.func.count(), sa.func.count(h.class_id))
-        .select_from(t.suggestions)
-        .outerjoin(
+    s, h, lab = t.suggestions.c, t.label_heads.c, t.labels.c
+    if keeps_values(conn, layer_id):
+        done_col: Any = lab.id
+        source = t.suggestions.outerjoin(
+            t.label_heads.join(t.labels, (lab.id == h.label_id) & lab.value.is_not(None)),
+            (h.layer_id == layer_id) & (h.item_id == s.item_id),
+        )
+    else:
+        done_col = h.class_id
+        source = t.suggestions.outerjoin(
             t.label_heads,
             (h.layer_id == layer_id) & (h.item_id == s.item_id) & h.class_id.is_not(None),
         )
+    n, done = conn.execute(
+        sa.select(sa.func.count(), sa.func.count(done_col))
+        .select_from(source)
         .where(s.list_id == list_id)
     ).one()
     return int(n), int(done)
@@ -214,7 +229,9 @@ def rows(
 ) -> list[dict[str, Any]]:
     """Suggestions of a list in rank order (keyset on rank), each with its current label in
     the layer (None while pending)."""
-    s, h, i, k = t.suggestions.c, t.label_heads.c, t.items.c, t.classes.c
+    s, h, i, k, lab = t.suggestions.c, t.label_heads.c, t.items.c, t.classes.c, t.labels.c
+    kind = get_kind(_kind_of(conn, layer_id))
+    values = not kind.stores_class
     query = (
         sa.select(s.rank, s.item_id, i.external_key, s.score, s.reason, k.name.label("label"))
         .select_from(t.suggestions)
@@ -223,23 +240,36 @@ def rows(
         .outerjoin(t.classes, k.id == h.class_id)
         .where(s.list_id == list_id)
     )
+    if values:  # a box layer: done when its label holds a value ([] included)
+        query = query.outerjoin(t.labels, lab.id == h.label_id).add_columns(lab.value)
     if after_rank is not None:
         query = query.where(s.rank > after_rank)
     if pending_only:
-        query = query.where(k.id.is_(None))
+        query = query.where(lab.value.is_(None) if values else k.id.is_(None))
     result = conn.execute(query.order_by(s.rank).limit(limit))
-    return [
-        {
-            "rank": r.rank,
-            "item_id": r.item_id,
-            "key": r.external_key,
-            "score": r.score,
-            "reason": r.reason,
-            "done": r.label is not None,
-            "label": r.label,
-        }
-        for r in result
-    ]
+    out = []
+    for r in result:
+        label = r.label
+        if values and r.value is not None:
+            label = kind.show(r.value)
+        out.append(
+            {
+                "rank": r.rank,
+                "item_id": r.item_id,
+                "key": r.external_key,
+                "score": r.score,
+                "reason": r.reason,
+                "done": label is not None,
+                "label": label,
+            }
+        )
+    return out
+
+
+def _kind_of(conn: Connection, layer_id: int) -> str:
+    return str(
+        conn.execute(sa.select(t.layers.c.value_kind).where(t.layers.c.id == layer_id)).scalar_one()
+    )
 
 
 def rank_of(conn: Connection, list_id: int, item_id: int) -> int | None:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import InvalidParameter
+from assay.labels.kinds import get_kind
 from assay.store import schema as t
 from assay.store.engine import Store
 from assay.store.filters import compile_filter
@@ -55,8 +56,22 @@ def current_list(conn: Connection, dataset_id: int, layer_id: int) -> Any:
     ).first()
 
 
-def _unlabeled(layer_id: int) -> sa.ColumnElement[bool]:
+def _unlabeled(layer_id: int, values: bool = False) -> sa.ColumnElement[bool]:
+    """No current label in the layer; ``values``: the layer keeps JSON values (boxes), so a
+    label is there when its row holds one (``[]`` included), not when a class id is set."""
     heads = t.label_heads.alias().c
+    if values:
+        lab = t.labels.alias().c
+        return ~(
+            sa.exists()
+            .where(
+                heads.layer_id == layer_id,
+                heads.item_id == t.items.c.id,
+                lab.id == heads.label_id,
+                lab.value.is_not(None),
+            )
+            .correlate(t.items)
+        )
     return ~(
         sa.exists()
         .where(
@@ -64,6 +79,13 @@ def _unlabeled(layer_id: int) -> sa.ColumnElement[bool]:
         )
         .correlate(t.items)
     )
+
+
+def _keeps_values(conn: Connection, layer_id: int) -> bool:
+    kind = conn.execute(
+        sa.select(t.layers.c.value_kind).where(t.layers.c.id == layer_id)
+    ).scalar_one()
+    return not get_kind(kind).stores_class
 
 
 def next_items(
@@ -82,6 +104,7 @@ def next_items(
     then on item id), never an OFFSET.
     """
     after_rank, after_item = parse_cursor(after)
+    values = _keeps_values(conn, layer_id)
     lst = current_list(conn, dataset_id, layer_id)
     info = None
     if lst is not None:
@@ -94,7 +117,7 @@ def next_items(
         query = (
             sa.select(s.rank, s.item_id, s.score, s.reason)
             .select_from(t.suggestions.join(t.items, i.id == s.item_id))
-            .where(s.list_id == lst.id, _unlabeled(layer_id))
+            .where(s.list_id == lst.id, _unlabeled(layer_id, values))
         )
         if where is not None:
             query = query.where(where)
@@ -107,7 +130,7 @@ def next_items(
         if len(rows) > limit:
             return QueuePage(ids, reasons, f"s{rows[limit - 1].rank}", info)
         after_item = 0  # the list is done: go on with the other items by id
-    query = sa.select(i.id).where(i.dataset_id == dataset_id, _unlabeled(layer_id))
+    query = sa.select(i.id).where(i.dataset_id == dataset_id, _unlabeled(layer_id, values))
     if lst is not None:
         s = t.suggestions.alias().c
         listed = sa.exists().where(s.list_id == lst.id, s.item_id == i.id).correlate(t.items)
@@ -130,9 +153,14 @@ def count_labeled(
     conn: Connection, dataset_id: int, layer_id: int, where: sa.ColumnElement[bool] | None
 ) -> int:
     """How many items (of those ``where`` selects) have a current label in the layer."""
-    h = t.label_heads.c
+    h, lab = t.label_heads.c, t.labels.c
     query: Any = sa.select(sa.func.count()).select_from(t.label_heads)
-    query = query.where(h.layer_id == layer_id, h.class_id.is_not(None))
+    if _keeps_values(conn, layer_id):
+        query = query.join(t.labels, lab.id == h.label_id).where(
+            h.layer_id == layer_id, lab.value.is_not(None)
+        )
+    else:
+        query = query.where(h.layer_id == layer_id, h.class_id.is_not(None))
     if where is not None:
         query = query.join(t.items, t.items.c.id == h.item_id).where(
             t.items.c.dataset_id == dataset_id, where

@@ -43,9 +43,10 @@ class Ranked:
 
 def check_strategy(strategy: str) -> str:
     """``auto`` or a known strategy name, else InvalidParameter listing them."""
-    if strategy != "auto" and strategy not in st.STRATEGIES:
+    if strategy != "auto" and strategy not in (*st.STRATEGIES, *st.BOX_STRATEGIES):
         raise InvalidParameter(
-            f"Unknown strategy {strategy!r}. Use auto or one of: {', '.join(st.STRATEGIES)}."
+            f"Unknown strategy {strategy!r}. Use auto or one of: "
+            f"{', '.join((*st.STRATEGIES, *st.BOX_STRATEGIES))}."
         )
     return strategy
 

@@ -22,7 +22,8 @@ class SuggestSpec(Spec):
     strategy: str = Field(
         "auto", max_length=32,
         description="auto (cold start until two classes are labeled, then diverse), random, "
-        "least-confidence, margin, entropy, diverse, kcenter, cold-start, activelab.",
+        "least-confidence, margin, entropy, diverse, kcenter, cold-start, activelab; for box "
+        "layers: auto (box-uncertainty), box-uncertainty, random.",
     )  # fmt: skip
     batch: int = Field(DEFAULT_BATCH, ge=1, le=MAX_BATCH, description="How many items.")
     model: ModelName = Field(
@@ -35,6 +36,12 @@ class SuggestSpec(Spec):
     annotators: LayerNames | None = Field(
         None,
         description="For activelab: the annotator layers it weighs (default: the human ones).",
+    )  # fmt: skip
+
+    predictions: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="For box layers: the layer of predicted boxes (with scores) whose "
+        "uncertainty ranks the images (default: the only model box layer).",
     )  # fmt: skip
 
     @field_validator("strategy")

@@ -33,6 +33,8 @@ from assay.errors import InvalidParameter
 
 UNCERTAINTY = ("least-confidence", "margin", "entropy")
 STRATEGIES = ("random", *UNCERTAINTY, "diverse", "kcenter", "cold-start", "activelab")
+# Strategies of box layers, from predicted boxes' scores (``assay.active.boxes``).
+BOX_STRATEGIES = ("box-uncertainty",)
 # Strategies that rank by a model's class probabilities (without a model: cold start).
 NEEDS_PROBS = frozenset({*UNCERTAINTY, "diverse", "activelab"})
 # Strategies that need feature vectors (embeddings).

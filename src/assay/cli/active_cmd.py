@@ -17,7 +17,8 @@ from assay.errors import InvalidParameter
 
 STRATEGY_HELP = (
     "auto (cold start until two classes are labeled, then diverse), random, "
-    "least-confidence, margin, entropy, diverse, kcenter, cold-start, activelab."
+    "least-confidence, margin, entropy, diverse, kcenter, cold-start, activelab; box layers: "
+    "auto (box-uncertainty), box-uncertainty, random."
 )
 
 
@@ -46,6 +47,13 @@ def suggest(
         str | None,
         typer.Option(help="For activelab: comma-separated annotator layers (default: human)."),
     ] = None,
+    predictions: Annotated[
+        str | None,
+        typer.Option(
+            help="For a box layer: the layer of predicted boxes whose scores rank the images "
+            "(default: the only model box layer)."
+        ),
+    ] = None,
     refresh: Annotated[
         bool,
         typer.Option(
@@ -73,6 +81,8 @@ def suggest(
       assay suggest --layer alice --strategy diverse --json
 
       assay suggest --layer alice --refresh
+
+      assay suggest --layer boxes --predictions detector-run-3 --batch 100
     """
     from assay.active.api import Suggestions
 
@@ -93,7 +103,8 @@ def suggest(
                 spec = build_spec(
                     SuggestSpec,
                     {"layer": layer, "strategy": strategy, "batch": batch, "model": model,
-                     "filter": filter, "seed": seed, "annotators": _split(annotators)},
+                     "filter": filter, "seed": seed, "annotators": _split(annotators),
+                     "predictions": predictions},
                 )  # fmt: skip
                 current = s.suggest(spec, author=author, progress=progress)
     rows = s.items(list_id=current.list_id, limit=limit)
@@ -110,7 +121,9 @@ def _split(text: str | None) -> list[str] | None:
 def _print_list(current: Any, rows: list[dict[str, Any]], limit: int) -> None:
     for note in current.notes:
         err_console.print(f"Note: {note}")
-    how = current.strategy + (f" on {current.model}" if current.model else "")
+    how = (current.strategy or current.requested) + (
+        f" on {current.model}" if current.model else ""
+    )
     table = Table(
         title=f"Suggestions for {current.layer!r} (list {current.list_id}: {how}; "
         f"{fmt(current.n_done)}/{fmt(current.n_suggestions)} done)",

@@ -134,6 +134,8 @@ def print_inventory(inv: dict[str, Any]) -> None:
     console.print(counts_table("Items by kind", inv["kinds"]))
     console.print(counts_table("Items by split", inv["splits"]))
     for layer in inv["layers"]:
+        if "boxes" in layer:  # box layers: their own section (cli.stats_cmd.print_box_layer)
+            continue
         title = (
             f"Class balance in layer '{layer['name']}' ({fmt(layer['n_labeled'])} labeled, "
             f"coverage {100 * layer['coverage']:.1f}%)"

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from assay.cli.app import app, handle_errors, open_project
-from assay.cli.render import print_comparison, print_inventory, print_json, progress_bar
+from assay.cli.render import (
+    console,
+    counts_table,
+    fmt,
+    print_comparison,
+    print_inventory,
+    print_json,
+    progress_bar,
+)
 from assay.errors import InvalidParameter
 
 
@@ -31,10 +40,18 @@ def stats(
     dask: Annotated[
         str | None, typer.Option(help="Run on a Dask cluster, e.g. tcp://scheduler:8786.")
     ] = None,
+    boxes: Annotated[
+        str | None,
+        typer.Option(
+            "--boxes", help="Only the statistics of this box layer (boxes per image, sizes, ...)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show the inventory: counts by kind and split, class balance and coverage per layer,
-    label activity, per-feature statistics, image sizes, text lengths, duplicates.
+    label activity, per-feature statistics, image sizes, text lengths, duplicates; for each
+    box layer: boxes per image, box sizes and aspect ratios, class balance of the boxes,
+    images with no boxes or not annotated, boxes touching the image's edge.
 
     Examples:
 
@@ -45,9 +62,17 @@ def stats(
       assay stats digits --compare split=train split=test
 
       assay stats train-set --against new-batch
+
+      assay stats scenes --boxes alice --json
     """
     project = open_project()
     ds = project.dataset(dataset or _only_dataset(project))
+    if boxes:
+        from assay.stats.boxes import box_statistics
+
+        layer = box_statistics(ds, boxes, filter, dask=dask)
+        print_json(layer) if as_json else print_box_layer(layer)
+        return
     if compare or against:
         filter_a, filter_b = compare or (filter, filter)
         result = ds.compare(filter_a or None, filter_b or None, other=against, dask=dask).to_dict()
@@ -55,7 +80,50 @@ def stats(
         return
     with progress_bar("computing statistics") as progress:
         inventory = ds.stats(filter, dask=dask, progress=progress).to_dict()
-    print_json(inventory) if as_json else print_inventory(inventory)
+    if as_json:
+        print_json(inventory)
+        return
+    print_inventory(inventory)
+    for layer in inventory["layers"]:
+        if "boxes" in layer:
+            print_box_layer({"name": layer["name"], **layer["boxes"]})
+
+
+def print_box_layer(s: dict[str, Any]) -> None:
+    """One box layer's statistics as lines and tables."""
+    per = s["boxes_per_image"]
+    mean = "" if per["mean"] is None else f" (mean {per['mean']:.2f} per image, max {per['max']})"
+    console.print(
+        f"[bold]Boxes in layer '{s['name']}'[/bold]: {fmt(s['n_boxes'])} boxes in "
+        f"{fmt(s['n_annotated'])} annotated images{mean}; {fmt(s['n_empty'])} with no boxes, "
+        f"{fmt(s['n_not_annotated'])} not annotated; touching the edge: "
+        f"{fmt(s['n_touching_edge'])} ({100 * s['touching_edge_share']:.1f}%)"
+    )
+    shares = s["class_shares"]
+    table = Table(title=f"Box classes in '{s['name']}'", title_justify="left", show_edge=False)
+    for col in ("class", "boxes", "share", "images"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for cls, n in s["classes"].items():
+        images = s["images_per_class"].get(cls, 0)
+        table.add_row(cls, fmt(n), f"{100 * shares[cls]:.1f}%", fmt(images))
+    console.print(table)
+    console.print(counts_table(f"Boxes per image in '{s['name']}'", per["counts"]))
+    sizes = Table(title=f"Box sizes in '{s['name']}'", title_justify="left", show_edge=False)
+    for col in ("", "mean", "min", "max"):
+        sizes.add_column(col, justify="left" if not col else "right")
+    rows = [
+        ("width (px)", s["width"]), ("height (px)", s["height"]), ("area (px²)", s["area"]),
+        ("width / image width", s["relative"]["width"]),
+        ("height / image height", s["relative"]["height"]),
+        ("area / image area", s["relative"]["area"]),
+        ("aspect ratio (w / h)", s["aspect_ratio"]),
+    ]  # fmt: skip
+    if "scores" in s:
+        rows.append(("score", s["scores"]))
+    for name, d in rows:
+        sizes.add_row(name, fmt(d["mean"]), fmt(d["min"]), fmt(d["max"]))
+    console.print(sizes)
+    console.print(counts_table(f"COCO size classes in '{s['name']}'", s["coco_sizes"]))
 
 
 def _only_dataset(project: object) -> str:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from assay.processes import can_fork
 from assay.progress import ProgressCallback, no_progress
 from assay.stats.aggregators import Categories, DuplicateGroups
+from assay.stats.boxes import box_layer_names
 from assay.stats.distributed import connect, merge_pair, reduce_partitions, tree_reduce
 from assay.stats.drift import categorical_psi, psi_from_summaries, total_variation
 from assay.stats.scan import InventoryAggregate, ScanSpec, scan_partition
@@ -53,7 +54,8 @@ def plan(
     with store.read() as conn:
         filters.compile_filter(conn, dataset.id, filter)  # fail early on a bad filter
         bounds = queries.item_id_bounds(conn, dataset.id)
-        layers = tuple((r.id, r.name) for r in queries.list_layers(conn, dataset.id))
+        layer_rows = queries.list_layers(conn, dataset.id)
+        layers = tuple((r.id, r.name) for r in layer_rows)
         classes = tuple((r.id, r.name) for r in queries.list_classes(conn, dataset.id))
         row = conn.execute(
             sa.select(t.datasets.c.schema, t.datasets.c.kinds).where(t.datasets.c.id == dataset.id)
@@ -68,6 +70,7 @@ def plan(
         "numeric": tuple(c["name"] for c in schema if c.get("dtype") == "number"),
         "categorical": tuple(c["name"] for c in schema if c.get("dtype") != "number"),
         "kinds": tuple(row.kinds or ITEM_KINDS),
+        "box_layers": box_layer_names(layer_rows),
     }
     low, high = bounds if bounds else (1, 0)
     span = high - low + 1
@@ -139,15 +142,23 @@ class Inventory:
         layers = []
         for name, cats in s.layer_classes.items():
             labeled = cats.total
-            layers.append(
-                {
-                    "name": name,
-                    "n_labeled": labeled,
-                    "coverage": labeled / n if n else 0.0,
-                    "classes": _counts(cats),
-                    "authors": _counts(s.layer_authors.get(name, Categories())),
-                }
-            )
+            layer: dict[str, Any] = {
+                "name": name,
+                "n_labeled": labeled,
+                "coverage": labeled / n if n else 0.0,
+                "classes": _counts(cats),
+                "authors": _counts(s.layer_authors.get(name, Categories())),
+            }
+            if name in s.box_layers:  # beside the class layers: its images and its boxes
+                boxes = s.box_layers[name].result()
+                layer.update(
+                    n_labeled=boxes["n_annotated"],
+                    coverage=boxes["coverage"],
+                    classes=boxes["classes"],
+                    value_kind=boxes["value_kind"],
+                    boxes=boxes,
+                )
+            layers.append(layer)
         out: dict[str, Any] = {
             "dataset": self.dataset,
             "filter": self.filter,
@@ -216,7 +227,7 @@ class Comparison:
         sa_, sb = self.a.state, self.b.state
         layers = {}
         for name in sorted(set(sa_.layer_classes) & set(sb.layer_classes)):
-            ca, cb = sa_.layer_classes[name], sb.layer_classes[name]
+            ca, cb = _classes(sa_, name), _classes(sb, name)
             if not (ca.total and cb.total):
                 continue
             layers[name] = {
@@ -243,6 +254,12 @@ class Comparison:
             "class_balance": layers,
             "drift": drift,
         }
+
+
+def _classes(state: InventoryAggregate, layer: str) -> Categories:
+    """The class balance of a layer: its labels' classes, or (box layers) its boxes'."""
+    boxes = state.box_layers.get(layer)
+    return boxes.classes if boxes is not None else state.layer_classes[layer]
 
 
 def _tv(a: Categories, b: Categories) -> float:

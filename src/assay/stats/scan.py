@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.stats.aggregators import Categories, Count, DuplicateGroups, NumericSummary
+from assay.stats.boxes import BoxLayerStats, scan_box_layer
 from assay.store import Store, filters, queries
 from assay.store import schema as t
 
@@ -35,6 +36,7 @@ class ScanSpec:
     categorical: tuple[str, ...]  # tabular columns summarized as categories
     kinds: tuple[str, ...]  # item kinds in the dataset: only their columns are read
     id_range: tuple[int, int]  # [low, high)
+    box_layers: tuple[tuple[int, str], ...] = ()  # (layer id, name) of the box layers
 
 
 @dataclass
@@ -53,6 +55,7 @@ class InventoryAggregate:
     image_channels: Categories = field(default_factory=Categories)
     text_length: NumericSummary = field(default_factory=NumericSummary)
     duplicates: DuplicateGroups = field(default_factory=DuplicateGroups)
+    box_layers: dict[str, BoxLayerStats] = field(default_factory=dict)
 
     def merge(self, other: InventoryAggregate) -> InventoryAggregate:
         """Merge another partition's state into this one (in place) and return self."""
@@ -66,6 +69,7 @@ class InventoryAggregate:
             (self.features, other.features),
             (self.categories, other.categories),
             (self.images, other.images),
+            (self.box_layers, other.box_layers),
         )
         for mine, theirs in pairs:
             for key, agg in theirs.items():
@@ -99,6 +103,10 @@ def _scan(conn: Connection, spec: ScanSpec) -> InventoryAggregate:
         _add_items(agg, rows, spec)
     _add_classes(conn, agg, spec, where)
     _add_authors(conn, agg, spec, where)
+    for layer_id, layer in spec.box_layers:
+        agg.box_layers[layer] = scan_box_layer(
+            conn, spec.dataset_id, layer_id, where=where, id_range=spec.id_range
+        )
     return agg
 
 

@@ -52,3 +52,18 @@ def statistics(
     """The inventory of the dataset or of the slice ``filter`` selects."""
     state = app_state(request)
     return datasets.statistics(state, who, open_dataset(state, name), filter)
+
+
+@router.get("/datasets/{name}/statistics/boxes")
+def box_statistics(
+    name: str,
+    request: Request,
+    who: Reader,
+    layer: Annotated[str, Query(min_length=1, max_length=200, description="A box layer.")],
+    filter: FilterParam = None,
+) -> dict[str, Any]:
+    """The statistics of one box layer: images annotated, with no boxes and not annotated,
+    boxes per image, box sizes (pixels and relative to the image), aspect ratios, the class
+    balance of the boxes and boxes touching the image's edge, as histograms and counts."""
+    state = app_state(request)
+    return datasets.box_statistics(state, who, open_dataset(state, name), layer, filter)

@@ -30,6 +30,64 @@
       (feature.missing ? ` · ${formatNumber(feature.missing)} missing` : "");
   }
 
+  const pct = (x) => `${(100 * x).toFixed(1)} %`;
+
+  // The bins from the first to the last non-empty one (pixel sizes span 1 to 16,384 px).
+  function trim(hist) {
+    const c = hist.counts;
+    const first = c.findIndex((n) => n > 0);
+    if (first < 0) return hist;
+    let last = c.length - 1;
+    while (c[last] === 0) last -= 1;
+    return { edges: hist.edges.slice(first, last + 2), counts: c.slice(first, last + 1) };
+  }
+
+  // A box layer: how many images it boxed, the histograms of its boxes and its class table.
+  function boxLayer(name, b) {
+    const tag = (box) => {
+      box.classList.add("box-stats");
+      box.dataset.layer = name;
+      return box;
+    };
+    const per = b.boxes_per_image;
+    tag(panel(`Boxes · ${name}`, el("p", { class: "box-summary" },
+      `${formatNumber(b.n_boxes)} boxes in ${formatNumber(b.n_annotated)} annotated images` +
+      (per.mean === null ? "" : ` (mean ${formatNumber(per.mean)}, max ${formatNumber(per.max)} per image)`) +
+      ` · ${formatNumber(b.n_empty)} with no boxes · ${formatNumber(b.n_not_annotated)} not annotated` +
+      ` · ${formatNumber(b.n_touching_edge)} touching the edge (${pct(b.touching_edge_share)})`)));
+    if (per.histogram.counts.length) {
+      tag(panel(`Boxes per image · ${name}`, charts.histogram(per.histogram),
+        "annotated images by their number of boxes"));
+    }
+    const table = el("table", { class: "table box-classes" },
+      el("thead", {}, el("tr", {}, el("th", {}, "class"), el("th", { class: "num" }, "boxes"),
+        el("th", { class: "num" }, "share"), el("th", { class: "num" }, "images"))));
+    const body = el("tbody");
+    for (const [cls, n] of sorted(b.classes)) {
+      body.append(el("tr", {}, el("td", {}, cls), el("td", { class: "num" }, formatNumber(n)),
+        el("td", { class: "num" }, pct(b.class_shares[cls] || 0)),
+        el("td", { class: "num" }, formatNumber((b.images_per_class || {})[cls] || 0))));
+    }
+    table.append(body);
+    tag(panel(`Box classes · ${name}`, el("div", {},
+      charts.bars(sorted(b.classes)), table), "boxes per class, and the images holding one"));
+    const figures = [
+      ["Box width / image width", b.relative.width, false],
+      ["Box height / image height", b.relative.height, false],
+      ["Box area / image area", b.relative.area, false],
+      ["Box aspect ratio (width / height)", b.aspect_ratio, true],
+      ["Box width (pixels)", b.width, true],
+      ["Box height (pixels)", b.height, true],
+    ];
+    if (b.scores) figures.push(["Box scores", b.scores, false]);
+    for (const [title, f, trimmed] of figures) {
+      if (!f.count) continue;
+      const hist = trimmed ? trim(f.histogram) : f.histogram;
+      tag(panel(`${title} · ${name}`, charts.histogram(hist),
+        `mean ${formatNumber(f.mean)} · min ${formatNumber(f.min)} · max ${formatNumber(f.max)}`));
+    }
+  }
+
   function draw(stats) {
     card("items", formatNumber(stats.n_items));
     for (const [kind, n] of sorted(stats.kinds)) card(`${kind} items`, formatNumber(n));
@@ -48,6 +106,10 @@
       panel("Label coverage per layer", box, "share of the items with a current label");
     }
     for (const layer of layers) {
+      if (layer.boxes) {
+        boxLayer(layer.name, layer.boxes);
+        continue;
+      }
       panel(`Class balance · ${layer.name}`,
         charts.bars(sorted(layer.classes), { href: (c) => gridLink(`label[${layer.name}]=${c}`) }),
         `${formatNumber(layer.n_labeled)} labeled`);
