@@ -79,8 +79,8 @@ def test_a_layer_of_another_annotation_kind_is_made_and_shown_as_its_kind_says(
     signed(client, "reviewer")
     made = client.post(f"{API}/layers", json={"name": "sizes", "value_kind": "web_toy_size"})
     assert made.status_code == 201 and made.json()["layer"]["value_kind"] == "web_toy_size"
-    unknown = client.post(f"{API}/layers", json={"name": "boxes", "value_kind": "boxes"})
-    assert unknown.status_code == 422 and "Unknown annotation kind 'boxes'" in unknown.text
+    unknown = client.post(f"{API}/layers", json={"name": "shapes", "value_kind": "polygons"})
+    assert unknown.status_code == 422 and "Unknown annotation kind 'polygons'" in unknown.text
     item = item_ids(web_project, "digits")[0]
     ds = web_project.dataset("digits")
     ds.set_label(item, {"w": 3, "h": 4}, layer="sizes", author="reviewer")  # type: ignore[arg-type]
