@@ -137,6 +137,12 @@ def demo(
     print_inventory(ds.stats().to_dict())
     print_label_audit(ds)
     console.print(
+        "\nA detection dataset, scenes: 300 images of digits with their true boxes (layer "
+        "boxes), three SIMULATED box annotators (alice, bob, carol), out-of-fold boxes of the "
+        "built-in detector (detector-cv), a fused consensus, and review cases where the "
+        "annotators' boxes differ or bob's look wrong to the detector."
+    )
+    console.print(
         f"\nThe demo project is in {project.root}. Next:\n"
         f"  cd {path}\n"
         "  assay stats --compare split=train split=test   # train vs test, side by side\n"
@@ -144,6 +150,9 @@ def demo(
         "  assay export digits labels.csv                  # the labels as CSV\n"
         "  assay agreement                                 # how the annotators agree\n"
         "  assay review list --state open                  # the review queue\n"
+        "  assay agreement -d scenes                       # boxes: F1 at IoU 0.5, mean IoU\n"
+        "  assay evaluate detector-cv -d scenes            # boxes: COCO mAP, errors\n"
+        "  assay issues -d scenes --layer bob --predictions detector-cv\n"
         "  assay imports                                   # what was imported, and how it went\n"
         "  assay import ./my_images                        # your own data"
     )

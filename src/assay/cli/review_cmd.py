@@ -14,6 +14,7 @@ from assay.cli.render import bar, console, fmt, print_json, progress_bar
 from assay.errors import InvalidParameter
 from assay.labels.combine import ConsensusSpec
 from assay.quality.scores import format_quality, format_score
+from assay.review.evidence import box_case_text
 from assay.review.scan import ReviewScanSpec
 
 review_app = typer.Typer(help="The review queue: scan, list, flag, escalate, resolve, dismiss.")
@@ -350,6 +351,9 @@ def review_list(
 def _why(case: dict[str, Any], why: dict[str, Any]) -> str:
     """A case's evidence in one cell: the labels now, what is suggested and why."""
     stored = case.get("evidence") or {}
+    boxes = box_case_text(stored)
+    if boxes is not None:
+        return boxes
     parts: list[str] = []
     if isinstance(stored.get("labels"), dict) and case["reason"] != "flagged":
         parts.append(", ".join(f"{k}={v}" for k, v in stored["labels"].items()))

@@ -102,6 +102,22 @@ def case_evidence(
     }
 
 
+_BOX_REASONS = {"missing": "missing", "class": "class conflict", "overlap": "poor overlap"}
+
+
+def box_case_text(evidence: Mapping[str, Any]) -> str | None:
+    """A box case's evidence in words (None for other cases): a label-issue case's summary
+    ("box 1: 8 looks like 3 (p=0.99)"), or a disagreement's counts by reason and its layers
+    ("2 missing, 4 poor overlap between alice, bob, carol")."""
+    if not evidence.get("box_layers"):
+        return None
+    if evidence.get("summary"):
+        return str(evidence["summary"])
+    counts = evidence.get("counts") or {}
+    said = ", ".join(f"{n} {_BOX_REASONS.get(k, k)}" for k, n in counts.items() if n)
+    return f"{said or 'boxes differ'} between {', '.join(evidence['box_layers'])}"
+
+
 def _box_figures(mine: Mapping[str, Any], evidence: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The box layers a case is about, each to be drawn on the image with its boxes as they
     are now: ``evidence["box_layers"]`` names them, ``highlight`` (layer -> box ids) marks the
