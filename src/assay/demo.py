@@ -175,7 +175,7 @@ def add_scenes(project: Project, *, progress: ProgressCallback = no_progress) ->
     # What the annotators' boxes make: a fused consensus, the images where they disagree, and
     # bob's likely mistakes as the detector sees them, all in the review queue.
     annotators = list(BOX_ANNOTATORS)
-    ds.consensus(method="wbf", layers=annotators, into="consensus")
+    ds.consensus(method="majority", layers=annotators, into="consensus")
     ds.review_scan(layers=annotators, consensus_layer=None, actor="assay demo")
     run = ds.quality.find(layer="bob", model_layer=SCENES_RUN, actor="assay demo")
     ds.quality.to_review(run.run_id, actor="assay demo")

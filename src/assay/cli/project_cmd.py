@@ -139,8 +139,8 @@ def demo(
     console.print(
         "\nA detection dataset, scenes: 300 images of digits with their true boxes (layer "
         "boxes), three SIMULATED box annotators (alice, bob, carol), out-of-fold boxes of the "
-        "built-in detector (detector-cv), a fused consensus, and review cases where the "
-        "annotators' boxes differ or bob's look wrong to the detector."
+        "built-in detector (detector-cv), a consensus of the boxes most of them drew, and "
+        "review cases where the annotators' boxes differ or bob's look wrong to the detector."
     )
     console.print(
         f"\nThe demo project is in {project.root}. Next:\n"

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assay.labels.kinds import DEFAULT_KIND
 from assay.labels.load import load_matrix
 from assay.models import runs as model_runs
 from assay.models.conformal import fit_calibrator, predict_sets
-from assay.store import filters
+from assay.store import filters, queries
 
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
@@ -62,12 +63,20 @@ class Calibration:
 
 
 def newest_source(dataset: Dataset, visible: Collection[str]) -> Source | None:
-    """The newest finished run whose model layer and reference layer are both in ``visible``
-    (the layers the asker may see), or None."""
+    """The newest finished run of class probabilities whose model layer and reference layer
+    are both in ``visible`` (the layers the asker may see), or None. Runs of other kinds
+    (boxes) have no prediction set."""
     with dataset.store.read() as conn:
         all_runs = model_runs.list_runs(conn, dataset.id)
+        classes = {
+            r.name for r in queries.list_layers(conn, dataset.id) if r.value_kind == DEFAULT_KIND
+        }
     run = next(
-        (r for r in all_runs if r["state"] == "done" and r.get("layer") and r["layer"] in visible),
+        (
+            r
+            for r in all_runs
+            if r["state"] == "done" and r.get("layer") in visible and r.get("layer") in classes
+        ),
         None,
     )
     if run is None:

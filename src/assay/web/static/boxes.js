@@ -745,6 +745,8 @@ const assayBoxes = (() => {
       current = waiting.shift() || null;
       if (!current) {
         root.querySelector(".be-stage").replaceChildren(assay.el("p", { class: "empty", id: "queue-done" }, "Nothing left to box in this layer."));
+        const toolbar = root.querySelector(".be-toolbar");
+        if (toolbar) toolbar.hidden = true; // nothing to edit: no tools
         itemInfo.replaceChildren();
         root.dataset.itemId = "";
         return;
