@@ -44,7 +44,7 @@ def test_boxes_are_written_with_ids_and_shown(scenes: assay.Dataset) -> None:
         (box("1", float("nan"), 2, 3, 5), "'x' is nan"),
         (box("cat", 1, 2, 3, 5), "unknown class 'cat'"),
         (box("1", -5, 2, 3, 5), "starts outside the image"),
-        (box("1", 1, 2, 3, 5, score=1.5), "'score' must be in [0, 1]"),
+        (box("1", 1, 2, 3, 5, score=1.5), "has score 1.5; a score is in [0, 1]"),
         ({"class": "1", "x": 1, "y": 1, "w": 1}, "'h' must be a number"),
     ],
 )

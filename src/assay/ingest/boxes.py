@@ -21,7 +21,6 @@ annotator's COCO file) as a new layer, in one transaction.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -36,11 +35,9 @@ from assay.errors import DataFormatError, InvalidParameter
 from assay.ingest.images import ImageFile, image_file_row
 from assay.ingest.staging import ImportJob, ImportResult
 from assay.labels.kinds import Stored
-from assay.labels.kinds.boxes import EDGE_TOLERANCE, MAX_BOXES
+from assay.labels.kinds.boxes import MAX_BOXES, box_problem
 from assay.labels.layers import check_system_target, create_layer
-from assay.labels.writes import _insert_labels as insert_label_rows
-from assay.labels.writes import _move_heads as move_heads
-from assay.labels.writes import current_heads, writable_layer
+from assay.labels.writes import current_heads, insert_label_rows, move_heads, writable_layer
 from assay.progress import ProgressCallback, no_progress
 from assay.store import Store, queries
 from assay.store import schema as t
@@ -134,8 +131,9 @@ def check_boxes(bf: BoxFile, sizes: Sequence[tuple[int | None, int | None]] | No
     coordinate, zero or negative size, a box outside its image (``sizes`` per image, else the
     sizes the file declares), a score outside [0, 1], too many boxes on one image.
 
-    The same rules as :class:`assay.labels.kinds.boxes.Boxes` (which checks every label again
-    when it is written), checked here column-wise so a message can say where in the file.
+    The rules are the kind's (:func:`assay.labels.kinds.boxes.box_problem`, which
+    :meth:`Boxes.validate` asks too), run column-wise over the whole file so a message can
+    say where in the file it is.
     """
     xywh = bf.xywh
     if not len(xywh):
@@ -148,31 +146,14 @@ def check_boxes(bf: BoxFile, sizes: Sequence[tuple[int | None, int | None]] | No
             "Nothing was imported."
         )
 
-    bad = _first(~np.isfinite(xywh).all(axis=1))
-    if bad is not None:
-        raise fail(bad, "has a coordinate that is not a number (NaN or infinite)")
-    bad = _first((xywh[:, 2] <= 0) | (xywh[:, 3] <= 0))
-    if bad is not None:
-        raise fail(bad, "has zero or negative size; width and height must be positive")
-    bad = _first((xywh[:, 0] < -EDGE_TOLERANCE) | (xywh[:, 1] < -EDGE_TOLERANCE))
-    if bad is not None:
-        raise fail(bad, "starts outside the image (x or y below 0)")
     if sizes is None:
         sizes = [(im.width, im.height) for im in bf.images]
-    wh = np.array([(w or math.inf, h or math.inf) for w, h in sizes], dtype=np.float64)
-    if len(wh):
-        limit = wh[bf.image]
-        outside = (xywh[:, 0] + xywh[:, 2] > limit[:, 0] + EDGE_TOLERANCE) | (
-            xywh[:, 1] + xywh[:, 3] > limit[:, 1] + EDGE_TOLERANCE
-        )
-        bad = _first(outside)
-        if bad is not None:
-            w, h = sizes[int(bf.image[bad])]
-            raise fail(bad, f"reaches outside the {w} x {h} image")
-    if bf.score is not None:
-        bad = _first(~np.isfinite(bf.score) | (bf.score < 0) | (bf.score > 1))
-        if bad is not None:
-            raise fail(bad, f"has score {float(bf.score[bad]):g}; a score is in [0, 1]")
+    per_image = np.array(
+        [[np.nan if v is None else v for v in size] for size in sizes], dtype=np.float64
+    ).reshape(-1, 2)
+    problem = box_problem(xywh, per_image[bf.image] if len(per_image) else None, bf.score)
+    if problem is not None:
+        raise fail(*problem)
     counts = np.bincount(bf.image, minlength=len(bf.images))
     crowded = _first(counts > MAX_BOXES)
     if crowded is not None:

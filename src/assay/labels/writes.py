@@ -288,8 +288,8 @@ def write_labels(
                 "idempotency_key": idempotency_key,
             }
         )
-    ids = _insert_labels(conn, rows)
-    _move_heads(conn, rows, ids)
+    ids = insert_label_rows(conn, rows)
+    move_heads(conn, rows, ids)
     return WriteResult(layer, len(ids), unchanged, ids)
 
 
@@ -413,7 +413,7 @@ def write_requests(
             row["supersedes"] = heads.get(pair)
             heads[pair] = label_id
         _insert_labels_with_ids(conn, rows, ids)
-        _move_heads(conn, rows, ids)
+        move_heads(conn, rows, ids)
     out: list[tuple[int, bool]] = []
     k = 0
     for value in result:
@@ -449,7 +449,10 @@ LABEL_COLUMNS = (
 )
 
 
-def _insert_labels(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+def insert_label_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Append label rows whose values the layer's kind has checked (the write functions
+    here, or an importer that checked a whole file's values at once with the kind's rules),
+    inside the caller's transaction holding the layer's write lock; their new ids."""
     if not rows:
         return []
     # Explicit ids (we hold the layer's write lock) and tuples straight to the driver:
@@ -491,7 +494,9 @@ _UPSERT_HEAD = (
 )
 
 
-def _move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
+def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
+    """Point each (layer, item) of ``rows`` at its new label ``ids`` (after
+    :func:`insert_label_rows`)."""
     if not rows:
         return
     heads = [

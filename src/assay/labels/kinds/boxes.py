@@ -125,27 +125,18 @@ class Boxes(AnnotationKind):
                     "dataset's classes."
                 )
             x, y, w, h = (_number(box, k, where) for k in _COORDS)
-            if w <= 0 or h <= 0:
+            score = None if box.get("score") is None else _number(box, "score", where)
+            problem = box_problem(
+                np.array([[x, y, w, h]]),
+                np.array([[np.nan if v is None else v for v in (width, height)]], dtype=float),
+                None if score is None else np.array([score]),
+            )
+            if problem is not None:
                 raise InvalidParameter(
-                    f"{where}: width and height must be positive (got w={w:g}, h={h:g})."
-                )
-            if x < -EDGE_TOLERANCE or y < -EDGE_TOLERANCE:
-                raise InvalidParameter(
-                    f"{where}: the box starts outside the image (x={x:g}, y={y:g}); "
-                    "x and y are the top-left corner, in pixels from the image's top-left."
-                )
-            if (width is not None and x + w > width + EDGE_TOLERANCE) or (
-                height is not None and y + h > height + EDGE_TOLERANCE
-            ):
-                raise InvalidParameter(
-                    f"{where}: the box ({x:g}, {y:g}, {w:g} x {h:g}) reaches outside the "
-                    f"{width} x {height} image."
+                    f"{where}: the box ({x:g}, {y:g}, {w:g} x {h:g}) {problem[1]}."
                 )
             kept: dict[str, Any] = {"id": box_id, "class": name, "x": x, "y": y, "w": w, "h": h}
-            if box.get("score") is not None:
-                score = _number(box, "score", where)
-                if not 0.0 <= score <= 1.0:
-                    raise InvalidParameter(f"{where}: 'score' must be in [0, 1], not {score:g}.")
+            if score is not None:
                 kept["score"] = score
             if box.get("attrs"):
                 kept["attrs"] = _attrs(box["attrs"], where)
@@ -232,6 +223,53 @@ class Boxes(AnnotationKind):
             swaps = ", ".join(f"{old[i]['class']}→{new[i]['class']}" for i in reclassified)
             parts.append(f"{len(reclassified)} reclassified ({swaps})")
         return "; ".join(parts) or "attributes changed"
+
+
+def box_problem(
+    xywh: np.ndarray, sizes: np.ndarray | None = None, scores: np.ndarray | None = None
+) -> tuple[int, str] | None:
+    """The rules a box keeps, for many boxes at once: the index of the first box of ``xywh``
+    ((n, 4): x, y, w, h in pixels) that breaks one and what is wrong with it, or None.
+    ``sizes``: each box's image (width, height) ((n, 2); nan or None where unknown),
+    ``scores``: each box's score (nan where none). The one home of these rules:
+    :meth:`Boxes.validate` asks it for each box it writes, importers for whole files.
+    """
+
+    def first(mask: np.ndarray) -> int | None:
+        hits = np.flatnonzero(mask)
+        return int(hits[0]) if len(hits) else None
+
+    checks: list[tuple[np.ndarray, str | None]] = [
+        (~np.isfinite(xywh).all(axis=1), "has a coordinate that is not a number (NaN or infinite)"),
+        ((xywh[:, 2] <= 0) | (xywh[:, 3] <= 0),
+         "has zero or negative size; width and height must be positive"),
+        ((xywh[:, 0] < -EDGE_TOLERANCE) | (xywh[:, 1] < -EDGE_TOLERANCE),
+         "starts outside the image (x and y are the top-left corner, from the image's top-left)"),
+    ]  # fmt: skip
+    for mask, what in checks:
+        bad = first(mask)
+        if bad is not None and what is not None:
+            return bad, what
+    if sizes is not None and len(sizes):
+        limit = np.where(np.isfinite(np.asarray(sizes, dtype=np.float64)), sizes, np.inf)
+        limit = np.asarray(limit, dtype=np.float64)
+        bad = first(
+            (xywh[:, 0] + xywh[:, 2] > limit[:, 0] + EDGE_TOLERANCE)
+            | (xywh[:, 1] + xywh[:, 3] > limit[:, 1] + EDGE_TOLERANCE)
+        )
+        if bad is not None:
+            w, h = (_size(v) for v in np.asarray(sizes, dtype=np.float64)[bad])
+            return bad, f"reaches outside the {w} x {h} image"
+    if scores is not None and len(scores):
+        s = np.asarray(scores, dtype=np.float64)
+        bad = first(np.isinf(s) | (s < 0) | (s > 1))
+        if bad is not None:
+            return bad, f"has score {float(s[bad]):g}; a score is in [0, 1]"
+    return None
+
+
+def _size(value: float) -> str:
+    return "?" if not math.isfinite(value) else f"{value:g}"
 
 
 def box_array(boxes: Sequence[Mapping[str, Any]]) -> np.ndarray:
