@@ -8,7 +8,7 @@ wrong (often look-alike) class, every error recorded with its true box
 (``simulate_box_annotators``). The predictions come from :data:`SOURCES` (a function of the
 scenes, easy to swap): ``simulated`` is a good detector's output without training one (the
 truth jittered, high scores, some misses, low-score runner-up classes and false positives;
-:func:`assay.quality.boxes.simulate_predictions`). A real detector's out-of-fold boxes (``assay
+:func:`assay.labels.scenes.simulate_predictions`). A real detector's out-of-fold boxes (``assay
 predict --cv``) plug in as another source.
 
 Scores, against the injected errors:
@@ -37,8 +37,14 @@ from typing import Any
 import numpy as np
 
 from assay.labels.kinds.boxes import box_array, iou_matrix
-from assay.labels.scenes import BoxNoise, Scenes, make_scenes, simulate_box_annotators
-from assay.quality.boxes import BOX_METHODS, find_box_issues, simulate_predictions, to_cleanlab
+from assay.labels.scenes import (
+    BoxNoise,
+    Scenes,
+    make_scenes,
+    simulate_box_annotators,
+    simulate_predictions,
+)
+from assay.quality.boxes import BOX_METHODS, find_box_issues, to_cleanlab
 
 NOISE = BoxNoise(miss=0.06, shift=0.08, shift_by=0.35, swap=0.06, spurious=0.0)
 KIND_OF = {"swapped": "swapped", "badly_located": "shifted", "overlooked": "missed"}
@@ -50,7 +56,30 @@ SOURCES: dict[str, Callable[[Scenes, int], Boxes]] = {
     "rough": lambda scenes, seed: simulate_predictions(
         scenes.boxes, jitter=0.08, miss=0.1, false_positive=0.3, seed=seed + 1
     ),
+    # Real ones: out-of-fold boxes of a built-in detector trained on the noisy labels it is
+    # then asked to check (as `assay predict --cv 5` gives them).
+    "components-cv": lambda scenes, seed: detector_cv(scenes, seed, "components"),
+    "centernet-cv": lambda scenes, seed: detector_cv(scenes, seed, "centernet"),
 }
+FOLDS = 5
+
+
+def detector_cv(scenes: Scenes, seed: int, name: str) -> Boxes:
+    """Out-of-fold predicted boxes of detector ``name`` trained on the noisy labels."""
+    from assay.models.detection.base import make_detector
+
+    labels, _, _ = noisy_labels(scenes, seed)
+    n = len(scenes.images)
+    fold = np.random.default_rng(seed).permutation(n) % FOLDS
+    out: Boxes = [[] for _ in range(n)]
+    for k in range(FOLDS):
+        train, test = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        detector = make_detector(name, seed=seed).fit(
+            [scenes.images[i] for i in train], [labels[i] for i in train], scenes.classes
+        )
+        for i, boxes in zip(test, detector.predict([scenes.images[i] for i in test]), strict=True):
+            out[int(i)] = [{**b, "id": j + 1} for j, b in enumerate(boxes)]
+    return out
 
 
 def noisy_labels(scenes: Scenes, seed: int) -> tuple[Boxes, list[list[int | None]], set[Any]]:

@@ -10,12 +10,16 @@ import pytest
 
 from assay.errors import Conflict, InvalidParameter
 from assay.labels.kinds.boxes import box_array, iou_matrix
-from assay.labels.scenes import BoxNoise, make_scenes, simulate_box_annotators
+from assay.labels.scenes import (
+    BoxNoise,
+    make_scenes,
+    simulate_box_annotators,
+    simulate_predictions,
+)
 from assay.labels.writes import LabelWrite
 from assay.quality.boxes import (
     DEFAULT_BOX_METHOD,
     find_box_issues,
-    simulate_predictions,
     summary_text,
     to_cleanlab,
 )

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 import assay
 from assay import users
 from assay.cli import app as cli
+from assay.labels.scenes import simulate_predictions
 from assay.labels.writes import LabelWrite
-from assay.quality.boxes import simulate_predictions
 from boxkit import BoxScenes, make_box_dataset
 
 PASSWORD = "correct horse battery"

@@ -108,14 +108,16 @@ class AgreementReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values only (NaN and infinities become None), ready for JSON."""
-        return _plain(asdict(self))
+        return plain_json(asdict(self))
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
+    """``value`` with plain Python values only (numpy scalars unwrapped, NaN and infinities
+    as None), ready for JSON."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_json(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidParameter
+from assay.labels.agreement import plain_json
 from assay.labels.kinds import Disagreement, ValueTable
 
 __all__ = [
@@ -271,19 +272,7 @@ class BoxAgreementReport:
     kind: str = "boxes"
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+        return plain_json(asdict(self))
 
 
 def _ratio(a: float, b: float) -> float | None:

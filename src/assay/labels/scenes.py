@@ -11,12 +11,20 @@ find, and a benchmark can score what they find.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["BoxNoise", "Scenes", "Simulated", "make_scenes", "simulate_box_annotators"]
+__all__ = [
+    "BoxNoise",
+    "Scenes",
+    "Simulated",
+    "make_scenes",
+    "simulate_box_annotators",
+    "simulate_predictions",
+]
 
 #: Digits people confuse in handwriting: a misclassified box takes one of these first.
 LOOKALIKE = {0: 6, 1: 7, 2: 7, 3: 8, 4: 9, 5: 6, 6: 5, 7: 1, 8: 3, 9: 4}
@@ -137,4 +145,47 @@ def simulate_box_annotators(
                               "w": side, "h": side})  # fmt: skip
                 out.errors.append((name, i, "spurious", None))
             out.labels[name].append(drawn)
+    return out
+
+
+def simulate_predictions(
+    truth: Sequence[Sequence[Mapping[str, Any]]],
+    *,
+    size: int = 96,
+    n_classes: int = 10,
+    jitter: float = 0.04,
+    miss: float = 0.03,
+    false_positive: float = 0.05,
+    runner_up: float = 0.3,
+    seed: int = 0,
+) -> list[list[dict[str, Any]]]:
+    """A good detector's boxes for the true boxes ``truth[i]``, without training one: each
+    true box found (but ``miss`` of them) with its corners jittered by ``jitter`` of its size
+    and a high score (Beta(20, 1.2), mean 0.94); ``runner_up`` of them also with a second,
+    unlikely class (score 0.05-0.4, as a detector's per-class outputs); ``false_positive``
+    boxes per image around nothing, with low scores (0.1-0.6)."""
+    rng = np.random.default_rng(seed)
+    out: list[list[dict[str, Any]]] = []
+    for boxes in truth:
+        found: list[dict[str, Any]] = []
+        for b in boxes:
+            if rng.random() < miss:
+                continue
+            dx, dy, dw, dh = rng.normal(0, jitter, 4) * (b["w"], b["h"], b["w"], b["h"])
+            x = float(np.clip(b["x"] + dx, 0, size - 2))
+            y = float(np.clip(b["y"] + dy, 0, size - 2))
+            w = float(np.clip(b["w"] + dw, 2, size - x))
+            h = float(np.clip(b["h"] + dh, 2, size - y))
+            found.append({"class": b["class"], "x": x, "y": y, "w": w, "h": h,
+                          "score": round(float(rng.beta(20, 1.2)), 4)})  # fmt: skip
+            if rng.random() < runner_up:
+                other = str((int(b["class"]) + int(rng.integers(1, n_classes))) % n_classes)
+                found.append({**found[-1], "class": other,
+                              "score": round(float(rng.uniform(0.05, 0.4)), 4)})  # fmt: skip
+        if rng.random() < false_positive:
+            side = float(rng.integers(12, 24))
+            x, y = (float(v) for v in rng.uniform(0, size - side, 2))
+            found.append({"class": str(int(rng.integers(n_classes))), "x": x, "y": y, "w": side,
+                          "h": side, "score": round(float(rng.uniform(0.1, 0.6)), 4)})  # fmt: skip
+        out.append(found)
     return out
