@@ -42,6 +42,7 @@ def _same(a: object, b: object) -> None:
         assert a == b
 
 
+@pytest.mark.dask
 def test_cluster_matches_one_pass(client: Any, box_scenes: BoxScenes) -> None:  # noqa: F811
     ds = box_scenes.ds
     whole = box_statistics(ds, "bob", partition_rows=1_000)
