@@ -219,18 +219,31 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo project, built once per session (about 12 s); each module's server runs on a
+    copy of it, so what one module writes never reaches another."""
+    from assay.demo import build_demo
+
+    root = tmp_path_factory.mktemp("demo-template") / "demo"
+    build_demo(root).store.close()  # closed: the database files are whole to copy
+    return root
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def live(
+    tmp_path_factory: pytest.TempPathFactory, _demo_template: Path
+) -> Iterator[dict[str, Any]]:
     """A running server on the demo project (one per test module); yields its URL, the demo
     login and the project (to check what the pages wrote)."""
     import uvicorn
 
     from assay.cli.web_cmd import ensure_demo_login
-    from assay.demo import build_demo
     from assay.web import create_app
 
     folder = tmp_path_factory.mktemp("browser")
-    project = build_demo(folder / "demo")
+    shutil.copytree(_demo_template, folder / "demo")
+    project = assay.open(folder / "demo")
     texts = folder / "texts.jsonl"
     texts.write_text(
         json.dumps({"text": XSS, "label": XSS_CLASS}) + "\n" + json.dumps({"text": "ok"}) + "\n",
