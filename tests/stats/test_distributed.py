@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import socket
 import sys
-from collections.abc import Iterator
 from typing import Any, Self
 
 import numpy as np
@@ -81,18 +80,6 @@ def fail_on_two(partition: int) -> Count:
     return Count().add([partition])
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    dask_client = distributed.Client(cluster, set_as_default=False)
-    yield dask_client
-    dask_client.close()
-    cluster.close()
-
-
 # -- in-process -----------------------------------------------------------------------------
 
 
@@ -141,17 +128,19 @@ def test_connect_rejects_empty_address() -> None:
 
 @pytest.mark.dask
 @pytest.mark.parametrize("kind", EXACT)
-def test_cluster_matches_in_process_exactly(client: Any, kind: str) -> None:
+def test_cluster_matches_in_process_exactly(dask_client: Any, kind: str) -> None:
     fn = functools.partial(build, kind)
     local = reduce_partitions(fn, PARTITIONS)
-    remote = reduce_partitions(fn, PARTITIONS, client=client)
+    remote = reduce_partitions(fn, PARTITIONS, client=dask_client)
     assert type(remote) is type(local)
     assert remote.result() == local.result()
 
 
 @pytest.mark.dask
-def test_cluster_quantiles_within_rank_error(client: Any) -> None:
-    remote = reduce_partitions(functools.partial(build, "Quantiles"), PARTITIONS, client=client)
+def test_cluster_quantiles_within_rank_error(dask_client: Any) -> None:
+    remote = reduce_partitions(
+        functools.partial(build, "Quantiles"), PARTITIONS, client=dask_client
+    )
     assert isinstance(remote, Quantiles)
     values = exact_values(PARTITIONS)
     assert remote.n == values.size
@@ -163,10 +152,10 @@ def test_cluster_quantiles_within_rank_error(client: Any) -> None:
 
 
 @pytest.mark.dask
-def test_cluster_numeric_summary_exact_parts_match(client: Any) -> None:
+def test_cluster_numeric_summary_exact_parts_match(dask_client: Any) -> None:
     fn = functools.partial(build, "NumericSummary")
     local = reduce_partitions(fn, PARTITIONS).result()
-    remote = reduce_partitions(fn, PARTITIONS, client=client).result()
+    remote = reduce_partitions(fn, PARTITIONS, client=dask_client).result()
     for key in ["count", "missing", "mean", "var", "std", "sum", "min", "max"]:
         assert remote[key] == local[key]
     assert remote["distinct"] == local["distinct"]  # HLL hashing is deterministic
@@ -175,27 +164,27 @@ def test_cluster_numeric_summary_exact_parts_match(client: Any) -> None:
 
 @pytest.mark.dask
 @pytest.mark.parametrize("n", [1, 6, 9])
-def test_cluster_uses_the_same_tree_shape(client: Any, n: int) -> None:
+def test_cluster_uses_the_same_tree_shape(dask_client: Any, n: int) -> None:
     local = reduce_partitions(leaf, list(range(n)))
-    assert reduce_partitions(leaf, list(range(n)), client=client).label == local.label
+    assert reduce_partitions(leaf, list(range(n)), client=dask_client).label == local.label
 
 
 @pytest.mark.dask
-def test_cluster_counts_repeated_partitions_twice(client: Any) -> None:
+def test_cluster_counts_repeated_partitions_twice(dask_client: Any) -> None:
     fn = functools.partial(build, "Count")
-    count = reduce_partitions(fn, [PARTITIONS[0], PARTITIONS[0]], client=client)
+    count = reduce_partitions(fn, [PARTITIONS[0], PARTITIONS[0]], client=dask_client)
     assert count.result()["count"] == 2 * PARTITIONS[0][1]
 
 
 @pytest.mark.dask
-def test_cluster_reraises_partition_errors(client: Any) -> None:
+def test_cluster_reraises_partition_errors(dask_client: Any) -> None:
     with pytest.raises(RuntimeError, match="partition 2 is corrupt"):
-        reduce_partitions(fail_on_two, [1, 2, 3], client=client)
+        reduce_partitions(fail_on_two, [1, 2, 3], client=dask_client)
 
 
 @pytest.mark.dask
-def test_connect_to_running_scheduler(client: Any) -> None:
-    other = connect(client.scheduler.address)
+def test_connect_to_running_scheduler(dask_client: Any) -> None:
+    other = connect(dask_client.scheduler.address)
     try:
         assert reduce_partitions(leaf, [0, 1, 2], client=other).label == "((0 1) 2)"
     finally:

@@ -19,9 +19,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +30,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from web_helpers import PASSWORD, XSS, XSS_CLASS
+from web_helpers import PASSWORD, XSS, XSS_CLASS, serve
 
 import assay
 from assay import users
@@ -213,12 +210,6 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo project, built once per session (about 12 s); each module's server runs on a
@@ -236,10 +227,8 @@ def live(
 ) -> Iterator[dict[str, Any]]:
     """A running server on the demo project (one per test module); yields its URL, the demo
     login and the project (to check what the pages wrote)."""
-    import uvicorn
 
     from assay.cli.web_cmd import ensure_demo_login
-    from assay.web import create_app
 
     folder = tmp_path_factory.mktemp("browser")
     shutil.copytree(_demo_template, folder / "demo")
@@ -252,28 +241,8 @@ def live(
     project.import_path(texts, dataset="texts", label_field="label")
     project.dataset("texts").create_layer(XSS)
     user, password = ensure_demo_login(project)
-
-    port = _free_port()
-    config = uvicorn.Config(create_app(project), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="assay-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start", pytrace=False)
-        time.sleep(0.05)
-    try:
-        yield {
-            "url": f"http://127.0.0.1:{port}",
-            "user": user,
-            "password": password,
-            "project": project,
-        }
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        project.close()
+    with serve(project) as url:
+        yield {"url": url, "user": user, "password": password, "project": project}
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,11 @@ docs/screenshots/box-editor.png."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from web_helpers import SCREENSHOTS
+from web_helpers import SCREENSHOTS, serve
 
 import assay
 from assay.labels.writes import LabelWrite
@@ -28,10 +25,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A server on a project of digit scenes (96 x 96): the truth in ``boxes``, annotators
     alice, bob and carol, and a detector's scored predictions (one low-score false alarm per
     image); yields its URL, the login and the project."""
-    import uvicorn
 
     from assay.cli.web_cmd import ensure_demo_login
-    from assay.web import create_app
 
     folder = tmp_path_factory.mktemp("boxes-browser")
     project = assay.init(folder / "proj")
@@ -48,30 +43,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         predictions.append(LabelWrite(item_id, boxes))
     ds.set_labels(predictions, layer="detector", author="detector")
     user, password = ensure_demo_login(project)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    config = uvicorn.Config(create_app(project), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="assay-boxes-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start", pytrace=False)
-        time.sleep(0.05)
-    try:
-        yield {
-            "url": f"http://127.0.0.1:{port}",
-            "user": user,
-            "password": password,
-            "project": project,
-            "made": made,
-        }
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        project.close()
+    with serve(project) as url:
+        yield {"url": url, "user": user, "password": password, "project": project, "made": made}
 
 
 def _open(page: Any, live: dict[str, Any], index: int) -> tuple[Any, int, str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +92,35 @@ def item_page(project: Project, dataset: str, item_id: int) -> str:
 
     key = project.dataset(dataset).item(item_id)["external_key"]
     return item_page_url(dataset, item_id, key)
+
+
+@contextlib.contextmanager
+def serve(project: Any) -> Iterator[str]:
+    """The web app of ``project`` served by uvicorn on a free port of 127.0.0.1 in a thread
+    (the browser tests' server); yields its URL, then stops it and closes the project."""
+    import socket
+    import threading
+
+    import pytest
+    import uvicorn
+
+    from assay.web import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    config = uvicorn.Config(create_app(project), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="assay-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the test server did not start", pytrace=False)
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        project.close()
