@@ -443,12 +443,15 @@ class Dataset:
         value_kind: str = DEFAULT_KIND,
         owner: str | None = None,
         description: str = "",
+        options: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Add an empty annotation layer holding labels of the annotation kind ``value_kind``."""
+        """Add an empty annotation layer holding labels of the annotation kind ``value_kind``,
+        with the kind's ``options`` for it (a number's ``min``/``max``/``unit``, spans'
+        ``overlap``)."""
         with self.store.write() as conn:
             return create_layer(
                 conn, self.id, name, kind=kind, value_kind=value_kind, owner=owner,
-                description=description,
+                description=description, options=options,
             )  # fmt: skip
 
     def copy_layer(

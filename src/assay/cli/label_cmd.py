@@ -226,6 +226,18 @@ def layer_list(dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
     console.print(table)
 
 
+def parse_options(given: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` arguments as a dict of strings; the layer's kind reads the values (the web
+    form sends strings too)."""
+    out: dict[str, str] = {}
+    for text in given:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise InvalidParameter(f"--option {text!r}: write KEY=VALUE, e.g. --option min=0.")
+        out[key.strip()] = value.strip()
+    return out
+
+
 @layer_app.command("create")
 @handle_errors
 def layer_create(
@@ -238,12 +250,24 @@ def layer_create(
     value_kind: Annotated[
         str, typer.Option(help="The annotation kind of its labels (a registered kind).")
     ] = DEFAULT_KIND,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A setting of the annotation kind, KEY=VALUE, repeatable: a number's "
+            "min=0 max=5 unit=stars, spans' overlap=true."
+        ),
+    ] = None,
     dataset: DatasetOpt = None,
 ) -> None:
     """Add an empty annotation layer holding labels of one annotation kind."""
     ds = dataset_of(dataset)
     info = ds.create_layer(
-        name, kind=kind, value_kind=value_kind, owner=owner, description=description
+        name,
+        kind=kind,
+        value_kind=value_kind,
+        owner=owner,
+        description=description,
+        options=parse_options(option or []),
     )
     console.print(f"Created {kind} layer {info['name']!r} of {info['value_kind']} labels.")
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from assay.errors import Conflict, InvalidParameter
 from assay.labels.hotkeys import check_keys
 from assay.labels.kinds import DEFAULT_KIND, get_kind
+from assay.labels.kinds.classification import class_ids
 from assay.labels.names import layer_name, lookalike_key, reserved_kind
 from assay.labels.writes import lock_layer
 from assay.store import queries
@@ -36,6 +37,7 @@ def layer_info(row: Any) -> dict[str, Any]:
         "description": row.description,
         "origin": row.origin,
         "hotkeys": row.hotkeys or {},
+        "options": row.options or {},
         "created_at": row.created_at,
     }
 
@@ -117,15 +119,17 @@ def create_layer(
     description: str = "",
     origin: dict[str, Any] | None = None,
     created_at: datetime | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Add an empty layer of origin ``kind`` holding labels of the annotation kind
-    ``value_kind``; Conflict if the name (or a lookalike of it) is taken, InvalidParameter for
-    an unknown kind of either sort."""
+    ``value_kind`` with ``options`` (checked by that kind: a number's range, whether spans
+    overlap); Conflict if the name (or a lookalike of it) is taken, InvalidParameter for an
+    unknown kind of either sort or an option the kind does not take."""
     if kind not in t.LAYER_KINDS:
         raise InvalidParameter(
             f"Unknown layer kind {kind!r}; use one of {', '.join(t.LAYER_KINDS)}."
         )
-    get_kind(value_kind)
+    kept = get_kind(value_kind).check_options(options or {}, class_ids(conn, dataset_id))
     name = _check_name(conn, dataset_id, name, kind=kind, owner=owner)
     conn.execute(
         t.layers.insert().values(
@@ -137,6 +141,7 @@ def create_layer(
             description=description,
             origin=origin,
             created_at=created_at or datetime.now(UTC),
+            options=kept or None,
         )
     )
     return layer_info(queries.get_layer(conn, dataset_id, name))
@@ -177,6 +182,7 @@ def copy_layer(
         owner=owner,
         description=f"Copy of {source!r}",
         origin={"copied_from": source},
+        options=src.options,
     )
     new_id = queries.get_layer(conn, dataset_id, info["name"]).id
     h, lab = t.label_heads, t.labels

@@ -10,8 +10,8 @@ people write at once; the same lock makes "is this layer frozen?" race-free.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -170,14 +170,28 @@ def current_heads(
 
 
 def kind_schema(
-    conn: Connection, dataset_id: int, kinds: Iterable[AnnotationKind], item_ids: Sequence[int]
+    conn: Connection,
+    dataset_id: int,
+    kinds: Iterable[AnnotationKind],
+    item_ids: Sequence[int],
+    options: Mapping[str, Any] | None = None,
 ) -> KindSchema:
     """What values of ``kinds`` for ``item_ids`` are checked against: the dataset's classes,
-    and the items' sizes when one of the kinds places values on the item."""
+    the items' sizes or texts when one of the kinds places values on the item, and the layer's
+    ``options``."""
     classes = class_ids(conn, dataset_id)
-    if not any(k.needs_item_size for k in kinds):
-        return KindSchema(classes)
-    return KindSchema(classes, queries.item_sizes(conn, dataset_id, item_ids))
+    kinds = list(kinds)
+    sizes = (
+        queries.item_sizes(conn, dataset_id, item_ids)
+        if any(k.needs_item_size for k in kinds)
+        else {}
+    )
+    texts = (
+        queries.item_texts(conn, dataset_id, item_ids)
+        if any(k.needs_item_text for k in kinds)
+        else {}
+    )
+    return KindSchema(classes, sizes, texts, options or {})
 
 
 def check_base(conn: Connection, layer: str, write: LabelWrite, head: int | None) -> None:
@@ -251,7 +265,7 @@ def write_labels(
         seen.add(w.item_id)
     check_items(conn, dataset_id, [w.item_id for w in batch])
     kind = get_kind(layer_row.value_kind)
-    schema = kind_schema(conn, dataset_id, [kind], [w.item_id for w in batch])
+    schema = kind_schema(conn, dataset_id, [kind], [w.item_id for w in batch], layer_row.options)
     heads = current_heads(conn, layer_row.id, [w.item_id for w in batch])
     when = now or datetime.now(UTC)
     rows: list[dict[str, Any]] = []
@@ -356,9 +370,10 @@ def write_requests(
             raise Conflict(f"Layer {name!r} is frozen (read-only); nothing was written.")
     check_items(conn, dataset_id, sorted({r.write.item_id for r in requests}))
     kinds = {name: get_kind(row.value_kind) for name, row in layers.items()}
-    schema = kind_schema(
+    shared = kind_schema(
         conn, dataset_id, kinds.values(), sorted({r.write.item_id for r in requests})
     )
+    schemas = {name: replace(shared, options=row.options or {}) for name, row in layers.items()}
     h = t.label_heads
     pairs = sorted({(layers[r.layer].id, r.write.item_id) for r in requests})
     heads: dict[tuple[int, int], int] = {}
@@ -382,7 +397,7 @@ def write_requests(
         if key is not None and key in pending:
             result.append(-1 - pending[key])  # resolved to the id once ids are allocated
             continue
-        stored = _stored(kinds[r.layer], schema, r.write)
+        stored = _stored(kinds[r.layer], schemas[r.layer], r.write)
         pair = (layers[r.layer].id, r.write.item_id)
         rows.append(
             {

@@ -439,6 +439,16 @@ def item_sizes(
     return sizes
 
 
+def item_texts(conn: Connection, dataset_id: int, item_ids: Sequence[int]) -> dict[int, str | None]:
+    """item id -> its text (None where the item has none: an image, a row without text)."""
+    texts: dict[int, str | None] = {}
+    i = t.items.c
+    for clause in id_chunks([x for x in set(item_ids) if 0 <= x <= MAX_ID], i.id):
+        rows = conn.execute(sa.select(i.id, i.text).where(i.dataset_id == dataset_id, clause))
+        texts.update({int(r[0]): r[1] for r in rows})
+    return texts
+
+
 def count_items(
     conn: Connection,
     dataset_id: int,

@@ -115,6 +115,9 @@ layers = sa.Table(
     # The keys people set to pick each class when labeling in it, {class: key} (migration
     # 0009); NULL or missing classes: by name, then in order (assay.labels.hotkeys).
     sa.Column("hotkeys", sa.JSON, nullable=True),
+    # Settings the layer's annotation kind keeps per layer (migration 0011): a number's
+    # {"min", "max", "unit"}, spans' {"overlap": true}; NULL: the kind's defaults.
+    sa.Column("options", sa.JSON, nullable=True),
     sa.UniqueConstraint("dataset_id", "name"),
 )
 

@@ -9,11 +9,12 @@ agreement, consensus and label-quality searches ask the layer's kind; the faces 
 kind says (``show``/``to_json``), so a new kind needs no change in the CLI or the web app.
 
 A new kind subclasses :class:`AnnotationKind`, sets ``name``, and is made known with
-:func:`register` (built-in kinds are registered below: ``classification`` and ``boxes``). A
-kind whose values are not classes keeps them, as JSON, in ``labels.value``; the base class
-loads them into a :class:`ValueTable` for its ``agreement`` and ``combine``. A kind with a
-consensus names its ``consensus_methods``, returns a :class:`Combined` from ``combine`` and
-says with ``consensus_writes`` which labels write it into a consensus layer of the kind.
+:func:`register` (built-in kinds are registered below: ``classification``, ``boxes``, ``tags``,
+``spans`` and ``number``). A kind whose values are not classes keeps them, as JSON, in
+``labels.value``; the base class loads them into a :class:`ValueTable` for its ``agreement``
+and ``combine``. A kind with a consensus names its ``consensus_methods``, returns a
+:class:`Combined` from ``combine`` and says with ``consensus_writes`` which labels write it
+into a consensus layer of the kind.
 
 Import direction: this package imports the store and the label computations below it
 (lazily where they are heavy); it never imports a capability. Label-quality checks stay in
@@ -59,12 +60,16 @@ DEFAULT_KIND = "classification"
 
 @dataclass(frozen=True)
 class KindSchema:
-    """What a value is checked against: the dataset's label schema (class name -> id) and,
-    for kinds that place values on the item (boxes), the items' sizes (item id -> (width,
-    height) in pixels, either None when unknown)."""
+    """What a value is checked against: the dataset's label schema (class name -> id); for
+    kinds that place values on the item, the items' sizes (boxes: item id -> (width, height)
+    in pixels, either None when unknown) or texts (spans: item id -> its text, None when the
+    item has none); and the layer's options (as :meth:`AnnotationKind.check_options` keeps
+    them, e.g. a number's range)."""
 
     classes: dict[str, int]
     sizes: Mapping[int, tuple[int | None, int | None]] = field(default_factory=dict)
+    texts: Mapping[int, str | None] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,22 @@ class AnnotationKind:
     #: True when :meth:`validate` checks a value against its item's size
     #: (``KindSchema.sizes``, read by the write path for the items written).
     needs_item_size: ClassVar[bool] = False
+    #: True when :meth:`validate` checks a value against its item's text (``KindSchema.texts``).
+    needs_item_text: ClassVar[bool] = False
+
+    # -- layers -------------------------------------------------------------------------------
+    def check_options(
+        self, options: Mapping[str, Any], classes: Mapping[str, int]
+    ) -> dict[str, Any]:
+        """A layer's options as they are kept (``layers.options``), or InvalidParameter naming
+        the option. The base class takes none; kinds with settings (a number's range, whether
+        spans overlap) override it."""
+        del classes
+        if options:
+            raise InvalidParameter(
+                f"Layers of {self.name} labels take no options (given: {', '.join(options)})."
+            )
+        return {}
 
     # -- values -------------------------------------------------------------------------------
     def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
@@ -301,6 +322,12 @@ def kind_of_layers(layers: Sequence[Any]) -> AnnotationKind:
 # The built-in kinds (imported here, after the base class they subclass is defined).
 from assay.labels.kinds.boxes import Boxes  # noqa: E402
 from assay.labels.kinds.classification import Classification  # noqa: E402
+from assay.labels.kinds.numbers import Numbers  # noqa: E402
+from assay.labels.kinds.spans import Spans  # noqa: E402
+from assay.labels.kinds.tags import Tags  # noqa: E402
 
 register(Classification())
 register(Boxes())
+register(Tags())
+register(Spans())
+register(Numbers())

@@ -43,6 +43,12 @@ class NewLayer(BaseModel):
     )
     owner: str | None = Field(None, max_length=64)
     description: str = Field("", max_length=2000)
+    options: dict[str, str | float | bool | None] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="Settings of the annotation kind for this layer (a number's min, max, unit; "
+        "spans' overlap).",
+    )
 
 
 class LayerCopy(BaseModel):

@@ -35,7 +35,7 @@ def create_layer(
     state: AppState, who: Principal, dataset: Dataset, name: str, **options: Any
 ) -> dict[str, Any]:
     """Add an empty layer (``options``: those of :meth:`assay.Dataset.create_layer`: kind,
-    value_kind, owner, description). Annotators may only add ``human`` layers they own."""
+    value_kind, owner, description, options). Annotators may only add ``human`` layers they own."""
     options["owner"] = who.viewer.new_layer_owner(
         options.get("kind", "human"), options.get("owner")
     )

@@ -1,0 +1,122 @@
+"""Numbers: a value per item (regression targets, ratings, counts, ages, prices).
+
+A label of a number layer is one number, kept as JSON in ``labels.value``. The layer's options
+say what the numbers are: ``min`` and ``max`` (inclusive; a value outside is refused), ``unit``
+(shown after the value) and ``integer`` (whole numbers only: counts, ratings).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from assay.errors import InvalidParameter
+from assay.labels.kinds import AnnotationKind, KindSchema
+
+__all__ = ["Numbers", "number_value"]
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+def _option_number(options: Mapping[str, Any], key: str) -> float | None:
+    value = options.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidParameter(f"Option {key!r} is a number, not {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"Option {key!r} is a number, not {value!r}.") from None
+    if not math.isfinite(number):
+        raise InvalidParameter(f"Option {key!r} must be a finite number, not {value!r}.")
+    return number
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def number_value(value: Any, options: Mapping[str, Any], where: str) -> float:
+    """``value`` as it is kept (a float), or InvalidParameter naming ``where``, the value and
+    the layer's range. The one rule for what a number label is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameter(f"{where}: a number label is a number, not {value!r}.")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidParameter(f"{where}: {value} is not a finite number.")
+    lo, hi = options.get("min"), options.get("max")
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        shown = f"[{'-inf' if lo is None else _fmt(lo)}, {'inf' if hi is None else _fmt(hi)}]"
+        raise InvalidParameter(f"{where}: {_fmt(number)} is outside the layer's range {shown}.")
+    if options.get("integer") and not number.is_integer():
+        raise InvalidParameter(
+            f"{where}: {_fmt(number)} is not a whole number (the layer holds whole numbers only)."
+        )
+    return number
+
+
+class Numbers(AnnotationKind):
+    """One number per item, within the layer's range."""
+
+    name: ClassVar[str] = "number"
+    noun: ClassVar[str] = "number"
+    example: ClassVar[str] = "4.5"
+
+    def check_options(
+        self, options: Mapping[str, Any], classes: Mapping[str, int]
+    ) -> dict[str, Any]:
+        """``min``, ``max`` (numbers, min < max), ``unit`` (up to 32 characters) and ``integer``
+        (true/false); given as values or as the strings a form or the CLI sends."""
+        del classes
+        unknown = sorted(set(options) - {"min", "max", "unit", "integer"})
+        if unknown:
+            raise InvalidParameter(
+                f"Number layers take the options min, max, unit and integer, not {unknown[0]!r}."
+            )
+        kept: dict[str, Any] = {}
+        for key in ("min", "max"):
+            number = _option_number(options, key)
+            if number is not None:
+                kept[key] = number
+        if "min" in kept and "max" in kept and kept["min"] >= kept["max"]:
+            raise InvalidParameter(
+                f"Option min ({_fmt(kept['min'])}) must be below max ({_fmt(kept['max'])})."
+            )
+        unit = options.get("unit")
+        if unit not in (None, ""):
+            if not isinstance(unit, str) or len(unit) > 32:
+                raise InvalidParameter("Option 'unit' is a short text (up to 32 characters).")
+            kept["unit"] = unit.strip()
+        integer = options.get("integer")
+        if isinstance(integer, str):
+            if integer.strip().lower() not in _TRUE | _FALSE:
+                raise InvalidParameter(f"Option 'integer' is true or false, not {integer!r}.")
+            integer = integer.strip().lower() in _TRUE
+        if integer:
+            kept["integer"] = True
+        return kept
+
+    def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
+        return number_value(value, schema.options, f"Item {item_id}")
+
+    def parse(self, text: str) -> Any:
+        try:
+            return float(text.strip())
+        except ValueError:
+            raise InvalidParameter(
+                f"{text!r} is not a number; write it like {self.example}."
+            ) from None
+
+    def show(self, value: Any) -> str:
+        return "" if value is None else _fmt(float(value))
+
+    def diff(self, a: Any, b: Any) -> str | None:
+        if a == b:
+            return None
+        if a is None or b is None:
+            return super().diff(a, b)
+        change = float(b) - float(a)
+        return f"{_fmt(float(a))} -> {_fmt(float(b))} ({'+' if change > 0 else ''}{_fmt(change)})"

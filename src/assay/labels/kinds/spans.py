@@ -1,0 +1,165 @@
+"""Spans: categories over stretches of an item's text (named entities and other span labels).
+
+A label of a span layer is the whole set of spans one layer gives one text, kept as JSON in
+``labels.value``: a list of ``{"start", "end", "class"}`` sorted by position, where ``start``
+and ``end`` are character offsets into the item's text (Unicode code points, as Python and
+spaCy count them; ``end`` exclusive) and ``class`` is one of the dataset's classes. ``[]``
+means "read, no spans"; no label means "not annotated". Spans of a layer may overlap only
+when the layer's option ``overlap`` is true (nested entities); the same stretch with the same
+class twice is never kept.
+"""
+
+from __future__ import annotations
+
+import itertools
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import orjson
+
+from assay.errors import InvalidParameter
+from assay.labels.kinds import AnnotationKind, KindSchema
+from assay.store import queries
+
+__all__ = ["MAX_SPANS", "Spans", "span_set"]
+
+#: Most spans one text may hold in one layer.
+MAX_SPANS = 10_000
+_KEYS = frozenset({"start", "end", "class"})
+
+
+def _splits_character(text: str, offset: int) -> bool:
+    """True when ``offset`` falls inside a character as a reader sees it: before a combining
+    mark or between the halves of a surrogate pair (which a UTF-16 editor could produce)."""
+    if offset <= 0 or offset >= len(text):
+        return False
+    return bool(unicodedata.combining(text[offset])) or "\udc00" <= text[offset] <= "\udfff"
+
+
+def span_set(
+    value: Any,
+    classes: Mapping[str, int],
+    text: str | None,
+    where: str,
+    *,
+    overlap: bool = False,
+) -> list[dict[str, Any]]:
+    """``value`` (a list of spans) as it is kept, sorted by (start, end, class); or
+    InvalidParameter naming ``where`` and the span. The one rule for what a span set is."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise InvalidParameter(
+            f'{where}: spans are a list like [{{"start": 0, "end": 5, "class": "PER"}}], '
+            f"not {type(value).__name__}."
+        )
+    if text is None:
+        raise InvalidParameter(f"{where} has no text to put spans on.")
+    if len(value) > MAX_SPANS:
+        raise InvalidParameter(f"{where}: {len(value)} spans; one text holds at most {MAX_SPANS}.")
+    out: list[dict[str, Any]] = []
+    for n, span in enumerate(value, 1):
+        at = f"{where}, span {n}"
+        if not isinstance(span, Mapping) or set(span) - _KEYS or not set(span) >= _KEYS:
+            raise InvalidParameter(f'{at}: a span is {{"start", "end", "class"}}.')
+        start, end, name = span["start"], span["end"], span["class"]
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in (start, end)):
+            raise InvalidParameter(f"{at}: start and end are whole character offsets.")
+        if not 0 <= start < end <= len(text):
+            raise InvalidParameter(
+                f"{at} [{start}, {end}) is outside the text (0 to {len(text)} characters) or "
+                "empty; end must be after start."
+            )
+        for offset in (start, end):
+            if _splits_character(text, offset):
+                raise InvalidParameter(
+                    f"{at} [{start}, {end}): offset {offset} splits a character (a combining "
+                    "mark or a surrogate pair); move it to the character's edge."
+                )
+        if not isinstance(name, str) or name not in classes:
+            hint = queries.hint(str(name), list(classes), "classes")
+            raise InvalidParameter(f"{at}: unknown class {name!r}.{hint}")
+        out.append({"start": start, "end": end, "class": name})
+    out.sort(key=lambda s: (s["start"], s["end"], classes[s["class"]]))
+    for a, b in itertools.pairwise(out):
+        if (a["start"], a["end"], a["class"]) == (b["start"], b["end"], b["class"]):
+            raise InvalidParameter(
+                f"{where}: the span [{a['start']}, {a['end']}) {a['class']} appears twice."
+            )
+    if not overlap:
+        reach = -1
+        for s in out:
+            if s["start"] < reach:
+                raise InvalidParameter(
+                    f"{where}: span [{s['start']}, {s['end']}) {s['class']} overlaps the one "
+                    "before it; this layer keeps spans apart (create it with the option "
+                    "overlap=true for nested spans)."
+                )
+            reach = max(reach, s["end"])
+    return out
+
+
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"false", "0", "no", "off", ""}:
+        return False
+    raise InvalidParameter(f"Option {key!r} is true or false, not {value!r}.")
+
+
+class Spans(AnnotationKind):
+    """Categories over character stretches of an item's text."""
+
+    name: ClassVar[str] = "spans"
+    noun: ClassVar[str] = "span set"
+    example: ClassVar[str] = '[{"start": 0, "end": 5, "class": "PER"}]'
+    needs_item_text: ClassVar[bool] = True
+
+    def check_options(
+        self, options: Mapping[str, Any], classes: Mapping[str, int]
+    ) -> dict[str, Any]:
+        """``overlap`` (true: spans may overlap or nest; default false)."""
+        del classes
+        unknown = sorted(set(options) - {"overlap"})
+        if unknown:
+            raise InvalidParameter(f"Span layers take the option overlap, not {unknown[0]!r}.")
+        return {"overlap": True} if _flag(options.get("overlap"), "overlap") else {}
+
+    def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
+        return span_set(
+            value,
+            schema.classes,
+            schema.texts.get(item_id),
+            f"Item {item_id}",
+            overlap=bool(schema.options.get("overlap")),
+        )
+
+    def read(self, class_name: str | None, value: Any) -> Any:
+        del class_name
+        if isinstance(value, str | bytes):
+            value = orjson.loads(value)
+        return value
+
+    def show(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if not value:
+            return "(no spans)"
+        shown = ", ".join(f"{s['class']} [{s['start']}, {s['end']})" for s in value[:5])
+        more = f" and {len(value) - 5} more" if len(value) > 5 else ""
+        return f"{len(value)} span{'s' if len(value) != 1 else ''}: {shown}{more}"
+
+    def diff(self, a: Any, b: Any) -> str | None:
+        if a == b:
+            return None
+        if a is None or b is None:
+            return super().diff(a, b)
+        key = lambda s: (s["start"], s["end"], s["class"])  # noqa: E731
+        old, new = {key(s) for s in a}, {key(s) for s in b}
+        added = sorted(new - old)
+        removed = sorted(old - new)
+        parts = [f"+{c} [{s}, {e})" for s, e, c in added] + [
+            f"-{c} [{s}, {e})" for s, e, c in removed
+        ]
+        return "; ".join(parts)

@@ -1,0 +1,91 @@
+"""The tags, spans and number kinds through the write path: layer options, values checked
+against the dataset's classes, the item's text and the layer's range, diffs in the kind's words
+(both backends: the options and texts come from the store)."""
+
+from __future__ import annotations
+
+import pytest
+
+import assay
+from assay.errors import InvalidParameter
+from assay.ingest.staging import ImportJob, json_hash
+
+TEXTS = ["Ada Lovelace met Babbage in London.", "Café au lait", "e\u0301 accent"]
+
+
+def _texts(project: assay.Project) -> assay.Dataset:
+    with ImportJob(
+        project.store, "notes", source="mem", format="test", classes=["PER", "LOC", "x"]
+    ) as job:
+        for i, text in enumerate(TEXTS):
+            job.add(
+                {"external_key": f"t{i}", "kind": "text", "text": text,
+                 "content_hash": json_hash({"t": text})},
+                where=i + 2,
+            )  # fmt: skip
+        job.publish()
+    return project.dataset("notes")
+
+
+def test_spans_checked_against_the_text_and_the_overlap_option(project: assay.Project) -> None:
+    ds = _texts(project)
+    ds.create_layer("ner", value_kind="spans")
+    spans = [{"start": 17, "end": 24, "class": "PER"}, {"start": 0, "end": 12, "class": "PER"}]
+    ds.set_label("t0", spans, layer="ner", author="alice")
+    assert ds.item("t0")["labels"]["ner"]["value"] == sorted(spans, key=lambda s: s["start"])
+    with pytest.raises(InvalidParameter, match=r"span 1 \[30, 99\) is outside the text"):
+        ds.set_label("t0", [{"start": 30, "end": 99, "class": "LOC"}], layer="ner", author="a")
+    with pytest.raises(InvalidParameter, match="overlaps"):
+        ds.set_label(
+            "t0",
+            [{"start": 0, "end": 12, "class": "PER"}, {"start": 4, "end": 12, "class": "PER"}],
+            layer="ner",
+            author="alice",
+        )
+    with pytest.raises(InvalidParameter, match="splits a character"):
+        ds.set_label("t2", [{"start": 0, "end": 1, "class": "x"}], layer="ner", author="alice")
+    with pytest.raises(InvalidParameter, match="unknown class 'ORG'"):
+        ds.set_label("t1", [{"start": 0, "end": 4, "class": "ORG"}], layer="ner", author="a")
+    nested = ds.create_layer("nested", value_kind="spans", options={"overlap": "true"})
+    assert nested["options"] == {"overlap": True}
+    both = [{"start": 0, "end": 12, "class": "PER"}, {"start": 4, "end": 12, "class": "PER"}]
+    ds.set_label("t0", both, layer="nested", author="alice")
+    copy = ds.copy_layer("nested", "nested2", author="alice")
+    assert copy["options"] == {"overlap": True}
+    # the first label stays; the refused writes left nothing behind
+    assert len(ds.history("t0", layer="ner")) == 1
+
+
+def test_numbers_keep_to_the_layers_range(project: assay.Project) -> None:
+    ds = _texts(project)
+    layer = ds.create_layer("stars", value_kind="number", options={"min": "1", "max": "5",
+                                                                   "integer": "true", "unit": "★"})  # fmt: skip
+    assert layer["options"] == {"min": 1.0, "max": 5.0, "integer": True, "unit": "★"}
+    ds.set_label("t0", 4, layer="stars", author="alice")
+    ds.set_label("t0", 2, layer="stars", author="bob")
+    with pytest.raises(InvalidParameter, match=r"7 is outside the layer's range \[1, 5\]"):
+        ds.set_label("t1", 7, layer="stars", author="alice")
+    with pytest.raises(InvalidParameter, match="not a whole number"):
+        ds.set_label("t1", 2.5, layer="stars", author="alice")
+    with pytest.raises(InvalidParameter, match="is a number, not 'four'"):
+        ds.set_label("t1", "four", layer="stars", author="alice")
+    with pytest.raises(InvalidParameter, match="min .* must be below max"):
+        ds.create_layer("bad", value_kind="number", options={"min": 3, "max": 1})
+    with pytest.raises(InvalidParameter, match="not 'colour'"):
+        ds.create_layer("bad", value_kind="number", options={"colour": "red"})
+    with pytest.raises(InvalidParameter, match="take no options"):
+        ds.create_layer("bad", options={"min": 0})
+    kind = assay.labels.kinds.get_kind("number")
+    assert kind.diff(4.0, 2.0) == "4 -> 2 (-2)"
+
+
+def test_tags_are_a_set_of_the_datasets_classes(project: assay.Project) -> None:
+    ds = _texts(project)
+    ds.create_layer("topics", value_kind="tags")
+    ds.set_label("t0", ["LOC", "PER", "LOC"], layer="topics", author="alice")
+    assert ds.item("t0")["labels"]["topics"]["value"] == ["PER", "LOC"]
+    with pytest.raises(InvalidParameter, match="tag 'ORG' is not in the dataset's tag set"):
+        ds.set_label("t0", ["ORG"], layer="topics", author="alice")
+    kind = assay.labels.kinds.get_kind("tags")
+    assert kind.parse("PER, LOC") == ["PER", "LOC"]
+    assert kind.diff(["PER"], ["LOC"]) == "+LOC, -PER"
