@@ -193,7 +193,7 @@ def test_cli_stats_one_box_layer(hand: assay.Dataset) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["n_boxes"] == 3
     result = runner.invoke(app, [*base, "stats", "hand", "--boxes", "ground_truth"])
-    assert result.exit_code == 1 and "not boxes" in result.output
+    assert result.exit_code == 1 and "holds classification labels" in result.output
 
 
 def test_compare_slices_puts_box_class_balance_side_by_side(hand: assay.Dataset) -> None:

@@ -128,10 +128,10 @@ def test_stored_list_and_the_queue_serve_that_order(hand: tuple[assay.Dataset, l
 
 def test_kinds_and_strategies_that_do_not_fit(hand: tuple[assay.Dataset, list[int]]) -> None:
     ds, ids = hand
-    with pytest.raises(InvalidParameter, match="box layer 'gt' use auto, random, box-uncertainty"):
+    with pytest.raises(InvalidParameter, match="layer 'gt' holds boxes labels: use auto, random, box-uncertainty"):
         ds.suggestions.suggest("gt", strategy="margin")
     ds.create_layer("cls")
-    with pytest.raises(InvalidParameter, match="ranks images by predicted boxes; layer 'cls'"):
+    with pytest.raises(InvalidParameter, match="'box-uncertainty' ranks boxes layers; layer 'cls'"):
         ds.suggestions.suggest("cls", strategy="box-uncertainty")
     with pytest.raises(InvalidParameter, match="holds classification labels, not boxes"):
         ds.suggestions.suggest("gt", predictions="cls")
@@ -184,6 +184,6 @@ def test_cli_suggest_box_layer(hand: tuple[assay.Dataset, list[int]]) -> None:
     assert [r["item_id"] for r in out["suggestions"]] == [ids[1], ids[3]]
     result = runner.invoke(app, [*base, "suggest", "--layer", "gt", "--strategy", "diverse"])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "a box layer does not have" in result.output
+    assert "holds boxes labels: use auto, random, box-uncertainty" in result.output
     result = runner.invoke(app, [*base, "suggest", "--layer", "gt", "--show"])
     assert result.exit_code == 0 and "box-uncertainty on pred" in result.output

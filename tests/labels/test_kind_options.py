@@ -58,8 +58,8 @@ def test_spans_checked_against_the_text_and_the_overlap_option(project: assay.Pr
 
 def test_numbers_keep_to_the_layers_range(project: assay.Project) -> None:
     ds = _texts(project)
-    layer = ds.create_layer("stars", value_kind="number", options={"min": "1", "max": "5",
-                                                                   "integer": "true", "unit": "★"})  # fmt: skip
+    options = {"min": "1", "max": "5", "integer": "true", "unit": "★"}
+    layer = ds.create_layer("stars", value_kind="number", options=options)
     assert layer["options"] == {"min": 1.0, "max": 5.0, "integer": True, "unit": "★"}
     ds.set_label("t0", 4, layer="stars", author="alice")
     ds.set_label("t0", 2, layer="stars", author="bob")
@@ -69,7 +69,7 @@ def test_numbers_keep_to_the_layers_range(project: assay.Project) -> None:
         ds.set_label("t1", 2.5, layer="stars", author="alice")
     with pytest.raises(InvalidParameter, match="is a number, not 'four'"):
         ds.set_label("t1", "four", layer="stars", author="alice")
-    with pytest.raises(InvalidParameter, match="min .* must be below max"):
+    with pytest.raises(InvalidParameter, match=r"min .* must be below max"):
         ds.create_layer("bad", value_kind="number", options={"min": 3, "max": 1})
     with pytest.raises(InvalidParameter, match="not 'colour'"):
         ds.create_layer("bad", value_kind="number", options={"colour": "red"})

@@ -37,7 +37,7 @@ def test_box_layer_route(admin: TestClient, web_project: Project) -> None:
     refused = admin.get(
         "/api/v1/datasets/digits/statistics/boxes", params={"layer": "ground_truth"}
     )
-    assert refused.status_code == 422 and "not boxes" in refused.json()["error"]
+    assert refused.status_code == 422 and "holds classification labels" in refused.json()["error"]
     missing = admin.get("/api/v1/datasets/scenes/statistics/boxes", params={"layer": "nope"})
     assert missing.status_code == 404
 

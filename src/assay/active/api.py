@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay.active import lists
-from assay.active.boxes import check_strategy_for, rank_box_pool
+from assay.active.kinds import SUGGESTIONS, check_strategy_for
 from assay.active.pool import annotator_codes, load_pool
 from assay.active.ranking import Ranked, check_batch, rank_pool
 from assay.active.specs import SuggestSpec
@@ -222,16 +222,16 @@ class Suggestions:
     ) -> tuple[Ranked, str | None]:
         with self.dataset.store.read() as conn:
             value_kind = queries.get_layer(conn, self.dataset.id, layer).value_kind
-        if value_kind == "boxes":
+        if value_kind in SUGGESTIONS:
             progress(0, None, f"ranking ({strategy})")
-            ranked = rank_box_pool(
+            ranked = SUGGESTIONS[value_kind].rank(
                 self.dataset,
                 layer,
                 strategy=strategy,
-                predictions=params.get("predictions"),
                 batch=batch,
                 filter=filter,
                 seed=seed,
+                params=params,
             )
             return ranked, None
         data = load_pool(

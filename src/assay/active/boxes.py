@@ -44,7 +44,6 @@ __all__ = [
     "BAND_LOW",
     "BAND_WEIGHT",
     "box_uncertainty",
-    "check_strategy_for",
     "rank_box_pool",
 ]
 
@@ -52,7 +51,7 @@ VALUE_KIND = "boxes"
 BAND_LOW, BAND_HIGH = 0.3, 0.7
 BAND_WEIGHT = 3.0
 #: What serves box layers (``auto`` is box-uncertainty with a predictions layer).
-FOR_BOXES = ("random", *st.BOX_STRATEGIES)
+FOR_BOXES = ("random", "box-uncertainty")
 
 
 def box_uncertainty(scores: Sequence[float] | np.ndarray) -> tuple[float, str]:
@@ -77,23 +76,6 @@ def box_uncertainty(scores: Sequence[float] | np.ndarray) -> tuple[float, str]:
         f"{n_band} of {s.size} predicted {noun} with scores in {BAND_LOW:g}-{BAND_HIGH:g} "
         f"(uncertainty {mean:.2f})"
     )
-
-
-def check_strategy_for(strategy: str, value_kind: str, layer: str) -> None:
-    """Refuse a strategy that does not fit the layer's kind, naming the ones that do."""
-    if value_kind == VALUE_KIND:
-        if strategy not in ("auto", *FOR_BOXES):
-            raise InvalidParameter(
-                f"Strategy {strategy!r} ranks by class probabilities or features, which a box "
-                f"layer does not have: for box layer {layer!r} use auto, "
-                f"{', '.join(FOR_BOXES)} (with --predictions naming a layer of predicted boxes)."
-            )
-    elif strategy in st.BOX_STRATEGIES:
-        raise InvalidParameter(
-            f"Strategy {strategy!r} ranks images by predicted boxes; layer {layer!r} holds "
-            f"{value_kind} labels: use auto or one of "
-            f"{', '.join(s for s in st.STRATEGIES)}."
-        )
 
 
 def _predictions_layer(conn: Any, dataset_id: int, name: str | None, notes: list[str]) -> Any:
@@ -147,9 +129,12 @@ def rank_box_pool(
     notes: list[str] = []
     with ds.store.read() as conn:
         row = queries.get_layer(conn, ds.id, layer)
-        check_strategy_for(strategy, row.value_kind, layer)
         if row.value_kind != VALUE_KIND:
             raise InvalidParameter(f"Layer {layer!r} is not a box layer.")
+        if strategy not in ("auto", *FOR_BOXES):
+            raise InvalidParameter(
+                f"Strategy {strategy!r} does not rank box layers: use auto, {', '.join(FOR_BOXES)}."
+            )
         chosen = "box-uncertainty" if strategy == "auto" else strategy
         pred = None
         if chosen == "box-uncertainty":

@@ -43,10 +43,10 @@ class Ranked:
 
 def check_strategy(strategy: str) -> str:
     """``auto`` or a known strategy name, else InvalidParameter listing them."""
-    if strategy != "auto" and strategy not in (*st.STRATEGIES, *st.BOX_STRATEGIES):
+    if strategy != "auto" and strategy not in st.known_strategies():
         raise InvalidParameter(
             f"Unknown strategy {strategy!r}. Use auto or one of: "
-            f"{', '.join((*st.STRATEGIES, *st.BOX_STRATEGIES))}."
+            f"{', '.join(st.known_strategies())}."
         )
     return strategy
 

@@ -33,8 +33,16 @@ from assay.errors import InvalidParameter
 
 UNCERTAINTY = ("least-confidence", "margin", "entropy")
 STRATEGIES = ("random", *UNCERTAINTY, "diverse", "kcenter", "cold-start", "activelab")
-# Strategies of box layers, from predicted boxes' scores (``assay.active.boxes``).
-BOX_STRATEGIES = ("box-uncertainty",)
+# Strategies of layers of other kinds, by kind (``assay.active.kinds.register`` fills it:
+# boxes' box-uncertainty from predicted boxes' scores, ...).
+KIND_STRATEGIES: dict[str, tuple[str, ...]] = {}
+
+
+def known_strategies() -> tuple[str, ...]:
+    """Every strategy name, of class layers and of every registered kind, each once."""
+    return tuple(dict.fromkeys((*STRATEGIES, *(s for v in KIND_STRATEGIES.values() for s in v))))
+
+
 # Strategies that rank by a model's class probabilities (without a model: cold start).
 NEEDS_PROBS = frozenset({*UNCERTAINTY, "diverse", "activelab"})
 # Strategies that need feature vectors (embeddings).

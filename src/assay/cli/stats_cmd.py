@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -40,10 +41,13 @@ def stats(
     dask: Annotated[
         str | None, typer.Option(help="Run on a Dask cluster, e.g. tcp://scheduler:8786.")
     ] = None,
-    boxes: Annotated[
+    layer: Annotated[
         str | None,
         typer.Option(
-            "--boxes", help="Only the statistics of this box layer (boxes per image, sizes, ...)."
+            "--layer",
+            "--boxes",
+            help="Only the statistics of this layer's kind (boxes per image and sizes, tag "
+            "co-occurrence, span lengths, the distribution of numbers...).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
@@ -63,15 +67,16 @@ def stats(
 
       assay stats train-set --against new-batch
 
-      assay stats scenes --boxes alice --json
+      assay stats scenes --layer alice --json
     """
     project = open_project()
     ds = project.dataset(dataset or _only_dataset(project))
-    if boxes:
-        from assay.stats.boxes import box_statistics
+    if layer:
+        from assay.stats.kind_stats import layer_statistics
 
-        layer = box_statistics(ds, boxes, filter, dask=dask)
-        print_json(layer) if as_json else print_box_layer(layer)
+        found = layer_statistics(ds, layer, filter, dask=dask)
+        printer = LAYER_PRINTERS.get(found["value_kind"])
+        print_json(found) if as_json or printer is None else printer(found)
         return
     if compare or against:
         filter_a, filter_b = compare or (filter, filter)
@@ -84,9 +89,9 @@ def stats(
         print_json(inventory)
         return
     print_inventory(inventory)
-    for layer in inventory["layers"]:
-        if "boxes" in layer:
-            print_box_layer({"name": layer["name"], **layer["boxes"]})
+    for row in inventory["layers"]:
+        if "boxes" in row:
+            print_box_layer({"name": row["name"], **row["boxes"]})
 
 
 def print_box_layer(s: dict[str, Any]) -> None:
@@ -125,6 +130,10 @@ def print_box_layer(s: dict[str, Any]) -> None:
     console.print(sizes)
     console.print(counts_table(f"COCO size classes in '{s['name']}'", s["coco_sizes"]))
 
+
+
+#: How each kind's layer statistics are printed (a kind without one: as JSON).
+LAYER_PRINTERS: dict[str, Callable[[dict[str, Any]], None]] = {"boxes": print_box_layer}
 
 def _only_dataset(project: object) -> str:
     names = [d["name"] for d in project.datasets()]  # type: ignore[attr-defined]

@@ -172,20 +172,20 @@ class DatasetModels:
         ``options`` (``reference_layer``, ``coverage``, ``top_errors``, ``max_cell_items``,
         ``seed``) and their defaults are those of :func:`assay.models.pipeline.evaluate`.
 
-        A run or layer of boxes gets COCO's metrics instead (mAP, per-class AP, PR curves,
-        false positives and negatives at ``score_threshold``):
-        :func:`assay.models.box_evaluation.evaluate_source` takes ``reference_layer`` (default:
-        the truth box layer), ``score_threshold``, ``top_errors`` and ``max_cell_items``; the
-        classification-only options are ignored there.
+        Predictions of another annotation kind get that kind's measures from
+        :mod:`assay.models.kind_evaluation` (boxes: COCO's mAP, per-class AP, PR curves, false
+        positives and negatives at ``score_threshold``, see
+        :func:`assay.models.box_evaluation.evaluate_source`); the classification-only options
+        are ignored there.
         """
-        from assay.models import box_evaluation
+        from assay.models import kind_evaluation
 
         with self.dataset.store.read() as conn:
-            boxes = box_evaluation.box_source(conn, self.dataset.id, run_or_layer) is not None
-        if boxes:
-            for name in ("coverage", "seed"):
+            evaluate = kind_evaluation.evaluator_for(conn, self.dataset.id, run_or_layer)
+        if evaluate is not None:
+            for name in kind_evaluation.CLASS_ONLY_OPTIONS:
                 options.pop(name, None)
-            return box_evaluation.evaluate_source(self.dataset, run_or_layer, filter, **options)
+            return evaluate(self.dataset, run_or_layer, filter, **options)
         if options.pop("score_threshold", None) is not None:
             raise InvalidParameter(
                 f"A score threshold applies to predicted boxes; {run_or_layer!r} predicts classes."

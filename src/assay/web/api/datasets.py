@@ -66,4 +66,19 @@ def box_statistics(
     boxes per image, box sizes (pixels and relative to the image), aspect ratios, the class
     balance of the boxes and boxes touching the image's edge, as histograms and counts."""
     state = app_state(request)
-    return datasets.box_statistics(state, who, open_dataset(state, name), layer, filter)
+    return datasets.layer_statistics(state, who, open_dataset(state, name), layer, filter)
+
+
+@router.get("/datasets/{name}/statistics/layer")
+def layer_statistics(
+    name: str,
+    request: Request,
+    who: Reader,
+    layer: Annotated[str, Query(min_length=1, max_length=200, description="A layer.")],
+    filter: FilterParam = None,
+) -> dict[str, Any]:
+    """The statistics of one layer by its annotation kind (``value_kind`` says which): boxes
+    per image and their sizes, tag frequencies and co-occurrence, span classes and lengths,
+    the distribution of numbers."""
+    state = app_state(request)
+    return datasets.layer_statistics(state, who, open_dataset(state, name), layer, filter)

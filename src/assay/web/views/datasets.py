@@ -101,15 +101,16 @@ def statistics(
     return {"ok": True, **inventory, "layers": shown}
 
 
-def box_statistics(
+def layer_statistics(
     state: AppState, who: Principal, dataset: Dataset, layer: str, filter: str | None
 ) -> dict[str, Any]:
-    """The statistics of one box layer you may see, over the dataset or a filtered slice
-    (boxes per image, sizes, aspect ratios, class balance; cached while nothing changes)."""
-    from assay.stats.boxes import box_statistics as compute
+    """The statistics of one layer you may see by its kind (boxes per image and sizes, tag
+    co-occurrence, span lengths, the distribution of numbers), over the dataset or a filtered
+    slice; cached while nothing changes."""
+    from assay.stats.kind_stats import layer_statistics as compute
 
     name = who.viewer.layer(dataset, layer).name
     who.viewer.check_filter(dataset, filter)
-    key = ("boxes", dataset.id, name, filter or None, reads.data_version(dataset.store, dataset.id))
+    key = ("layer", dataset.id, name, filter or None, reads.data_version(dataset.store, dataset.id))
     found: dict[str, Any] = state.stats.get(key, lambda: compute(dataset, name, filter or None))
     return {"ok": True, "dataset": dataset.name, "filter": filter or None, "layer": found}
