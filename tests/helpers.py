@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,3 +32,13 @@ def raised(project: Project, path: Path, **options: Any) -> str:
     with pytest.raises(DataFormatError) as info:
         project.import_path(path, dataset="t", **options)
     return str(info.value)
+
+
+def stray_threads(timeout: float = 10.0) -> list[str]:
+    """The names of the threads besides the main one still running after up to ``timeout``
+    seconds (a test server's last request handler may take a moment to end); empty when the
+    process is single-threaded again, as forking workers requires (assay.processes)."""
+    deadline = time.monotonic() + timeout
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [t.name for t in threading.enumerate() if t is not threading.main_thread()]

@@ -9,10 +9,12 @@ import threading
 import pytest
 
 from assay.processes import can_fork
+from helpers import stray_threads
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks only on Linux")
 def test_fork_allowed_in_a_plain_single_threaded_process() -> None:
+    assert stray_threads() == []  # an earlier test left these running (names say whose)
     assert can_fork()
 
 

@@ -19,7 +19,6 @@ Usernames are lower-cased (NFC, trimmed), so ``Alice`` and ``alice`` are one acc
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import os
 import re
@@ -27,7 +26,6 @@ import secrets
 import threading
 import time
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -404,18 +402,16 @@ def _touch_token(store: Store, token_id: int, when: datetime) -> None:
     try:
         touch(wait=False)
     except StoreBusy:
-        _bookkeeping().submit(_quietly, touch, True)
+        # A thread of its own that ends with the write (a pool's idle worker would stay, and
+        # a threaded process may no longer fork: assay.processes.can_fork).
+        threading.Thread(
+            target=_quietly, args=(touch, True), name="assay-bookkeeping", daemon=True
+        ).start()
 
 
 def _quietly(fn: Any, *args: Any) -> None:
     with contextlib.suppress(AssayError):  # bookkeeping only: never fail over it
         fn(*args)
-
-
-@functools.cache
-def _bookkeeping() -> ThreadPoolExecutor:
-    """One background thread for writes nobody waits for."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="assay-bookkeeping")
 
 
 class _TokenCache:

@@ -128,7 +128,8 @@ def test_stored_list_and_the_queue_serve_that_order(hand: tuple[assay.Dataset, l
 
 def test_kinds_and_strategies_that_do_not_fit(hand: tuple[assay.Dataset, list[int]]) -> None:
     ds, ids = hand
-    with pytest.raises(InvalidParameter, match="layer 'gt' holds boxes labels: use auto, random, box-uncertainty"):
+    fits = "layer 'gt' holds boxes labels: use auto, random, box-uncertainty"
+    with pytest.raises(InvalidParameter, match=fits):
         ds.suggestions.suggest("gt", strategy="margin")
     ds.create_layer("cls")
     with pytest.raises(InvalidParameter, match="'box-uncertainty' ranks boxes layers; layer 'cls'"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from assay.errors import InvalidParameter
 from assay.models.estimators import LogRegClassifier, make_estimator, resolve_model
 from assay.models.training import PARALLEL_MIN_VALUES, oof_probs, plan_threads
+from helpers import stray_threads
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_parallel_folds_match_sequential() -> None:
     one = oof_probs(X, y, model="logreg", folds=3, n_jobs=1)
     two = oof_probs(X, y, model="logreg", folds=3, n_jobs=2)
     np.testing.assert_allclose(one, two)
-    assert threading.active_count() == 1  # the workers are gone: imports may fork again
+    assert stray_threads(timeout=0) == []  # the workers are gone: imports may fork again
 
 
 @parametrize_with_checks([LogRegClassifier()])

@@ -16,6 +16,7 @@ An item's external key is its path relative to the folder, with forward slashes
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import io
@@ -139,11 +140,14 @@ def import_image_folder(
         **job_options,
     ) as job:
         skipped: list[str] = []
-        for file, row in _read_all(files, skip_bad, workers):
-            if row is None:
-                skipped.append(file.path)
-                continue
-            job.add(row, where=file.path)
+        # closing(): an error below must stop the reading threads now, not when the suspended
+        # generator is garbage-collected (until then they would keep the process threaded).
+        with contextlib.closing(_read_all(files, skip_bad, workers)) as rows:
+            for file, row in rows:
+                if row is None:
+                    skipped.append(file.path)
+                    continue
+                job.add(row, where=file.path)
         if skipped:
             _warn_skipped(root, skipped)
         result = job.publish()

@@ -8,8 +8,10 @@ folds and stitches their held-out predictions together.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -178,22 +180,24 @@ def oof_probs(
             out[test] = _fold(clone(template), X, y, train, test, n_classes, threads)
             report(k + 1, folds, f"fold {k + 1}/{folds}")
         return out
-    from joblib import Parallel, delayed
-    from joblib.externals.loky import get_reusable_executor
-
-    parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator")
-    results = parallel(
-        delayed(_fold)(clone(template), X, y, train, test, n_classes, threads)
-        for train, test in splits
-    )
-    try:
-        for k, ((_, test), probs) in enumerate(zip(splits, results, strict=True)):
-            out[test] = probs
-            report(k + 1, folds, f"fold {k + 1}/{folds}")
-    finally:
-        # Stop the workers and loky's manager thread: a process with extra threads may not
-        # fork, so a later import or statistics run here would lose its writer process.
-        get_reusable_executor().shutdown(wait=True)
+    # A process pool of our own rather than joblib's reusable loky executor: leaving the
+    # ``with`` block joins the workers and the pool's manager thread, so no thread outlives
+    # the call (a process with extra threads may not fork: a later import here would lose its
+    # writer process). loky keeps its executor for reuse and its shutdown left threads behind.
+    # "spawn": forking a process that may run threads (a web server's) is unsafe.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [
+            pool.submit(_fold, clone(template), X, y, train, test, n_classes, threads)
+            for train, test in splits
+        ]
+        try:
+            for k, ((_, test), future) in enumerate(zip(splits, futures, strict=True)):
+                out[test] = future.result()
+                report(k + 1, folds, f"fold {k + 1}/{folds}")
+        finally:
+            for future in futures:
+                future.cancel()
     return out
 
 
