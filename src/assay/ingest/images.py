@@ -28,7 +28,7 @@ import struct
 import unicodedata
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -399,7 +399,7 @@ def _read_or_skip(file: ImageFile, skip_bad: bool) -> dict[str, Any] | None:
 
 def _read_all(
     files: Iterable[ImageFile], skip_bad: bool, workers: int | None
-) -> Iterator[tuple[ImageFile, dict[str, Any] | None]]:
+) -> Generator[tuple[ImageFile, dict[str, Any] | None]]:
     """Read the files on a few threads (decoding releases the GIL), yielding rows in order."""
     files = iter(files)
     first = next(files, None)
