@@ -158,9 +158,12 @@ def test_search_cases_and_accept(box_scenes: BoxScenes) -> None:  # noqa: F811
     assert shown["figures"][0]["highlight"] == case["evidence"]["highlight"]["bob"]
     assert shown["decision_layer"] == "bob"
 
-    # A class name is not a box set; accept applies the fixes as a new version of bob's boxes.
-    with pytest.raises(InvalidParameter, match="about boxes"):
+    # A class name is not a box set (a box set written as JSON would be: the kind checks it);
+    # accept applies the fixes as a new version of bob's boxes.
+    with pytest.raises(InvalidParameter, match="a box label is a list of boxes"):
         ds.review.resolve(case["id"], "7", "a class")
+    with pytest.raises(InvalidParameter, match="about boxes: resolve it with 'accept'"):
+        ds.review.resolve(case["id"], "seven", "a class")
     before = ds.item(case["item_id"])["labels"]["bob"]["value"]
     ds.review.resolve(case["id"], "accept", "as suggested", actor="rita")
     after = ds.item(case["item_id"])["labels"]["bob"]["value"]

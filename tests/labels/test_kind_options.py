@@ -89,3 +89,20 @@ def test_tags_are_a_set_of_the_datasets_classes(project: assay.Project) -> None:
     kind = assay.labels.kinds.get_kind("tags")
     assert kind.parse("PER, LOC") == ["PER", "LOC"]
     assert kind.diff(["PER"], ["LOC"]) == "+LOC, -PER"
+
+
+def test_a_decision_between_layers_is_a_value_of_the_kind() -> None:
+    kind = assay.labels.kinds.get_kind("tags")
+    values = {"a": ["PER"], "b": ["PER", "LOC"], "c": ["PER"]}
+    assert kind.decide("accept", values, ["a", "b", "c"]) == (
+        ["PER"],
+        "the tag set most of a, b, c give",
+    )
+    assert kind.decide("b", values, ["a", "b", "c"])[0] == ["PER", "LOC"]
+    assert kind.decide("LOC, x", values, ["a", "b", "c"])[0] == ["LOC", "x"]
+    with pytest.raises(InvalidParameter, match="Layer 'd' has no label"):
+        kind.decide("d", values, ["a", "b", "c", "d"])
+    number = assay.labels.kinds.get_kind("number")
+    assert number.accept(3.0, {"suggested_value": 4.5}) == 4.5
+    with pytest.raises(InvalidParameter, match="suggests no number"):
+        number.accept(3.0, {})

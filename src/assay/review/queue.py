@@ -28,16 +28,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from assay.errors import Conflict, InvalidParameter, NotFound
+from assay.labels.kinds import DEFAULT_KIND, get_kind
 from assay.labels.kinds.classification import class_ids, resolve_class
 from assay.labels.layers import ensure_layer
 from assay.labels.writes import LabelWrite, current_labels, write_labels
 from assay.review.rules import (
     REVIEWED_LAYER,
-    box_case,
-    box_fixes,
+    case_kind,
     case_layer,
+    compared_layers,
     decided_value,
     decision_layer,
+    kind_case,
     no_longer_holds,
     run_layers,
 )
@@ -405,15 +407,16 @@ def transition(
     if action == "comment" and not note:
         raise InvalidParameter("A comment needs text.")
     data: dict[str, Any] | None = None
-    decided: Any = label  # what the decision writes: a class name, or a box set
-    boxes_decided = box_case(dict(row._mapping)) or box_fixes(dict(row._mapping)) is not None
+    decided: Any = label  # what the decision writes: a class name, or a value of its kind
+    case = dict(row._mapping)
+    value_kind = case_kind(case) or DEFAULT_KIND
     if action == "resolve":
         if label is None:
             raise InvalidParameter("To resolve a case, choose the label the item should have.")
-        if box_case(dict(row._mapping)):
-            decided, what = _decided_boxes(conn, dataset_id, row, label)
+        if kind_case(case):
+            decided, what = _decided_between(conn, dataset_id, row, value_kind, label)
             note = f"{note} ({what})" if note else note
-        elif box_fixes(dict(row._mapping)) is None:  # a box case writes boxes, not a class
+        elif value_kind == DEFAULT_KIND:  # another kind's decision is a value, not a class
             values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
         values["resolution"] = note
     if action == "dismiss":
@@ -438,14 +441,14 @@ def transition(
                 dataset_id,
                 target,
                 kind="reviewed",
-                value_kind="boxes" if boxes_decided else "classification",
+                value_kind=value_kind,
                 description="Decisions from the review queue.",
             )
         value = (
             decided
-            if box_case(dict(row._mapping))
+            if kind_case(case)
             else decided_value(
-                dict(row._mapping),
+                case,
                 str(label),
                 current_labels(conn, dataset_id, row.item_id).get(target, {}).get("value"),
             )
@@ -476,17 +479,15 @@ def transition(
     return get_case(conn, dataset_id, case_id)
 
 
-def _decided_boxes(
-    conn: Connection, dataset_id: int, row: Any, choice: str
-) -> tuple[list[dict[str, Any]], str]:
-    """The box set a decision on a box case writes (``choice``: accept, keep or a layer; see
-    :func:`assay.labels.box_agreement.decision_boxes`), from the layers' boxes now."""
-    from assay.labels.box_agreement import decision_boxes
-
-    layers = list((row.evidence or {}).get("box_layers") or [])
+def _decided_between(
+    conn: Connection, dataset_id: int, row: Any, value_kind: str, choice: str
+) -> tuple[Any, str]:
+    """The value a decision on a case between layers of ``value_kind`` writes (``choice``: a
+    layer, accept, or a value; see :meth:`AnnotationKind.decide`), from the layers' values now."""
+    layers = compared_layers(dict(row._mapping))
     now = current_labels(conn, dataset_id, row.item_id)
     values = {name: now[name]["value"] for name in layers if name in now}
-    return decision_boxes(values, layers, choice)
+    return get_kind(value_kind).decide(choice, values, layers)
 
 
 def _check_holds(conn: Connection, dataset_id: int, case_id: int) -> None:

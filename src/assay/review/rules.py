@@ -34,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.labels.kinds import DEFAULT_KIND
 from assay.store import schema as t
 from assay.store.filters import DEFAULT_LAYER
 
@@ -66,11 +67,36 @@ def case_layer(case: Mapping[str, Any], runs: Mapping[int, str]) -> str | None:
     return DEFAULT_LAYER
 
 
-def box_case(case: Mapping[str, Any]) -> bool:
-    """True for a case between box layers (a box disagreement): its decision is a box set
-    (:func:`assay.labels.box_agreement.decision_boxes`), never a class."""
+def case_kind(case: Mapping[str, Any]) -> str | None:
+    """The annotation kind whose value a decision on ``case`` writes, when it is not a class:
+    ``evidence["value_kind"]`` (the scan and the label-quality checks of other kinds put it
+    there; cases of boxes opened before it did say so with ``box_layers``); None for a class."""
     evidence = case.get("evidence") or {}
-    return case["reason"] in BETWEEN_LAYERS and bool(evidence.get("box_layers"))
+    kind = evidence.get("value_kind")
+    if isinstance(kind, str) and kind != DEFAULT_KIND:
+        return kind
+    return "boxes" if evidence.get("box_layers") else None
+
+
+def kind_case(case: Mapping[str, Any]) -> bool:
+    """True for a case between layers of a kind other than classes (boxes, tags, spans,
+    numbers): its decision is a value of that kind (:meth:`AnnotationKind.decide`)."""
+    return case["reason"] in BETWEEN_LAYERS and case_kind(case) is not None
+
+
+def box_case(case: Mapping[str, Any]) -> bool:
+    """True for a case between box layers (a box disagreement)."""
+    return kind_case(case) and case_kind(case) == "boxes"
+
+
+def compared_layers(case: Mapping[str, Any]) -> list[str]:
+    """The layers a case between layers compared (``box_layers`` for boxes, else the layers
+    of its ``labels``), in order."""
+    evidence = case.get("evidence") or {}
+    named = (
+        evidence.get("box_layers") or evidence.get("layers") or list(evidence.get("labels") or {})
+    )
+    return [str(n) for n in named]
 
 
 def reviewed_layer(conn: Connection, dataset_id: int, value_kind: str) -> str:
@@ -91,8 +117,9 @@ def reviewed_layer(conn: Connection, dataset_id: int, value_kind: str) -> str:
 def decision_layer(conn: Connection, dataset_id: int, case: Mapping[str, Any]) -> str:
     """The layer a decision on ``case`` is written to (see the module doc)."""
     evidence = case.get("evidence") or {}
-    if box_case(case):
-        return reviewed_layer(conn, dataset_id, "boxes")
+    kind = case_kind(case)
+    if kind is not None and kind_case(case):
+        return reviewed_layer(conn, dataset_id, kind)
     run_id = evidence.get("run_id")
     runs = run_layers(conn, {run_id} if isinstance(run_id, int) else set())
     layer = case_layer(case, runs)
@@ -117,8 +144,8 @@ def no_longer_holds(
     ``by`` (its author), ``label_id`` and a sentence (``note``).
     """
     evidence = case.get("evidence") or {}
-    if box_case(case):
-        return _boxes_changed(evidence, labels)
+    if kind_case(case):
+        return _values_changed(evidence, labels, case_kind(case) or "")
     if case["reason"] == "disagreement":
         compared = evidence.get("labels")
         if not isinstance(compared, dict) or not compared:
@@ -148,11 +175,11 @@ def no_longer_holds(
         )
     if layer is None:
         return None
-    if box_fixes(case) is not None:  # a box case: its box set changed since it was opened
+    if case_kind(case) is not None:  # about a value of another kind: it changed since
         rec = labels.get(layer)
         if rec is None or rec["id"] == evidence.get("label_id"):
             return None
-        return _change(rec, was=None, note=f"the boxes of {layer} changed ({rec['label']})")
+        return _change(rec, was=None, note=f"the label of {layer} changed ({rec['label']})")
     current = labels.get(layer)
     now = None if current is None else current["label"]
     at_issue = case.get("label")
@@ -162,13 +189,14 @@ def no_longer_holds(
     return _change(current, was=at_issue, note=f"{layer} is now {now} (was {at_issue}){applied}")
 
 
-def _boxes_changed(
-    evidence: Mapping[str, Any], labels: Mapping[str, Mapping[str, Any]]
+def _values_changed(
+    evidence: Mapping[str, Any], labels: Mapping[str, Mapping[str, Any]], kind: str
 ) -> dict[str, Any] | None:
-    """A box case stops holding when a layer it compared changed its boxes of the image since
-    it was opened (``evidence["labels"]``: the box sets then; equal box sets of different
-    layers may still be drawn apart, so "they agree now" is no test for boxes): whoever
-    changed them saw the case's image anew, and the next scan looks again."""
+    """A case between layers of another kind than classes stops holding when a layer it
+    compared changed its value of the item since it was opened (``evidence["labels"]``: the
+    values then; two box sets or span sets may be equal and still be drawn apart, so "they
+    agree now" is no test here): whoever changed it saw the item anew, and the next scan
+    looks again."""
     compared = evidence.get("labels")
     if not isinstance(compared, dict):
         return None
@@ -179,11 +207,8 @@ def _boxes_changed(
     if not changed or not heads:  # a layer cleared: nothing to name; the scan decides
         return None
     newest = max(heads, key=lambda rec: rec["id"])
-    return _change(
-        newest,
-        was=None,
-        note=f"{', '.join(sorted(changed))} changed the boxes of this image",
-    )
+    what = "the boxes of this image" if kind == "boxes" else "their labels of this item"
+    return _change(newest, was=None, note=f"{', '.join(sorted(changed))} changed {what}")
 
 
 def _change(rec: Mapping[str, Any], *, was: str | None, note: str) -> dict[str, Any]:
@@ -209,38 +234,33 @@ def box_fixes(case: Mapping[str, Any]) -> list[dict[str, Any]] | None:
 
 
 def decided_value(case: Mapping[str, Any], label: str, current: Any) -> Any:
-    """What resolving ``case`` with ``label`` writes (see the module doc): ``label`` for a
-    class; for a box case ``label`` must be :data:`ACCEPT` and ``current`` (the image's box
-    set now) gets the fixes. InvalidParameter otherwise."""
+    """What resolving ``case`` (about one layer's label) with ``label`` writes (see the module
+    doc): ``label`` for a class; for a case about a value of another kind, :data:`ACCEPT`
+    applies the suggestion to ``current`` (the item's value now: :meth:`AnnotationKind.accept`),
+    anything else is that value as a person writes it (:meth:`AnnotationKind.parse`)."""
     from assay.errors import InvalidParameter
+    from assay.labels.kinds import get_kind
 
-    fixes = box_fixes(case)
-    if fixes is None:
+    name = case_kind(case)
+    if name is None:
         return label
-    if label != ACCEPT:
+    kind = get_kind(name)
+    if label == ACCEPT:
+        return kind.accept(current, case.get("evidence") or {})
+    try:
+        return kind.parse(label)
+    except InvalidParameter:
         raise InvalidParameter(
-            f"This case is about boxes: resolve it with {ACCEPT!r} (apply the suggested "
-            "fixes) or edit the boxes on the item page; a class name is not a box set."
-        )
-    return apply_box_fixes(current or [], fixes)
+            f"This case is about {name}: resolve it with {ACCEPT!r} (apply the suggestion), "
+            f"write the {kind.noun} (e.g. {kind.example}) or edit it on the item page; "
+            f"{label!r} is not a {kind.noun}."
+        ) from None
 
 
 def apply_box_fixes(
     boxes: Sequence[Mapping[str, Any]], fixes: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """The box set with the fixes applied: a swapped box takes the suggested class, a badly
-    located box the predicted box's place (its class stays), an overlooked object becomes a
-    new box (without the model's score: a person accepted it). Fixes of boxes no longer there
-    are skipped."""
-    out = [dict(b) for b in boxes]
-    by_id = {b.get("id"): b for b in out}
-    for fix in fixes:
-        pred = fix.get("pred")
-        target = by_id.get(fix.get("box"))
-        if fix.get("kind") == "swapped" and target is not None and fix.get("suggested"):
-            target["class"] = fix["suggested"]
-        elif fix.get("kind") == "badly_located" and target is not None and pred:
-            target.update({k: float(pred[k]) for k in ("x", "y", "w", "h")})
-        elif fix.get("kind") == "overlooked" and pred:
-            out.append({"class": pred["class"], **{k: float(pred[k]) for k in "xywh"}})
-    return out
+    """The box set with the fixes applied (:func:`assay.labels.kinds.boxes.apply_box_fixes`)."""
+    from assay.labels.kinds.boxes import apply_box_fixes as apply
+
+    return apply(boxes, fixes)

@@ -86,6 +86,8 @@ def scan(
                     "evidence": {
                         "labels": case.labels,
                         "agreement": round(case.agreement, 6),
+                        # what a decision writes, when it is not a class (rules.case_kind)
+                        **({} if kind.stores_class else {"value_kind": kind.name}),
                         **(case.evidence or {}),
                     },
                 }

@@ -217,6 +217,44 @@ class AnnotationKind:
             return f"removed {self.show(a)}"
         return f"{self.show(a)} -> {self.show(b)}"
 
+    # -- review decisions ---------------------------------------------------------------------
+    def decide(
+        self, choice: str, values: Mapping[str, Any], layers: Sequence[str]
+    ) -> tuple[Any, str]:
+        """What a reviewer's decision on a disagreement between ``layers`` writes, and what it
+        is in words. ``choice``: one of the layers (its value now), ``accept`` (the value most
+        of them give now; the first layer's among tied ones) or a value as a person types it
+        (:meth:`parse`; checked when it is written). ``values``: the layers' current values (a
+        layer without a label absent)."""
+        if choice in layers:
+            if choice not in values:
+                raise InvalidParameter(
+                    f"Layer {choice!r} has no label for this item now: choose another layer, "
+                    f"accept, or write the {self.noun}, e.g. {self.example}."
+                )
+            return values[choice], f"the {self.noun} of {choice}"
+        if choice == "accept":
+            given = [values[name] for name in layers if name in values]
+            if not given:
+                raise InvalidParameter(
+                    f"None of {', '.join(layers)} labels this item now: write the {self.noun}."
+                )
+            keys = [orjson.dumps(self.to_json(v), option=orjson.OPT_SORT_KEYS) for v in given]
+            top = Counter(keys).most_common(1)[0][0]
+            return given[keys.index(top)], f"the {self.noun} most of {', '.join(layers)} give"
+        return self.parse(choice), f"a {self.noun} the reviewer wrote"
+
+    def accept(self, current: Any, evidence: Mapping[str, Any]) -> Any:
+        """What accepting a label-quality case's suggestion writes, given the item's value now
+        in the layer at issue (``current``): the value the check suggested
+        (``evidence["suggested_value"]``)."""
+        del current
+        if "suggested_value" not in evidence:
+            raise InvalidParameter(
+                f"This case suggests no {self.noun}: write the {self.noun} to keep instead."
+            )
+        return evidence["suggested_value"]
+
     # -- several layers -----------------------------------------------------------------------
     def load(
         self, conn: Connection, dataset_id: int, layers: Sequence[Any], filter: str | None

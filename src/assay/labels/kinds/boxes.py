@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from assay.labels.box_agreement import BoxAgreementReport, BoxConsensus
     from assay.labels.writes import LabelWrite
 
-__all__ = ["MAX_BOXES", "Boxes", "box_array", "iou_matrix", "match_boxes"]
+__all__ = ["MAX_BOXES", "Boxes", "apply_box_fixes", "box_array", "iou_matrix", "match_boxes"]
 
 #: Most boxes one image may hold in one layer (a dense crowd scene has a few hundred).
 MAX_BOXES = 5_000
@@ -197,6 +197,23 @@ class Boxes(AnnotationKind):
         noun = "box" if len(value) == 1 else "boxes"
         return f"{len(value)} {noun}: {', '.join(parts)}"
 
+    def decide(
+        self, choice: str, values: Mapping[str, Any], layers: Sequence[str]
+    ) -> tuple[Any, str]:
+        """``accept`` (or ``consensus``): the boxes at least half the layers drew, fused;
+        ``keep``: the first layer's; a layer's name: its boxes (see
+        :func:`assay.labels.box_agreement.decision_boxes`)."""
+        from assay.labels.box_agreement import decision_boxes
+
+        return decision_boxes(values, layers, choice)
+
+    def accept(self, current: Any, evidence: Mapping[str, Any]) -> Any:
+        """The image's boxes now with the label-quality check's fixes applied."""
+        fixes = evidence.get("fixes")
+        if not isinstance(fixes, list):
+            return super().accept(current, evidence)
+        return apply_box_fixes(current or [], fixes)
+
     def diff(self, a: Any, b: Any) -> str | None:
         """Boxes added, removed, moved (or resized) and reclassified, matched by box id."""
         if a == b:
@@ -319,3 +336,24 @@ def match_boxes(
         for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
         if iou[i, j] >= min_iou and iou[i, j] > 0
     ]
+
+
+def apply_box_fixes(
+    boxes: Sequence[Mapping[str, Any]], fixes: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The box set with the fixes applied: a swapped box takes the suggested class, a badly
+    located box the predicted box's place (its class stays), an overlooked object becomes a
+    new box (without the model's score: a person accepted it). Fixes of boxes no longer there
+    are skipped."""
+    out = [dict(b) for b in boxes]
+    by_id = {b.get("id"): b for b in out}
+    for fix in fixes:
+        pred = fix.get("pred")
+        target = by_id.get(fix.get("box"))
+        if fix.get("kind") == "swapped" and target is not None and fix.get("suggested"):
+            target["class"] = fix["suggested"]
+        elif fix.get("kind") == "badly_located" and target is not None and pred:
+            target.update({k: float(pred[k]) for k in ("x", "y", "w", "h")})
+        elif fix.get("kind") == "overlooked" and pred:
+            out.append({"class": pred["class"], **{k: float(pred[k]) for k in "xywh"}})
+    return out
