@@ -56,6 +56,7 @@ def labeling_queue(
     # Other kinds with an editor (tags, number, ...): its partial and scripts (web/kinds.py).
     value_kind = str(chosen["value_kind"]) if chosen else ""
     editor = web_kinds.editor_of(value_kind)
+    context.update(editor=None, editor_scripts=[], chosen=None)
     if chosen is not None and editor is not None and value_kind != "boxes":
         shown = {k: chosen.get(k) for k in ("name", "value_kind", "owner", "options")}
         if value_kind == "tags":  # the tag set, with the keys that toggle each tag
