@@ -187,6 +187,7 @@ def main() -> None:
                 "grid (96), tag and value",
                 get(grid_of(lambda r: f"tag[topics]=t{r % 8}, value[rating]=5")),
             ),
+            ("grid (96), sorted by value of rating", get(lambda r: f"{grid}?sort=value:rating")),
             (
                 "item value API (tags)",
                 get(lambda r: f"/api/v1/datasets/news/items/{item(r) + 1}/value?layer=topics"),

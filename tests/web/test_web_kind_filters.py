@@ -6,6 +6,7 @@ item page's editors and history changes, and blind annotators kept to their own 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from fastapi.testclient import TestClient
 from web_helpers import item_ids, item_page, login
@@ -80,6 +81,19 @@ def test_tag_and_value_filters_in_the_library_and_the_grid(
     # Columns: each tile shows its tags as chips and its rating.
     assert 'data-layer="topics"' in html and '<span class="chip tag">0</span>' in html
     assert re.search(r'data-layer="rating"[^>]*>\s*rating\s*5', html)
+    # Sorted by the rating, highest first; items without one are not in that order.
+    rated = [ids[0], ids[1], ids[3], ids[2]]
+    assert [r["id"] for r in ds.items(sort="value:rating", limit=10)[0]] == rated
+    page = client.get("/datasets/digits/items", params={"sort": "value:rating", "limit": "3"})
+    assert [int(m) for m in re.findall(r'class="pick" value="(\d+)"', page.text)] == rated[:3]
+    assert 'value="value:rating" selected' in page.text
+    after = re.search(r'id="next-page" class="button" href="\?[^"]*after=([^"&]+)', page.text)
+    assert after is not None
+    rest = client.get(
+        "/datasets/digits/items",
+        params={"sort": "value:rating", "limit": "3", "after": unquote(after.group(1))},
+    )
+    assert [int(m) for m in re.findall(r'class="pick" value="(\d+)"', rest.text)] == rated[3:]
     refused = client.get("/datasets/digits/items", params={"filter": "value[rating]>=x"})
     assert refused.status_code == 422 and "needs a number" in refused.text
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from assay.dataset import VALUE_SORT
 from assay.errors import AssayError, InvalidParameter
 from assay.labels.kinds import get_kind
 from assay.store import reads
@@ -113,7 +114,7 @@ def grid(
     below: Annotated[str, Query(max_length=20)] = "",  # a number; the form sends "" for none
     case: Annotated[str, Query(max_length=20)] = "",
     boxes: TextParam = "",
-    sort: Annotated[str, Query(max_length=20)] = "added",
+    sort: Annotated[str, Query(max_length=220)] = "added",  # value:LAYER too
     size: Annotated[Literal["s", "m", "l"], Query()] = "m",
     after: Annotated[str, Query(max_length=700)] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = GRID_PAGE,
@@ -144,11 +145,20 @@ def grid(
     stepping = {"filter": full, "sort": sort if sort != "added" else "", "model": model}
     item_query = urlencode({k: v for k, v in stepping.items() if v})
     box_rows = box_views.box_layer_rows(who, dataset)
+    value_rows = kind_values.value_layer_rows(who, dataset)
     context: dict[str, Any] = {
         "ds": detail,
         "form": form,
         "case_reasons": CASE_FILTERS,
-        "sorts": SORT_NAMES,
+        # ... and per number layer its values, highest first ("value:LAYER").
+        "sorts": {
+            **SORT_NAMES,
+            **{
+                f"{VALUE_SORT}{r.name}": f"value of {r.name} (highest first)"
+                for r in value_rows
+                if r.value_kind == "number"
+            },
+        },
         "tile_sizes": TILE_SIZES,
         "tile_px": TILE_SIZES[size],
         "page_sizes": sorted({*PAGE_SIZES, limit}),
@@ -203,7 +213,7 @@ def item_page(
     key: str,
     who: Reader,
     filter: TextParam = "",
-    sort: Annotated[str, Query(max_length=20)] = "added",
+    sort: Annotated[str, Query(max_length=220)] = "added",  # value:LAYER too
     model: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """One item large, by its key, with every visible layer's current label, the models'
