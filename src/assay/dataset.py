@@ -643,14 +643,26 @@ class Dataset:
 # newest first), by key, and worst first by a score: the label quality or the loss of the
 # latest label-issue search, or the confidence of a model's prediction.
 SORTS = ("added", "newest", "key", "quality", "loss", "confidence")
+# ``value:LAYER``: by the values of a number layer, highest first.
+VALUE_SORT = "value:"
 
 
 def item_order(conn: sa.Connection, dataset_id: int, sort: str, model: str | None) -> queries.Order:
     """The order ``sort`` (one of :data:`SORTS`) stands for; refuses one that cannot be
     applied, saying what to choose (a model for ``confidence``, a label-issue search for
     ``quality`` and ``loss``)."""
+    if sort.startswith(VALUE_SORT):  # "value:LAYER": a number layer's values, highest first
+        layer = queries.get_layer(conn, dataset_id, sort[len(VALUE_SORT) :])
+        if layer.value_kind != "number":
+            raise InvalidParameter(
+                f"Sorting by value needs a number layer; {layer.name!r} holds "
+                f"{layer.value_kind} labels."
+            )
+        return queries.order_by_value(int(layer.id), conn.dialect.name)
     if sort not in SORTS:
-        raise InvalidParameter(f"Unknown sort {sort!r}: use one of {', '.join(SORTS)}.")
+        raise InvalidParameter(
+            f"Unknown sort {sort!r}: use one of {', '.join(SORTS)} or {VALUE_SORT}LAYER."
+        )
     if sort in ("added", "newest", "key"):
         return {"added": queries.ADDED, "newest": queries.NEWEST, "key": queries.BY_KEY}[sort]
     if sort == "confidence":

@@ -8,7 +8,10 @@ of that layer is: consensus quality, model probability), ``case=mislabel`` (an o
 case of that reason; ``case=any`` for any reason), ``selection=7`` (the items of a saved
 selection, such as a lasso on the embedding map), ``issue[run]=label`` (flagged as likely
 mislabeled by the label-issue search of model run ``run``; ``duplicate`` for its
-near-duplicates); join conditions with ``,`` or `` and ``.
+near-duplicates), ``tag[topics]=sports`` (the current tag set of tags layer ``topics`` holds
+``sports``; ``!=``: it does not), ``tag[topics]=none`` (looked at, no tag applies),
+``value[rating]>=4`` (the current value of number layer ``rating``; ``value[rating]=none``: no
+value); join conditions with ``,`` or `` and ``.
 Only these fields and the operators ``= != < <= > >=`` exist: nothing the user types reaches SQL as
 anything but a bound value.
 """
@@ -16,10 +19,12 @@ anything but a bound value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from assay.errors import InvalidParameter
@@ -30,7 +35,7 @@ from assay.store.vocabulary import ACTIVE_CASE_STATES, CASE_REASONS
 DEFAULT_LAYER = "ground_truth"
 # Fields whose argument names a layer they read (without one: DEFAULT_LAYER), with what they
 # read of it. An access check covers every one (assay.access.Viewer.check_filter).
-LAYER_FIELDS = {"label": "labels", "confidence": "confidence"}
+LAYER_FIELDS = {"label": "labels", "confidence": "confidence", "tag": "tags", "value": "values"}
 _CLAUSE = re.compile(
     r"^\s*(?P<field>[A-Za-z_]\w*(?:\.[^\s=!<>]+|\[[^\]]+\])?)\s*"
     r"(?P<op>!=|<=|>=|=|<|>)\s*(?P<value>.*?)\s*$"
@@ -52,15 +57,16 @@ _COLUMNS = {
     "import": t.items.c.import_id,
 }
 _NONE = ("", "none", "null")
-_FIELDS = ("label", "meta", "field", "confidence", "case", "selection", "issue")
+_FIELDS = ("label", "meta", "field", "confidence", "case", "selection", "issue", "tag", "value")
 # Up to this many labels in a confidence range, a confidence filter lists their items.
 FEW_CONFIDENT = 20_000
 HELP = (
     "Filters look like 'split=train', 'kind=image', 'key=x', 'import=2', 'label=cat', "
     "'label[layer]=cat', "
     "'label=none', 'meta.NAME=value', 'field.NAME>=3', 'confidence[layer]<0.6', "
-    "'case=mislabel' (or case=any), 'selection=ID', 'issue[run]=label', joined with ',' or "
-    "' and '."
+    "'case=mislabel' (or case=any), 'selection=ID', 'issue[run]=label', "
+    "'tag[layer]=name' (or =none), 'value[layer]>=4' (or =none), "
+    "joined with ',' or ' and '."
 )
 ISSUE_KINDS = ("label", "duplicate")
 
@@ -135,6 +141,10 @@ def _compile(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
         return _selection(conn, ds, c)
     if c.field == "issue":
         return _issue(conn, ds, c)
+    if c.field == "tag":
+        return _tag(conn, ds, c)
+    if c.field == "value":
+        return _value(conn, ds, c)
     if not c.arg:
         raise InvalidParameter(f"Say which {c.field} to filter on, e.g. '{c.field}.NAME=value'.")
     column = t.items.c.meta if c.field == "meta" else t.items.c.fields
@@ -161,6 +171,8 @@ def _label(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     if c.op not in ("=", "!="):
         raise InvalidParameter(f"Labels compare with '=' or '!=', not {c.op!r}.")
     layer = queries.get_layer(conn, ds, c.arg or DEFAULT_LAYER)
+    if layer.value_kind in VALUE_KINDS:
+        return _value_label(conn, ds, c, layer)
     heads = t.label_heads.alias().c  # its own alias: the outer query may use label_heads too
     # Correlated EXISTS: one primary-key probe of label_heads per item scanned. (SQLite
     # would materialize an IN (subquery) of every item of the class for each page.)
@@ -304,6 +316,106 @@ def _issue(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
         .correlate(t.items)
     )
     return found if c.op == "=" else ~found
+
+
+# Kinds whose label is a JSON value (labels.value) rather than a class in the label head.
+VALUE_KINDS = ("tags", "number", "spans")
+
+
+def _current_value(layer_id: int, condition: Callable[[Any], sa.ColumnElement[bool]]) -> sa.Exists:
+    """EXISTS a current label of the layer for the item whose value meets ``condition`` (given
+    the value column): one primary-key probe of label_heads, one of labels, per item."""
+    heads = t.label_heads.alias().c
+    labels = t.labels.alias().c
+    return (
+        sa.exists()
+        .where(
+            heads.layer_id == layer_id,
+            heads.item_id == t.items.c.id,
+            labels.id == heads.label_id,
+            labels.value.is_not(None),
+            condition(labels.value),
+        )
+        .correlate(t.items)
+    )
+
+
+def _value_label(conn: Connection, ds: int, c: Clause, layer: Any) -> sa.ColumnElement[bool]:
+    """``label[L]=none`` / ``!=none`` on a layer of values (tags, numbers, spans, boxes):
+    whether the item has a value there; other values are compared with the kind's field."""
+    del conn, ds
+    if c.value.lower() not in _NONE:
+        field = {"tags": "tag", "number": "value"}.get(layer.value_kind)
+        example = f" e.g. '{field}[{layer.name}]{c.op}{c.value}'" if field else ""
+        raise InvalidParameter(
+            f"Layer {layer.name!r} holds {layer.value_kind} values, not classes: 'label' only "
+            f"says whether an item has one ('label[{layer.name}]=none'); compare the values "
+            f"with their own field,{example or ' none exists for this kind yet'}."
+        )
+    labeled = _current_value(layer.id, lambda v: sa.true())
+    return ~labeled if c.op == "=" else labeled
+
+
+def _layer_of(conn: Connection, ds: int, c: Clause, kind: str) -> Any:
+    if not c.arg:
+        raise InvalidParameter(f"Say which {kind} layer '{c.field}' reads: '{c.field}[LAYER]...'.")
+    layer = queries.get_layer(conn, ds, c.arg)
+    if layer.value_kind != kind:
+        raise InvalidParameter(
+            f"'{c.field}[{c.arg}]' reads a {kind} layer; {c.arg!r} holds {layer.value_kind} labels."
+        )
+    return layer
+
+
+def _tag(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
+    """``tag[L]=name`` (the current tag set holds the tag; ``!=``: it does not, unlabeled
+    items included), ``tag[L]=none`` (looked at, no tag applies; ``!=none``: some tag)."""
+    if c.op not in ("=", "!="):
+        raise InvalidParameter(f"Tags compare with '=' or '!=', not {c.op!r}.")
+    layer = _layer_of(conn, ds, c, "tags")
+    if c.value.lower() in _NONE:
+        # json_array_length exists on SQLite and on PostgreSQL's json alike.
+        empty = _current_value(layer.id, lambda v: sa.func.json_array_length(v) == 0)
+        some = _current_value(layer.id, lambda v: sa.func.json_array_length(v) > 0)
+        return empty if c.op == "=" else some
+    queries.get_class(conn, ds, c.value)  # an unknown tag: an error with a hint, not no rows
+    found = _current_value(layer.id, lambda v: _holds(conn, v, c.value))
+    return found if c.op == "=" else ~found
+
+
+def _holds(conn: Connection, value: Any, tag: str) -> sa.ColumnElement[bool]:
+    """Whether the JSON list ``value`` holds the string ``tag``: jsonb containment on
+    PostgreSQL (``@>``), a json_each scan of the (short) list on SQLite."""
+    if conn.dialect.name == "postgresql":
+        return sa.cast(value, postgresql.JSONB).contains([tag])
+    each = sa.func.json_each(value).table_valued("value").alias()
+    return sa.exists().where(each.c.value == tag)
+
+
+def _value(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
+    """``value[L]>=4`` (the current value of a number layer; any of = != < <= > >=),
+    ``value[L]=none`` (no value: not annotated or cleared; ``!=none``: has one)."""
+    layer = _layer_of(conn, ds, c, "number")
+    if c.value.lower() in _NONE:
+        if c.op not in ("=", "!="):
+            raise InvalidParameter(f"'none' compares with '=' or '!=', not {c.op!r}.")
+        has = _current_value(layer.id, lambda v: sa.true())
+        return ~has if c.op == "=" else has
+    number = _number(c.value)
+    if number is None:
+        raise InvalidParameter(
+            f"'value[{c.arg}]{c.op}{c.value}' needs a number (or 'none') to compare."
+        )
+    found = _current_value(layer.id, lambda v: _OPS[c.op](_as_float(conn, v), number))
+    return found  # != : a value other than that (items without one are not "other")
+
+
+def _as_float(conn: Connection, value: Any) -> Any:
+    """A JSON number as a SQL float: PostgreSQL casts the json's text; SQLite stores the bare
+    number (the column's numeric affinity), which casts as it is."""
+    if conn.dialect.name == "postgresql":
+        return sa.cast(sa.cast(value, sa.Text), sa.Float)
+    return sa.cast(value, sa.Float)
 
 
 def _whole(c: Clause, what: str) -> int:

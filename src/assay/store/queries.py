@@ -281,6 +281,36 @@ def order_by_confidence(layer_id: int) -> Order:
     )
 
 
+def order_by_value(layer_id: int, dialect: str) -> Order:
+    """Highest first: the current value of a number layer (its JSON number as a float:
+    PostgreSQL casts the json's text, SQLite keeps the bare number). Items without a value
+    are not on the page, as with the other score orders. (No index serves it: the layer's
+    values are sorted per page.)"""
+    labels, heads = t.labels.alias("sort_labels"), t.label_heads.alias("sort_heads")
+    source = labels.join(
+        heads,
+        sa.and_(
+            heads.c.layer_id == labels.c.layer_id,
+            heads.c.item_id == labels.c.item_id,
+            heads.c.label_id == labels.c.id,
+        ),
+    )
+    raw = labels.c.value
+    value = (
+        sa.cast(sa.cast(raw, sa.Text), sa.Float)
+        if dialect == "postgresql"
+        else sa.cast(raw, sa.Float)
+    )
+    return Order(
+        "value",
+        value=value,
+        source=source,
+        item=labels.c.item_id,
+        condition=sa.and_(labels.c.layer_id == layer_id, raw.is_not(None)),
+        descending=True,
+    )
+
+
 def order_by_quality(run_id: int, column: str) -> Order:
     """A label-issue run's ``quality`` (lowest, the likeliest wrong, first) or ``loss`` (highest
     first)."""

@@ -13,10 +13,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from assay.dataset import VALUE_SORT
 from assay.errors import AssayError, InvalidParameter
+from assay.labels.kinds import get_kind
 from assay.store import reads
 from assay.store.queries import MAX_PAGE
 from assay.store.vocabulary import CASE_REASONS
+from assay.web import kinds as web_kinds
 from assay.web.auth import Labeler, Reader
 from assay.web.errors import status_of
 from assay.web.params import Id
@@ -24,7 +27,7 @@ from assay.web.rendering import render
 from assay.web.state import app_state
 from assay.web.urls import API_PREFIX, item_page_url, q
 from assay.web.views import boxes as box_views
-from assay.web.views import datasets, items
+from assay.web.views import datasets, items, kind_values
 from assay.web.views.datasets import open_dataset
 from assay.web.views.item_insights import insights
 from assay.web.views.review import open_cases_for_item
@@ -111,7 +114,7 @@ def grid(
     below: Annotated[str, Query(max_length=20)] = "",  # a number; the form sends "" for none
     case: Annotated[str, Query(max_length=20)] = "",
     boxes: TextParam = "",
-    sort: Annotated[str, Query(max_length=20)] = "added",
+    sort: Annotated[str, Query(max_length=220)] = "added",  # value:LAYER too
     size: Annotated[Literal["s", "m", "l"], Query()] = "m",
     after: Annotated[str, Query(max_length=700)] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = GRID_PAGE,
@@ -142,11 +145,20 @@ def grid(
     stepping = {"filter": full, "sort": sort if sort != "added" else "", "model": model}
     item_query = urlencode({k: v for k, v in stepping.items() if v})
     box_rows = box_views.box_layer_rows(who, dataset)
+    value_rows = kind_values.value_layer_rows(who, dataset)
     context: dict[str, Any] = {
         "ds": detail,
         "form": form,
         "case_reasons": CASE_FILTERS,
-        "sorts": SORT_NAMES,
+        # ... and per number layer its values, highest first ("value:LAYER").
+        "sorts": {
+            **SORT_NAMES,
+            **{
+                f"{VALUE_SORT}{r.name}": f"value of {r.name} (highest first)"
+                for r in value_rows
+                if r.value_kind == "number"
+            },
+        },
         "tile_sizes": TILE_SIZES,
         "tile_px": TILE_SIZES[size],
         "page_sizes": sorted({*PAGE_SIZES, limit}),
@@ -164,6 +176,15 @@ def grid(
             state, who, dataset, filter=full, layer=layer or None, after=after or None,
             limit=limit, sort=sort, model=model or None, count=True,
         )  # fmt: skip
+        # Tags and values of the tags and number layers as columns: one read for the page.
+        values = kind_values.page_values(
+            who,
+            dataset,
+            kind_values.value_layer_rows(who, dataset),
+            [i["id"] for i in page["items"]],
+        )
+        for it in page["items"]:
+            it["values"] = values.get(it["id"], [])
         if boxes:  # the chosen box layer drawn over the thumbnails: one read for the page
             ids = [it["id"] for it in page["items"]]
             drawn = box_views.page_boxes(who, dataset, boxes, ids, box_rows)
@@ -192,7 +213,7 @@ def item_page(
     key: str,
     who: Reader,
     filter: TextParam = "",
-    sort: Annotated[str, Query(max_length=20)] = "added",
+    sort: Annotated[str, Query(max_length=220)] = "added",  # value:LAYER too
     model: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """One item large, by its key, with every visible layer's current label, the models'
@@ -222,7 +243,32 @@ def item_page(
         },
     }
     context["box_data"] = _box_data(state, who, dataset, detail["item"])
+    context.update(_value_editors(who, dataset, item_id, detail, history))
     return render(request, "item.html", context)
+
+
+def _value_editors(
+    who: Any, dataset: Any, item_id: int, detail: dict[str, Any], history: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The item page's editors of kinds other than class labels and boxes (web/kinds.py), the
+    kinds the class-label form leaves out, and each history entry's change from the version
+    before it in the kind's words (tags added and removed, a value changed by how much)."""
+    editors = kind_values.editor_layers(who, dataset, item_id)
+    for entry in editors:
+        entry["template"] = web_kinds.EDITORS[entry["value_kind"]].template
+    value_kinds = {la["layer"]: la.get("value_kind") for la in detail["labels"]}
+    newer: dict[str, dict[str, Any]] = {}  # layer -> the version seen last
+    for h in reversed(history):  # oldest first
+        kind = value_kinds.get(h["layer"])
+        if kind and not get_kind(kind).stores_class:
+            before = newer.get(h["layer"], {}).get("value")
+            h["change"] = get_kind(kind).diff(before, h.get("value"))
+        newer[h["layer"]] = h
+    return {
+        "value_editors": editors,
+        "editor_kinds": sorted(web_kinds.EDITORS),
+        "editor_scripts": web_kinds.scripts_for([e["value_kind"] for e in editors]),
+    }
 
 
 def _box_data(state: Any, who: Any, dataset: Any, item: dict[str, Any]) -> dict[str, Any] | None:

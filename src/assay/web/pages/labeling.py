@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from assay.web import kinds as web_kinds
 from assay.web.auth import Labeler
 from assay.web.rendering import render
 from assay.web.state import app_state
@@ -52,6 +53,17 @@ def labeling_queue(
         # A box layer is labeled in the box editor (static/boxes.js), one image after another.
         "value_kind": chosen["value_kind"] if chosen else None,
     }
+    # Other kinds with an editor (tags, number, ...): its partial and scripts (web/kinds.py).
+    value_kind = str(chosen["value_kind"]) if chosen else ""
+    editor = web_kinds.editor_of(value_kind)
+    context.update(editor=None, editor_scripts=[], chosen=None)
+    if chosen is not None and editor is not None and value_kind != "boxes":
+        shown = {k: chosen.get(k) for k in ("name", "value_kind", "owner", "options")}
+        if value_kind == "tags":  # the tag set, with the keys that toggle each tag
+            shown["classes"] = [{"name": c, "key": k} for k, c in dataset.class_keys(layer)]
+        context.update(
+            editor=editor, editor_scripts=web_kinds.scripts_for([value_kind]), chosen=shown
+        )
     return render(request, "label_queue.html", context)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from assay.dataset import Dataset
+from assay.dataset import VALUE_SORT, Dataset
 from assay.errors import InvalidParameter, ItemNotFound, PermissionDenied
 from assay.labels.writes import LabelRequest, LabelWrite, current_labels_of
 from assay.store import reads
@@ -123,6 +123,8 @@ def _check_order(who: Principal, dataset: Dataset, sort: str, model: str | None)
     are)."""
     if model:
         _check_layer(who, dataset, model)
+    if sort.startswith(VALUE_SORT):  # a number layer's values
+        _check_layer(who, dataset, sort[len(VALUE_SORT) :])
     if sort in ("quality", "loss") and who.viewer.blind:
         run = dataset.quality.run(None)
         for name in (run.layer, *(run.annotator_layers or ()), run.model_layer):
