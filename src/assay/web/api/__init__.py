@@ -15,6 +15,7 @@ from assay.web.api import (
     review,
     session,
     snapshots,
+    spans,
     suggestions,
     users,
 )
@@ -36,6 +37,7 @@ for module in (
     jobs,
     suggestions,
     imports,
+    spans,
 ):
     router.include_router(module.router, responses=ERROR_RESPONSES)
 
