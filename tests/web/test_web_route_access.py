@@ -248,6 +248,8 @@ def test_another_datasets_items_are_404_on_every_item_route(
         body: dict[str, Any] = {}
         if method == "POST" and path.endswith("/boxes"):  # a box set, not a class
             body = {"json": {"layer": "ground_truth", "boxes": [], "base": 0}}
+        elif method == "POST" and path.endswith("/spans"):  # a span set
+            body = {"json": {"layer": "ground_truth", "spans": [], "base": 0}}
         elif method == "POST" and path.startswith("/api/"):
             body = {"json": {"layer": "ground_truth", "label": "0"}}
         elif method == "POST":
