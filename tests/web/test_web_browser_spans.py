@@ -227,7 +227,10 @@ def test_grid_highlights_and_the_screenshot(page: Any, live: dict[str, Any]) -> 
     page.wait_for_selector("mark.span-mark")
     assert page.evaluate("window.__xss") is None
     assert XSS in page.text_content("#grid")  # shown as text, never run
-    assert page.locator("mark.span-mark").first.get_attribute("title") == "PER"
+    mark = page.locator("mark.span-mark").first
+    assert mark.get_attribute("title") == "PER"
+    colour = mark.evaluate("(m) => getComputedStyle(m).borderBottomColor")
+    assert colour == "rgb(47, 111, 208)"  # PER's colour, the editor's
     mine = [("12 March 1843", "DATE"), ("Ada Lovelace", "PER"), ("Charles Babbage", "PER"),
             ("London", "LOC"), ("Analytical Engine", "WORK"), ("Taylor's Scientific Memoirs",
             "WORK"), ("Royal Society", "ORG"), ("Cambridge University Press", "ORG"),

@@ -518,6 +518,7 @@ const assaySpans = (() => {
     }
 
     onMouseUp(event) {
+      if (!this.edit) return; // view only: a selection is for copying
       const sel = window.getSelection();
       if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return;
       const range = sel.getRangeAt(0);
@@ -608,6 +609,10 @@ const assaySpans = (() => {
 
     async save() {
       if (!this.edit || this.saving) return false;
+      if (!this.dirty && this.entry(this.edit).labeled) {
+        this.say("No changes: nothing to save.", "ok"); // no new version of the same spans
+        return true;
+      }
       this.saving = true;
       this.updateState();
       this.clearProblem();

@@ -12,8 +12,8 @@ their own layers).
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup, escape
