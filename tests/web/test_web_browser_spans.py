@@ -74,7 +74,7 @@ def _open(page: Any, live: dict[str, Any], key: str, layer: str = "ner") -> None
 
 def _select(page: Any, text: str, start: int, end: int, *, alt: bool = False) -> None:
     """Select the text's UTF-16 units [start, end) as a mouse would (a DOM range over the
-    editor's segments), then release the mouse (Alt held: exact characters)."""
+    editor's segments), then release the mouse and click (Alt held: exact characters)."""
     page.evaluate(
         """([start, end, alt]) => {
           const root = document.getElementById("sp-text");
@@ -91,6 +91,7 @@ def _select(page: Any, text: str, start: int, end: int, *, alt: bool = False) ->
           sel.removeAllRanges();
           sel.addRange(range);
           root.dispatchEvent(new MouseEvent("mouseup", { bubbles: true, altKey: alt }));
+          root.dispatchEvent(new MouseEvent("click", { bubbles: true, altKey: alt }));
         }""",
         [start, end, alt],
     )
@@ -126,10 +127,13 @@ def test_select_classify_save_reload_delete_and_overlap(page: Any, live: dict[st
     page.reload()
     page.wait_for_selector("#span-editor[data-editing='ner']")
     assert page.locator("#sp-text .sp-tag").count() == 2
-    page.locator("#sp-text .sp-tag[data-class='PER'] .sp-x").click()  # × deletes Grace
+    page.locator("#sp-text .sp-seg.sp-in", has_text="Grace").click()  # select Grace
+    page.keyboard.press("2")  # a class key re-classes the selected span
+    assert [s["class"] for s in _spans(page)] == ["LOC", "ORG"]
+    page.locator("#sp-text .sp-tag[data-class='ORG'] .sp-x").click()  # × deletes Grace
     assert [s["class"] for s in _spans(page)] == ["LOC"]
     page.keyboard.press("Control+z")
-    assert len(_spans(page)) == 2
+    assert [s["class"] for s in _spans(page)] == ["LOC", "ORG"]
     page.keyboard.press("Control+Shift+z")
     page.keyboard.press("Control+s")
     page.wait_for_selector("#sp-status.ok")

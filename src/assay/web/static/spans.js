@@ -533,7 +533,7 @@ const assaySpans = (() => {
       [start, end] = event.altKey ? o.whole(start, end) : o.words(start, end);
       [start, end] = o.whole(start, end);
       if (start >= end) return;
-      this.suppressClick = true;
+      this.suppressClick = this.textNode.contains(event.target); // its click is this selection
       this.add(start, end);
     }
 
@@ -573,7 +573,8 @@ const assaySpans = (() => {
     }
 
     bind() {
-      this.textNode.addEventListener("mouseup", (e) => this.onMouseUp(e));
+      // On the document: a drag may end past the text's edge.
+      document.addEventListener("mouseup", (e) => this.onMouseUp(e));
       this.textNode.addEventListener("click", (e) => this.onClick(e));
       window.addEventListener("keydown", (event) => {
         if (typing(event.target)) return;
