@@ -248,13 +248,19 @@ def test_another_datasets_items_are_404_on_every_item_route(
         body: dict[str, Any] = {}
         if method == "POST" and path.endswith("/boxes"):  # a box set, not a class
             body = {"json": {"layer": "ground_truth", "boxes": [], "base": 0}}
+        elif method == "POST" and path.endswith("/spans"):  # a span set
+            body = {"json": {"layer": "ground_truth", "spans": [], "base": 0}}
+        elif method == "POST" and path.endswith("/value"):  # a value of the layer's kind
+            body = {"json": {"layer": "ground_truth", "value": 0, "base": 0}}
+        elif method == "GET" and path.endswith("/value"):
+            body = {"params": {"layer": "ground_truth"}}
         elif method == "POST" and path.startswith("/api/"):
             body = {"json": {"layer": "ground_truth", "label": "0"}}
         elif method == "POST":
             body = {"data": {"layer": "ground_truth", "label": "0", "comment": "c",
                              "csrf_token": client.headers["X-CSRF-Token"]}}  # fmt: skip
         response = client.request(method, path, **body)
-        assert response.status_code == 404, (method, path, response.status_code)
+        assert response.status_code == 404, (method, path, response.status_code, response.text)
         if path.startswith("/api/"):
             answer = response.json()
             assert set(answer) == {"ok", "error", "errors", "status"}, path

@@ -95,7 +95,7 @@ def item_page(project: Project, dataset: str, item_id: int) -> str:
 
 
 @contextlib.contextmanager
-def serve(project: Any) -> Iterator[str]:
+def serve(project: Any, **settings: Any) -> Iterator[str]:
     """The web app of ``project`` served by uvicorn on a free port of 127.0.0.1 in a thread
     (the browser tests' server); yields its URL, then stops it and closes the project."""
     import socket
@@ -109,7 +109,9 @@ def serve(project: Any) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    config = uvicorn.Config(create_app(project), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(project, **settings), host="127.0.0.1", port=port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="assay-test-server", daemon=True)
     thread.start()

@@ -18,6 +18,9 @@ class Editor:
 
     template: str
     scripts: tuple[str, ...]
+    #: True when the editor takes the item's own place on the item page (boxes drawn over the
+    #: image, spans marked in the text) rather than a card among the value editors.
+    in_place: bool = False
 
 
 # The shell the value editors (tags, number, ...) share: loading, saving on the loaded
@@ -27,7 +30,10 @@ VALUE_SHELL = "/static/kinds.js"
 EDITORS: dict[str, Editor] = {
     # The box editor draws over the image: the item page places it there (box_data), the
     # queue shows its own box queue; both predate this registry and keep their names.
-    "boxes": Editor("_box_editor.html", ("/static/boxes.js",)),
+    "boxes": Editor("_box_editor.html", ("/static/boxes.js",), in_place=True),
+    # Spans are marked in the text itself: the item page shows every visible span layer in
+    # one editor where the text is (span_data); the queue includes it for the chosen layer.
+    "spans": Editor("kinds/_spans_editor.html", ("/static/spans.js",), in_place=True),
     "tags": Editor("kinds/_tags_editor.html", ("/static/tags.js", VALUE_SHELL)),
     "number": Editor("kinds/_number_editor.html", ("/static/number.js", VALUE_SHELL)),
 }

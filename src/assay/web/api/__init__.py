@@ -16,6 +16,7 @@ from assay.web.api import (
     review,
     session,
     snapshots,
+    spans,
     suggestions,
     users,
 )
@@ -38,6 +39,7 @@ for module in (
     jobs,
     suggestions,
     imports,
+    spans,
 ):
     router.include_router(module.router, responses=ERROR_RESPONSES)
 

@@ -28,6 +28,7 @@ from assay.web.state import app_state
 from assay.web.urls import API_PREFIX, item_page_url, q
 from assay.web.views import boxes as box_views
 from assay.web.views import datasets, items, kind_values
+from assay.web.views import spans as span_views
 from assay.web.views.datasets import open_dataset
 from assay.web.views.item_insights import insights
 from assay.web.views.review import open_cases_for_item
@@ -114,6 +115,7 @@ def grid(
     below: Annotated[str, Query(max_length=20)] = "",  # a number; the form sends "" for none
     case: Annotated[str, Query(max_length=20)] = "",
     boxes: TextParam = "",
+    spans: TextParam = "",
     sort: Annotated[str, Query(max_length=220)] = "added",  # value:LAYER too
     size: Annotated[Literal["s", "m", "l"], Query()] = "m",
     after: Annotated[str, Query(max_length=700)] = "",
@@ -137,7 +139,7 @@ def grid(
     form = {
         "filter": filter, "split": split, "label": label, "layer": layer, "model": model,
         "predicted": predicted, "below": below, "case": case, "sort": sort, "size": size,
-        "limit": limit, "boxes": boxes,
+        "limit": limit, "boxes": boxes, "spans": spans,
     }  # fmt: skip
     defaults = {"sort": "added", "size": "m", "limit": GRID_PAGE}
     kept = {k: v for k, v in form.items() if v not in ("", None) and defaults.get(k) != v}
@@ -168,6 +170,7 @@ def grid(
         "error": None,
         "page": None,
         "box_layers": [r.name for r in box_rows],
+        "span_layers": [r.name for r in span_views.span_layer_rows(who, dataset)],
     }
     try:
         if problem is not None:
@@ -193,6 +196,14 @@ def grid(
                 if it.get("width") and it.get("height"):
                     it["boxes_svg"] = box_views.tile_svg(
                         it["boxes"], it["width"], it["height"], boxes
+                    )
+        if spans:  # the chosen span layer highlighted in the text previews: one read
+            marked = span_views.page_spans(who, dataset, spans, [it["id"] for it in page["items"]])
+            classes = dataset.classes()
+            for it in page["items"]:
+                if it.get("text") is not None and it["id"] in marked:
+                    it["spans_html"] = span_views.preview_html(
+                        it["text"], marked[it["id"]], classes
                     )
     except AssayError as exc:  # a bad filter: show the form again with the message
         if status_of(exc) != 422 and status_of(exc) != 404:
@@ -244,6 +255,7 @@ def item_page(
     }
     context["box_data"] = _box_data(state, who, dataset, detail["item"])
     context.update(_value_editors(who, dataset, item_id, detail, history))
+    context["span_data"] = _span_data(state, who, dataset, detail["item"])
     return render(request, "item.html", context)
 
 
@@ -281,6 +293,18 @@ def _box_data(state: Any, who: Any, dataset: Any, item: dict[str, Any]) -> dict[
         return None
     url = f"{API_PREFIX}/datasets/{q(dataset.name)}/items/{item['id']}/boxes"
     return {**data, "save_url": url, "boxes_url": url}
+
+
+def _span_data(state: Any, who: Any, dataset: Any, item: dict[str, Any]) -> dict[str, Any] | None:
+    """What the item page's span editor loads (None when the item has no text or the dataset
+    has no span layer the user may see): the same JSON as the API's item spans."""
+    if item.get("text") is None:
+        return None
+    data = span_views.item_spans(state, who, dataset, item)
+    if not data["layers"]:
+        return None
+    url = f"{API_PREFIX}/datasets/{q(dataset.name)}/items/{item['id']}/spans"
+    return {**data, "save_url": url, "spans_url": url}
 
 
 @router.get("/datasets/{name}/items/{item_id}")

@@ -63,19 +63,22 @@ def item_value(
 ) -> dict[str, Any]:
     """The current value of an item in ``layer`` (a layer the user may see)."""
     del state
-    row = _value_layer(who, dataset, layer)
     reads.item(dataset.store, dataset.id, item_id)  # 404 unless the item is in this dataset
+    row = _value_layer(who, dataset, layer)
     head = current_labels_of(dataset.store, dataset.id, [item_id], [row.id]).get(item_id, {})
     return {"ok": True, "item_id": item_id, **value_entry(who, dataset, row, head.get(row.id))}
 
 
 def editor_layers(who: Principal, dataset: Dataset, item_id: int) -> list[dict[str, Any]]:
     """The item page's value editors: per layer the user may write whose kind has an editor
-    (and is not drawn over the image, as boxes are), its current value (one read)."""
+    (one that does not take the item's own place, as boxes and spans do), its current value
+    (one read)."""
     rows = [
         r
         for r in who.viewer.layers(dataset)
-        if r.value_kind != "boxes" and editor_of(r.value_kind) and who.viewer.can_write(r)
+        if (editor := editor_of(r.value_kind)) is not None
+        and not editor.in_place
+        and who.viewer.can_write(r)
     ]
     heads = current_labels_of(dataset.store, dataset.id, [item_id], [r.id for r in rows])
     current = heads.get(item_id, {})
@@ -98,6 +101,7 @@ async def save_value_async(
     """Write an item's value in ``layer`` as the signed-in user, made on the version ``base``
     (the label id the editor loaded, 0 for none; a stale one is a Conflict). ``value`` None
     clears the label. Through the group committer, as every label the web writes."""
+    reads.item(dataset.store, dataset.id, item_id)  # 404 unless the item is in this dataset
     row = _value_layer(who, dataset, layer)
     request = label_request(state, who, item_id, layer, value, note, idempotency_key, base=base)
     future = asyncio.wrap_future(state.labels.enqueue(dataset.id, request))
