@@ -46,6 +46,7 @@ __all__ = [
     "box_uncertainty",
     "check_strategy_for",
     "rank_box_pool",
+    "strategies_for",
 ]
 
 VALUE_KIND = "boxes"
@@ -79,10 +80,18 @@ def box_uncertainty(scores: Sequence[float] | np.ndarray) -> tuple[float, str]:
     )
 
 
+def strategies_for(value_kind: str) -> tuple[str, ...]:
+    """The strategies that serve a layer holding ``value_kind`` labels, ``auto`` first (what
+    the CLI's help, the jobs page's form and :func:`check_strategy_for` offer)."""
+    if value_kind == VALUE_KIND:
+        return ("auto", *FOR_BOXES)
+    return ("auto", *st.STRATEGIES)
+
+
 def check_strategy_for(strategy: str, value_kind: str, layer: str) -> None:
     """Refuse a strategy that does not fit the layer's kind, naming the ones that do."""
     if value_kind == VALUE_KIND:
-        if strategy not in ("auto", *FOR_BOXES):
+        if strategy not in strategies_for(value_kind):
             raise InvalidParameter(
                 f"Strategy {strategy!r} ranks by class probabilities or features, which a box "
                 f"layer does not have: for box layer {layer!r} use auto, "
