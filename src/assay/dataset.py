@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -300,12 +301,36 @@ class Dataset:
         items' COCO ids (a COCO import keeps them); ``instances``, the COCO file the
         predictions were made on, maps them to file names otherwise."""
         from assay.ingest.coco import import_coco_results
+        from assay.models.runs import record_import
+
+        source = Path(path)
+        run: dict[str, str] = {}
+
+        def record(conn: Any, bf: Any, written: int) -> None:
+            # In the import's transaction: the boxes and their run record land together.
+            params = {
+                "source": source.name,
+                "format": bf.format,
+                "n_boxes": bf.n_boxes,
+                "n_images": len(bf.images),
+                "instances": Path(instances).name if instances is not None else None,
+            }
+            run["state"] = record_import(
+                conn, self.id, layer=layer, model=f"import:{source.name}", params=params,
+                author=author, changed=written > 0,
+            )  # fmt: skip
 
         n, added = import_coco_results(
             self.store, self.id, path, layer=layer, instances=instances, author=author,
-            progress=progress,
+            progress=progress, on_written=record,
         )  # fmt: skip
-        return {"layer": layer, "n_new_labels": n, "n_classes_added": added}
+        return {
+            "layer": layer,
+            "n_new_labels": n,
+            "n_classes_added": added,
+            "run": layer,
+            "run_record": run.get("state"),
+        }
 
     # ----------------------------------------------------------------------------------------
     # Items, labels and layers

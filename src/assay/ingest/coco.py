@@ -18,7 +18,7 @@ import os
 import posixpath
 import unicodedata
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -470,9 +470,11 @@ def import_coco_results(
     instances: str | os.PathLike[str] | None = None,
     author: str = "import",
     progress: ProgressCallback = no_progress,
+    on_written: Callable[[Connection, BoxFile, int], None] | None = None,
 ) -> tuple[int, int]:
     """Import predictions in the COCO results format into the model box layer ``layer``
     (boxes with a score), all or nothing; returns (labels written, classes added).
+    ``on_written`` runs in the import's transaction (see :func:`import_boxes_onto`).
 
     Image and category ids are those of the dataset's COCO import (items' ``coco_id``, the
     box layer's categories), or of ``instances`` (the COCO file the predictions were made
@@ -494,5 +496,6 @@ def import_coco_results(
         cats = found or {int(c): c for c in classes if c.isdigit()}
     bf = read_coco_results(path, images=images, categories=cats)
     return import_boxes_onto(
-        store, dataset_id, bf, layer=layer, kind="model", author=author, progress=progress
-    )
+        store, dataset_id, bf, layer=layer, kind="model", author=author, progress=progress,
+        on_written=on_written,
+    )  # fmt: skip
