@@ -295,15 +295,18 @@ class Dataset:
         instances: str | os.PathLike[str] | None = None,
         author: str = "import",
         progress: ProgressCallback = no_progress,
+        source_name: str | None = None,
     ) -> dict[str, Any]:
         """Import predicted boxes in the COCO results format (``[{image_id, category_id, bbox,
-        score}]``) into the model box layer ``layer``, all or nothing. Image ids are the
+        score}]``) into the model box layer ``layer``, all or nothing, with a model run record
+        of the same name (source file, format, who, when, how many boxes). Image ids are the
         items' COCO ids (a COCO import keeps them); ``instances``, the COCO file the
-        predictions were made on, maps them to file names otherwise."""
+        predictions were made on, maps them to file names otherwise. ``source_name``: the
+        file's name as its user knows it, for the record (an upload's; default: its own)."""
         from assay.ingest.coco import import_coco_results
         from assay.models.runs import record_import
 
-        source = Path(path)
+        source = Path(source_name or Path(path).name)
         run: dict[str, str] = {}
 
         def record(conn: Any, bf: Any, written: int) -> None:
@@ -331,6 +334,29 @@ class Dataset:
             "run": layer,
             "run_record": run.get("state"),
         }
+
+    def import_coco_json(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        layer: str,
+        author: str = "import",
+        progress: ProgressCallback = no_progress,
+        source_name: str | None = None,
+    ) -> dict[str, Any]:
+        """A lone COCO ``.json`` onto this dataset's images, all or nothing: an instances file
+        (a JSON object) adds its boxes as box layer ``layer`` (:meth:`import_boxes`), a list
+        in the COCO results format adds predictions as model box layer ``layer`` with its
+        model run record (:meth:`import_box_predictions`). The web upload of a .json file."""
+        from assay.ingest.coco import coco_json_kind
+
+        if coco_json_kind(path) == "results":
+            done = self.import_box_predictions(
+                path, layer=layer, author=author, progress=progress, source_name=source_name
+            )
+            return {**done, "kind": "predictions"}
+        done = self.import_boxes(path, layer=layer, format="coco", author=author, progress=progress)
+        return {**done, "kind": "boxes"}
 
     # ----------------------------------------------------------------------------------------
     # Items, labels and layers

@@ -33,7 +33,13 @@ from assay.progress import ProgressCallback, no_progress
 from assay.store import Store, queries
 from assay.store import schema as t
 
-__all__ = ["coco_id_maps", "import_coco_results", "read_coco", "read_coco_results"]
+__all__ = [
+    "coco_id_maps",
+    "coco_json_kind",
+    "import_coco_results",
+    "read_coco",
+    "read_coco_results",
+]
 
 
 #: Files up to this size are parsed in one go (see the module's docstring): at most about
@@ -71,6 +77,27 @@ class _Sections:
 
     def drop(self) -> None:
         self.doc = None
+
+
+def coco_json_kind(path: str | os.PathLike[str]) -> str:
+    """``instances`` for a COCO instances file (a JSON object: images, annotations,
+    categories), ``results`` for predictions in the COCO results format (a JSON list), from
+    the first character that is not white space (the file is not parsed here: the importer
+    that reads it reports any error in it)."""
+    path = Path(path).expanduser()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+    if head.startswith(b"{"):
+        return "instances"
+    if head.startswith(b"["):
+        return "results"
+    raise DataFormatError(
+        f"{path}: not a COCO file: a JSON object (images, annotations, categories) or a JSON "
+        "list of results ({image_id, category_id, bbox, score})."
+    )
 
 
 def _load(path: Path) -> Any:
