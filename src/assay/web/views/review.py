@@ -302,10 +302,12 @@ def evidence_table(
     """The page's side-by-side evidence: for each case, its item (thumbnail or text) and every
     visible layer's current label (with confidence), in columns shared by the page.
 
-    Columns are the visible layers that label at least one item on the page, oldest first.
+    Columns are the visible layers that label at least one item on the page, oldest first;
+    box layers get none: a case draws their boxes in its figures (``_box_figures.html``), and
+    a column per box layer made the table wider than the page.
     """
     item_ids = sorted({c["item_id"] for c in cases})
-    rows = who.viewer.layers(dataset)
+    rows = [r for r in who.viewer.layers(dataset) if r.value_kind != "boxes"]
     current = current_labels_of(dataset.store, dataset.id, item_ids, [r.id for r in rows])
     labels = {
         item: {
