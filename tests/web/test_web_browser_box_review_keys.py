@@ -1,8 +1,11 @@
-"""A box review page with six box layers fits a 1280 px window (the table scrolls inside its
-own container, never the page), screenshot in docs/screenshots/review-many-box-layers.png."""
+"""The review page of box cases in Chromium: a class key sets the class of the box selected in
+a case's decision (static/boxes.js's keys, as in the box editor) and the resolution writes
+that box set; with six box layers the page fits a 1280 px window (screenshot in
+docs/screenshots/review-many-box-layers.png)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +15,44 @@ from assay.labels.writes import LabelWrite
 from boxkit import make_box_dataset
 
 pytestmark = pytest.mark.browser
+
+
+def test_a_class_key_sets_the_class_of_the_selected_decision_box(
+    page: Any, live: dict[str, Any]
+) -> None:
+    made = make_box_dataset(live["project"], name="boxkeys", n=6, seed=3)
+    ds = made.ds
+    ds.review_scan(layers=["alice", "bob", "carol"], consensus_layer=None)
+    page.goto(live["url"] + "/datasets/boxkeys/review")
+    row = page.locator("tr.case.current")
+    case_id = int(row.get_attribute("data-case"))
+    row.locator("select[name=label]").select_option("alice")
+    host = row.locator(".case-decision[data-ready='1'][data-choice='alice']")
+    host.wait_for(timeout=30_000)
+    alice = ds.item(ds.review.get(case_id)["item_id"])["labels"]["alice"]["value"]
+    assert host.locator("g.be-editable").count() == len(alice) > 0
+    target = min(alice, key=lambda b: b["w"] * b["h"])  # the smallest: nothing above it
+    stage = host.locator("svg.be-svg").bounding_box()
+    scale = stage["width"] / 96
+    page.mouse.click(
+        stage["x"] + (target["x"] + target["w"] / 2) * scale,
+        stage["y"] + (target["y"] + target["h"] / 2) * scale,
+    )
+    assert host.get_attribute("data-selected") == str(target["id"])
+    keys = json.loads(page.locator("#cases").get_attribute("data-class-keys"))
+    new_class = next(c for c in keys if c != target["class"])
+    page.keyboard.press(keys[new_class])
+    box = host.locator(f"g.be-editable[data-id='{target['id']}']")
+    assert box.get_attribute("data-class") == new_class
+    assert page.locator("#triage-msg").text_content() == ""  # the review page saw no key
+    page.keyboard.press("Enter")  # resolves with the edited boxes
+    for _ in range(100):
+        if ds.review.get(case_id)["state"] == "resolved":
+            break
+        page.wait_for_timeout(200)
+    reviewed = ds.item(ds.review.get(case_id)["item_id"])["labels"]["reviewed"]["value"]
+    expected = [{**b, "class": new_class} if b["id"] == target["id"] else b for b in alice]
+    assert reviewed == expected
 
 
 def _six_box_layers(project: Any, name: str) -> Any:

@@ -361,6 +361,7 @@ def transition(
     assignee: str | None = None,
     label: str | None = None,
     expected_version: int | None = None,
+    boxes: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Apply ``action`` to a case inside the caller's write transaction.
 
@@ -374,6 +375,10 @@ def transition(
 
     ``expected_version`` (from what the reviewer saw) turns a stale view into a Conflict, and
     so does a case that no longer holds (its label changed since it was opened).
+
+    ``boxes`` (a case about boxes only): the box set the reviewer decided, written as is
+    (checked like any box label) in place of what ``label`` (accept, keep or a layer: where
+    the reviewer started from, see :func:`decision_preview`) would write.
     """
     if action not in TRANSITIONS:
         raise InvalidParameter(f"Unknown action {action!r}; use one of {', '.join(TRANSITIONS)}.")
@@ -407,12 +412,23 @@ def transition(
     data: dict[str, Any] | None = None
     decided: Any = label  # what the decision writes: a class name, or a box set
     boxes_decided = box_case(dict(row._mapping)) or box_fixes(dict(row._mapping)) is not None
+    if boxes is not None and (action != "resolve" or not boxes_decided):
+        raise InvalidParameter(
+            f"Case {case_id} is not decided with boxes: resolve it with a class."
+            if action == "resolve"
+            else f"Only a resolution writes boxes, not {action!r}."
+        )
     if action == "resolve":
         if label is None:
             raise InvalidParameter("To resolve a case, choose the label the item should have.")
         if box_case(dict(row._mapping)):
             decided, what = _decided_boxes(conn, dataset_id, row, label)
+            if boxes is not None:
+                decided, what = [dict(b) for b in boxes], f"the reviewer's boxes, from {what}"
             note = f"{note} ({what})" if note else note
+        elif boxes is not None:
+            decided = [dict(b) for b in boxes]
+            note = f"{note} (the reviewer's boxes)" if note else note
         elif box_fixes(dict(row._mapping)) is None:  # a box case writes boxes, not a class
             values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
         values["resolution"] = note
@@ -443,7 +459,7 @@ def transition(
             )
         value = (
             decided
-            if box_case(dict(row._mapping))
+            if box_case(dict(row._mapping)) or boxes is not None
             else decided_value(
                 dict(row._mapping),
                 str(label),
@@ -474,6 +490,27 @@ def transition(
         data=data,
     )
     return get_case(conn, dataset_id, case_id)
+
+
+def decision_preview(
+    conn: Connection, dataset_id: int, case_id: int, choice: str
+) -> tuple[list[dict[str, Any]], str]:
+    """The box set resolving box case ``case_id`` with ``choice`` would write now, and what it
+    is in words (nothing is written): where a reviewer's edited decision starts from (the
+    review page's decision editor). ``choice`` as :func:`transition`'s ``label``: accept, keep
+    or a layer of a box disagreement; accept (the suggested fixes) of a box label issue."""
+    c = t.review_cases
+    row = conn.execute(sa.select(c).where(c.c.id == case_id, c.c.dataset_id == dataset_id)).first()
+    if row is None:
+        raise CaseNotFound(f"No review case {case_id} in this dataset.")
+    case = dict(row._mapping)
+    if box_case(case):
+        return _decided_boxes(conn, dataset_id, row, choice)
+    if box_fixes(case) is None:
+        raise InvalidParameter(f"Case {case_id} is about a class label, not boxes.")
+    target = decision_layer(conn, dataset_id, case)
+    now = current_labels(conn, dataset_id, row.item_id).get(target, {}).get("value")
+    return decided_value(case, choice, now), f"the boxes of {target} with the suggested fixes"
 
 
 def _decided_boxes(
