@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -294,18 +295,68 @@ class Dataset:
         instances: str | os.PathLike[str] | None = None,
         author: str = "import",
         progress: ProgressCallback = no_progress,
+        source_name: str | None = None,
     ) -> dict[str, Any]:
         """Import predicted boxes in the COCO results format (``[{image_id, category_id, bbox,
-        score}]``) into the model box layer ``layer``, all or nothing. Image ids are the
+        score}]``) into the model box layer ``layer``, all or nothing, with a model run record
+        of the same name (source file, format, who, when, how many boxes). Image ids are the
         items' COCO ids (a COCO import keeps them); ``instances``, the COCO file the
-        predictions were made on, maps them to file names otherwise."""
+        predictions were made on, maps them to file names otherwise. ``source_name``: the
+        file's name as its user knows it, for the record (an upload's; default: its own)."""
         from assay.ingest.coco import import_coco_results
+        from assay.models.runs import record_import
+
+        source = Path(source_name or Path(path).name)
+        run: dict[str, str] = {}
+
+        def record(conn: Any, bf: Any, written: int) -> None:
+            # In the import's transaction: the boxes and their run record land together.
+            params = {
+                "source": source.name,
+                "format": bf.format,
+                "n_boxes": bf.n_boxes,
+                "n_images": len(bf.images),
+                "instances": Path(instances).name if instances is not None else None,
+            }
+            run["state"] = record_import(
+                conn, self.id, layer=layer, model=f"import:{source.name}", params=params,
+                author=author, changed=written > 0,
+            )  # fmt: skip
 
         n, added = import_coco_results(
             self.store, self.id, path, layer=layer, instances=instances, author=author,
-            progress=progress,
+            progress=progress, on_written=record,
         )  # fmt: skip
-        return {"layer": layer, "n_new_labels": n, "n_classes_added": added}
+        return {
+            "layer": layer,
+            "n_new_labels": n,
+            "n_classes_added": added,
+            "run": layer,
+            "run_record": run.get("state"),
+        }
+
+    def import_coco_json(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        layer: str,
+        author: str = "import",
+        progress: ProgressCallback = no_progress,
+        source_name: str | None = None,
+    ) -> dict[str, Any]:
+        """A lone COCO ``.json`` onto this dataset's images, all or nothing: an instances file
+        (a JSON object) adds its boxes as box layer ``layer`` (:meth:`import_boxes`), a list
+        in the COCO results format adds predictions as model box layer ``layer`` with its
+        model run record (:meth:`import_box_predictions`). The web upload of a .json file."""
+        from assay.ingest.coco import coco_json_kind
+
+        if coco_json_kind(path) == "results":
+            done = self.import_box_predictions(
+                path, layer=layer, author=author, progress=progress, source_name=source_name
+            )
+            return {**done, "kind": "predictions"}
+        done = self.import_boxes(path, layer=layer, format="coco", author=author, progress=progress)
+        return {**done, "kind": "boxes"}
 
     # ----------------------------------------------------------------------------------------
     # Items, labels and layers

@@ -58,8 +58,8 @@ def predictions_import(
             path, layer=name, instances=instances, author=author or "import"
         )
         console.print(
-            f"Stored the boxes of {path.name} as model box layer {name!r}: "
-            f"{fmt(done['n_new_labels'])} new labels."
+            f"Stored the boxes of {path.name} as model box layer {name!r} (model run "
+            f"{done['run']!r}, `assay models`): {fmt(done['n_new_labels'])} new labels."
         )
         return
     from assay.models.external import import_predictions

@@ -131,9 +131,9 @@ def print_box_layer(s: dict[str, Any]) -> None:
     console.print(counts_table(f"COCO size classes in '{s['name']}'", s["coco_sizes"]))
 
 
-
 #: How each kind's layer statistics are printed (a kind without one: as JSON).
 LAYER_PRINTERS: dict[str, Callable[[dict[str, Any]], None]] = {"boxes": print_box_layer}
+
 
 def _only_dataset(project: object) -> str:
     names = [d["name"] for d in project.datasets()]  # type: ignore[attr-defined]

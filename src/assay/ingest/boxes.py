@@ -388,11 +388,20 @@ def import_boxes_onto(
     kind: str = "import",
     author: str = "import",
     progress: ProgressCallback = no_progress,
+    on_written: Callable[[Connection, BoxFile, int], None] | None = None,
 ) -> tuple[int, int]:
     """Add ``bf``'s boxes to images already in the dataset (matched by key) as layer
-    ``layer``, in one transaction; returns (labels written, classes added)."""
+    ``layer``, in one transaction; returns (labels written, classes added). ``on_written(conn,
+    bf, labels written)`` runs in that transaction (a caller's record of the import, e.g.
+    the model run of imported predictions): its failure leaves nothing written."""
     check_boxes(bf)
+    # No progress report inside the write transaction: a job's report writes its progress to
+    # the store, and on SQLite it would wait for the lock this transaction holds (as the
+    # archive import's write_boxes, in its publishing transaction, reports none either).
+    progress(0, None, "writing the boxes")
     with store.write() as conn:
-        return write_boxes(
-            conn, dataset_id, bf, layer=layer, kind=kind, author=author, progress=progress
-        )
+        done = write_boxes(conn, dataset_id, bf, layer=layer, kind=kind, author=author)
+        if on_written is not None:
+            on_written(conn, bf, done[0])
+    progress(len(bf.images), len(bf.images), "wrote the boxes")
+    return done

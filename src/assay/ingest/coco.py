@@ -18,7 +18,7 @@ import os
 import posixpath
 import unicodedata
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,13 @@ from assay.progress import ProgressCallback, no_progress
 from assay.store import Store, queries
 from assay.store import schema as t
 
-__all__ = ["coco_id_maps", "import_coco_results", "read_coco", "read_coco_results"]
+__all__ = [
+    "coco_id_maps",
+    "coco_json_kind",
+    "import_coco_results",
+    "read_coco",
+    "read_coco_results",
+]
 
 
 #: Files up to this size are parsed in one go (see the module's docstring): at most about
@@ -71,6 +77,27 @@ class _Sections:
 
     def drop(self) -> None:
         self.doc = None
+
+
+def coco_json_kind(path: str | os.PathLike[str]) -> str:
+    """``instances`` for a COCO instances file (a JSON object: images, annotations,
+    categories), ``results`` for predictions in the COCO results format (a JSON list), from
+    the first character that is not white space (the file is not parsed here: the importer
+    that reads it reports any error in it)."""
+    path = Path(path).expanduser()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+    if head.startswith(b"{"):
+        return "instances"
+    if head.startswith(b"["):
+        return "results"
+    raise DataFormatError(
+        f"{path}: not a COCO file: a JSON object (images, annotations, categories) or a JSON "
+        "list of results ({image_id, category_id, bbox, score})."
+    )
 
 
 def _load(path: Path) -> Any:
@@ -470,9 +497,11 @@ def import_coco_results(
     instances: str | os.PathLike[str] | None = None,
     author: str = "import",
     progress: ProgressCallback = no_progress,
+    on_written: Callable[[Connection, BoxFile, int], None] | None = None,
 ) -> tuple[int, int]:
     """Import predictions in the COCO results format into the model box layer ``layer``
     (boxes with a score), all or nothing; returns (labels written, classes added).
+    ``on_written`` runs in the import's transaction (see :func:`import_boxes_onto`).
 
     Image and category ids are those of the dataset's COCO import (items' ``coco_id``, the
     box layer's categories), or of ``instances`` (the COCO file the predictions were made
@@ -494,5 +523,6 @@ def import_coco_results(
         cats = found or {int(c): c for c in classes if c.isdigit()}
     bf = read_coco_results(path, images=images, categories=cats)
     return import_boxes_onto(
-        store, dataset_id, bf, layer=layer, kind="model", author=author, progress=progress
-    )
+        store, dataset_id, bf, layer=layer, kind="model", author=author, progress=progress,
+        on_written=on_written,
+    )  # fmt: skip

@@ -28,6 +28,9 @@ FILE_SUFFIXES: dict[str, tuple[str, str]] = {
     ".ndjson": ("jsonl", ".jsonl"),
     ".idx.gz": ("idx", ".idx.gz"),
     ".idx": ("idx", ".idx"),
+    # A lone COCO file: boxes (an instances file) or predictions (results) onto the images of
+    # an existing dataset (the web upload; ``Dataset.import_coco_json``).
+    ".json": ("coco", ".json"),
 }
 # An upload named only ``.gz`` is an IDX file, as MNIST ships (``t10k-images-idx3-ubyte.gz``).
 _UPLOAD_GZ = ".gz"

@@ -33,7 +33,7 @@ from pydantic import Field, ValidationError
 from assay.access import Viewer
 from assay.active.specs import SuggestSpec
 from assay.dataset import Dataset
-from assay.errors import Conflict, InvalidParameter, LayerNotFound, hide_paths
+from assay.errors import Conflict, DatasetNotFound, InvalidParameter, LayerNotFound, hide_paths
 from assay.ingest.archives import IMPORTS_DIR
 from assay.ingest.detect import FILE_SUFFIXES
 from assay.ingest.specs import ImportSpec
@@ -84,6 +84,31 @@ class Import(ImportSpec):
     upload: str = Field(pattern=UPLOAD_NAME, max_length=64)
     filename: str = Field("", max_length=255)  # the client's name for it, shown only
     dataset: str = Field(min_length=1, max_length=200)
+    layer: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="A lone COCO .json: the layer its boxes (or predictions) go to.",
+    )  # fmt: skip
+
+
+def lone_coco_json(project: Project, dataset: str, layer: str | None, filename: str) -> Dataset:
+    """The dataset a lone COCO ``.json`` upload adds boxes to: it must exist (the file holds
+    boxes of its images, not the images) and the layer must be named. Checked when the file
+    is uploaded and again by the job."""
+    name = filename or "The .json file"
+    try:
+        ds = project.dataset(dataset)
+    except DatasetNotFound:
+        raise InvalidParameter(
+            f"{name}: a lone COCO .json adds boxes (or predictions) to the images of an existing "
+            f"dataset, and there is no dataset {dataset!r}; upload a .zip of the images with "
+            "their instances .json to create it."
+        ) from None
+    if not layer:
+        raise InvalidParameter(
+            f"{name}: name the layer its boxes go to (the Layer field; predictions in the COCO "
+            "results format go to a model layer of that name)."
+        )
+    return ds
 
 
 Runner = Callable[[Dataset, Any, str, ProgressCallback], dict[str, Any]]
@@ -175,6 +200,14 @@ def _import(project: Project, p: Import, who: str, progress: ProgressCallback) -
             raise InvalidParameter(
                 f"The uploaded file {p.filename or p.upload!r} is gone; upload it again."
             )
+        if path.suffix == ".json" and p.format in (None, "coco"):
+            ds = lone_coco_json(project, p.dataset, p.layer, p.filename)
+            assert p.layer is not None  # checked just above
+            done = ds.import_coco_json(
+                path, layer=p.layer, author=who, progress=progress, source_name=p.filename or None
+            )
+            return {**done, "dataset": ds.name, "dataset_id": ds.id, "filename": p.filename,
+                    "n_new_items": 0}  # fmt: skip
         result = project.import_path(
             path, dataset=p.dataset, format=p.format, progress=progress, **p.options()
         )

@@ -88,6 +88,60 @@ def start_run(
     return int(run_id), run_name
 
 
+def record_import(
+    conn: Connection,
+    dataset_id: int,
+    *,
+    layer: str,
+    model: str,
+    params: dict[str, Any],
+    author: str,
+    changed: bool,
+) -> str:
+    """The model run record of predictions imported into model layer ``layer`` (made
+    outside Assay), in the caller's transaction, so the predictions page and ``assay models``
+    say where they came from. The run is named after its layer, like a run Assay made.
+
+    A first import creates it (kind ``import``, state done); a later import into the same
+    layer that changed labels updates its ``params`` (source, format, counts) and finish
+    time; an unchanged re-import writes nothing. Returns "created", "updated" or "unchanged".
+
+    Raises
+    ------
+    Conflict
+        A run of that name exists that is not an import into this layer (e.g. a model Assay
+        trained writes to it): its record must not be taken over.
+    """
+    layer_id = int(queries.get_layer(conn, dataset_id, layer).id)
+    r = t.model_runs.c
+    row = conn.execute(
+        sa.select(r.id, r.kind, r.layer_id).where(r.dataset_id == dataset_id, r.name == layer)
+    ).first()
+    now = datetime.now(UTC)
+    if row is None:
+        conn.execute(
+            t.model_runs.insert().values(
+                dataset_id=dataset_id, name=layer, kind="import", state="done", model=model,
+                params=_jsonable(params), layer_id=layer_id, created_by=author,
+                created_at=now, finished_at=now,
+            )
+        )  # fmt: skip
+        return "created"
+    if row.kind != "import" or row.layer_id != layer_id:
+        raise Conflict(
+            f"Model run {layer!r} ({row.kind}) already writes to a layer of that name: import "
+            "the predictions under another name. Nothing was imported."
+        )
+    if not changed:
+        return "unchanged"
+    conn.execute(
+        t.model_runs.update()
+        .where(r.id == row.id)
+        .values(model=model, params=_jsonable(params), created_by=author, finished_at=now)
+    )
+    return "updated"
+
+
 def _default_name(conn: Connection, dataset_id: int, kind: str, model: str) -> str:
     """``cv-logreg-3``: kind, model and the next free number."""
     short = model.rsplit(".", 1)[-1].lower()

@@ -178,11 +178,13 @@ class ReviewQueue:
         *,
         actor: str | None = None,
         expected_version: int | None = None,
+        boxes: Sequence[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Decide the item's label: a new label version, attributed to ``actor`` with the case
         and the reason, in the layer the case is about (a label issue, an outlier, a
         duplicate, a flag), or in ``reviewed`` for a case between annotators (see
-        :mod:`assay.review.rules`)."""
+        :mod:`assay.review.rules`). On a case about boxes, ``boxes`` is the box set the
+        reviewer decided (edited from :meth:`decision_boxes` of ``label``), written as is."""
         return self._transition(
             case_id,
             "resolve",
@@ -190,7 +192,17 @@ class ReviewQueue:
             note=reason,
             actor=actor,
             expected_version=expected_version,
+            boxes=None if boxes is None else [dict(b) for b in boxes],
         )
+
+    def decision_boxes(self, case_id: int, choice: str = "accept") -> dict[str, Any]:
+        """What resolving box case ``case_id`` with ``choice`` would write now, written
+        nowhere: ``{"boxes", "what", "layer"}`` (``layer``: where the decision goes)."""
+        from assay.review.queue import decision_preview
+
+        with self.dataset.store.read() as conn:
+            boxes, what = decision_preview(conn, self.dataset.id, case_id, choice)
+        return {"boxes": boxes, "what": what, "layer": self.decision_layer(case_id)}
 
     def dismiss(
         self,

@@ -363,6 +363,7 @@ def transition(
     assignee: str | None = None,
     label: str | None = None,
     expected_version: int | None = None,
+    boxes: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Apply ``action`` to a case inside the caller's write transaction.
 
@@ -376,6 +377,10 @@ def transition(
 
     ``expected_version`` (from what the reviewer saw) turns a stale view into a Conflict, and
     so does a case that no longer holds (its label changed since it was opened).
+
+    ``boxes`` (a case about boxes only): the box set the reviewer decided, written as is
+    (checked like any box label) in place of what ``label`` (accept, keep or a layer: where
+    the reviewer started from, see :func:`decision_preview`) would write.
     """
     if action not in TRANSITIONS:
         raise InvalidParameter(f"Unknown action {action!r}; use one of {', '.join(TRANSITIONS)}.")
@@ -410,12 +415,23 @@ def transition(
     decided: Any = label  # what the decision writes: a class name, or a value of its kind
     case = dict(row._mapping)
     value_kind = case_kind(case) or DEFAULT_KIND
+    if boxes is not None and (action != "resolve" or value_kind != "boxes"):
+        raise InvalidParameter(
+            f"Case {case_id} is not decided with boxes: resolve it with a class."
+            if action == "resolve"
+            else f"Only a resolution writes boxes, not {action!r}."
+        )
     if action == "resolve":
         if label is None:
             raise InvalidParameter("To resolve a case, choose the label the item should have.")
         if kind_case(case):
             decided, what = _decided_between(conn, dataset_id, row, value_kind, label)
+            if boxes is not None:
+                decided, what = [dict(b) for b in boxes], f"the reviewer's boxes, from {what}"
             note = f"{note} ({what})" if note else note
+        elif boxes is not None:
+            decided = [dict(b) for b in boxes]
+            note = f"{note} (the reviewer's boxes)" if note else note
         elif value_kind == DEFAULT_KIND:  # another kind's decision is a value, not a class
             values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
         values["resolution"] = note
@@ -446,7 +462,7 @@ def transition(
             )
         value = (
             decided
-            if kind_case(case)
+            if kind_case(case) or boxes is not None
             else decided_value(
                 case,
                 str(label),
@@ -477,6 +493,30 @@ def transition(
         data=data,
     )
     return get_case(conn, dataset_id, case_id)
+
+
+def decision_preview(
+    conn: Connection, dataset_id: int, case_id: int, choice: str
+) -> tuple[Any, str]:
+    """The value resolving case ``case_id`` with ``choice`` would write now, and what it is in
+    words (nothing is written): where a reviewer's edited decision starts from (the review
+    page's decision editor). ``choice`` as :func:`transition`'s ``label``: accept, keep or a
+    layer of a disagreement between layers of a kind other than classes; accept (the
+    suggested fixes) of such a kind's label issue."""
+    c = t.review_cases
+    row = conn.execute(sa.select(c).where(c.c.id == case_id, c.c.dataset_id == dataset_id)).first()
+    if row is None:
+        raise CaseNotFound(f"No review case {case_id} in this dataset.")
+    case = dict(row._mapping)
+    kind = case_kind(case)
+    if kind is None:
+        raise InvalidParameter(f"Case {case_id} is about a class label, not boxes.")
+    if kind_case(case):
+        return _decided_between(conn, dataset_id, row, kind, choice)
+    target = decision_layer(conn, dataset_id, case)
+    now = current_labels(conn, dataset_id, row.item_id).get(target, {}).get("value")
+    noun = "boxes" if kind == "boxes" else get_kind(kind).noun
+    return decided_value(case, choice, now), f"the {noun} of {target} with the suggested fixes"
 
 
 def _decided_between(

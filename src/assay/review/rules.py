@@ -19,6 +19,10 @@
   agree now; an unsure consensus when it is sure now. Such a case is closed as ``obsolete``
   when it is next read (:func:`assay.review.staleness.close_obsolete`), its log naming who
   changed what.
+* **Unsure fused boxes** (:func:`unsure_boxes`): a box consensus (``wbf``, ``majority``)
+  gives each fused box a confidence (its ``score``); the boxes below the scan's threshold open
+  a low-confidence case for their image, a box case between the consensus and the layers it
+  fused.
 * **Box cases** (:func:`box_case`: a disagreement between box layers, one case per image): a
   decision is a box set (accept = the fused boxes, keep = the first layer's, or a layer's),
   written to ``reviewed`` as a box layer (``reviewed_boxes`` when ``reviewed`` holds
@@ -97,6 +101,13 @@ def compared_layers(case: Mapping[str, Any]) -> list[str]:
         evidence.get("box_layers") or evidence.get("layers") or list(evidence.get("labels") or {})
     )
     return [str(n) for n in named]
+
+
+def unsure_boxes(boxes: Sequence[Mapping[str, Any]], threshold: float) -> list[Mapping[str, Any]]:
+    """The boxes of a consensus box set whose confidence (``score``) is below ``threshold``,
+    least sure first (a box without a score is sure: a person drew it)."""
+    low = [b for b in boxes if b.get("score") is not None and float(b["score"]) < threshold]
+    return sorted(low, key=lambda b: (float(b["score"]), b.get("id") or 0))
 
 
 def reviewed_layer(conn: Connection, dataset_id: int, value_kind: str) -> str:

@@ -15,7 +15,9 @@ from assay.labels.consensus import LOW_CONFIDENCE
 from assay.labels.kinds import KindSchema
 from assay.labels.kinds.classification import class_ids
 from assay.labels.load import default_layers, load_values
+from assay.labels.writes import current_labels_by_item
 from assay.review.queue import open_cases
+from assay.review.rules import unsure_boxes
 from assay.specs import FILTER, LayerName, LayerNames, Spec
 from assay.store import filters, queries
 from assay.store import schema as t
@@ -98,12 +100,13 @@ def scan(
         result.disagreement_opened += _open_undecided(conn, dataset_id, cases, actor)
     if consensus_layer is not None:
         exists = conn.execute(
-            sa.select(t.layers.c.id).where(
+            sa.select(t.layers.c.id, t.layers.c.value_kind, t.layers.c.origin).where(
                 t.layers.c.dataset_id == dataset_id, t.layers.c.name == consensus_layer
             )
-        ).scalar()
+        ).first()
         if exists is not None:
-            found, opened = _low_confidence(
+            low = _low_confidence_boxes if exists.value_kind == "boxes" else _low_confidence
+            found, opened = low(
                 conn, dataset_id, exists, consensus_layer, spec.threshold, filter, actor
             )
             result.low_confidence_found, result.low_confidence_opened = found, opened
@@ -140,7 +143,7 @@ def _labels_key(evidence: Any) -> str:
 def _low_confidence(
     conn: Connection,
     dataset_id: int,
-    layer_id: int,
+    layer_row: Any,
     layer: str,
     threshold: float,
     filter: str | None,
@@ -151,7 +154,7 @@ def _low_confidence(
         sa.select(h.c.item_id, h.c.class_id, lab.c.confidence)
         .join(lab, lab.c.id == h.c.label_id)
         .where(
-            h.c.layer_id == layer_id,
+            h.c.layer_id == layer_row.id,
             h.c.class_id.is_not(None),
             lab.c.confidence < threshold,
         )
@@ -181,3 +184,63 @@ def _low_confidence(
     for start in range(0, len(cases), BATCH):
         opened += len(open_cases(conn, dataset_id, cases[start : start + BATCH], actor=actor))
     return len(cases), opened
+
+
+def _low_confidence_boxes(
+    conn: Connection,
+    dataset_id: int,
+    layer_row: Any,
+    layer: str,
+    threshold: float,
+    filter: str | None,
+    actor: str,
+) -> tuple[int, int]:
+    """Low-confidence cases of a box consensus layer: one per image with fused boxes whose
+    confidence is below ``threshold`` (:func:`assay.review.rules.unsure_boxes`), a box case
+    between the consensus and the layers it fused (drawn side by side, the unsure boxes
+    highlighted; decided as a box set into ``reviewed``), scored 1 - the lowest confidence."""
+    from assay.stats.boxes import iter_layer_values
+
+    origin = layer_row.origin if isinstance(layer_row.origin, dict) else {}
+    sources = [str(n) for n in origin.get("layers") or [] if n != layer]
+    where = filters.compile_filter(conn, dataset_id, filter)
+    flagged: list[tuple[int, list[Any], list[Any]]] = []
+    for rows in iter_layer_values(
+        conn, dataset_id, int(layer_row.id), where=where, annotated_only=True
+    ):
+        for item_id, _, _, value in rows:
+            boxes = json.loads(value) if isinstance(value, str | bytes) else value
+            low = unsure_boxes(boxes or [], threshold)
+            if low:
+                flagged.append((int(item_id), boxes, low))
+    box_layers = [layer, *sources]
+    opened = 0
+    for start in range(0, len(flagged), BATCH):
+        chunk = flagged[start : start + BATCH]
+        now = current_labels_by_item(conn, dataset_id, [c[0] for c in chunk], box_layers)
+        cases = []
+        for item_id, boxes, low in chunk:
+            lowest = float(low[0]["score"])
+            labels = {n: rec["value"] for n, rec in now.get(item_id, {}).items()}
+            noun = "box" if len(boxes) == 1 else "boxes"
+            cases.append(
+                {
+                    "item_id": item_id,
+                    "reason": "low_confidence",
+                    "score": round(1.0 - lowest, 6),
+                    "class_id": None,
+                    "evidence": {
+                        "layer": layer,
+                        "confidence": round(lowest, 6),
+                        "threshold": threshold,
+                        "box_layers": [n for n in box_layers if n in labels],
+                        "labels": labels,
+                        "highlight": {layer: [b.get("id") for b in low]},
+                        "summary": f"{len(low)} of {len(boxes)} fused {noun} below "
+                        f"{threshold:g} confidence (lowest {lowest:.2f}: "
+                        f"{low[0].get('class')})",
+                    },
+                }
+            )
+        opened += len(open_cases(conn, dataset_id, cases, actor=actor))
+    return len(flagged), opened

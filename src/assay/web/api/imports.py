@@ -2,8 +2,9 @@
 
 ``POST /datasets/{name}/imports`` takes ``multipart/form-data`` with the file in a field
 ``file`` (a ``.csv``/``.tsv``/``.parquet`` table, ``.jsonl``, an IDX ``.gz``, or a ``.zip``/
-``.tar``/``.tar.gz``/``.tgz`` archive of these or of an image tree) and optional fields
-``label_column``, ``key_column`` and ``split``. The dataset is created if it does not exist.
+``.tar``/``.tar.gz``/``.tgz`` archive of these or of an image tree, or a lone COCO ``.json``
+onto an existing dataset's images) and optional fields ``label_column``, ``key_column``,
+``split`` and ``layer`` (the .json's). The dataset is created if it does not exist.
 
 The body is parsed as it streams in and the file written straight to
 ``<project>/.assay/uploads/<random><suffix>`` with a running size check (at most
@@ -40,7 +41,7 @@ from assay.web.state import AppState, app_state
 router = APIRouter(tags=["imports"])
 
 FILE_FIELD = "file"
-FIELDS = ("label_column", "key_column", "split")
+FIELDS = ("label_column", "key_column", "split", "layer")
 MAX_FIELD_BYTES = 1000
 MAX_PARTS = 10
 # Uploads whose job never ran (cancelled while queued, a killed worker) are removed after:
@@ -84,6 +85,11 @@ async def upload(name: str, request: Request, who: Admin) -> dict[str, Any]:
     try:
         await _receive(request, received)
         path, filename = received.result()
+        if path.suffix == ".json":  # boxes onto a dataset's images: refused now, not later
+            fields = received.fields
+            await run_in_threadpool(
+                kinds.lone_coco_json, state.project, dataset, fields.get("layer"), filename
+            )
         existing = await run_in_threadpool(_dataset_id, state, dataset)
         params = {"upload": path.name, "filename": filename, "dataset": dataset}
         params.update({k: v for k, v in received.fields.items() if v})

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay.labels.kinds.boxes import MAX_BOXES
 from assay.review.scan import ReviewScanSpec
 from assay.store.vocabulary import CASE_STATES
 from assay.web.auth import Flagger, Principal, Reader, Reviewer
@@ -31,12 +32,18 @@ class Escalation(BaseModel):
 
 
 class Resolution(BaseModel):
-    """Resolve a case: the label the item should have and why."""
+    """Resolve a case: the label the item should have and why (on a case about boxes, the
+    decision's starting point, and optionally the box set the reviewer edited from it)."""
 
     model_config = ConfigDict(extra="forbid")
     label: str = Field(min_length=1, max_length=200)
     reason: Text
     expected_version: Version = None
+    boxes: list[dict[str, Any]] | None = Field(
+        None, max_length=MAX_BOXES,
+        description="A box case: the box set decided, [{id, class, x, y, w, h}] (checked like "
+        "any box label).",
+    )  # fmt: skip
 
 
 class BulkDecision(BaseModel):
@@ -170,7 +177,23 @@ def resolve(
     return _act(
         request, who, name, case_id, "resolve",
         label=body.label, note=body.reason, expected_version=body.expected_version,
+        boxes=body.boxes,
     )  # fmt: skip
+
+
+@router.get("/datasets/{name}/review/cases/{case_id}/decision")
+def decision(
+    name: str,
+    case_id: CaseId,
+    request: Request,
+    who: Reviewer,
+    choice: Annotated[str, Query(min_length=1, max_length=200)] = "accept",
+) -> dict[str, Any]:
+    """A box case's decision before it is made: the box set resolving with ``choice`` (accept,
+    keep or a layer) would write, as the box editor's data (one editable layer, the class
+    keys); nothing is written. Resolve with ``boxes`` to write an edited set."""
+    app = app_state(request)
+    return review.decision_editor(app, who, open_dataset(app, name), case_id, choice)
 
 
 @router.post("/datasets/{name}/review/bulk-resolve")

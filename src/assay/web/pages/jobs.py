@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from assay import jobs
-from assay.active.strategies import STRATEGIES
+from assay.active.kinds import strategies_for
 from assay.models.estimators import BUILTIN
 from assay.web.auth import Reader
 from assay.web.rendering import render
@@ -38,6 +38,7 @@ def jobs_page(
     own = labeling.queue_layers(state, who, dataset) if who.can("label") else []
     names = [la["name"] for la in own]
     chosen = layer if layer in names else (names[0] if names else "")
+    value_kind = next((la["value_kind"] for la in own if la["name"] == chosen), "")
     suggested = view.suggestions(state, who, dataset, chosen, limit=24) if chosen else None
     lists = [lst.to_dict() for lst in dataset.suggestions.lists(chosen, limit=5)] if chosen else []
     context: dict[str, Any] = {
@@ -46,7 +47,15 @@ def jobs_page(
         "layer": chosen,
         "suggested": suggested,
         "lists": lists,
-        "strategies": ("auto", *STRATEGIES),
+        # The library says which strategies serve the chosen layer's kind (box layers:
+        # box-uncertainty from a predictions layer), as it does for the CLI and the API.
+        "strategies": strategies_for(value_kind),
+        "box_layer": value_kind == "boxes",
+        "box_predictions": [
+            la["name"]
+            for la in detail["layers"]
+            if la["kind"] == "model" and la["value_kind"] == "boxes"
+        ],
         "models": ("auto", *BUILTIN),
         "issue_methods": _issue_methods(),
         "kinds": {k: who.can(spec.permission) for k, spec in jobs.KINDS.items()},

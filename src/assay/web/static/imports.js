@@ -51,8 +51,11 @@
     if (job.state === "done") {
       const r = job.result || {};
       bar.value = 1;
-      message.textContent = `Imported ${assay.formatNumber(r.n_rows || 0)} rows into ${r.dataset || dataset}: `
-        + `${assay.formatNumber(r.n_new_items || 0)} new items, ${assay.formatNumber(r.n_new_labels || 0)} new labels.`;
+      message.textContent = r.kind === "boxes" || r.kind === "predictions"
+        ? `Imported the ${r.kind === "boxes" ? "boxes" : "predicted boxes"} into layer ${r.layer} of ${r.dataset || dataset}: `
+          + `${assay.formatNumber(r.n_new_labels || 0)} new labels.`
+        : `Imported ${assay.formatNumber(r.n_rows || 0)} rows into ${r.dataset || dataset}: `
+          + `${assay.formatNumber(r.n_new_items || 0)} new items, ${assay.formatNumber(r.n_new_labels || 0)} new labels.`;
       link.href = `/datasets/${encodeURIComponent(r.dataset || dataset)}`;
       link.hidden = false;
     } else {
@@ -67,7 +70,7 @@
     const data = new FormData(form);
     const dataset = String(data.get("dataset") || "").trim();
     data.delete("dataset"); // it is in the URL
-    for (const key of ["label_column", "key_column"]) {
+    for (const key of ["label_column", "key_column", "layer"]) {
       if (!String(data.get(key) || "").trim()) data.delete(key);
     }
     button.disabled = true;

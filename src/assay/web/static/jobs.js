@@ -42,6 +42,9 @@
       case "suggest":
         return el("a", { href: `${base}/label?layer=${q(job.params.layer)}` }, "label them");
       case "import":
+        if (r.kind === "boxes" || r.kind === "predictions") {
+          return el("a", { href: base }, `${(r.n_new_labels || 0).toLocaleString()} new labels in ${r.layer}`);
+        }
         return el("a", { href: base }, `${(r.n_new_items || 0).toLocaleString()} new items`);
       default:
         return null;

@@ -10,6 +10,11 @@
 // The counts come back with each answer. Past the last loaded case, the next page's rows
 // (rendered by the server, fetched ahead) are appended.
 //
+// A case about boxes decides a box set: when its row is current, the decision (the boxes the
+// choice above writes) opens in static/boxes.js's editor (the same key handling as the item
+// page's: click a box, a class key sets its class, Delete removes it, Ctrl+Z undoes), and
+// resolving sends the edited boxes. The editor takes its keys before this page does.
+//
 // Timing: each move to a case after a key press records the performance measure
 // "assay:review-next", from the key press to the animation frame that shows the case.
 "use strict";
@@ -114,6 +119,9 @@
     const form = tr.querySelector("form.case-form");
     if (!ACTIVE.includes(c.state)) {
       if (form) form.remove();
+      const decisionHost = tr.querySelector(".case-decision");
+      if (decisionHost) decisionHost.remove();
+      editors.delete(tr);
       const pick = tr.querySelector("input.pick");
       if (pick) pick.remove();
       tr.classList.remove("selected");
@@ -183,9 +191,57 @@
       if (!assignee || !assignee.value) return null;
       return { action, body: { assignee: assignee.value, note: typed || null, expected_version: version } };
     }
+    const editor = editors.get(tr);
+    if (tr.querySelector(".case-decision")) {
+      // A box case: the choice in the row, and the boxes as edited in its decision editor.
+      const chosen = form.querySelector("select[name=label]").value;
+      const body = { label: chosen, reason: typed || `decided the boxes (from ${chosen})`, expected_version: version };
+      if (editor && editor.ready) body.boxes = editor.payload();
+      return { action: "resolve", body };
+    }
     const chosen = label || form.querySelector("select[name=label]").value;
     const why = chosen === tr.dataset.suggested ? `accepted the suggestion (${chosen})` : `chose ${chosen}`;
     return { action: "resolve", body: { label: chosen, reason: typed || why, expected_version: version } };
+  }
+
+  // -- a box case's decision, in the box editor ---------------------------------------------------
+  const editors = new Map(); // row -> BoxEditor of its decision
+
+  async function loadDecision(tr) {
+    const host = tr && tr.querySelector(".case-decision");
+    if (!host || !isActive(tr) || typeof assayBoxes === "undefined") return;
+    const select = tr.querySelector("form.case-form select[name=label]");
+    const choice = select ? select.value : "accept";
+    if (host.dataset.choice === choice) return;
+    host.dataset.choice = choice;
+    try {
+      const data = await api(`${host.dataset.decisionUrl}?choice=${encodeURIComponent(choice)}`);
+      let editor = editors.get(tr);
+      if (editor) editor.load(data, data.layers[0].layer);
+      else {
+        editor = new assayBoxes.BoxEditor(host, data, {
+          layer: data.layers[0].layer,
+          active: () => current === tr && isActive(tr),
+          onEnter: () => act("resolve", performance.now()),
+          heightShare: 0.3,
+          noUnloadGuard: true,
+        });
+        editors.set(tr, editor);
+      }
+      editor.ready = true;
+      editor.say(`Decision: ${data.what}. Click a box, then a class key to change its class.`);
+      host.dataset.ready = "1";
+    } catch (error) {
+      host.dataset.choice = "";
+      message(tr, `Could not load the decision's boxes: ${error.message}`, "error");
+    }
+  }
+
+  if (table) {
+    table.addEventListener("change", (event) => {
+      const tr = event.target.closest && event.target.closest("tr.case");
+      if (tr && event.target.matches("select[name=label]") && tr.querySelector(".case-decision")) loadDecision(tr);
+    });
   }
 
   async function send(tr, planned) {
@@ -242,6 +298,7 @@
     }
     tr.classList.add("current");
     table.dataset.current = tr.dataset.case;
+    loadDecision(tr);
     (tr.cells[0] || tr).scrollIntoView({ block: "nearest", inline: "nearest" });
     if (start !== null) {
       requestAnimationFrame(() => performance.measure("assay:review-next", { start, end: performance.now() }));
@@ -440,7 +497,9 @@
     else if (key === "g") act("keep", start);
     else if (key === "e") act("escalate", start);
     else if (key === "x" && current) toggle(current);
-    else if (key in keyClass) act("resolve", start, keyClass[key]);
+    else if (key in keyClass && current && current.querySelector(".case-decision")) {
+      say("This case decides boxes: click a box in its decision, then press a class key.", "error");
+    } else if (key in keyClass) act("resolve", start, keyClass[key]);
     else return;
     event.preventDefault();
   });

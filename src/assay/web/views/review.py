@@ -137,9 +137,11 @@ def act(
     assignee: str | None = None,
     label: str | None = None,
     expected_version: int | None = None,
+    boxes: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Apply a transition (or a comment) to a case, as the signed-in user; the answer has
-    the case and the queue's counts (the page updates them without a reload)."""
+    the case and the queue's counts (the page updates them without a reload). ``boxes``: a
+    box case's decision as the reviewer edited it."""
     if action in REVIEW_ACTIONS and not who.can("review"):
         raise Forbidden(f"Your role ({who.user.role}) may not {action} review cases.")
     if action in ("escalate", "assign") and assignee not in reviewers(state):
@@ -161,8 +163,54 @@ def act(
             assignee=assignee,
             label=label,
             expected_version=expected_version,
+            boxes=boxes,
         )
     return {"ok": True, "case": _shown(who, dataset, case), "counts": dataset.review.counts()}
+
+
+DECISION = "decision"  # the decision editor's one editable layer (written nowhere by that name)
+
+
+def decision_editor(
+    state: AppState, who: Principal, dataset: Dataset, case_id: int, choice: str
+) -> dict[str, Any]:
+    """The box editor's data for a box case's decision (``static/boxes.js`` on the review
+    page): one editable layer, the box set resolving with ``choice`` would write now (the
+    library's :meth:`~assay.review.ReviewQueue.decision_boxes`), with the review page's class
+    keys; the reviewer edits it and resolves with the boxes."""
+    from assay.web.rendering import layer_colour
+    from assay.web.views.items import public_item
+
+    if not who.can("review"):
+        raise Forbidden(f"Your role ({who.user.role}) may not decide review cases.")
+    case = _shown(who, dataset, dataset.review.get(case_id))  # the viewer's cut of the case
+    decided = dataset.review.decision_boxes(case_id, choice)
+    (row,) = reads.items_by_ids(dataset.store, dataset.id, [int(case["item_id"])])
+    item = public_item(row, media_url(dataset.name, int(case["item_id"])))
+    return {
+        "ok": True,
+        "case": case_id,
+        "choice": choice,
+        "what": decided["what"],
+        "decision_layer": decided["layer"],
+        "item": {k: item.get(k) for k in ("id", "key", "width", "height", "media_url")},
+        "classes": dataset.classes(),
+        "keys": {DECISION: class_keys(dataset)},
+        "layers": [
+            {
+                "layer": DECISION,
+                "kind": "reviewed",
+                "owner": None,
+                "frozen": False,
+                "can_write": True,
+                "colour": layer_colour(decided["layer"]),
+                "label_id": 0,
+                "labeled": True,
+                "boxes": [{k: v for k, v in b.items() if k != "score"} for b in decided["boxes"]],
+                "scored": False,
+            }
+        ],
+    }
 
 
 def bulk_resolve(
@@ -302,10 +350,12 @@ def evidence_table(
     """The page's side-by-side evidence: for each case, its item (thumbnail or text) and every
     visible layer's current label (with confidence), in columns shared by the page.
 
-    Columns are the visible layers that label at least one item on the page, oldest first.
+    Columns are the visible layers that label at least one item on the page, oldest first;
+    box layers get none: a case draws their boxes in its figures (``_box_figures.html``), and
+    a column per box layer made the table wider than the page.
     """
     item_ids = sorted({c["item_id"] for c in cases})
-    rows = who.viewer.layers(dataset)
+    rows = [r for r in who.viewer.layers(dataset) if r.value_kind != "boxes"]
     current = current_labels_of(dataset.store, dataset.id, item_ids, [r.id for r in rows])
     labels = {
         item: {
