@@ -14,13 +14,19 @@ from __future__ import annotations
 import itertools
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
 from assay.errors import InvalidParameter
-from assay.labels.kinds import AnnotationKind, KindSchema
+from assay.labels.kinds import AnnotationKind, Disagreement, KindSchema
 from assay.store import queries
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from assay.labels.span_agreement import SpanAgreementReport, SpanConsensus
+    from assay.labels.writes import LabelWrite
 
 __all__ = ["MAX_SPANS", "Spans", "span_set"]
 
@@ -115,6 +121,11 @@ class Spans(AnnotationKind):
     noun: ClassVar[str] = "span set"
     example: ClassVar[str] = '[{"start": 0, "end": 5, "class": "PER"}]'
     needs_item_text: ClassVar[bool] = True
+    quality_check: ClassVar[str | None] = "spans"
+    #: Span voting (see :mod:`assay.labels.span_agreement`).
+    consensus_methods: ClassVar[tuple[str, ...]] = ("vote",)
+    #: By default each layer is rated against every other layer, pooled.
+    agreement_references: ClassVar[tuple[str, ...]] = ("others",)
 
     def check_options(
         self, options: Mapping[str, Any], classes: Mapping[str, int]
@@ -163,3 +174,42 @@ class Spans(AnnotationKind):
             f"-{c} [{s}, {e})" for s, e, c in removed
         ]
         return "; ".join(parts)
+
+    # -- several layers (computed in assay.labels.span_agreement) -----------------------------
+    def agreement(self, table: Any, *, reference: Any = None) -> SpanAgreementReport:
+        """Pairwise span F1 (exact and partial overlap), per class; ``reference`` rates each
+        layer (``others``, ``vote`` of the other layers, or a one-layer table)."""
+        from assay.labels.span_agreement import span_agreement
+
+        return span_agreement(table, reference=reference)
+
+    def disagreements(self, table: Any) -> Iterator[Disagreement]:
+        """One per text where layers differ: a span one marked and another not, a class
+        conflict on the same stretch, different boundaries."""
+        from assay.labels.span_agreement import span_disagreements
+
+        return span_disagreements(table)
+
+    def combine(
+        self, table: Any, method: str, *, pred_probs: Any = None, seed: int = 0
+    ) -> SpanConsensus:
+        """Span voting per text, a confidence per span."""
+        from assay.labels.span_agreement import vote
+
+        del pred_probs, seed
+        return vote(table, method, rate=True)
+
+    def consensus_writes(self, table: Any, result: Any) -> list[LabelWrite]:
+        """The voted span set of each text (confidences dropped from the spans: the label's
+        confidence is their mean, 1 for a text every layer left empty)."""
+        from assay.labels.writes import LabelWrite
+
+        del table
+        return [
+            LabelWrite(
+                item_id,
+                [{k: s[k] for k in ("start", "end", "class")} for s in spans],
+                confidence=sum(s["confidence"] for s in spans) / len(spans) if spans else 1.0,
+            )
+            for item_id, spans in result.spans.items()
+        ]
