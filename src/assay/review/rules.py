@@ -73,6 +73,20 @@ def box_case(case: Mapping[str, Any]) -> bool:
     return case["reason"] in BETWEEN_LAYERS and bool(evidence.get("box_layers"))
 
 
+def span_case(case: Mapping[str, Any]) -> bool:
+    """True for a case between span layers (a span disagreement): its decision is a span set
+    (:func:`assay.labels.span_agreement.decision_spans`), as for boxes."""
+    evidence = case.get("evidence") or {}
+    return case["reason"] in BETWEEN_LAYERS and bool(evidence.get("span_layers"))
+
+
+def span_fixes(case: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The suspects of a span label-quality case, None for other cases."""
+    evidence = case.get("evidence") or {}
+    fixes = evidence.get("span_fixes")
+    return fixes if evidence.get("span_layers") and isinstance(fixes, list) else None
+
+
 def reviewed_layer(conn: Connection, dataset_id: int, value_kind: str) -> str:
     """Where decisions between layers of ``value_kind`` go: ``reviewed`` unless that layer
     holds another kind of labels (a dataset with class and box layers), then
@@ -93,6 +107,8 @@ def decision_layer(conn: Connection, dataset_id: int, case: Mapping[str, Any]) -
     evidence = case.get("evidence") or {}
     if box_case(case):
         return reviewed_layer(conn, dataset_id, "boxes")
+    if span_case(case):
+        return reviewed_layer(conn, dataset_id, "spans")
     run_id = evidence.get("run_id")
     runs = run_layers(conn, {run_id} if isinstance(run_id, int) else set())
     layer = case_layer(case, runs)
@@ -117,7 +133,7 @@ def no_longer_holds(
     ``by`` (its author), ``label_id`` and a sentence (``note``).
     """
     evidence = case.get("evidence") or {}
-    if box_case(case):
+    if box_case(case) or span_case(case):
         return _boxes_changed(evidence, labels)
     if case["reason"] == "disagreement":
         compared = evidence.get("labels")
@@ -148,7 +164,7 @@ def no_longer_holds(
         )
     if layer is None:
         return None
-    if box_fixes(case) is not None:  # a box case: its box set changed since it was opened
+    if box_fixes(case) is not None or span_fixes(case) is not None:  # its set changed
         rec = labels.get(layer)
         if rec is None or rec["id"] == evidence.get("label_id"):
             return None
@@ -214,6 +230,14 @@ def decided_value(case: Mapping[str, Any], label: str, current: Any) -> Any:
     set now) gets the fixes. InvalidParameter otherwise."""
     from assay.errors import InvalidParameter
 
+    if span_fixes(case) is not None:  # a span case: the predicted spans at the suspects
+        if label != ACCEPT:
+            raise InvalidParameter(
+                f"This case is about spans: resolve it with {ACCEPT!r} (take the predicted "
+                "spans where the suspects are) or edit the spans on the item page."
+            )
+        predicted = (case.get("evidence") or {}).get("predicted_spans") or []
+        return apply_span_fixes(current or [], span_fixes(case) or [], predicted)
     fixes = box_fixes(case)
     if fixes is None:
         return label
@@ -244,3 +268,22 @@ def apply_box_fixes(
         elif fix.get("kind") == "overlooked" and pred:
             out.append({"class": pred["class"], **{k: float(pred[k]) for k in "xywh"}})
     return out
+
+
+def apply_span_fixes(
+    spans: Sequence[Mapping[str, Any]],
+    fixes: Sequence[Mapping[str, Any]],
+    predicted: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """The span set with each suspect stretch taken from the predictions: the given spans
+    overlapping a suspect are dropped and the predicted spans overlapping it added."""
+    stretches = [(int(f["start"]), int(f["end"])) for f in fixes]
+
+    def touches(s: Mapping[str, Any]) -> bool:
+        return any(s["start"] < e and b < s["end"] for b, e in stretches)
+
+    kept = [dict(s) for s in spans if not touches(s)]
+    taken = [{k: s[k] for k in ("start", "end", "class")} for s in predicted if touches(s)]
+    seen = {(s["start"], s["end"], s["class"]) for s in kept}
+    kept += [s for s in taken if (s["start"], s["end"], s["class"]) not in seen]
+    return sorted(kept, key=lambda s: (s["start"], s["end"], s["class"]))

@@ -11,6 +11,7 @@ flat, and the halves of a partitioned scan merge.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
@@ -20,7 +21,6 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assay.labels.span_tokens import TOKEN
 from assay.stats.aggregators import Categories, Histogram, Moments
 from assay.stats.boxes import CHUNK_ROWS
 from assay.store import filters, queries
@@ -29,7 +29,11 @@ from assay.store import schema as t
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
 
-__all__ = ["SpanLayerStats", "span_statistics"]
+__all__ = ["TOKEN", "SpanLayerStats", "span_statistics"]
+
+#: Tokens, as :data:`assay.labels.span_tokens.TOKEN` counts them (statistics sit beside labels
+#: and may not import them; tests/spans/test_span_stats.py checks the two are one pattern).
+TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 #: Bins of span length in characters and tokens: 1, 2, 3, 4, 5-6, 7-8, ... (half-octaves).
 LENGTH_EDGES = (1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 257, 513, 1025, 1 << 20)
