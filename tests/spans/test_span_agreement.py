@@ -55,7 +55,7 @@ def test_vote_keeps_majority_spans_and_votes_boundaries() -> None:
     assert conf[0] == 1.0 and conf[17] == round(2 / 3, 4) and conf[10] < 2 / 3
     # A span only one of three marked is dropped.
     assert vote_text({"a": [S(0, 5, "PER")], "b": [], "c": []}) == []
-    kept, what = decision_spans(given, ["a", "b", "c"], "accept")
+    kept, _ = decision_spans(given, ["a", "b", "c"], "accept")
     assert kept == [{k: s[k] for k in ("start", "end", "class")} for s in voted]
     assert decision_spans(given, ["a", "b", "c"], "b")[0] == given["b"]
 

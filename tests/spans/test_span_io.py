@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from labelkit import project  # noqa: F401
 
 import assay
 from assay.errors import DataFormatError
+from labelkit import project  # noqa: F401
 
 TEXTS = ["Alice met Bob in Paris .", "IBM hired Carol ."]
 SPANS = [
@@ -66,9 +66,9 @@ def test_label_studio_annotators_become_layers(tmp_path: Path) -> None:
         {"completed_by": 3, "was_cancelled": True, "result": []},
     ]}]  # fmt: skip
     (tmp_path / "ls.json").write_text(json.dumps(tasks), encoding="utf-8")
-    project = assay.init(tmp_path / "p")
-    project.import_path(tmp_path / "ls.json", dataset="t", format="label-studio")
-    labels = project.dataset("t").item("7")["labels"]
+    proj = assay.init(tmp_path / "p")
+    proj.import_path(tmp_path / "ls.json", dataset="t", format="label-studio")
+    labels = proj.dataset("t").item("7")["labels"]
     assert sorted(labels) == ["ann", "annotator_2"]
     assert labels["annotator_2"]["value"] == [{"start": 12, "end": 16, "class": "ORG"}]
 
@@ -76,7 +76,8 @@ def test_label_studio_annotators_become_layers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "body", "fmt", "said"),
     [
-        ("bad.conll", "Alice B-PER\nmet O\nSmith I-PER\n", "conll", "bad.conll, line 3: I-PER after O"),
+        ("bad.conll", "Alice B-PER\nmet O\nSmith I-PER\n", "conll",
+         "bad.conll, line 3: I-PER after O"),
         ("bad.conll", "Alice B-PER\nSmith I-LOC\n", "conll", "line 2: I-LOC after a PER span"),
         ("bad.jsonl", json.dumps({"text": "short", "spans": [
             {"start": 2, "end": 9, "label": "PER"}]}) + "\n", "spacy-jsonl",
@@ -87,10 +88,10 @@ def test_bad_files_name_the_line_and_import_nothing(
     tmp_path: Path, name: str, body: str, fmt: str, said: str
 ) -> None:
     (tmp_path / name).write_text(body, encoding="utf-8")
-    project = assay.init(tmp_path / "p")
+    proj = assay.init(tmp_path / "p")
     with pytest.raises(DataFormatError, match=said.replace("[", r"\[").replace(")", r"\)")):
-        project.import_path(tmp_path / name, dataset="bad", format=fmt)
-    assert project.datasets() == []
+        proj.import_path(tmp_path / name, dataset="bad", format=fmt)
+    assert proj.datasets() == []
 
 
 def test_spans_onto_fixed_classes_refuse_unknown_all_or_nothing(

@@ -9,9 +9,9 @@ from typing import Any
 
 from assay.errors import DataFormatError, InvalidParameter
 
-FORMATS = ("images", "idx", "table", "jsonl", "archive", "coco", "yolo", "voc")
 # Text spans (assay.ingest.spans): given with --format, never detected (a .jsonl is text).
 SPAN_FORMATS = ("spacy-jsonl", "conll", "label-studio")
+FORMATS: tuple[str, ...] = ("images", "idx", "table", "jsonl", "archive", "coco", "yolo", "voc")
 FORMATS += SPAN_FORMATS
 # Every file suffix Assay imports -> (its format, the suffix an upload of it is stored with).
 # The one table of file kinds: detection here and the web upload both read it. A stored
