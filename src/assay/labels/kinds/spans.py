@@ -63,7 +63,25 @@ def span_set(
     if len(value) > MAX_SPANS:
         raise InvalidParameter(f"{where}: {len(value)} spans; one text holds at most {MAX_SPANS}.")
     out: list[dict[str, Any]] = []
+    # An ASCII text has no combining marks nor surrogates: no offset can split a character
+    # (the per-offset test is most of the cost of an import's check).
+    plain = text.isascii()
+    size = len(text)
     for n, span in enumerate(value, 1):
+        # The common case first (a dict of three keys, int offsets inside the text, a known
+        # class); anything else goes through the checks that say what is wrong.
+        if (
+            type(span) is dict
+            and span.keys() == _KEYS
+            and type(start := span["start"]) is int
+            and type(end := span["end"]) is int
+            and 0 <= start < end <= size
+            and (plain or not (_splits_character(text, start) or _splits_character(text, end)))
+            and type(name := span["class"]) is str
+            and name in classes
+        ):
+            out.append({"start": start, "end": end, "class": name})
+            continue
         at = f"{where}, span {n}"
         if not isinstance(span, Mapping) or set(span) - _KEYS or not set(span) >= _KEYS:
             raise InvalidParameter(f'{at}: a span is {{"start", "end", "class"}}.')
