@@ -133,3 +133,26 @@ def test_cli_import_stats_evaluate(tmp_path: Path) -> None:
     assert "micro F1 1.000 strict" in out
     run("export", "t", str(tmp_path / "o.conll"), "--layer", "spans", "--format", "conll")
     assert (tmp_path / "o.conll").read_text().startswith("Ann B-PER\nwent O\nto O\nNew B-LOC\n")
+
+
+def test_pages_show_span_evidence(ner: tuple[assay.Project, dict[str, Any]]) -> None:
+    from fastapi.testclient import TestClient
+
+    from assay import users
+    from assay.web import create_app
+
+    project, _ = ner
+    ds = project.dataset("ner")
+    ds.review_scan(layers=list(SPAN_ANNOTATORS), consensus_layer=None, actor="t")
+    users.create_user(project.store, "boss", "correct horse battery", role="admin")
+    with TestClient(create_app(project), follow_redirects=False) as c:
+        token = c.get("/api/v1/login").json()["csrf_token"]
+        login = {"username": "boss", "password": "correct horse battery"}
+        signed = c.post("/api/v1/login", json=login, headers={"X-CSRF-Token": token})
+        assert signed.status_code == 200, signed.text
+        page = c.get("/datasets/ner/review", params={"reason": "disagreement"})
+        assert page.status_code == 200, page.text[:500]
+        assert 'class="span-figure"' in page.text and "spans_view.css" in page.text
+        got = c.get("/api/v1/datasets/ner/statistics/layer", params={"layer": "alice"}).json()
+        stats = got["layer"]
+        assert stats["value_kind"] == "spans" and stats["n_spans"] > 0

@@ -99,7 +99,20 @@ def case_evidence(
         ],
         "no_longer_holds": change,
         "figures": _box_figures(mine, evidence),
+        "span_figures": _span_figures(conn, item_id, mine, evidence),
     }
+
+
+def _span_figures(
+    conn: Connection, item_id: int, mine: Mapping[str, Any], evidence: Mapping[str, Any]
+) -> list[dict[str, Any]] | None:
+    """The span layers of a span case drawn over the item's text (None for other cases)."""
+    if not evidence.get("span_layers"):
+        return None
+    from assay.review.span_evidence import span_figures
+
+    text = conn.execute(sa.select(t.items.c.text).where(t.items.c.id == item_id)).scalar()
+    return span_figures(text, mine, evidence)
 
 
 _BOX_REASONS = {"missing": "missing", "class": "class conflict", "overlap": "poor overlap"}
