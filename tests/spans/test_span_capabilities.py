@@ -156,3 +156,12 @@ def test_pages_show_span_evidence(ner: tuple[assay.Project, dict[str, Any]]) -> 
         got = c.get("/api/v1/datasets/ner/statistics/layer", params={"layer": "alice"}).json()
         stats = got["layer"]
         assert stats["value_kind"] == "spans" and stats["n_spans"] > 0
+        overview = c.get("/datasets/ner").text
+        assert 'id="span-stats-alice"' in overview and "Span length (tokens)" in overview
+        agree = c.get("/datasets/ner/agreement", params={"layers": ["alice", "bob"]}).text
+        assert 'id="span-agreement"' in agree and "exact F1" in agree
+        ds.quality.find(layer="carol", folds=3, actor="t")
+        chosen = {"run": "carol_tagger", "reference": "ground_truth"}
+        preds = c.get("/datasets/ner/predictions", params=chosen)
+        assert preds.status_code == 200, preds.text[:300]
+        assert 'id="span-classes"' in preds.text and 'id="span-errors"' in preds.text
