@@ -122,13 +122,15 @@ def box_case_text(evidence: Mapping[str, Any]) -> str | None:
     """A box case's evidence in words (None for other cases): a label-issue case's summary
     ("box 1: 8 looks like 3 (p=0.99)"), or a disagreement's counts by reason and its layers
     ("2 missing, 4 poor overlap between alice, bob, carol")."""
-    if not evidence.get("box_layers"):
+    layers = evidence.get("box_layers") or evidence.get("span_layers")  # spans: the same words
+    if not layers:
         return None
     if evidence.get("summary"):
         return str(evidence["summary"])
     counts = evidence.get("counts") or {}
     said = ", ".join(f"{n} {_BOX_REASONS.get(k, k)}" for k, n in counts.items() if n)
-    return f"{said or 'boxes differ'} between {', '.join(evidence['box_layers'])}"
+    what = "boxes" if evidence.get("box_layers") else "spans"
+    return f"{said or what + ' differ'} between {', '.join(layers)}"
 
 
 def _box_figures(mine: Mapping[str, Any], evidence: Mapping[str, Any]) -> list[dict[str, Any]]:
