@@ -86,3 +86,20 @@ def test_bio_round_trip_and_one_tokenizer() -> None:
     assert [names[t] for t in tags] == ["B-PER", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"]
     assert spans_from_tags(toks, tags, ["PER", "LOC"]) == spans
     assert TOKEN.pattern == __import__("assay.labels.span_tokens").labels.span_tokens.TOKEN.pattern
+
+
+def test_span_statistics_merge_like_the_whole() -> None:
+    from assay.stats.spans import SpanLayerStats
+
+    rows = [("Alice met Bob in Paris .", TRUTH), ("Nothing here .", []), ("Not read", None),
+            ("New York Times", [S(0, 8, "LOC"), S(0, 14, "ORG")])]  # fmt: skip
+    whole, a, b = SpanLayerStats(), SpanLayerStats(), SpanLayerStats()
+    for k, (text, spans) in enumerate(rows):
+        whole.add(text, spans)
+        (a if k < 2 else b).add(text, spans)
+    merged = a.merge(b).result()
+    assert merged == whole.result()
+    assert (merged["n_texts"], merged["n_annotated"], merged["n_empty"]) == (4, 3, 1)
+    assert merged["classes"] == {"PER": 2, "LOC": 2, "ORG": 1}
+    # Alice, Bob, Paris: 1 token; New York: 2; New York Times: 3.
+    assert merged["length_tokens"]["counts"][:3] == [3, 1, 1]
