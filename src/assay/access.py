@@ -337,6 +337,12 @@ def _redact_evidence(
         "figures": [
             {**f, "regions": []} for f in evidence.get("figures", []) if f.get("layer") in visible
         ],
+        # Span figures likewise: their layers only, no suspect stretches a model found.
+        "span_figures": [
+            {**f, "segments": [{**s, "region": False} for s in f["segments"]]}
+            for f in evidence.get("span_figures") or []
+            if f.get("layer") in visible
+        ],
         "redacted": True,
     }
 

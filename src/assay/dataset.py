@@ -255,6 +255,12 @@ class Dataset:
         A box layer can also go out as ``format="coco"`` (a .json file) or ``"yolo"`` (a new
         folder of images, labels and classes.txt); the count is then of images.
         """
+        if format in ("spacy-jsonl", "conll", "label-studio"):  # a span layer
+            from assay.ingest.spans import export_spans
+
+            return export_spans(
+                self.store, self.id, path, layer=layer, format=format, filter=filter
+            )
         if format in ("coco", "yolo"):
             from assay.ingest.export_boxes import export_boxes
 
@@ -284,6 +290,27 @@ class Dataset:
         n, added = import_boxes(
             self.store, self.id, path, layer=layer, format=format, author=author,
             progress=progress,
+        )  # fmt: skip
+        return {"layer": layer, "n_new_labels": n, "n_classes_added": added}
+
+    def import_spans(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        layer: str = "spans",
+        format: str,
+        add_classes: bool = False,
+        author: str = "import",
+        progress: ProgressCallback = no_progress,
+    ) -> dict[str, Any]:
+        """Put the spans of a spaCy JSONL, CoNLL or Label Studio file on this dataset's texts
+        (matched by key and text) in span layer ``layer`` (a Label Studio file with several
+        annotators: a layer per annotator), all or nothing (see :mod:`assay.ingest.spans`)."""
+        from assay.ingest.spans import import_spans_onto
+
+        n, added = import_spans_onto(
+            self.store, self.id, path, layer=layer, format=format, add_classes=add_classes,
+            author=author, progress=progress,
         )  # fmt: skip
         return {"layer": layer, "n_new_labels": n, "n_classes_added": added}
 

@@ -86,3 +86,23 @@ register(
         "with --predictions naming a layer of predicted boxes",
     ),
 )
+
+
+def _spans(
+    ds: Any, layer: str, *, strategy: str, batch: int, filter: str | None, seed: int,
+    params: dict[str, Any],
+) -> Ranked:  # fmt: skip
+    from assay.active.spans import rank_span_pool
+
+    del params
+    return rank_span_pool(ds, layer, strategy=strategy, batch=batch, filter=filter, seed=seed)
+
+
+register(
+    "spans",
+    KindSuggestions(
+        ("random", "token-entropy", "max-token-entropy"),
+        _spans,
+        "token entropy of the built-in token classifier trained on the annotated texts",
+    ),
+)

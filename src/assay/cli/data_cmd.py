@@ -29,7 +29,8 @@ def import_(
     format: Annotated[
         str | None,
         typer.Option(
-            help="images, idx, table, jsonl, archive, coco, yolo or voc (default: detected)."
+            help="images, idx, table, jsonl, archive, coco, yolo or voc (default: detected); "
+            "text spans: spacy-jsonl, conll or label-studio."
         ),
     ] = None,
     labels: Annotated[
@@ -71,6 +72,13 @@ def import_(
             "layer (--layer): a second annotator's COCO/YOLO/VOC file."
         ),
     ] = False,
+    spans_only: Annotated[
+        bool,
+        typer.Option(
+            help="Spans (--format spacy-jsonl|conll|label-studio) onto the texts already in "
+            "--dataset (matched by key and text), into --layer (default 'spans')."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Import data into a dataset; all of it lands, or none of it does.
@@ -88,6 +96,8 @@ def import_(
       assay import annotations/instances_val2017.json --dataset coco  # images + boxes
 
       assay import bob.json --dataset coco --boxes-only --layer bob    # boxes onto its images
+
+      assay import ner.conll --format conll --dataset ner               # texts + spans
     """
     spec = build_spec(
         ImportSpec,
@@ -98,6 +108,22 @@ def import_(
     options = spec.options() | ({"labels": labels} if labels is not None else {})
     options |= {k: v for k, v in (("images", images), ("layer", layer)) if v is not None}
     project = open_project()
+    if spans_only:
+        if dataset is None or spec.format is None:
+            raise typer.BadParameter("--spans-only needs --dataset and --format.")
+        with progress_bar(f"importing spans of {path.name}") as progress:
+            done = project.dataset(dataset).import_spans(
+                path, layer=layer or "spans", format=spec.format, add_classes=add_classes,
+                progress=progress,
+            )  # fmt: skip
+        if as_json:
+            print_json(done)
+            return
+        console.print(
+            f"Imported the spans of {path.name} into layer '{done['layer']}' of dataset "
+            f"'{dataset}': {fmt(done['n_new_labels'])} new labels."
+        )
+        return
     if boxes_only:
         if dataset is None:
             raise typer.BadParameter("--boxes-only needs --dataset (the dataset with the images).")
@@ -143,7 +169,8 @@ def export(
     format: Annotated[
         str | None,
         typer.Option(
-            help="csv, parquet, jsonl, or for a box layer coco or yolo (default: from PATH)."
+            help="csv, parquet, jsonl, or for a box layer coco or yolo, for a span layer "
+            "spacy-jsonl, conll or label-studio (default: from PATH)."
         ),
     ] = None,
 ) -> None:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from assay.cli.app import app, handle_errors
 from assay.cli.label_cmd import DatasetOpt, JsonOpt, build_spec, dataset_of
-from assay.cli.render import console, err_console, fmt, print_json, progress_bar
+from assay.cli.render import console, counts_table, err_console, fmt, print_json, progress_bar
 from assay.errors import InvalidParameter
 from assay.models.specs import CrossValidateSpec, TrainSpec
 
@@ -259,7 +259,41 @@ def evaluate(
     if result.get("kind") == "boxes":
         print_box_evaluation(result)
         return
+    if result.get("kind") == "spans":
+        print_span_evaluation(result)
+        return
     print_evaluation(result)
+
+
+def print_span_evaluation(r: dict[str, Any]) -> None:
+    """Entity-level scores per class (strict and partial), micro/macro, and the errors."""
+    where = f" where {r['filter']}" if r.get("filter") else ""
+    strict, partial = r["strict"], r["partial"]
+
+    def f(v: float | None) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    console.print(
+        f"[bold]{r['source']}[/bold] against {r['reference_layer']!r}{where}: "
+        f"{fmt(r['n_texts'])} texts, {fmt(r['n_true'])} true spans, "
+        f"{fmt(r['n_predicted'])} predicted; micro F1 {f(strict['micro']['f1'])} strict, "
+        f"{f(partial['micro']['f1'])} partial; macro F1 {f(strict['macro_f1'])} strict"
+    )
+    table = Table(title="Entities per class", title_justify="left", show_edge=False)
+    for col in ("class", "precision", "recall", "F1", "partial F1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for cls, v in strict["per_class"].items():
+        table.add_row(cls, f(v["precision"]), f(v["recall"]), f(v["f1"]),
+                      f(partial["per_class"][cls]["f1"]), fmt(v["support"]))  # fmt: skip
+    console.print(table)
+    console.print(counts_table("Errors by kind", r["error_counts"]))
+    errors = Table(title="Errors", title_justify="left", show_edge=False)
+    for col in ("item", "kind", "true", "predicted"):
+        errors.add_column(col)
+    for e in r["errors"]:
+        shown = [f"{s['class']} {s['text']!r}" if s else "—" for s in (e["truth"], e["predicted"])]
+        errors.add_row(str(e["item_id"]), e["kind"], *shown)
+    console.print(errors)
 
 
 def print_evaluation(r: dict[str, Any]) -> None:

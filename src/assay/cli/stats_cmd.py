@@ -135,6 +135,34 @@ def print_box_layer(s: dict[str, Any]) -> None:
 LAYER_PRINTERS: dict[str, Callable[[dict[str, Any]], None]] = {"boxes": print_box_layer}
 
 
+def print_span_layer(s: dict[str, Any]) -> None:
+    """One span layer's statistics as lines and tables."""
+    per = s["spans_per_text"]
+    mean = "" if per.get("mean") is None else f" (mean {per['mean']:.2f} per text)"
+    console.print(
+        f"[bold]Spans in layer '{s['name']}'[/bold]: {fmt(s['n_spans'])} spans in "
+        f"{fmt(s['n_annotated'])} annotated texts{mean}; {fmt(s['n_empty'])} with no spans, "
+        f"{fmt(s['n_not_annotated'])} not annotated"
+    )
+    table = Table(title=f"Span classes in '{s['name']}'", title_justify="left", show_edge=False)
+    for col in ("class", "spans", "share", "texts"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for cls, n in s["classes"].items():
+        table.add_row(cls, fmt(n), f"{100 * s['class_shares'][cls]:.1f}%",
+                      fmt(s["texts_per_class"].get(cls, 0)))  # fmt: skip
+    console.print(table)
+    for title, hist in (("Span length (characters)", s["length_chars"]),
+                        ("Span length (tokens)", s["length_tokens"]),
+                        ("Spans per text", per)):  # fmt: skip
+        edges, counts = hist["edges"], hist["counts"]
+        rows = {f"{edges[k]:g}-{edges[k + 1] - 1:g}" if edges[k + 1] - edges[k] > 1
+                else f"{edges[k]:g}": n for k, n in enumerate(counts) if n}  # fmt: skip
+        console.print(counts_table(f"{title} in '{s['name']}'", rows))
+
+
+LAYER_PRINTERS["spans"] = print_span_layer
+
+
 def _only_dataset(project: object) -> str:
     names = [d["name"] for d in project.datasets()]  # type: ignore[attr-defined]
     named = project.default_dataset()  # type: ignore[attr-defined]

@@ -9,7 +9,10 @@ from typing import Any
 
 from assay.errors import DataFormatError, InvalidParameter
 
-FORMATS = ("images", "idx", "table", "jsonl", "archive", "coco", "yolo", "voc")
+# Text spans (assay.ingest.spans): given with --format, never detected (a .jsonl is text).
+SPAN_FORMATS = ("spacy-jsonl", "conll", "label-studio")
+FORMATS: tuple[str, ...] = ("images", "idx", "table", "jsonl", "archive", "coco", "yolo", "voc")
+FORMATS += SPAN_FORMATS
 # Every file suffix Assay imports -> (its format, the suffix an upload of it is stored with).
 # The one table of file kinds: detection here and the web upload both read it. A stored
 # suffix is itself a key of the table, so a stored upload is detected as what was sent.
@@ -124,4 +127,8 @@ def importer(fmt: str) -> Callable[..., Any]:
         from assay.ingest import box_io
 
         return getattr(box_io, f"import_{fmt}")  # type: ignore[no-any-return]
+    if fmt in SPAN_FORMATS:
+        from assay.ingest import spans
+
+        return getattr(spans, f"import_{fmt.replace('-', '_')}")  # type: ignore[no-any-return]
     raise InvalidParameter(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")

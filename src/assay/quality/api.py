@@ -150,6 +150,14 @@ class LabelQuality:
                 method=spec.method, actor=actor, progress=report,
             )  # fmt: skip
             return self.run(box_run)
+        if kind.quality_check == "spans":  # out-of-fold token tags, cleanlab's token check
+            from assay.quality import spans
+
+            span_run = spans.find_run(
+                self.dataset, layer=layer, filter=filter, method=spec.method, actor=actor,
+                progress=report, folds=spec.folds, seed=spec.seed,
+            )  # fmt: skip
+            return self.run(span_run)
         method = check_method(spec.method or DEFAULT_METHOD)  # before any cross-validation
         run_id = None
         if model_layer is None and spec.reuse and spec.model == "auto":

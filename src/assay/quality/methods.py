@@ -209,3 +209,8 @@ DEFAULT_METHOD = "cleanlab"
 from assay.quality.boxes import BOX_METHODS  # noqa: E402  (boxes imports no methods)
 
 FAMILIES["boxes"] = BOX_METHODS
+
+# The spans family (cleanlab's token-classification check).
+from assay.quality.spans import SPAN_METHODS  # noqa: E402  (spans imports no methods)
+
+FAMILIES["spans"] = SPAN_METHODS

@@ -99,7 +99,20 @@ def case_evidence(
         ],
         "no_longer_holds": change,
         "figures": _box_figures(mine, evidence),
+        "span_figures": _span_figures(conn, item_id, mine, evidence),
     }
+
+
+def _span_figures(
+    conn: Connection, item_id: int, mine: Mapping[str, Any], evidence: Mapping[str, Any]
+) -> list[dict[str, Any]] | None:
+    """The span layers of a span case drawn over the item's text (None for other cases)."""
+    if not evidence.get("span_layers"):
+        return None
+    from assay.review.span_evidence import span_figures
+
+    text = conn.execute(sa.select(t.items.c.text).where(t.items.c.id == item_id)).scalar()
+    return span_figures(text, mine, evidence)
 
 
 _BOX_REASONS = {"missing": "missing", "class": "class conflict", "overlap": "poor overlap"}
@@ -109,13 +122,15 @@ def box_case_text(evidence: Mapping[str, Any]) -> str | None:
     """A box case's evidence in words (None for other cases): a label-issue case's summary
     ("box 1: 8 looks like 3 (p=0.99)"), or a disagreement's counts by reason and its layers
     ("2 missing, 4 poor overlap between alice, bob, carol")."""
-    if not evidence.get("box_layers"):
+    layers = evidence.get("box_layers") or evidence.get("span_layers")  # spans: the same words
+    if not layers:
         return None
     if evidence.get("summary"):
         return str(evidence["summary"])
     counts = evidence.get("counts") or {}
     said = ", ".join(f"{n} {_BOX_REASONS.get(k, k)}" for k, n in counts.items() if n)
-    return f"{said or 'boxes differ'} between {', '.join(evidence['box_layers'])}"
+    what = "boxes" if evidence.get("box_layers") else "spans"
+    return f"{said or what + ' differ'} between {', '.join(layers)}"
 
 
 def _box_figures(mine: Mapping[str, Any], evidence: Mapping[str, Any]) -> list[dict[str, Any]]:

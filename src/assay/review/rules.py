@@ -79,7 +79,9 @@ def case_kind(case: Mapping[str, Any]) -> str | None:
     kind = evidence.get("value_kind")
     if isinstance(kind, str) and kind != DEFAULT_KIND:
         return kind
-    return "boxes" if evidence.get("box_layers") else None
+    if evidence.get("box_layers"):
+        return "boxes"
+    return "spans" if evidence.get("span_layers") else None
 
 
 def kind_case(case: Mapping[str, Any]) -> bool:
@@ -98,7 +100,10 @@ def compared_layers(case: Mapping[str, Any]) -> list[str]:
     of its ``labels``), in order."""
     evidence = case.get("evidence") or {}
     named = (
-        evidence.get("box_layers") or evidence.get("layers") or list(evidence.get("labels") or {})
+        evidence.get("box_layers")
+        or evidence.get("span_layers")
+        or evidence.get("layers")
+        or list(evidence.get("labels") or {})
     )
     return [str(n) for n in named]
 

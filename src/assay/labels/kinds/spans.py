@@ -14,13 +14,19 @@ from __future__ import annotations
 import itertools
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
 from assay.errors import InvalidParameter
-from assay.labels.kinds import AnnotationKind, KindSchema
+from assay.labels.kinds import AnnotationKind, Disagreement, KindSchema
 from assay.store import queries
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from assay.labels.span_agreement import SpanAgreementReport, SpanConsensus
+    from assay.labels.writes import LabelWrite
 
 __all__ = ["MAX_SPANS", "Spans", "span_set"]
 
@@ -57,7 +63,25 @@ def span_set(
     if len(value) > MAX_SPANS:
         raise InvalidParameter(f"{where}: {len(value)} spans; one text holds at most {MAX_SPANS}.")
     out: list[dict[str, Any]] = []
+    # An ASCII text has no combining marks nor surrogates: no offset can split a character
+    # (the per-offset test is most of the cost of an import's check).
+    plain = text.isascii()
+    size = len(text)
     for n, span in enumerate(value, 1):
+        # The common case first (a dict of three keys, int offsets inside the text, a known
+        # class); anything else goes through the checks that say what is wrong.
+        if (
+            type(span) is dict
+            and span.keys() == _KEYS
+            and type(start := span["start"]) is int
+            and type(end := span["end"]) is int
+            and 0 <= start < end <= size
+            and (plain or not (_splits_character(text, start) or _splits_character(text, end)))
+            and type(name := span["class"]) is str
+            and name in classes
+        ):
+            out.append({"start": start, "end": end, "class": name})
+            continue
         at = f"{where}, span {n}"
         if not isinstance(span, Mapping) or set(span) - _KEYS or not set(span) >= _KEYS:
             raise InvalidParameter(f'{at}: a span is {{"start", "end", "class"}}.')
@@ -115,6 +139,11 @@ class Spans(AnnotationKind):
     noun: ClassVar[str] = "span set"
     example: ClassVar[str] = '[{"start": 0, "end": 5, "class": "PER"}]'
     needs_item_text: ClassVar[bool] = True
+    quality_check: ClassVar[str | None] = "spans"
+    #: Span voting (see :mod:`assay.labels.span_agreement`).
+    consensus_methods: ClassVar[tuple[str, ...]] = ("vote",)
+    #: By default each layer is rated against every other layer, pooled.
+    agreement_references: ClassVar[tuple[str, ...]] = ("others",)
 
     def check_options(
         self, options: Mapping[str, Any], classes: Mapping[str, int]
@@ -163,3 +192,77 @@ class Spans(AnnotationKind):
             f"-{c} [{s}, {e})" for s, e, c in removed
         ]
         return "; ".join(parts)
+
+    # -- several layers (computed in assay.labels.span_agreement) -----------------------------
+    def decide(
+        self, choice: str, values: Mapping[str, Any], layers: Sequence[str]
+    ) -> tuple[Any, str]:
+        """``accept`` (or ``consensus``): the vote of the layers' spans now; ``keep``: the first
+        layer's; a layer's name: its spans (:func:`assay.labels.span_agreement.decision_spans`)."""
+        from assay.labels.span_agreement import decision_spans
+
+        return decision_spans(values, layers, choice)
+
+    def accept(self, current: Any, evidence: Mapping[str, Any]) -> Any:
+        """The text's spans now with each suspect stretch taken from the predicted spans."""
+        fixes = evidence.get("span_fixes")
+        if not isinstance(fixes, list):
+            return super().accept(current, evidence)
+        return apply_span_fixes(current or [], fixes, evidence.get("predicted_spans") or [])
+
+    def agreement(self, table: Any, *, reference: Any = None) -> SpanAgreementReport:
+        """Pairwise span F1 (exact and partial overlap), per class; ``reference`` rates each
+        layer (``others``, ``vote`` of the other layers, or a one-layer table)."""
+        from assay.labels.span_agreement import span_agreement
+
+        return span_agreement(table, reference=reference)
+
+    def disagreements(self, table: Any) -> Iterator[Disagreement]:
+        """One per text where layers differ: a span one marked and another not, a class
+        conflict on the same stretch, different boundaries."""
+        from assay.labels.span_agreement import span_disagreements
+
+        return span_disagreements(table)
+
+    def combine(
+        self, table: Any, method: str, *, pred_probs: Any = None, seed: int = 0
+    ) -> SpanConsensus:
+        """Span voting per text, a confidence per span."""
+        from assay.labels.span_agreement import vote
+
+        del pred_probs, seed
+        return vote(table, method, rate=True)
+
+    def consensus_writes(self, table: Any, result: Any) -> list[LabelWrite]:
+        """The voted span set of each text (confidences dropped from the spans: the label's
+        confidence is their mean, 1 for a text every layer left empty)."""
+        from assay.labels.writes import LabelWrite
+
+        del table
+        return [
+            LabelWrite(
+                item_id,
+                [{k: s[k] for k in ("start", "end", "class")} for s in spans],
+                confidence=sum(s["confidence"] for s in spans) / len(spans) if spans else 1.0,
+            )
+            for item_id, spans in result.spans.items()
+        ]
+
+
+def apply_span_fixes(
+    spans: Sequence[Mapping[str, Any]],
+    fixes: Sequence[Mapping[str, Any]],
+    predicted: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """The span set with each suspect stretch taken from the predictions: the given spans
+    overlapping a suspect are dropped and the predicted spans overlapping it added."""
+    stretches = [(int(f["start"]), int(f["end"])) for f in fixes]
+
+    def touches(s: Mapping[str, Any]) -> bool:
+        return any(s["start"] < e and b < s["end"] for b, e in stretches)
+
+    kept = [dict(s) for s in spans if not touches(s)]
+    taken = [{k: s[k] for k in ("start", "end", "class")} for s in predicted if touches(s)]
+    seen = {(s["start"], s["end"], s["class"]) for s in kept}
+    kept += [s for s in taken if (s["start"], s["end"], s["class"]) not in seen]
+    return sorted(kept, key=lambda s: (s["start"], s["end"], s["class"]))

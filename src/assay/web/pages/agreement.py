@@ -57,4 +57,9 @@ def agreement_page(
         "confusion_url": f"{api}/agreement/confusion"
         + (f"?{urlencode({'filter': filter})}" if filter else ""),
     }
+    kinds = {la["name"]: la.get("value_kind") for la in detail["layers"]}
+    if len(chosen) > 1 and all(kinds.get(n) == "spans" for n in chosen):  # kinds/_spans_agreement
+        context["span_report"] = agreement.agreement_report(
+            state, who, dataset, layers=chosen, filter=filter or None
+        )
     return render(request, "agreement.html", context)

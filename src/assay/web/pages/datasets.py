@@ -32,4 +32,10 @@ def overview(request: Request, name: str, who: Reader, filter: TextParam = "") -
     state = app_state(request)
     dataset = open_dataset(state, name)
     detail = datasets.dataset_detail(state, who, dataset, count=False)
-    return render(request, "overview.html", {"ds": detail, "filter": filter})
+    span_stats = [  # drawn by kinds/_spans_stats.html
+        datasets.layer_statistics(state, who, dataset, la["name"], filter or None)["layer"]
+        for la in detail["layers"] if la.get("value_kind") == "spans"
+    ]  # fmt: skip
+    return render(
+        request, "overview.html", {"ds": detail, "filter": filter, "span_stats": span_stats}
+    )

@@ -152,6 +152,8 @@ def predictions_page(
     references = _references(detail, source_layer)
     kinds = {la["name"]: la.get("value_kind") for la in detail["layers"]}
     box = kinds.get(source_layer or "") == "boxes"  # box predictions: COCO's metrics
+    if kinds.get(source_layer or "") == "spans":  # span predictions: entity-level scores
+        references = [name for name in references if kinds.get(name) == "spans"]
     if box:
         references = [name for name in references if kinds.get(name) == "boxes"]
         if not reference and source_layer:
@@ -199,8 +201,12 @@ def predictions_page(
             context["error"] = str(exc)
             status = 422
         else:
-            context.update(ev=ev, matrix=confusion_rows(ev["confusion"]))
-            if ev.get("kind") == "boxes":
+            context.update(
+                ev=ev, matrix=confusion_rows(ev["confusion"]) if "confusion" in ev else None
+            )
+            if ev.get("kind") == "spans":  # drawn by kinds/_spans_predictions.html
+                pass
+            elif ev.get("kind") == "boxes":
                 context["pr"] = box_predictions.pr_plot(ev["pr_curves"])
             else:
                 context["plot"] = reliability_plot(ev["calibration"])

@@ -237,6 +237,8 @@ def evaluation(
         return dict(json_safe(result))
 
     result = dict(state.stats.get(key, compute))
+    if result.get("kind") == "spans":  # entity-level scores, no class confusion
+        return result
     grid = f"/datasets/{q(dataset.name)}/items"
     linkable = layer is not None and layer in who.viewer.layer_names(dataset)
     confusion = dict(result["confusion"])
