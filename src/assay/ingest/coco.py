@@ -322,10 +322,12 @@ def read_coco(
     class_index = {cid: i for i, cid in enumerate(cats)}
     found, index = read_images(path, sections)
     folder = coco_image_dir(path, found[0][1] if found else None, images) if with_files else None
+    # os.path.join, not Path /: a fifth of the time, for every image of the file.
+    base = None if folder is None else str(folder)
     box_images = [
         BoxImage(
             key,
-            None if folder is None else str(folder / key),
+            None if base is None else os.path.join(base, key),
             w,
             h,
             {"coco_id": iid},
