@@ -130,3 +130,38 @@ def test_a_box_outside_a_later_batchs_real_image_leaves_nothing(
         project.import_path(path, dataset="d", workers=2, batch_size=5)
     assert project.datasets() == []
     assert project.imports()[0]["state"] == "failed"
+
+
+def test_coco_read_raw_agrees_with_in_memory_and_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assay.ingest.coco as coco
+
+    path = _write(tmp_path / "data")
+    doc = json.loads(path.read_text())
+    doc["annotations"][3]["category_id"] = 2.0  # not an int for msgspec: the checked loop
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({**doc, "info": {"year": 2017}}))
+    monkeypatch.setattr(coco, "RAW_CHUNK", 4)
+    for file in (path, odd):
+        whole = coco.read_coco(file, images=path.parent / "images")
+        raw = coco.read_coco(file, images=path.parent / "images", in_memory_bytes=0)
+        monkeypatch.setattr(coco, "RAW_BYTES", 0)
+        streamed = coco.read_coco(file, images=path.parent / "images", in_memory_bytes=0)
+        monkeypatch.setattr(coco, "RAW_BYTES", 1 << 30)
+        for other in (raw, streamed):
+            assert other.images == whole.images and other.classes == whole.classes == ["a", "b"]
+            for column in ("image", "cls", "xywh", "ref"):
+                np.testing.assert_array_equal(getattr(other, column), getattr(whole, column))
+        assert whole.n_boxes == sum(n % 4 for n in range(N_IMAGES))
+
+
+def test_coco_read_raw_names_a_bad_annotation(tmp_path: Path) -> None:
+    from assay.ingest.coco import read_coco
+
+    path = _write(tmp_path / "data")
+    doc = json.loads(path.read_text())
+    doc["annotations"][5]["category_id"] = 9
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DataFormatError, match=r"annotation id 6 \(image '\d+\.png'\): unknown "):
+        read_coco(path, in_memory_bytes=0)

@@ -477,12 +477,18 @@ def _image_row(
     measured; DataFormatError naming the image when its file is missing or unreadable, or
     is not the size the box file declares (the boxes were drawn on another image)."""
     key, path, width, height = image
-    if path is None or not os.path.isfile(path):
+    try:
+        if path is None:
+            raise DataFormatError("no file")
+        row = image_file_row(ImageFile(key, path, None, split))
+    except DataFormatError:
+        if path is not None and os.path.isfile(path):
+            raise  # there, but not a readable image: that error names it
+        # (Checked after a failure only: a stat of every image costs a tenth of its reading.)
         raise DataFormatError(
             f"{source}: image {key!r}: no file {path!r}. Give the folder that holds the images "
             "(--images DIR), or remove the image from the file. Nothing was imported."
-        )
-    row = image_file_row(ImageFile(key, path, None, split))
+        ) from None
     declared = (width or row["width"], height or row["height"])
     if declared != (row["width"], row["height"]):
         raise DataFormatError(
