@@ -20,6 +20,7 @@ when reading one file after another.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import multiprocessing
 import pickle
@@ -144,6 +145,9 @@ class OrderedPool(Generic[T, R]):
 
 def _work(fn: Callable[[Any], Any], pipe: Connection) -> None:
     """A worker: ``fn`` over each chunk received, until told to stop or the pipe closes."""
+    # What the importing process holds (its box file, its images list) is never freed here:
+    # out of the collector's sight, so a full collection does not walk (and copy) its pages.
+    gc.freeze()
     while True:
         try:
             chunk = pipe.recv()
