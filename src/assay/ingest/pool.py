@@ -106,7 +106,8 @@ class OrderedPool(Generic[T, R]):
             if not chunk:
                 return False
             worker = sent % self.n_workers
-            self.pipes[worker].send(chunk)
+            with contextlib.suppress(OSError):  # a worker gone: its recv below says why
+                self.pipes[worker].send(chunk)
             pending.append(worker)
             sent += 1
             return True
@@ -148,21 +149,27 @@ def _work(fn: Callable[[Any], Any], pipe: Connection) -> None:
     # What the importing process holds (its box file, its images list) is never freed here:
     # out of the collector's sight, so a full collection does not walk (and copy) its pages.
     gc.freeze()
+    failed = False
     while True:
         try:
             chunk = pipe.recv()
-        except (EOFError, OSError):  # the importing process is gone
+        except (EOFError, OSError, KeyboardInterrupt):  # the importing process is gone
             return
         if chunk is None:
             return
+        if failed:  # sent before our error reached the importing process: it stops there
+            continue
         results: list[Any] = []
         try:
             for item in chunk:
                 results.append(fn(item))
+            message: tuple[str, list[Any], BaseException | None] = ("ok", results, None)
         except BaseException as exc:
-            pipe.send(("error", results, _picklable(exc)))
+            message, failed = ("error", results, _picklable(exc)), True
+        try:
+            pipe.send(message)
+        except OSError:  # the importing process is gone
             return
-        pipe.send(("ok", results, None))
 
 
 def _picklable(exc: BaseException) -> BaseException:
