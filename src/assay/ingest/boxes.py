@@ -12,7 +12,13 @@ what bounds an import's memory: about 60 bytes a box plus the images list.
   one publishing transaction, matched by key and content on re-import), and
 * the boxes are checked (sizes, classes, NaN, inside the image) with errors naming the file,
   the image and the box, and written as one label per image (the whole set of boxes; ``[]``
-  for a listed image with none) into a box layer *in the same publishing transaction*.
+  for a listed image with none) into a box layer that becomes visible *in the same publishing
+  transaction*: into a new dataset with each batch of its images (by the job's writer, while
+  the next images are read, on forked processes: ``ingest.pool``), into an existing one in
+  the publishing transaction itself (compared with the labels it holds).
+
+An image whose file is not the size the box file declares is refused, naming it: the boxes
+were drawn on another image.
 
 Importing the same files again writes nothing (labels equal to the current ones are skipped).
 :func:`import_boxes_onto` adds the boxes of a file to images already in a dataset (a second
@@ -95,7 +101,9 @@ class BoxFile:
     score: np.ndarray | None = None
     # Recorded on a layer the import creates (a COCO file's category ids, for its results).
     origin: dict[str, Any] | None = None
-    _order: tuple[np.ndarray, list[int]] | None = field(default=None, init=False, repr=False)
+    _order: tuple[np.ndarray, list[int]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def n_boxes(self) -> int:
