@@ -3,15 +3,20 @@ import of the same file in the same run.
 
 Reports, per size: the whole import (images read + items + boxes, one publishing
 transaction) in boxes/s, the boxes alone onto the existing images (``Dataset.import_boxes``
-into a second layer: what a second annotator's file costs), and the peak RSS of each, so flat
-memory shows as a flat column. The images are 256 distinct 32x32 PNGs written round-robin
-(every image is still read, hashed and decoded by the importer).
+into a second layer: what a second annotator's file costs), the ratio of the two (per
+CPU-second: what reading the images adds), the plain import of the same images as an image
+folder (``assay import DIR``) in images/s, and the peak RSS of each, so flat memory shows as
+a flat column. Wall-clock figures depend on what else the machine runs (the load average is
+printed); boxes per CPU-second (the import's processes, its image readers and writer
+included) much less. The images are 256 distinct 32x32 PNGs written round-robin (every image
+is still read, hashed and decoded by the importer).
 
     PYTHONPATH=src python benchmarks/bench_import_boxes.py                 # 10,000 and 100,000
     PYTHONPATH=src python benchmarks/bench_import_boxes.py 2000 20000      # other sizes
     ... --fiftyone /tmp/fo/bin/python   # a Python with fiftyone installed (default: skipped)
     ... --stream | --in-memory          # read the COCO file with ijson | orjson whatever its
-                                        # size (default: ijson above 64 MB)
+                                        # size (default: orjson up to 64 MB, msgspec with raw
+                                        # annotations up to 1 GiB, ijson beyond)
 """
 
 from __future__ import annotations
@@ -54,6 +59,16 @@ done = project.dataset("coco").import_boxes({json!r}, layer="second")
 elapsed = time.perf_counter() - start
 assert done["n_new_labels"] == {n}, done
 result = {{"seconds": elapsed, "boxes_per_s": {boxes} / elapsed, "cpu_s": cpu() - c0}}
+"""
+
+FOLDER = """
+import time, assay
+project = assay.open({path!r})
+start, c0 = time.perf_counter(), cpu()
+r = project.import_path({images!r}, dataset="folder")
+elapsed = time.perf_counter() - start
+assert r.n_new_items == {n}, r
+result = {{"seconds": elapsed, "boxes_per_s": {n} / elapsed, "cpu_s": cpu() - c0}}
 """
 
 FIFTYONE = """
@@ -143,7 +158,8 @@ def make_coco(n: int, folder: Path) -> tuple[Path, Path]:
 
 
 def cell(r: dict[str, Any], boxes: int) -> str:
-    """boxes/s (wall s; boxes per CPU-second of the import, its writer included) | RSS."""
+    """boxes/s (wall s; boxes per CPU-second of the import, its readers and writer
+    included) | RSS (or images, for the folder import)."""
     return (
         f"{r['boxes_per_s']:,.0f} ({r['seconds']:.1f} s; {boxes / r['cpu_s']:,.0f}/CPU-s) | "
         f"{r['peak_rss_mib']:,.0f}"
@@ -154,10 +170,11 @@ def main(sizes: list[int], fiftyone: str | None, mode: str = "auto") -> None:
     print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f}; COCO read: {mode}\n")
     print(
         "| images | boxes | Assay import: images + boxes, boxes/s | peak RSS MiB | boxes onto "
-        "the existing images, boxes/s | peak RSS MiB | FiftyOne COCO import, boxes/s | "
+        "the existing images, boxes/s | peak RSS MiB | full / boxes only, per CPU-s | image "
+        "folder import, images/s | peak RSS MiB | FiftyOne COCO import, boxes/s | "
         "peak RSS MiB |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in sizes:
         boxes = n * BOXES_PER_IMAGE
         start = time.perf_counter()
@@ -168,9 +185,15 @@ def main(sizes: list[int], fiftyone: str | None, mode: str = "auto") -> None:
         # --stream / --in-memory: read the COCO file with ijson (flat memory) or orjson
         # (faster) whatever its size; by default files over IN_MEMORY_BYTES are streamed.
         limit = {"stream": "0", "memory": "1 << 40"}.get(mode)
-        args["stream"] = f"assay.ingest.coco.IN_MEMORY_BYTES = {limit}" if limit else ""
+        args["stream"] = (
+            f"assay.ingest.coco.IN_MEMORY_BYTES = {limit}; assay.ingest.coco.RAW_BYTES = 0"
+            if limit
+            else ""
+        )
         ours = run(ASSAY.format(**args, n=n, boxes=boxes))
         onto = run(ONTO.format(**args, n=n, boxes=boxes))
+        folder = run(FOLDER.format(**args, n=n))
+        ratio = (boxes / ours["cpu_s"]) / (boxes / onto["cpu_s"])
         ref = "not run |"
         if fiftyone:
             try:
@@ -178,7 +201,10 @@ def main(sizes: list[int], fiftyone: str | None, mode: str = "auto") -> None:
                 ref = cell(fo, boxes)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 ref = f"failed: {str(exc).strip().splitlines()[-1][:200]} |"
-        row = f"| {n:,} | {boxes:,} | {cell(ours, boxes)} | {cell(onto, boxes)} | {ref} |"
+        row = (
+            f"| {n:,} | {boxes:,} | {cell(ours, boxes)} | {cell(onto, boxes)} | {ratio:.2f} | "
+            f"{cell(folder, n)} | {ref} |"
+        )
         print(row, flush=True)
         print(f"<!-- data generated in {made:.0f} s -->", flush=True)
 

@@ -12,7 +12,13 @@ what bounds an import's memory: about 60 bytes a box plus the images list.
   one publishing transaction, matched by key and content on re-import), and
 * the boxes are checked (sizes, classes, NaN, inside the image) with errors naming the file,
   the image and the box, and written as one label per image (the whole set of boxes; ``[]``
-  for a listed image with none) into a box layer *in the same publishing transaction*.
+  for a listed image with none) into a box layer that becomes visible *in the same publishing
+  transaction*: into a new dataset with each batch of its images (by the job's writer, while
+  the next images are read, on forked processes: ``ingest.pool``), into an existing one in
+  the publishing transaction itself (compared with the labels it holds).
+
+An image whose file is not the size the box file declares is refused, naming it: the boxes
+were drawn on another image.
 
 Importing the same files again writes nothing (labels equal to the current ones are skipped).
 :func:`import_boxes_onto` adds the boxes of a file to images already in a dataset (a second
@@ -21,9 +27,11 @@ annotator's COCO file) as a new layer, in one transaction.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,8 +40,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.errors import DataFormatError, InvalidParameter
-from assay.ingest.images import ImageFile, image_file_row
+from assay.ingest.images import ImageFile, image_file_row, pool_workers
+from assay.ingest.pool import OrderedPool
 from assay.ingest.staging import ImportJob, ImportResult
+from assay.ingest.writers import Batch, DirectWriter
 from assay.labels.kinds import Stored
 from assay.labels.kinds.boxes import MAX_BOXES, box_problem
 from assay.labels.layers import check_system_target, create_layer
@@ -55,6 +65,8 @@ DEFAULT_BOX_LAYER = "boxes"
 # Images whose box labels are written per insert (bounds the box dicts alive at once to
 # about this many images' boxes).
 WRITE_CHUNK = 2_000
+# Images per batch of a box import (see import_box_file).
+BOX_BATCH = 2_000
 
 
 @dataclass(frozen=True)
@@ -89,10 +101,25 @@ class BoxFile:
     score: np.ndarray | None = None
     # Recorded on a layer the import creates (a COCO file's category ids, for its results).
     origin: dict[str, Any] | None = None
+    _order: tuple[np.ndarray, list[int]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def n_boxes(self) -> int:
         return len(self.image)
+
+    def by_image(self) -> tuple[np.ndarray, list[int]]:
+        """The boxes sorted by image (stable: file order within an image) and where each
+        image's run starts: image ``k``'s boxes are ``order[bounds[k]:bounds[k + 1]]``.
+        Sorted once, for every batch of images that asks."""
+        if self._order is None:
+            order = np.argsort(self.image, kind="stable")
+            bounds = np.searchsorted(
+                self.image[order], np.arange(len(self.images) + 1), side="left"
+            ).tolist()
+            self._order = (order, bounds)
+        return self._order
 
 
 def columns(
@@ -126,34 +153,50 @@ def _box_text(xywh: np.ndarray) -> str:
     return f"[{x:g}, {y:g}, {w:g}, {h:g}]"
 
 
-def check_boxes(bf: BoxFile, sizes: Sequence[tuple[int | None, int | None]] | None = None) -> None:
+def check_boxes(
+    bf: BoxFile,
+    sizes: Sequence[tuple[int | None, int | None]] | None = None,
+    images: tuple[int, int] | None = None,
+) -> None:
     """Refuse the first bad box, naming the file, the image and the box: a NaN or infinite
     coordinate, zero or negative size, a box outside its image (``sizes`` per image, else the
     sizes the file declares), a score outside [0, 1], too many boxes on one image.
+
+    ``images=(start, stop)`` checks only the boxes of those images (``sizes`` then holds
+    theirs): an import checks each batch against the sizes of its real images.
 
     The rules are the kind's (:func:`assay.labels.kinds.boxes.box_problem`, which
     :meth:`Boxes.validate` asks too), run column-wise over the whole file so a message can
     say where in the file it is.
     """
-    xywh = bf.xywh
-    if not len(xywh):
+    if not len(bf.xywh):
         return
 
     def fail(i: int, what: str) -> DataFormatError:
         image = bf.images[int(bf.image[i])].key
         return DataFormatError(
-            f"{bf.where(i)} (image {image!r}): the box {_box_text(xywh[i])} {what}. "
+            f"{bf.where(i)} (image {image!r}): the box {_box_text(bf.xywh[i])} {what}. "
             "Nothing was imported."
         )
 
+    start, stop = images or (0, len(bf.images))
     if sizes is None:
-        sizes = [(im.width, im.height) for im in bf.images]
+        sizes = [(im.width, im.height) for im in bf.images[start:stop]]
     per_image = np.array(
         [[np.nan if v is None else v for v in size] for size in sizes], dtype=np.float64
     ).reshape(-1, 2)
-    problem = box_problem(xywh, per_image[bf.image] if len(per_image) else None, bf.score)
+    if images is None:
+        rows = np.arange(len(bf.xywh))
+    else:  # this range's boxes, in file order (the first bad one in the file is named)
+        order, bounds = bf.by_image()
+        rows = np.sort(order[bounds[start] : bounds[stop]])
+    score = None if bf.score is None else bf.score[rows]
+    box_sizes = per_image[bf.image[rows] - start] if len(per_image) else None
+    problem = box_problem(bf.xywh[rows], box_sizes, score)
     if problem is not None:
-        raise fail(*problem)
+        raise fail(int(rows[problem[0]]), problem[1])
+    if images is not None:
+        return
     counts = np.bincount(bf.image, minlength=len(bf.images))
     crowded = _first(counts > MAX_BOXES)
     if crowded is not None:
@@ -163,15 +206,17 @@ def check_boxes(bf: BoxFile, sizes: Sequence[tuple[int | None, int | None]] | No
         )
 
 
-def box_sets(bf: BoxFile, block: int = 2_000) -> Iterator[list[dict[str, Any]]]:
-    """The boxes of every listed image in order, as label JSON (``[]`` when it has none);
-    box ids 1, 2 ... in file order. One sort of the columns; Python objects are made for a
-    ``block`` of images at a time (memory stays bounded by the columns)."""
-    order = np.argsort(bf.image, kind="stable")
-    bounds = np.searchsorted(bf.image[order], np.arange(len(bf.images) + 1), side="left").tolist()
+def box_sets(
+    bf: BoxFile, block: int = 2_000, start: int = 0, stop: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """The boxes of every listed image (of images ``start`` to ``stop``) in order, as label
+    JSON (``[]`` when it has none); box ids 1, 2 ... in file order. Python objects are made
+    for a ``block`` of images at a time (memory stays bounded by the columns)."""
+    order, bounds = bf.by_image()
+    stop = len(bf.images) if stop is None else stop
     class_names = np.array(bf.classes, dtype=object)
-    for first in range(0, len(bf.images), block):
-        last = min(first + block, len(bf.images))
+    for first in range(start, stop, block):
+        last = min(first + block, stop)
         rows = order[bounds[first] : bounds[last]]
         names = class_names[bf.cls[rows]].tolist()
         xywh = bf.xywh[rows].tolist()
@@ -278,23 +323,43 @@ def write_boxes(
     ids, sizes = item_ids_by_key(conn, dataset_id, bf)
     # The stored sizes are the real images' (read at import): check against those too.
     check_boxes(bf, sizes)
-    layer_row = writable_layer(conn, dataset_id, layer)
+    layer_id = writable_layer(conn, dataset_id, layer).id
+    written = write_box_labels(conn, layer_id, bf, ids, author=author, progress=progress)
+    return written, n_classes
+
+
+def write_box_labels(
+    conn: Connection,
+    layer_id: int,
+    bf: BoxFile,
+    ids: Sequence[int],
+    *,
+    start: int = 0,
+    author: str = "import",
+    fresh: bool = False,
+    progress: ProgressCallback = no_progress,
+) -> int:
+    """Write the labels of images ``start`` to ``start + len(ids)`` of ``bf`` (``ids``: their
+    items), checked already, into the box layer ``layer_id``: skipped where equal to the
+    current label, unless the layer is ``fresh`` (made by this import: it has none).
+    Returns how many were written."""
     now = datetime.now(UTC)
     written = 0
-    total = len(bf.images)
-    sets = box_sets(bf)
-    for start in range(0, total, WRITE_CHUNK):
-        stop = min(start + WRITE_CHUNK, total)
-        heads = current_heads(conn, layer_row.id, ids[start:stop])
+    stop = start + len(ids)
+    sets = box_sets(bf, start=start, stop=stop)
+    for first in range(start, stop, WRITE_CHUNK):
+        last = min(first + WRITE_CHUNK, stop)
+        chunk = ids[first - start : last - start]
+        heads = {} if fresh else current_heads(conn, layer_id, chunk)
         rows: list[dict[str, Any]] = []
-        for k, boxes in zip(range(start, stop), sets, strict=False):
-            head = heads.get(ids[k])
+        for item_id, boxes in zip(chunk, sets, strict=False):
+            head = heads.get(item_id)
             if head is not None and head[1] == Stored(value=boxes) and head[2] is None:
                 continue  # the same boxes as now: a re-import writes nothing
             rows.append(
                 {
-                    "layer_id": layer_row.id,
-                    "item_id": ids[k],
+                    "layer_id": layer_id,
+                    "item_id": item_id,
                     "class_id": None,
                     "value": boxes,
                     "author": author,
@@ -306,31 +371,60 @@ def write_boxes(
                     "idempotency_key": None,
                 }
             )
-        # Checked column-wise by check_boxes above (the rules of Boxes.validate, which costs
+        # Checked column-wise by check_boxes (the rules of Boxes.validate, which costs
         # about 15 us a box, most of an import's time), so the rows go to the label store's
         # own insert and head move without a second check.
         label_ids = insert_label_rows(conn, rows)
         move_heads(conn, rows, label_ids)
         written += len(rows)
-        progress(stop, total, f"writing boxes of {bf.source}")
-    return written, n_classes
+        progress(last, len(bf.images), f"writing boxes of {bf.source}")
+    return written
 
 
 class _BoxImportJob(ImportJob):
-    """An image import that also writes the boxes in its publishing transaction."""
+    """An image import that also writes the boxes: into a new dataset with each batch of
+    its images (in the writer process, while the next images are read; the dataset stays
+    hidden until published), into an existing one in the publishing transaction (compared
+    with the labels it holds)."""
 
     def __init__(self, *args: Any, boxes: BoxFile, box_layer: str, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.boxes = boxes
         self.box_layer = box_layer
+        self._box_layer_id: int | None = None
+        self._box_counts = (0, 0)  # labels written, classes added (with the batches)
+
+    def after_batch(self, conn: Connection, batch: Batch) -> None:
+        writer = self._writer
+        if not isinstance(writer, DirectWriter):
+            return
+        bf, ds = self.boxes, writer.ds
+        if self._box_layer_id is None:
+            n_classes = ensure_classes(conn, ds, bf.classes)
+            box_layer(conn, ds, self.box_layer, "import", bf.origin)
+            self._box_layer_id = writable_layer(conn, ds, self.box_layer).id
+            self._box_counts = (0, n_classes)
+        # Rows are added in the file's image order: this batch is images start, start + 1 ...
+        start = batch.first_seq - 1
+        w, h = batch.columns.index("width"), batch.columns.index("height")
+        sizes = [(row[w], row[h]) for row in batch.data]
+        check_boxes(bf, sizes, images=(start, start + len(sizes)))
+        n = write_box_labels(
+            conn, self._box_layer_id, bf, writer.last_ids, start=start, author=self.author,
+            fresh=True,
+        )  # fmt: skip
+        self._box_counts = (self._box_counts[0] + n, self._box_counts[1])
 
     def before_publish_commit(
         self, conn: Connection, counts: tuple[int, int, int]
     ) -> tuple[int, int, int]:
         assert self._writer is not None  # set on entering the job
-        n_labels, n_classes = write_boxes(
-            conn, self._writer.ds, self.boxes, layer=self.box_layer, author=self.author
-        )
+        if isinstance(self._writer, DirectWriter):
+            n_labels, n_classes = self._box_counts
+        else:
+            n_labels, n_classes = write_boxes(
+                conn, self._writer.ds, self.boxes, layer=self.box_layer, author=self.author
+            )
         return counts[0], counts[1] + n_labels, counts[2] + n_classes
 
 
@@ -343,14 +437,22 @@ def import_box_file(
     split: str | None = None,
     progress: ProgressCallback = no_progress,
     use_process: bool = True,
+    workers: int | None = None,
     **job_options: Any,
 ) -> ImportResult:
     """Import the images of ``bf`` as items and its boxes into the box layer ``layer``,
-    atomically (see the module's docstring)."""
+    atomically (see the module's docstring). The images are read on ``workers`` forked
+    processes (default: one per core from 1,000 images on; see ``ingest.pool``)."""
     if not bf.images:
         raise DataFormatError(f"{bf.source}: no images listed; nothing to import.")
     check_boxes(bf)  # early, with the sizes the file declares; again at publish
     job_options.pop("classes", None)
+    # Smaller batches than other imports: the writer writes each batch's boxes while the
+    # next images are read (see _BoxImportJob), so the last batch is all that waits.
+    job_options.setdefault("batch_size", BOX_BATCH)
+    read = functools.partial(_image_row, source=bf.source, split=split)
+    listed = ((im.key, im.path, im.width, im.height) for im in bf.images)
+    processes = pool_workers(len(bf.images), workers)
     with _BoxImportJob(
         store,
         dataset,
@@ -364,19 +466,45 @@ def import_box_file(
         use_process=use_process,
         **job_options,
     ) as job:
-        for im in bf.images:
-            if im.path is None or not os.path.isfile(im.path):
-                raise DataFormatError(
-                    f"{bf.source}: image {im.key!r}: no file {im.path!r}. Give the folder that "
-                    "holds the images (--images DIR), or remove the image from the file. "
-                    "Nothing was imported."
-                )
-            row = image_file_row(ImageFile(im.key, im.path, None, split))
-            if im.meta:
-                row["meta"] = im.meta
-            job.add(row, where=im.path)
+        # The readers are forked before the job's writer (at its first batch), so the
+        # writer is not a child holding the readers' pipes open past the import.
+        with OrderedPool(read, processes) if processes > 1 else contextlib.nullcontext() as pool:
+            rows = pool.map(listed) if pool is not None else map(read, listed)
+            for im, row in zip(bf.images, rows, strict=True):
+                if im.meta:
+                    row["meta"] = im.meta
+                job.add(row, where=im.path)  # type: ignore[arg-type]
         result = job.publish()
     return replace(result, n_rows=len(bf.images))
+
+
+def _image_row(
+    image: tuple[str, str | None, int | None, int | None], *, source: str, split: str | None
+) -> dict[str, Any]:
+    """The item row of one listed image (key, file, declared width and height), read and
+    measured; DataFormatError naming the image when its file is missing or unreadable, or
+    is not the size the box file declares (the boxes were drawn on another image)."""
+    key, path, width, height = image
+    try:
+        if path is None:
+            raise DataFormatError("no file")
+        row = image_file_row(ImageFile(key, path, None, split))
+    except DataFormatError:
+        if path is not None and os.path.isfile(path):
+            raise  # there, but not a readable image: that error names it
+        # (Checked after a failure only: a stat of every image costs a tenth of its reading.)
+        raise DataFormatError(
+            f"{source}: image {key!r}: no file {path!r}. Give the folder that holds the images "
+            "(--images DIR), or remove the image from the file. Nothing was imported."
+        ) from None
+    declared = (width or row["width"], height or row["height"])
+    if declared != (row["width"], row["height"]):
+        raise DataFormatError(
+            f"{source}: image {key!r} is listed as {width or '?'} x {height or '?'} pixels "
+            f"but its file {path} is {row['width']} x {row['height']}. Fix the size in the "
+            "box file, or give the image the boxes were drawn on. Nothing was imported."
+        )
+    return row
 
 
 def import_boxes_onto(

@@ -296,6 +296,7 @@ class ImportJob:
         # them durable too), so the batches skip the fsync.
         with self.store.write(durable=False) as conn:
             self._writer.write(conn, batch)  # type: ignore[union-attr]
+            self.after_batch(conn, batch)
 
     def duplicate_error(self, keys: list[str]) -> DataFormatError:
         """The error for a key written twice: names the later row and where the first was."""
@@ -359,6 +360,10 @@ class ImportJob:
                 )
             )
         return counts
+
+    def after_batch(self, conn: sa.Connection, batch: Batch) -> None:
+        """What a subclass writes with each batch, in its transaction (the box importer
+        writes a new dataset's boxes here, while the next images are read)."""
 
     def before_publish_commit(
         self, conn: sa.Connection, counts: tuple[int, int, int]

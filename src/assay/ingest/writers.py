@@ -185,6 +185,7 @@ class DirectWriter:
         self.layer: int | None = None
         self.n_items = 0
         self.n_labels = 0
+        self.last_ids: list[int] = []  # the item ids of the last batch written
 
     def declare_classes(self, conn: Connection, names: Sequence[str]) -> None:
         """Create the classes a job declared up front, in the order given."""
@@ -193,6 +194,7 @@ class DirectWriter:
     def write(self, conn: Connection, batch: Batch) -> None:
         """Insert one batch: items, their images, labels and label heads."""
         ids = allocate_ids(conn, t.items, len(batch.data))
+        self.last_ids = ids
         columns, data = batch.columns, batch.data
         try:
             if conn.dialect.name == "sqlite":
