@@ -18,6 +18,7 @@ from assay.cli.render import (
     print_json,
     progress_bar,
 )
+from assay.cli.tags_print import print_tag_layer
 from assay.errors import InvalidParameter
 
 
@@ -131,9 +132,10 @@ def print_box_layer(s: dict[str, Any]) -> None:
     console.print(counts_table(f"COCO size classes in '{s['name']}'", s["coco_sizes"]))
 
 
-
 #: How each kind's layer statistics are printed (a kind without one: as JSON).
 LAYER_PRINTERS: dict[str, Callable[[dict[str, Any]], None]] = {"boxes": print_box_layer}
+LAYER_PRINTERS["tags"] = print_tag_layer
+
 
 def _only_dataset(project: object) -> str:
     names = [d["name"] for d in project.datasets()]  # type: ignore[attr-defined]

@@ -63,3 +63,12 @@ def _boxes(ds: Any, source: str, filter: str | None = None, **options: Any) -> d
 
 
 register("boxes", _boxes)
+
+
+def _tags(ds: Any, source: str, filter: str | None = None, **options: Any) -> dict[str, Any]:
+    from assay.models.tag_evaluation import evaluate_tags
+
+    return evaluate_tags(ds, source, filter, **options)
+
+
+register("tags", _tags)

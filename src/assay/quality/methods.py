@@ -209,3 +209,8 @@ DEFAULT_METHOD = "cleanlab"
 from assay.quality.boxes import BOX_METHODS  # noqa: E402  (boxes imports no methods)
 
 FAMILIES["boxes"] = BOX_METHODS
+
+# The tags family (cleanlab's multi-label check, assay.quality.tags).
+from assay.quality.tags import TAG_METHODS  # noqa: E402  (tags imports no methods)
+
+FAMILIES["tags"] = TAG_METHODS
