@@ -322,6 +322,8 @@ def tag_consensus(
         raise InvalidParameter(
             f"tag layers have no consensus method {method!r}; choose one of: {', '.join(METHODS)}."
         )
+    from threadpoolctl import threadpool_limits
+
     from assay.labels.consensus import consensus
     from assay.labels.matrix import MISSING, LabelMatrix
 
@@ -333,12 +335,26 @@ def tag_consensus(
     yes = np.zeros((n, len(tags)))
     quality: dict[str, list[float]] = {name: [] for name in table.layers}
     item_ids = np.asarray(table.item_ids, dtype=np.int64)
-    for j in range(len(tags)):
+    if method == "majority-vote":
+        # A vote on a yes/no question is the share of "yes" among the layers that answered:
+        # one numpy mean for every item and tag (crowd-kit's MajorityVote gives the same
+        # shares through pandas, one fit per tag). A tie (0.5) leaves the tag out, as the
+        # classification vote breaks ties to the lower class ("no").
+        answered = labeled.sum(axis=1)
+        said = np.stack([y for _, y in mats], axis=0).sum(axis=0)  # items x tags
+        yes = np.where(answered[:, None] > 0, said / np.maximum(answered, 1)[:, None], 0.0)
+        for c, name in enumerate(table.layers):
+            lab, y = mats[c]
+            decided_all = yes[lab] > 0.5
+            if lab.any():
+                quality[name].append(float((y[lab] == decided_all).mean()))
+    for j in range(len(tags) if method != "majority-vote" else 0):
         codes = np.full((n, len(mats)), MISSING, dtype=np.int16)
         for c, (lab, y) in enumerate(mats):
             codes[lab, c] = y[lab, j].astype(np.int16)
         matrix = LabelMatrix(item_ids, list(table.layers), ["no", "yes"], codes)
-        result = consensus(matrix, method)
+        with threadpool_limits(1):  # small numpy work: a shared BLAS pool only slows it
+            result = consensus(matrix, method)
         if result.probs is not None:
             yes[:, j] = result.probs[:, 1]
         for name, q in result.annotator_quality.items():

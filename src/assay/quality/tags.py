@@ -148,11 +148,19 @@ def out_of_fold_tags(X: np.ndarray, Y: np.ndarray, *, folds: int = 5, seed: int 
     varied = Y.min(axis=0) != Y.max(axis=0)
     out[:, ~varied] = Y[:, ~varied].mean(axis=0)
     if varied.any():
+        from threadpoolctl import threadpool_limits
+
+        # liblinear on one BLAS thread: small binary problems, where lbfgs on a shared
+        # machine's BLAS thread pool was 20x slower (benchmarks/bench_tags.py).
         model = make_pipeline(
-            StandardScaler(), OneVsRestClassifier(LogisticRegression(max_iter=1000, C=1.0))
+            StandardScaler(),
+            OneVsRestClassifier(LogisticRegression(solver="liblinear", max_iter=1000)),
         )
         cv = KFold(folds, shuffle=True, random_state=seed)
-        out[:, varied] = cross_val_predict(model, X, Y[:, varied], cv=cv, method="predict_proba")
+        with threadpool_limits(1):
+            found = cross_val_predict(model, X, Y[:, varied], cv=cv, method="predict_proba")
+        # One varied tag is a binary problem: scikit-learn gives (no, yes) columns.
+        out[:, varied] = found[:, -1:] if varied.sum() == 1 else found
     return out
 
 
