@@ -40,6 +40,8 @@ from assay.review.rules import (
     decision_layer,
     no_longer_holds,
     run_layers,
+    tag_case,
+    tag_suspects,
 )
 from assay.store import queries
 from assay.store import schema as t
@@ -407,13 +409,17 @@ def transition(
     data: dict[str, Any] | None = None
     decided: Any = label  # what the decision writes: a class name, or a box set
     boxes_decided = box_case(dict(row._mapping)) or box_fixes(dict(row._mapping)) is not None
+    tags_decided = tag_case(dict(row._mapping)) or tag_suspects(dict(row._mapping)) is not None
     if action == "resolve":
         if label is None:
             raise InvalidParameter("To resolve a case, choose the label the item should have.")
         if box_case(dict(row._mapping)):
             decided, what = _decided_boxes(conn, dataset_id, row, label)
             note = f"{note} ({what})" if note else note
-        elif box_fixes(dict(row._mapping)) is None:  # a box case writes boxes, not a class
+        elif tag_case(dict(row._mapping)):
+            decided, what = _decided_tags(conn, dataset_id, row, label)
+            note = f"{note} ({what})" if note else note
+        elif not tags_decided and box_fixes(dict(row._mapping)) is None:  # boxes, not a class
             values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
         values["resolution"] = note
     if action == "dismiss":
@@ -438,12 +444,16 @@ def transition(
                 dataset_id,
                 target,
                 kind="reviewed",
-                value_kind="boxes" if boxes_decided else "classification",
+                value_kind="boxes"
+                if boxes_decided
+                else "tags"
+                if tags_decided
+                else "classification",
                 description="Decisions from the review queue.",
             )
         value = (
             decided
-            if box_case(dict(row._mapping))
+            if box_case(dict(row._mapping)) or tag_case(dict(row._mapping))
             else decided_value(
                 dict(row._mapping),
                 str(label),
@@ -487,6 +497,19 @@ def _decided_boxes(
     now = current_labels(conn, dataset_id, row.item_id)
     values = {name: now[name]["value"] for name in layers if name in now}
     return decision_boxes(values, layers, choice)
+
+
+def _decided_tags(
+    conn: Connection, dataset_id: int, row: Any, choice: str
+) -> tuple[list[str], str]:
+    """The tag set a decision on a tag case writes (``choice``: accept, keep or a layer; see
+    :func:`assay.labels.tag_agreement.decision_tags`), from the layers' tags now."""
+    from assay.labels.tag_agreement import decision_tags
+
+    layers = list((row.evidence or {}).get("tag_layers") or [])
+    now = current_labels(conn, dataset_id, row.item_id)
+    values = {name: now[name]["value"] for name in layers if name in now}
+    return decision_tags(values, layers, choice)
 
 
 def _check_holds(conn: Connection, dataset_id: int, case_id: int) -> None:

@@ -73,6 +73,21 @@ def box_case(case: Mapping[str, Any]) -> bool:
     return case["reason"] in BETWEEN_LAYERS and bool(evidence.get("box_layers"))
 
 
+def tag_case(case: Mapping[str, Any]) -> bool:
+    """True for a case between tag layers (a tag disagreement): its decision is a tag set
+    (:func:`assay.labels.tag_agreement.decision_tags`), never a class."""
+    evidence = case.get("evidence") or {}
+    return case["reason"] in BETWEEN_LAYERS and bool(evidence.get("tag_layers"))
+
+
+def tag_suspects(case: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The suspect tags of a tag label-quality case (``tag X missing``, ``tag Y probably
+    wrong``), None for other cases."""
+    evidence = case.get("evidence") or {}
+    found = evidence.get("suspect_tags")
+    return found if evidence.get("tag_layers") and isinstance(found, list) else None
+
+
 def reviewed_layer(conn: Connection, dataset_id: int, value_kind: str) -> str:
     """Where decisions between layers of ``value_kind`` go: ``reviewed`` unless that layer
     holds another kind of labels (a dataset with class and box layers), then
@@ -93,6 +108,8 @@ def decision_layer(conn: Connection, dataset_id: int, case: Mapping[str, Any]) -
     evidence = case.get("evidence") or {}
     if box_case(case):
         return reviewed_layer(conn, dataset_id, "boxes")
+    if tag_case(case):
+        return reviewed_layer(conn, dataset_id, "tags")
     run_id = evidence.get("run_id")
     runs = run_layers(conn, {run_id} if isinstance(run_id, int) else set())
     layer = case_layer(case, runs)
@@ -148,11 +165,12 @@ def no_longer_holds(
         )
     if layer is None:
         return None
-    if box_fixes(case) is not None:  # a box case: its box set changed since it was opened
+    if box_fixes(case) is not None or tag_suspects(case) is not None:  # its set changed
         rec = labels.get(layer)
         if rec is None or rec["id"] == evidence.get("label_id"):
             return None
-        return _change(rec, was=None, note=f"the boxes of {layer} changed ({rec['label']})")
+        what = "boxes" if box_fixes(case) is not None else "tags"
+        return _change(rec, was=None, note=f"the {what} of {layer} changed ({rec['label']})")
     current = labels.get(layer)
     now = None if current is None else current["label"]
     at_issue = case.get("label")
@@ -214,6 +232,11 @@ def decided_value(case: Mapping[str, Any], label: str, current: Any) -> Any:
     set now) gets the fixes. InvalidParameter otherwise."""
     from assay.errors import InvalidParameter
 
+    suspects = tag_suspects(case)
+    if suspects is not None:  # a tag case: accept toggles the suspect tags, else a tag set
+        if label == ACCEPT:
+            return apply_tag_fixes(current or [], suspects)
+        return [t.strip() for t in label.split(",") if t.strip()]
     fixes = box_fixes(case)
     if fixes is None:
         return label
@@ -243,4 +266,16 @@ def apply_box_fixes(
             target.update({k: float(pred[k]) for k in ("x", "y", "w", "h")})
         elif fix.get("kind") == "overlooked" and pred:
             out.append({"class": pred["class"], **{k: float(pred[k]) for k in "xywh"}})
+    return out
+
+
+def apply_tag_fixes(tags: Sequence[str], suspects: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The tag set with a label-quality case's suspects applied: a missing tag added, a
+    probably wrong one removed (the kind puts the set in class order when it is written)."""
+    out = list(tags)
+    for s in suspects:
+        if s.get("kind") == "missing" and s.get("tag") not in out:
+            out.append(str(s["tag"]))
+        elif s.get("kind") == "wrong" and s.get("tag") in out:
+            out.remove(s["tag"])
     return out
