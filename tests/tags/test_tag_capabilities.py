@@ -109,3 +109,12 @@ def test_cli_prints_tag_statistics_agreement_and_predictions(
     out = runner.invoke(app, ["evaluate", "other", "--reference", "truth", "--dataset", "fruit"])
     assert out.exit_code == 0, out.output
     assert "micro F1" in out.output and "Hamming loss" in out.output
+    out = runner.invoke(app, ["export", "fruit", str(tmp_path / "t.csv"), "--layer", "truth",
+                              "--tag-columns"])  # fmt: skip
+    assert out.exit_code == 0 and "Wrote the tags of 60 items" in out.output, out.output
+    out = runner.invoke(app, ["import", str(tmp_path / "t.csv"), "--dataset", "fruit",
+                              "--tag-columns", ",".join(TAGS), "--layer", "again"])  # fmt: skip
+    assert out.exit_code == 0 and "60 new labels" in out.output, out.output
+    assert (
+        fruit.item("k5")["labels"]["again"]["value"] == fruit.item("k5")["labels"]["truth"]["value"]
+    )
