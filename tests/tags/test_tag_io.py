@@ -46,6 +46,11 @@ def test_import_formats_round_trip_and_refuse_bad_rows(
     with pytest.raises(DataFormatError, match=r"line 3: item 'nope'"):
         ds.import_tags(missing, layer="t", key_column="id", tags_column="tags")
 
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,tags\nk4,dog\nk4,cat\n")
+    with pytest.raises(DataFormatError, match=r"line 3: item 'k4' appears twice"):
+        ds.import_tags(twice, layer="t", key_column="id", tags_column="tags")
+
     for name in ("out.csv", "out.jsonl", "out.parquet"):
         assert ds.export_tags(tmp_path / name, layer="t")["n_rows"] == 3
         ds.import_tags(tmp_path / name, layer=f"back_{name[4:]}", tags_column="tags")

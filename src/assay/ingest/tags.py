@@ -308,7 +308,9 @@ def import_tags(
         if tag_columns and grow:
             added += ensure_classes(conn, dataset_id, list(tag_columns))
             classes = _classes(conn, dataset_id)
-        seen_keys: set[str] = set()
+        # Items already given a row, as a bitmap over item ids (flat: a byte per id).
+        top = conn.execute(sa.select(sa.func.max(t.items.c.id))).scalar() or 0
+        seen = bytearray(int(top) + 1)
         for chunk in chunks:
             # The tag set: refuse unknown tags (naming line and tag) or grow it.
             if grow:
@@ -316,7 +318,7 @@ def import_tags(
                 if new:
                     added += ensure_classes(conn, dataset_id, new)
                     classes = _classes(conn, dataset_id)
-            ids = _item_ids(conn, dataset_id, chunk, source, seen_keys)
+            ids = _item_ids(conn, dataset_id, chunk, source, seen)
             heads = current_heads(conn, layer_row.id, [i for i in ids])
             rows: list[dict[str, Any]] = []
             for k, tags in enumerate(chunk.tags):
@@ -344,6 +346,10 @@ def import_tags(
 
 def _tag_set(tags: list[str], classes: dict[str, int], where: str) -> list[str]:
     """The tag set as stored (each once, in class order) or DataFormatError naming the tag."""
+    if len(tags) == 1 and tags[0] in classes:  # the common cases, without a sort
+        return list(tags)
+    if not tags:
+        return []
     if len(tags) > MAX_TAGS:
         raise DataFormatError(f"{where}: {len(tags)} tags; one item holds at most {MAX_TAGS}.")
     for tag in tags:
@@ -357,7 +363,7 @@ def _tag_set(tags: list[str], classes: dict[str, int], where: str) -> list[str]:
 
 
 def _item_ids(
-    conn: Connection, dataset_id: int, chunk: TagRows, source: str, seen: set[str]
+    conn: Connection, dataset_id: int, chunk: TagRows, source: str, seen: bytearray
 ) -> list[int]:
     i = t.items.c
     found: dict[str, int] = {}
@@ -379,13 +385,14 @@ def _item_ids(
                 f"{source}, line {chunk.lines[k]}: item {key!r} is not in the dataset (rows are "
                 "matched to items by key). Nothing was imported."
             )
-        if key in seen:
+        item_id = found[key]
+        if seen[item_id]:
             raise DataFormatError(
                 f"{source}, line {chunk.lines[k]}: item {key!r} appears twice; give each item "
                 "one row. Nothing was imported."
             )
-        seen.add(key)
-        out.append(found[key])
+        seen[item_id] = 1
+        out.append(item_id)
     return out
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "METHODS",
     "TagAgreementReport",
     "TagConsensus",
+    "case_tags",
     "decision_tags",
     "table_tags",
     "tag_agreement",
@@ -438,3 +439,18 @@ def tag_disagreements(table: ValueTable, *, order: Sequence[str] = ()) -> Iterat
             given,
             evidence={"tag_layers": list(given), "tag_issues": issues},
         )
+
+
+def case_tags(evidence: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A case's tags at issue for ``kinds/_tags_case.html``: per tag who gave it and who did
+    not (a disagreement), or the suspect tags with the model's probability (a likely
+    mislabeled tag); None for a case that is not about tags."""
+    if not evidence.get("tag_layers"):
+        return None
+    return {
+        "layers": list(evidence.get("tag_layers") or []),
+        "issues": list(evidence.get("tag_issues") or []),
+        "suspects": list(evidence.get("suspect_tags") or []),
+        "labels": dict(evidence.get("labels") or {}),
+        "summary": evidence.get("summary"),
+    }

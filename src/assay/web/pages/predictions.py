@@ -199,10 +199,12 @@ def predictions_page(
             context["error"] = str(exc)
             status = 422
         else:
-            context.update(ev=ev, matrix=confusion_rows(ev["confusion"]))
+            context.update(
+                ev=ev, matrix=confusion_rows(ev["confusion"]) if "confusion" in ev else None
+            )
             if ev.get("kind") == "boxes":
                 context["pr"] = box_predictions.pr_plot(ev["pr_curves"])
-            else:
+            elif ev.get("kind") != "tags":  # tags: per-tag metrics, kinds/_tags_predictions.html
                 context["plot"] = reliability_plot(ev["calibration"])
     context["issues"] = _issues(state, who, dataset, issues_after, issues_all, issues_run)
     keep = {"run": run, "reference": reference, "filter": filter, "issues_run": issues_run}
