@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from assay.web.auth import Reader
 from assay.web.rendering import render
 from assay.web.state import app_state
-from assay.web.views import datasets
+from assay.web.views import datasets, tag_views
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
@@ -32,4 +32,5 @@ def overview(request: Request, name: str, who: Reader, filter: TextParam = "") -
     state = app_state(request)
     dataset = open_dataset(state, name)
     detail = datasets.dataset_detail(state, who, dataset, count=False)
-    return render(request, "overview.html", {"ds": detail, "filter": filter})
+    tags = tag_views.layer_stats(state, who, dataset, filter)  # kinds/_tags_stats.html
+    return render(request, "overview.html", {"ds": detail, "filter": filter, "tag_stats": tags})

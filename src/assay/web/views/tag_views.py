@@ -38,3 +38,38 @@ def evaluation(
         raise InvalidParameter(f"No tag layer you may see to evaluate {layer!r} against.")
     result = dataset.models.evaluate(run, filter or None, reference_layer=reference)
     return {"ok": True, **result, "reference_layer": reference, "filter": filter or None}
+
+
+def layer_stats(state: Any, who: Any, dataset: Dataset, filter: str | None) -> list[dict[str, Any]]:
+    """The statistics of every tag layer the user may see (``kinds/_tags_stats.html``),
+    cached until the dataset's labels change, with the co-occurrence matrix's cells shaded by
+    their share of the row tag's count."""
+    from assay.stats.kind_stats import layer_statistics
+    from assay.store import reads
+
+    visible = set(who.viewer.layer_names(dataset))
+    with dataset.store.read() as conn:
+        names = [
+            r.name
+            for r in queries.list_layers(conn, dataset.id)
+            if r.value_kind == "tags" and r.name in visible
+        ]
+    out = []
+    for name in names:
+        key = (
+            "tag-stats",
+            dataset.id,
+            name,
+            filter or None,
+            reads.data_version(dataset.store, dataset.id),
+        )
+        s = dict(state.stats.get(key, lambda n=name: layer_statistics(dataset, n, filter or None)))
+        co = s["cooccurrence"]
+        s["cells"] = [
+            [{"n": n, "share": n / row[i] if row[i] else 0.0} for n in row]
+            for i, row in enumerate(co["counts"])
+        ]
+        top = max(s["tags"].values(), default=0) or 1
+        s["bars"] = [{"tag": t, "n": n, "width": 100 * n / top} for t, n in s["tags"].items()]
+        out.append(s)
+    return out
