@@ -9,7 +9,12 @@ from rich.table import Table
 
 from assay.cli.render import console, counts_table, fmt
 
-__all__ = ["print_tag_agreement", "print_tag_evaluation", "print_tag_layer"]
+__all__ = [
+    "print_tag_agreement",
+    "print_tag_evaluation",
+    "print_tag_issue_rows",
+    "print_tag_layer",
+]
 
 
 def _num(value: float | None) -> str:
@@ -101,3 +106,31 @@ def print_tag_evaluation(r: dict[str, Any]) -> None:
             fmt(row["support"]), fmt(row["predicted"]), _num(row.get("average_precision")),
         )  # fmt: skip
     console.print(table)
+
+
+def print_tag_issue_rows(
+    run: Any, rows: list[dict[str, Any]], next_page: str | None, show_all: bool
+) -> None:
+    """Items of a tag search, most suspect first, with their suspect tags in words."""
+    counts = ", ".join(f"{n} {k}" for k, n in (run.n_suspects or {}).items())
+    table = Table(
+        title=f"Likely mislabeled tags{', whole ranking' if show_all else ''} (run "
+        f"{run.run_name}, {run.layer} against {run.model_layer}, method {run.method}; "
+        f"{counts})",
+        title_justify="left",
+    )
+    for col in ("#", *(["flag"] if show_all else []), "key", "quality", "suspect tags"):
+        table.add_column(col, justify="right" if col in ("#", "quality") else "left")
+    for n, r in enumerate(rows, 1):
+        table.add_row(
+            str(r.get("rank") or n),
+            *(["flagged" if r["is_issue"] else ""] if show_all else []),
+            str(r["key"]),
+            f"{r['quality']:.3f}",
+            "; ".join(s["note"] for s in r.get("suspects") or []),
+        )
+    console.print(table)
+    if not rows:
+        console.print("Nothing flagged." if not show_all else "Nothing more.")
+    elif next_page is not None:
+        console.print(f"More: assay issues{' --all' if show_all else ''} --after {next_page}")
