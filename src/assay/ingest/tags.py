@@ -296,6 +296,7 @@ def import_tags(
         classes = _classes(conn, dataset_id)
         grow = add_classes or not classes
         row = check_system_target(conn, dataset_id, layer, kind)
+        fresh = row is None  # a new layer has no labels to compare with
         if row is None:
             create_layer(conn, dataset_id, layer, kind=kind, value_kind="tags",
                          origin={"source": source, "format": "tags"})  # fmt: skip
@@ -319,7 +320,7 @@ def import_tags(
                     added += ensure_classes(conn, dataset_id, new)
                     classes = _classes(conn, dataset_id)
             ids = _item_ids(conn, dataset_id, chunk, source, seen)
-            heads = current_heads(conn, layer_row.id, [i for i in ids])
+            heads = {} if fresh else current_heads(conn, layer_row.id, ids)
             rows: list[dict[str, Any]] = []
             for k, tags in enumerate(chunk.tags):
                 if tags is None:
