@@ -30,6 +30,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,21 @@ def _kind_of(path: Path) -> str:
 
 
 def _split(cell: str, sep: str | None, where: str) -> list[str]:
+    found = _split_cached(cell, sep)
+    return list(found) if found is not None else _split_text(cell, sep, where)
+
+
+@lru_cache(maxsize=65_536)
+def _split_cached(cell: str, sep: str | None) -> tuple[str, ...] | None:
+    """The tags of a cell that parses (None: one that does not, parsed again for its error).
+    Tag columns repeat a few sets over and over: each distinct cell is split once."""
+    try:
+        return tuple(_split_text(cell, sep, ""))
+    except DataFormatError:
+        return None
+
+
+def _split_text(cell: str, sep: str | None, where: str) -> list[str]:
     text = cell.strip()
     if not text:
         return []
@@ -309,6 +325,7 @@ def import_tags(
         if tag_columns and grow:
             added += ensure_classes(conn, dataset_id, list(tag_columns))
             classes = _classes(conn, dataset_id)
+        sets: dict[tuple[str, ...], list[str]] = {}
         # Items already given a row, as a bitmap over item ids (flat: a byte per id).
         top = conn.execute(sa.select(sa.func.max(t.items.c.id))).scalar() or 0
         seen = bytearray(int(top) + 1)
@@ -319,13 +336,19 @@ def import_tags(
                 if new:
                     added += ensure_classes(conn, dataset_id, new)
                     classes = _classes(conn, dataset_id)
+                    sets.clear()
             ids = _item_ids(conn, dataset_id, chunk, source, seen)
             heads = {} if fresh else current_heads(conn, layer_row.id, ids)
             rows: list[dict[str, Any]] = []
             for k, tags in enumerate(chunk.tags):
                 if tags is None:
                     continue
-                value = _tag_set(tags, classes, f"{source}, line {chunk.lines[k]}")
+                key = tuple(tags)
+                value = sets.get(key)  # each distinct set checked and ordered once
+                if value is None:
+                    value = _tag_set(tags, classes, f"{source}, line {chunk.lines[k]}")
+                    if len(sets) < 65_536:
+                        sets[key] = value
                 head = heads.get(ids[k])
                 if head is not None and head[1] == Stored(value=value) and head[2] is None:
                     continue
