@@ -273,6 +273,42 @@ class Dataset:
             self, path, layer=layer, format=format, filter=filter, progress=progress
         )
 
+    def import_tags(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        layer: str,
+        key_column: str = "key",
+        tags_column: str | None = None,
+        tag_columns: Sequence[str] = (),
+        sep: str | None = None,
+        add_classes: bool = False,
+        kind: str = "import",
+        author: str = "import",
+        progress: ProgressCallback = no_progress,
+    ) -> dict[str, Any]:
+        """Add the tags of a CSV/JSONL/Parquet file (a list column, or one 0/1 column per
+        tag) to this dataset's items (matched by key) as the tag layer ``layer``, all or
+        nothing (:func:`assay.ingest.tags.import_tags`)."""
+        from assay.ingest.tags import import_tags
+
+        return import_tags(
+            self.store, self.id, path, layer=layer, key_column=key_column,
+            tags_column=tags_column, tag_columns=tag_columns, sep=sep, add_classes=add_classes,
+            kind=kind, author=author, progress=progress,
+        )  # fmt: skip
+
+    def export_tags(
+        self, path: str | os.PathLike[str], *, layer: str, columns: bool = False,
+        sep: str = "|", filter: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Write tag layer ``layer`` as CSV/JSONL/Parquet, a list column or one 0/1 column per
+        tag (:func:`assay.ingest.tags.export_tags`)."""
+        from assay.ingest.tags import export_tags
+
+        return export_tags(self.store, self.id, layer, path, columns=columns, sep=sep,
+                           filter=filter)  # fmt: skip
+
     def import_boxes(
         self,
         path: str | os.PathLike[str],

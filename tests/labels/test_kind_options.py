@@ -96,7 +96,7 @@ def test_a_decision_between_layers_is_a_value_of_the_kind() -> None:
     values = {"a": ["PER"], "b": ["PER", "LOC"], "c": ["PER"]}
     assert kind.decide("accept", values, ["a", "b", "c"]) == (
         ["PER"],
-        "the tag set most of a, b, c give",
+        "the tags most of a, b, c gave",
     )
     assert kind.decide("b", values, ["a", "b", "c"])[0] == ["PER", "LOC"]
     assert kind.decide("LOC, x", values, ["a", "b", "c"])[0] == ["LOC", "x"]

@@ -106,3 +106,25 @@ register(
         "token entropy of the built-in token classifier trained on the annotated texts",
     ),
 )
+
+
+def _tags(
+    ds: Any, layer: str, *, strategy: str, batch: int, filter: str | None, seed: int,
+    params: dict[str, Any],
+) -> Ranked:  # fmt: skip
+    from assay.active.tags import rank_tag_pool
+
+    return rank_tag_pool(
+        ds, layer, strategy=strategy, predictions=params.get("predictions"), batch=batch,
+        filter=filter, seed=seed,
+    )  # fmt: skip
+
+
+register(
+    "tags",
+    KindSuggestions(
+        ("random", "tag-margin", "tag-mean-margin"),
+        _tags,
+        "optionally with --predictions naming a layer of tag probabilities",
+    ),
+)

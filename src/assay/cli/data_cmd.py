@@ -79,6 +79,23 @@ def import_(
             "--dataset (matched by key and text), into --layer (default 'spans')."
         ),
     ] = False,
+    tags_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Tags onto the items of --dataset: the column with each row's tags "
+            "(a JSON list or names joined by | ; or ,), into the tag layer --layer."
+        ),
+    ] = None,
+    tag_columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Tags onto the items of --dataset: one 0/1 column per tag, e.g. "
+            "red,round,sweet (the tag named by its column)."
+        ),
+    ] = None,
+    tag_sep: Annotated[
+        str | None, typer.Option(help="The separator of --tags-column (default: | ; or ,).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Import data into a dataset; all of it lands, or none of it does.
@@ -98,6 +115,7 @@ def import_(
       assay import bob.json --dataset coco --boxes-only --layer bob    # boxes onto its images
 
       assay import ner.conll --format conll --dataset ner               # texts + spans
+      assay import tags.csv --dataset fruit --tags-column tags --key-column id --layer tags
     """
     spec = build_spec(
         ImportSpec,
@@ -122,6 +140,26 @@ def import_(
         console.print(
             f"Imported the spans of {path.name} into layer '{done['layer']}' of dataset "
             f"'{dataset}': {fmt(done['n_new_labels'])} new labels."
+        )
+        return
+    if tags_column is not None or tag_columns is not None:
+        if dataset is None:
+            raise typer.BadParameter("Tags go onto the items of a dataset: name it (--dataset).")
+        with progress_bar(f"importing tags of {path.name}") as progress:
+            done = project.dataset(dataset).import_tags(
+                path, layer=layer or "tags", key_column=key_column or "key",
+                tags_column=tags_column,
+                tag_columns=[c.strip() for c in (tag_columns or "").split(",") if c.strip()],
+                sep=tag_sep, add_classes=add_classes, progress=progress,
+            )  # fmt: skip
+        if as_json:
+            print_json(done)
+            return
+        console.print(
+            f"Imported the tags of {path.name} into layer '{done['layer']}' of dataset "
+            f"'{dataset}': {fmt(done['n_rows'])} rows, {fmt(done['n_new_labels'])} new labels"
+            + (f", {done['n_classes_added']} new tags" if done["n_classes_added"] else "")
+            + "."
         )
         return
     if boxes_only:
@@ -173,6 +211,12 @@ def export(
             "spacy-jsonl, conll or label-studio (default: from PATH)."
         ),
     ] = None,
+    tag_columns: Annotated[
+        bool, typer.Option(help="A tag layer: one 0/1 column per tag (default: a list column).")
+    ] = False,
+    tag_sep: Annotated[
+        str, typer.Option(help="A tag layer in CSV: the separator of the tags column.")
+    ] = "|",
 ) -> None:
     """Export the current labels of a layer (key, split, label, author, time, reason).
 
@@ -184,6 +228,10 @@ def export(
     if format in ("coco", "yolo") and filter is not None:
         raise typer.BadParameter("--filter is not supported with --format coco|yolo.")
     ds = open_project().dataset(dataset)
+    if any(r["name"] == layer and r["value_kind"] == "tags" for r in ds.layers()):
+        done = ds.export_tags(path, layer=layer, columns=tag_columns, sep=tag_sep, filter=filter)
+        console.print(f"Wrote the tags of {fmt(done['n_rows'])} items to {path}.")
+        return
     with progress_bar(f"exporting {dataset}") as progress:
         n = ds.export(path, layer=layer, format=format, filter=filter, progress=progress)
     console.print(

@@ -12,6 +12,7 @@ from rich.table import Table
 from assay.cli.app import app, handle_errors
 from assay.cli.label_cmd import DatasetOpt, JsonOpt, build_spec, dataset_of
 from assay.cli.render import console, counts_table, err_console, fmt, print_json, progress_bar
+from assay.cli.tags_print import print_tag_evaluation
 from assay.errors import InvalidParameter
 from assay.models.specs import CrossValidateSpec, TrainSpec
 
@@ -261,6 +262,9 @@ def evaluate(
         return
     if result.get("kind") == "spans":
         print_span_evaluation(result)
+        return
+    if result.get("kind") == "tags":
+        print_tag_evaluation(result)
         return
     print_evaluation(result)
 

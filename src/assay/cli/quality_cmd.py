@@ -10,6 +10,7 @@ from rich.table import Table
 from assay.cli.app import app, handle_errors
 from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, build_spec, dataset_of
 from assay.cli.render import console, err_console, fmt, print_json, progress_bar
+from assay.cli.tags_print import print_tag_issue_rows
 from assay.quality.scores import format_score
 from assay.quality.specs import IssuesSpec
 
@@ -273,6 +274,8 @@ def issues(
         return
     if run.family == "boxes":
         _print_box_rows(run, rows, next_page, show_all)
+    elif run.family == "tags":
+        print_tag_issue_rows(run, rows, next_page, show_all)
     else:
         _print_rows(run, kind, rows, next_page, show_all)
     if opened is not None:

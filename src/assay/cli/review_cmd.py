@@ -11,6 +11,7 @@ from rich.table import Table
 from assay.cli.app import app, handle_errors
 from assay.cli.label_cmd import AuthorOpt, DatasetOpt, JsonOpt, build_spec, dataset_of, item_ref
 from assay.cli.render import bar, console, fmt, print_json, progress_bar
+from assay.cli.tags_print import print_tag_agreement
 from assay.errors import InvalidParameter
 from assay.labels.combine import ConsensusSpec
 from assay.quality.scores import format_quality, format_score
@@ -65,6 +66,9 @@ def agreement(
         return
     if report.get("kind") == "boxes":
         _box_agreement(report)
+        return
+    if report.get("kind") == "tags":
+        print_tag_agreement(report)
         return
     console.print(
         f"{fmt(report['n_items'])} items labeled, {fmt(report['n_items_with_2plus_labels'])} by "

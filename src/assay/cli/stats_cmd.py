@@ -18,6 +18,7 @@ from assay.cli.render import (
     print_json,
     progress_bar,
 )
+from assay.cli.tags_print import print_tag_layer
 from assay.errors import InvalidParameter
 
 
@@ -133,6 +134,7 @@ def print_box_layer(s: dict[str, Any]) -> None:
 
 #: How each kind's layer statistics are printed (a kind without one: as JSON).
 LAYER_PRINTERS: dict[str, Callable[[dict[str, Any]], None]] = {"boxes": print_box_layer}
+LAYER_PRINTERS["tags"] = print_tag_layer
 
 
 def print_span_layer(s: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from assay.demo.spans import add_spans
+from assay.demo.tags import add_tags
 from assay.ingest.arrays import import_arrays
 from assay.progress import ProgressCallback, no_progress
 from assay.project import Project, init
@@ -60,6 +61,7 @@ def build_demo(
     add_demo_model(project)
     add_scenes(project, progress=progress)
     add_spans(project, progress=progress)
+    add_tags(project, progress=progress)
     config = project.root / "assay.toml"
     text = config.read_text(encoding="utf-8")
     if "[datasets]" not in text:  # commands without --dataset keep meaning the digits

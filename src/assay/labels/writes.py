@@ -129,7 +129,9 @@ def resolve_items(conn: Connection, dataset_id: int, keys: Sequence[str]) -> dic
     return found
 
 
-def _check_probs(probs: Sequence[float], n_classes: int, item_id: int) -> list[float]:
+def _check_probs(
+    probs: Sequence[float], n_classes: int, item_id: int, independent: bool = False
+) -> list[float]:
     values = [float(p) for p in probs]
     if len(values) != n_classes:
         raise InvalidParameter(
@@ -138,7 +140,7 @@ def _check_probs(probs: Sequence[float], n_classes: int, item_id: int) -> list[f
         )
     if not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in values):
         raise InvalidParameter(f"Item {item_id}: probs must be finite numbers in [0, 1].")
-    if abs(sum(values) - 1.0) > 1e-3:
+    if not independent and abs(sum(values) - 1.0) > 1e-3:
         raise InvalidParameter(f"Item {item_id}: probs sum to {sum(values):.4f}, not 1.")
     return values
 
@@ -272,7 +274,8 @@ def write_labels(
     unchanged = 0
     for w in batch:
         stored = _stored(kind, schema, w)
-        probs = None if w.probs is None else _check_probs(w.probs, len(schema.classes), w.item_id)
+        probs = None if w.probs is None else _check_probs(w.probs, len(schema.classes), w.item_id,
+                                                          kind.independent_probs)  # fmt: skip
         confidence = w.confidence
         if confidence is None and probs is not None:
             confidence = max(probs)

@@ -72,3 +72,12 @@ def _spans(ds: Any, source: str, filter: str | None = None, **options: Any) -> d
 
 
 register("spans", _spans)
+
+
+def _tags(ds: Any, source: str, filter: str | None = None, **options: Any) -> dict[str, Any]:
+    from assay.models.tag_evaluation import evaluate_tags
+
+    return evaluate_tags(ds, source, filter, **options)
+
+
+register("tags", _tags)

@@ -158,6 +158,15 @@ class LabelQuality:
                 progress=report, folds=spec.folds, seed=spec.seed,
             )  # fmt: skip
             return self.run(span_run)
+        if kind.quality_check == "tags":  # cleanlab's multi-label check, per-tag evidence
+            from assay.quality import tags
+
+            tag_run = tags.find_run(
+                self.dataset, layer=layer, predictions=model_layer, filter=filter,
+                method=spec.method, actor=actor, progress=report, folds=spec.folds,
+                seed=spec.seed,
+            )  # fmt: skip
+            return self.run(tag_run)
         method = check_method(spec.method or DEFAULT_METHOD)  # before any cross-validation
         run_id = None
         if model_layer is None and spec.reuse and spec.model == "auto":

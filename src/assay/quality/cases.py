@@ -53,6 +53,10 @@ def open_issue_cases(
         from assay.quality.spans import open_cases_for_run as open_span_cases
 
         return open_span_cases(conn, dataset_id, run, limit=limit, actor=actor, top=top)
+    if info.get("family") == "tags":  # one case per flagged item, its suspect tags named
+        from assay.quality.tags import open_cases_for_run as open_tag_cases
+
+        return open_tag_cases(conn, dataset_id, run, limit=limit, actor=actor, top=top)
     out: dict[str, Any] = {"run_id": int(run.id), "run": run.name}
     for reason, kind in REASONS.items():
         ranked = top if reason == "mislabel" else None

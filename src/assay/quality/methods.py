@@ -214,3 +214,9 @@ FAMILIES["boxes"] = BOX_METHODS
 from assay.quality.spans import SPAN_METHODS  # noqa: E402  (spans imports no methods)
 
 FAMILIES["spans"] = SPAN_METHODS
+
+
+# The tags family (cleanlab's multi-label check, assay.quality.tags).
+from assay.quality.tags import TAG_METHODS  # noqa: E402  (tags imports no methods)
+
+FAMILIES["tags"] = TAG_METHODS

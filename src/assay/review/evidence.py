@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.labels.tag_agreement import case_tags
 from assay.labels.writes import current_labels_by_item
 from assay.review.rules import case_layer, decision_layer, no_longer_holds, run_layers
 from assay.store import schema as t
@@ -100,6 +101,7 @@ def case_evidence(
         "no_longer_holds": change,
         "figures": _box_figures(mine, evidence),
         "span_figures": _span_figures(conn, item_id, mine, evidence),
+        "tags": case_tags(evidence),  # a tag case: the tags at issue (kinds/_tags_case.html)
     }
 
 

@@ -81,7 +81,9 @@ def case_kind(case: Mapping[str, Any]) -> str | None:
         return kind
     if evidence.get("box_layers"):
         return "boxes"
-    return "spans" if evidence.get("span_layers") else None
+    if evidence.get("span_layers"):
+        return "spans"
+    return "tags" if evidence.get("tag_layers") else None
 
 
 def kind_case(case: Mapping[str, Any]) -> bool:
@@ -102,6 +104,7 @@ def compared_layers(case: Mapping[str, Any]) -> list[str]:
     named = (
         evidence.get("box_layers")
         or evidence.get("span_layers")
+        or evidence.get("tag_layers")
         or evidence.get("layers")
         or list(evidence.get("labels") or {})
     )

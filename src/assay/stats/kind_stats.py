@@ -51,3 +51,6 @@ register("boxes", box_statistics)
 from assay.stats.spans import span_statistics  # noqa: E402
 
 register("spans", span_statistics)
+from assay.stats.tags import tag_statistics  # noqa: E402
+
+register("tags", tag_statistics)

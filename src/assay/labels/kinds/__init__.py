@@ -155,6 +155,9 @@ class AnnotationKind:
     needs_item_size: ClassVar[bool] = False
     #: True when :meth:`validate` checks a value against its item's text (``KindSchema.texts``).
     needs_item_text: ClassVar[bool] = False
+    #: True when a label's ``probs`` (one per class) are independent probabilities (tags:
+    #: P(tag applies) each) rather than a distribution that sums to 1.
+    independent_probs: ClassVar[bool] = False
 
     # -- layers -------------------------------------------------------------------------------
     def check_options(

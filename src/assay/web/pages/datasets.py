@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from assay.web.auth import Reader
 from assay.web.rendering import render
 from assay.web.state import app_state
-from assay.web.views import datasets
+from assay.web.views import datasets, tag_views
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
@@ -36,6 +36,6 @@ def overview(request: Request, name: str, who: Reader, filter: TextParam = "") -
         datasets.layer_statistics(state, who, dataset, la["name"], filter or None)["layer"]
         for la in detail["layers"] if la.get("value_kind") == "spans"
     ]  # fmt: skip
-    return render(
-        request, "overview.html", {"ds": detail, "filter": filter, "span_stats": span_stats}
-    )
+    tags = tag_views.layer_stats(state, who, dataset, filter)  # kinds/_tags_stats.html
+    context = {"ds": detail, "filter": filter, "span_stats": span_stats, "tag_stats": tags}
+    return render(request, "overview.html", context)

@@ -208,7 +208,7 @@ def predictions_page(
                 pass
             elif ev.get("kind") == "boxes":
                 context["pr"] = box_predictions.pr_plot(ev["pr_curves"])
-            else:
+            elif ev.get("kind") != "tags":  # tags: per-tag metrics, kinds/_tags_predictions.html
                 context["plot"] = reliability_plot(ev["calibration"])
     context["issues"] = _issues(state, who, dataset, issues_after, issues_all, issues_run)
     keep = {"run": run, "reference": reference, "filter": filter, "issues_run": issues_run}

@@ -77,9 +77,39 @@
     }
   }
 
+  // Tag layers (multi-label): each tag a yes/no question (assay.labels.tag_agreement).
+  function drawTags(report) {
+    document.getElementById("confusion-card").hidden = true;  // no class x class matrix
+    card("items compared", formatNumber(report.n_items_compared), "items two or more layers tagged");
+    card("Krippendorff's α", num3(report.alpha), "nominal, over every (item, tag)");
+    card("mean κ", num3(report.mean_kappa), "Cohen's kappa per tag and pair of layers, averaged");
+    card("mean Jaccard", pct(report.mean_jaccard), "of two layers' tag sets, averaged over the pairs");
+    const rows = report.per_tag.map((t) => [t.name, el("td", { class: "num" }, formatNumber(t.n_yes)),
+      el("td", { class: `num kappa kappa-${band(t.alpha)}` }, num3(t.alpha)),
+      el("td", { class: `num kappa kappa-${band(t.mean_kappa)}` }, num3(t.mean_kappa)),
+      el("td", { class: "num" }, pct(t.positive_agreement))]);
+    panel("Per tag", table(["Tag", "Given", "α", "Mean κ", "Positive agreement"], rows, "per-tag"),
+      "α: Krippendorff's alpha of the tag; κ: Cohen's kappa of each pair of layers, averaged");
+    const pairs = report.pairwise.map((p) => [p.a, p.b, el("td", { class: "num" }, formatNumber(p.n_items)),
+      el("td", { class: "num" }, pct(p.exact)), el("td", { class: "num" }, pct(p.jaccard)),
+      el("td", { class: `num kappa kappa-${band(p.mean_kappa)}` }, num3(p.mean_kappa))]);
+    panel("Pairs of tag layers", table(["Layer", "Layer", "Items", "Same set", "Jaccard", "Mean κ"], pairs, "pairwise"));
+    if (report.layer_quality) {
+      const q = report.layer_quality.map((r) => [r.layer, el("td", { class: "num" }, formatNumber(r.n_items)),
+        el("td", { class: "num" }, pct(r.f1)), el("td", { class: "num" }, pct(r.exact)),
+        el("td", { class: "num" }, formatNumber(r.missed)), el("td", { class: "num" }, formatNumber(r.added))]);
+      panel(`Each layer against ${report.reference}`, table(["Layer", "Items", "F1", "Same set", "Missed",
+        "Added"], q, "quality"), report.reference_rule);
+    }
+  }
+
   function draw(report) {
     if (report.kind === "boxes") {
       drawBoxes(report);
+      return;
+    }
+    if (report.kind === "tags") {
+      drawTags(report);
       return;
     }
     card("items compared", formatNumber(report.n_items_with_2plus_labels), "items with at least two labels");

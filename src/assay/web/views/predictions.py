@@ -28,7 +28,7 @@ from assay.web.auth import Principal
 from assay.web.errors import Forbidden
 from assay.web.state import AppState
 from assay.web.urls import item_page_url, media_url, q
-from assay.web.views import box_predictions
+from assay.web.views import box_predictions, tag_views
 from assay.web.views.agreement import cell_filter
 
 RUN_FIELDS = (
@@ -217,6 +217,10 @@ def evaluation(
             state, who, dataset, run=run, layer=layer, reference=reference, filter=filter,
             score_threshold=score_threshold,
         )  # fmt: skip
+        return {**json_safe(result), "run": public_run(found) if found is not None else None}
+    if layer is not None and tag_views.is_tag_layer(dataset, layer):  # per-tag metrics
+        visible = who.viewer.layer_names(dataset)
+        result = tag_views.evaluation(dataset, layer, run, reference, filter, visible)
         return {**json_safe(result), "run": public_run(found) if found is not None else None}
     reference = reference or "ground_truth"
     check_reference(who, dataset, reference)
