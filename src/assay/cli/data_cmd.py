@@ -71,6 +71,17 @@ def import_(
             "layer (--layer): a second annotator's COCO/YOLO/VOC file."
         ),
     ] = False,
+    number_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Table column of numbers into the number layer --layer (default: the column's "
+            "name): onto --dataset's items by --key-column, or with a new dataset of the table."
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="A new number layer's option KEY=VALUE (min, max, unit...)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Import data into a dataset; all of it lands, or none of it does.
@@ -88,6 +99,8 @@ def import_(
       assay import annotations/instances_val2017.json --dataset coco  # images + boxes
 
       assay import bob.json --dataset coco --boxes-only --layer bob    # boxes onto its images
+
+      assay import prices.csv --number-column price --layer price --option min=0 --option unit=EUR
     """
     spec = build_spec(
         ImportSpec,
@@ -98,6 +111,15 @@ def import_(
     options = spec.options() | ({"labels": labels} if labels is not None else {})
     options |= {k: v for k, v in (("images", images), ("layer", layer)) if v is not None}
     project = open_project()
+    if number_column is not None:
+        from assay.cli.numbers_render import import_number_column
+
+        import_number_column(
+            project, path, dataset=dataset, column=number_column, layer=layer,
+            key_column=key_column, options=option or [], as_json=as_json,
+            import_options={**options, "format": spec.format},
+        )  # fmt: skip
+        return
     if boxes_only:
         if dataset is None:
             raise typer.BadParameter("--boxes-only needs --dataset (the dataset with the images).")

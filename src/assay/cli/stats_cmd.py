@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from assay.cli.app import app, handle_errors, open_project
+from assay.cli.numbers_render import print_number_layer
 from assay.cli.render import (
     console,
     counts_table,
@@ -134,6 +135,7 @@ def print_box_layer(s: dict[str, Any]) -> None:
 
 #: How each kind's layer statistics are printed (a kind without one: as JSON).
 LAYER_PRINTERS: dict[str, Callable[[dict[str, Any]], None]] = {"boxes": print_box_layer}
+LAYER_PRINTERS["number"] = print_number_layer
 
 def _only_dataset(project: object) -> str:
     names = [d["name"] for d in project.datasets()]  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from assay.demo.numbers import add_numbers
 from assay.ingest.arrays import import_arrays
 from assay.progress import ProgressCallback, no_progress
 from assay.project import Project, init
@@ -58,6 +59,7 @@ def build_demo(
     add_simulated_annotators(project)
     add_demo_model(project)
     add_scenes(project, progress=progress)
+    add_numbers(project, progress=progress)
     config = project.root / "assay.toml"
     text = config.read_text(encoding="utf-8")
     if "[datasets]" not in text:  # commands without --dataset keep meaning the digits

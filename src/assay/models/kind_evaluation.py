@@ -63,3 +63,12 @@ def _boxes(ds: Any, source: str, filter: str | None = None, **options: Any) -> d
 
 
 register("boxes", _boxes)
+
+
+def _numbers(ds: Any, source: str, filter: str | None = None, **options: Any) -> dict[str, Any]:
+    from assay.models.number_evaluation import evaluate_source
+
+    return evaluate_source(ds, source, filter, **options)
+
+
+register("number", _numbers)

@@ -209,3 +209,8 @@ DEFAULT_METHOD = "cleanlab"
 from assay.quality.boxes import BOX_METHODS  # noqa: E402  (boxes imports no methods)
 
 FAMILIES["boxes"] = BOX_METHODS
+
+# The number family (cleanlab's regression check with conformal intervals).
+from assay.quality.numbers import NUMBER_METHODS  # noqa: E402
+
+FAMILIES["number"] = NUMBER_METHODS

@@ -39,6 +39,7 @@ from assay.review.rules import (
     decided_value,
     decision_layer,
     no_longer_holds,
+    number_case,
     run_layers,
 )
 from assay.store import queries
@@ -413,6 +414,8 @@ def transition(
         if box_case(dict(row._mapping)):
             decided, what = _decided_boxes(conn, dataset_id, row, label)
             note = f"{note} ({what})" if note else note
+        elif number_case(dict(row._mapping)):  # a number case writes a number
+            decided_value(dict(row._mapping), label, None)  # refuse a non-number up front
         elif box_fixes(dict(row._mapping)) is None:  # a box case writes boxes, not a class
             values["resolved_class_id"] = resolve_class(class_ids(conn, dataset_id), label)
         values["resolution"] = note
@@ -438,7 +441,9 @@ def transition(
                 dataset_id,
                 target,
                 kind="reviewed",
-                value_kind="boxes" if boxes_decided else "classification",
+                value_kind="boxes"
+                if boxes_decided
+                else ("number" if number_case(dict(row._mapping)) else "classification"),
                 description="Decisions from the review queue.",
             )
         value = (

@@ -73,6 +73,12 @@ def box_case(case: Mapping[str, Any]) -> bool:
     return case["reason"] in BETWEEN_LAYERS and bool(evidence.get("box_layers"))
 
 
+def number_case(case: Mapping[str, Any]) -> bool:
+    """True for a case about numbers (a number disagreement or a likely-mislabeled value: its
+    evidence says ``value_kind: number``): its decision is a number, never a class."""
+    return (case.get("evidence") or {}).get("value_kind") == "number"
+
+
 def reviewed_layer(conn: Connection, dataset_id: int, value_kind: str) -> str:
     """Where decisions between layers of ``value_kind`` go: ``reviewed`` unless that layer
     holds another kind of labels (a dataset with class and box layers), then
@@ -93,6 +99,8 @@ def decision_layer(conn: Connection, dataset_id: int, case: Mapping[str, Any]) -
     evidence = case.get("evidence") or {}
     if box_case(case):
         return reviewed_layer(conn, dataset_id, "boxes")
+    if number_case(case) and case["reason"] in BETWEEN_LAYERS:
+        return reviewed_layer(conn, dataset_id, "number")
     run_id = evidence.get("run_id")
     runs = run_layers(conn, {run_id} if isinstance(run_id, int) else set())
     layer = case_layer(case, runs)
@@ -214,6 +222,10 @@ def decided_value(case: Mapping[str, Any], label: str, current: Any) -> Any:
     set now) gets the fixes. InvalidParameter otherwise."""
     from assay.errors import InvalidParameter
 
+    if number_case(case):  # the number the reviewer typed (checked by the layer's range)
+        from assay.labels.kinds import get_kind
+
+        return get_kind("number").parse(label)
     fixes = box_fixes(case)
     if fixes is None:
         return label

@@ -47,3 +47,7 @@ def layer_statistics(
 from assay.stats.boxes import box_statistics  # noqa: E402
 
 register("boxes", box_statistics)
+
+from assay.stats.numbers import number_statistics  # noqa: E402
+
+register("number", number_statistics)
