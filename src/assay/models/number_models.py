@@ -11,10 +11,10 @@ gives every labeled item an out-of-fold prediction (and the slice's unlabeled it
 model fit on all of them) in a number model layer named after the run.
 
 Intervals are conformal, from crepes (:func:`conformal_intervals`): normalized by a difficulty
-estimate (crepes' ``DifficultyEstimator``: the spread of the k nearest labeled neighbours'
-values) so an item among neighbours that disagree gets a wider interval, calibrated on
-out-of-fold residuals (each residual is of a model that never saw the item: the intervals are
-cross-conformal in spirit and valid on exchangeable data).
+estimate (crepes' ``DifficultyEstimator``: the mean absolute out-of-fold residual of the k
+nearest labeled neighbours) so an item where the model errs more gets a wider interval,
+calibrated on out-of-fold residuals (each residual is of a model that never saw the item:
+the intervals are cross-conformal in spirit and valid on exchangeable data).
 """
 
 from __future__ import annotations
@@ -162,14 +162,14 @@ def conformal_intervals(
 ) -> Intervals:
     """Intervals for predictions ``pred`` from calibration residuals ``y_cal - pred_cal``
     (crepes' ConformalRegressor); with features, normalized by crepes' DifficultyEstimator
-    fit on the calibration items (the spread of the k nearest calibration items' values)."""
+    fit on the calibration items (the mean absolute residual of the k nearest of them)."""
     from crepes import ConformalRegressor
     from crepes.extras import DifficultyEstimator
 
     residuals = y_cal - pred_cal
     sigmas_cal = sigmas = None
     if X_cal is not None and X is not None and len(y_cal) > k + 1:
-        de = DifficultyEstimator().fit(X=X_cal, y=y_cal, k=k, scaler=True)
+        de = DifficultyEstimator().fit(X=X_cal, residuals=residuals, k=k, scaler=True)
         sigmas_cal, sigmas = de.apply(X_cal), de.apply(X)
     cr = ConformalRegressor().fit(residuals, sigmas=sigmas_cal)
     bounds = np.asarray(cr.predict_int(pred, sigmas=sigmas, confidence=confidence))
