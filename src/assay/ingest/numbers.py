@@ -227,9 +227,19 @@ def number_layer(
 
 
 def _item_ids(conn: Connection, dataset_id: int, nc: NumberColumn) -> list[int]:
+    """The item id of every key (DataFormatError naming the line of the first unknown one).
+    Many keys: one pass over the dataset's keys (IN lists of a million keys cost more to
+    compile than to run); a few: looked up in chunks."""
     found: dict[str, int] = {}
     i = t.items.c
-    for start in range(0, len(nc.keys), queries.IN_CHUNK):
+    if len(nc.keys) > 10_000:
+        wanted = set(nc.keys)
+        rows = conn.execute(sa.select(i.external_key, i.id).where(i.dataset_id == dataset_id))
+        for key, item_id in rows:
+            if key in wanted:
+                found[key] = item_id
+    few = len(nc.keys) <= 10_000
+    for start in range(0, len(nc.keys) if few else 0, queries.IN_CHUNK):
         chunk = nc.keys[start : start + queries.IN_CHUNK]
         rows = conn.execute(
             sa.select(i.external_key, i.id).where(
@@ -261,6 +271,7 @@ def import_numbers_onto(
     on the items matched by key, in one transaction, checked against the layer's range
     first; empty cells write nothing. Returns the labels written."""
     with store.write() as conn:
+        new = check_system_target(conn, dataset_id, layer, kind) is None
         row = number_layer(conn, dataset_id, layer, kind, options)
         check_numbers(nc, row.options or {})
         ids = _item_ids(conn, dataset_id, nc)
@@ -271,7 +282,7 @@ def import_numbers_onto(
         for start in range(0, total, WRITE_CHUNK):
             rows_k = present[start : start + WRITE_CHUNK].tolist()
             chunk_ids = [ids[k] for k in rows_k]
-            heads = current_heads(conn, layer_row.id, chunk_ids)
+            heads = {} if new else current_heads(conn, layer_row.id, chunk_ids)
             rows: list[dict[str, Any]] = []
             for k, item_id in zip(rows_k, chunk_ids, strict=True):
                 value = float(nc.values[k])
