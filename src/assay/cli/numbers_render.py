@@ -115,12 +115,12 @@ def print_number_agreement(r: dict[str, Any]) -> None:
                       _num(p["mean_abs_difference"], 4),
                       "—" if within is None else f"{100 * within:.1f}%")  # fmt: skip
     console.print(table)
-    ref = r.get("reference")
-    if ref:
-        t2 = Table(title=f"Against {ref['name']}", title_justify="left", show_edge=False)
+    against = r.get("against_reference")
+    if against:
+        t2 = Table(title=f"Against {r['reference']}", title_justify="left", show_edge=False)
         for col in ("layer", "items", "alpha", "mean |diff|"):
             t2.add_column(col, justify="left" if col == "layer" else "right")
-        for name, p in ref["layers"].items():
+        for name, p in against.items():
             t2.add_row(name, fmt(p["n_items"]), _num(p["alpha"]),
                        _num(p["mean_abs_difference"], 4))  # fmt: skip
         console.print(t2)

@@ -139,7 +139,8 @@ class NumberAgreement:
             "icc_2_1": self.icc,
             "tolerance": self.tolerance,
             "pairs": self.pairs,
-            "reference": self.reference,
+            "reference": None if self.reference is None else self.reference["name"],
+            "against_reference": None if self.reference is None else self.reference["layers"],
         }
 
 
@@ -189,7 +190,9 @@ def number_agreement(table: ValueTable, *, reference: Any = None) -> NumberAgree
 
 def _aligned(table: ValueTable, item_ids: Sequence[int]) -> ValueTable:
     name = table.layers[0]
-    return ValueTable(table.kind, list(item_ids), [name], {name: table.values[name]})
+    wanted = set(item_ids)
+    kept = {i: v for i, v in table.values[name].items() if i in wanted}
+    return ValueTable(table.kind, list(item_ids), [name], {name: kept})
 
 
 def _combine_columns(data: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:

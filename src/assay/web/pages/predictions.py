@@ -199,8 +199,11 @@ def predictions_page(
             context["error"] = str(exc)
             status = 422
         else:
-            context.update(ev=ev, matrix=confusion_rows(ev["confusion"]))
-            if ev.get("kind") == "boxes":
+            number = ev.get("kind") == "number"  # no confusion: kinds/_number_predictions.html
+            context.update(ev=ev, matrix=None if number else confusion_rows(ev["confusion"]))
+            if number:
+                pass
+            elif ev.get("kind") == "boxes":
                 context["pr"] = box_predictions.pr_plot(ev["pr_curves"])
             else:
                 context["plot"] = reliability_plot(ev["calibration"])
