@@ -12,7 +12,7 @@ cleanlab's regression check on the same predictions, side by side in one run.
    then precision / recall (and recall of the "large" errors, beyond two standard deviations
    of the model's error on clean labels: what any check on these predictions can see) of
 
-   * ``assay``: our default (twice the reach of the 90 % cross-conformal interval, crepes);
+   * ``assay``: our default (1.5x the reach of the 90 % cross-conformal interval, crepes);
    * ``cleanlab`` (our method): cleanlab's ranking, count from the 90 % interval's excess;
    * cleanlab ``get_label_quality_scores`` called directly on the same predictions, flagging
      the lowest-scored ``k`` with ``k`` = the true number of errors (an oracle count: cleanlab
