@@ -190,8 +190,9 @@ def test_a_new_kind_is_combined_by_its_own_consensus_into_a_layer_of_its_kind(
     with pytest.raises(InvalidParameter, match="toy_number layers have no consensus method "
                        "'dawid-skene'; choose one of: median"):  # fmt: skip
         ds.consensus(layers=["alice", "bob"], into=None)
-    with pytest.raises(InvalidParameter, match="unknown consensus method 'mean'"):
-        ds.consensus(method="mean", layers=["alice", "bob"])
+    # ("mean" is the number kind's: a name no kind registers.)
+    with pytest.raises(InvalidParameter, match="unknown consensus method 'geometric'"):
+        ds.consensus(method="geometric", layers=["alice", "bob"])
     with pytest.raises(InvalidParameter, match="do not apply to toy_number layers"):
         ds.consensus(method="median", layers=["alice", "bob"], model_layer="ground_truth")
     ds.consensus(method="majority-vote", layers=["ground_truth"], into="consensus")
