@@ -42,9 +42,10 @@ def test_demo_inventory_as_json(demo: Path) -> None:
 def test_demo_twice_adds_nothing(demo: Path) -> None:
     run("demo", demo, "--no-serve")
     rows = {r["name"]: r for r in json.loads(run("--project", demo, "datasets", "--json"))}
-    assert {"digits", "scenes", "ner", "digit-tags"} <= set(rows)
+    assert {"digits", "scenes", "ner", "digit-tags", "diabetes"} <= set(rows)
     assert rows["digit-tags"]["n_items"] == 300
     assert rows["digits"]["n_items"] == 1797 and rows["scenes"]["n_items"] == 300
+    assert rows["diabetes"]["n_items"] == 442
     runs = json.loads(run("--project", demo, "models", "--json", "-d", "scenes"))
     assert [r["name"] for r in runs] == ["detector-cv"]  # not run again
 

@@ -267,8 +267,18 @@ class Dataset:
             return export_boxes(
                 self.store, self.id, path, layer=layer, format=format, progress=progress
             )
-        from assay.ingest.export import export_layer
+        from assay.ingest.export import export_format, export_layer
 
+        with self.store.read() as conn:
+            kind = queries.get_layer(conn, self.id, layer).value_kind
+        if kind == "number":  # key, split, the value (a column named after the layer)
+            from pathlib import Path
+
+            from assay.ingest.numbers import export_numbers
+
+            fmt = export_format(Path(path), format)
+            return export_numbers(self.store, self.id, path, layer=layer, format=fmt,
+                                  filter=filter)  # fmt: skip
         return export_layer(
             self, path, layer=layer, format=format, filter=filter, progress=progress
         )
@@ -349,6 +359,28 @@ class Dataset:
             author=author, progress=progress,
         )  # fmt: skip
         return {"layer": layer, "n_new_labels": n, "n_classes_added": added}
+
+    def import_numbers(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        column: str,
+        layer: str,
+        key_column: str | None = None,
+        options: dict[str, Any] | None = None,
+        author: str = "import",
+        progress: ProgressCallback = no_progress,
+    ) -> dict[str, Any]:
+        """Add the numbers of ``column`` of a CSV, Parquet or JSONL table to this dataset's
+        items (matched by ``key_column``, default the row index) as number layer ``layer``
+        (created with ``options``: min, max, unit, integer, tolerance), all or nothing; values
+        are checked against the layer's range (errors name the file, line and value)."""
+        from assay.ingest.numbers import import_numbers_onto, read_number_column
+
+        nc = read_number_column(path, column, key_column=key_column)
+        n = import_numbers_onto(self.store, self.id, nc, layer=layer, options=options,
+                                author=author, progress=progress)  # fmt: skip
+        return {"layer": layer, "n_new_labels": n, "n_rows": len(nc.keys)}
 
     def import_box_predictions(
         self,

@@ -40,7 +40,7 @@ def test_login_form_signs_in(browser: Any, live: dict[str, str]) -> None:
 def test_dataset_list(page: Any, live: dict[str, str]) -> None:
     page.goto(live["url"] + "/")
     names = page.locator("table.table tbody td:first-child a").all_text_contents()
-    assert names == ["digit-tags", "digits", "ner", "scenes", "texts"]
+    assert names == ["diabetes", "digit-tags", "digits", "ner", "scenes", "texts"]
     shot(page, "datasets")
 
 

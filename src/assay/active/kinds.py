@@ -128,3 +128,16 @@ register(
         "optionally with --predictions naming a layer of tag probabilities",
     ),
 )
+
+
+def _numbers(
+    ds: Any, layer: str, *, strategy: str, batch: int, filter: str | None, seed: int,
+    params: dict[str, Any],
+) -> Ranked:  # fmt: skip
+    from assay.active.numbers import rank_number_pool
+
+    del params
+    return rank_number_pool(ds, layer, strategy=strategy, batch=batch, filter=filter, seed=seed)
+
+
+register("number", KindSuggestions(("random", "interval-width"), _numbers))

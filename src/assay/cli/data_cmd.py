@@ -96,6 +96,17 @@ def import_(
     tag_sep: Annotated[
         str | None, typer.Option(help="The separator of --tags-column (default: | ; or ,).")
     ] = None,
+    number_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Table column of numbers into the number layer --layer (default: the column's "
+            "name): onto --dataset's items by --key-column, or with a new dataset of the table."
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="A new number layer's option KEY=VALUE (min, max, unit...)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Import data into a dataset; all of it lands, or none of it does.
@@ -116,6 +127,7 @@ def import_(
 
       assay import ner.conll --format conll --dataset ner               # texts + spans
       assay import tags.csv --dataset fruit --tags-column tags --key-column id --layer tags
+      assay import prices.csv --number-column price --layer price --option min=0 --option unit=EUR
     """
     spec = build_spec(
         ImportSpec,
@@ -161,6 +173,15 @@ def import_(
             + (f", {done['n_classes_added']} new tags" if done["n_classes_added"] else "")
             + "."
         )
+        return
+    if number_column is not None:
+        from assay.cli.numbers_render import import_number_column
+
+        import_number_column(
+            project, path, dataset=dataset, column=number_column, layer=layer,
+            key_column=key_column, options=option or [], as_json=as_json,
+            import_options={**options, "format": spec.format},
+        )  # fmt: skip
         return
     if boxes_only:
         if dataset is None:

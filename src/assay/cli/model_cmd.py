@@ -182,6 +182,15 @@ def predict(
             print_json(info)
             return
         m = info["metrics"]
+        if m.get("value_kind") == "number":
+            console.print(
+                f"Run {info['name']!r}: {cv}-fold out-of-fold values of {m['model']} for "
+                f"{fmt(m['n_items'])} items (and {fmt(m['n_unlabeled'])} unlabeled) in layer "
+                f"{info['layer']!r}; MAE {m['oof_mae']:.4g}, RMSE {m['oof_rmse']:.4g}, R² "
+                f"{m['oof_r2']:.3f}; {100 * m['interval_confidence']:.0f}% intervals cover "
+                f"{100 * m['interval_coverage']:.1f}%, mean width {m['interval_mean_width']:.4g}."
+            )
+            return
         if m.get("value_kind") == "boxes":
             console.print(
                 f"Run {info['name']!r}: {cv}-fold out-of-fold boxes of {m['model']} for "
@@ -265,6 +274,11 @@ def evaluate(
         return
     if result.get("kind") == "tags":
         print_tag_evaluation(result)
+        return
+    if result.get("kind") == "number":
+        from assay.cli.numbers_render import print_number_evaluation
+
+        print_number_evaluation(result)
         return
     print_evaluation(result)
 

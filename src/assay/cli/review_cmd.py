@@ -70,6 +70,11 @@ def agreement(
     if report.get("kind") == "tags":
         print_tag_agreement(report)
         return
+    if report.get("kind") == "number":
+        from assay.cli.numbers_render import print_number_agreement
+
+        print_number_agreement(report)
+        return
     console.print(
         f"{fmt(report['n_items'])} items labeled, {fmt(report['n_items_with_2plus_labels'])} by "
         f"two or more of: {', '.join(report['annotators'])}"

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from assay.cli.app import app, handle_errors, open_project
+from assay.cli.numbers_render import print_number_layer
 from assay.cli.render import (
     console,
     counts_table,
@@ -163,6 +164,8 @@ def print_span_layer(s: dict[str, Any]) -> None:
 
 
 LAYER_PRINTERS["spans"] = print_span_layer
+
+LAYER_PRINTERS["number"] = print_number_layer
 
 
 def _only_dataset(project: object) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from assay.demo.numbers import add_numbers
 from assay.demo.spans import add_spans
 from assay.demo.tags import add_tags
 from assay.ingest.arrays import import_arrays
@@ -62,6 +63,7 @@ def build_demo(
     add_scenes(project, progress=progress)
     add_spans(project, progress=progress)
     add_tags(project, progress=progress)
+    add_numbers(project, progress=progress)
     config = project.root / "assay.toml"
     text = config.read_text(encoding="utf-8")
     if "[datasets]" not in text:  # commands without --dataset keep meaning the digits

@@ -82,6 +82,7 @@ def import_table(
     split_column: str | None = None,
     text_column: str | None = None,
     delimiter: str | None = None,
+    exclude_columns: Sequence[str] = (),
     progress: ProgressCallback = no_progress,
     **job_options: Any,
 ) -> ImportResult:
@@ -104,6 +105,8 @@ def import_table(
         Makes the rows ``text`` items with this column as their text.
     delimiter : str, optional
         CSV delimiter; by default a tab for ``.tsv`` files and a comma otherwise.
+    exclude_columns : sequence of str
+        Columns that are not features (a number target imported into a layer after).
     **job_options
         Passed to :class:`~assay.ingest.staging.ImportJob` (``classes``, ``add_classes``,
         ``layer``, ``batch_size`` ...).
@@ -130,7 +133,7 @@ def import_table(
     source.prepare(roles)
     if source.n_rows == 0:
         raise DataFormatError(f"{path}: has a header but no rows. Nothing to import.")
-    features = [c for c in source.columns if c not in roles.names()]
+    features = [c for c in source.columns if c not in roles.names() and c not in exclude_columns]
     with ImportJob(
         store,
         dataset,

@@ -10,7 +10,7 @@ import numpy as np
 
 from assay.errors import InvalidParameter
 from assay.models import features as _features
-from assay.models import pipeline, runs
+from assay.models import number_models, pipeline, runs
 from assay.models.detection import cv as detection
 from assay.models.detection.cv import BoxPredictions
 from assay.models.features import Features
@@ -127,6 +127,8 @@ class DatasetModels:
         :mod:`assay.models.detection.cv`); classifier options are refused there.
         """
         checked = CrossValidateSpec.of(spec, **options)
+        if number_models.check_fits(self.dataset, checked):  # a regressor for a number layer
+            return number_models.cross_validate(self.dataset, checked, progress=progress)
         if detection.check_fits(self.dataset, checked, dask=dask):
             return detection.cross_validate(self.dataset, checked, progress=progress)
         return pipeline.cross_validate(self.dataset, checked, progress=progress, dask=dask)

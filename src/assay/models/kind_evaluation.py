@@ -81,3 +81,12 @@ def _tags(ds: Any, source: str, filter: str | None = None, **options: Any) -> di
 
 
 register("tags", _tags)
+
+
+def _numbers(ds: Any, source: str, filter: str | None = None, **options: Any) -> dict[str, Any]:
+    from assay.models.number_evaluation import evaluate_source
+
+    return evaluate_source(ds, source, filter, **options)
+
+
+register("number", _numbers)

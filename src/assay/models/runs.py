@@ -222,10 +222,12 @@ def finish_run(
     classes: Sequence[str] | None = None,
     params: dict[str, Any] | None = None,
     boxes: Sequence[Sequence[dict[str, Any]]] | None = None,
+    numbers: Sequence[float] | np.ndarray | None = None,
+    layer_options: dict[str, Any] | None = None,
 ) -> None:
     """Mark the run done; with ``layer``, create it and write the predictions, all at once
-    (``probs`` of classes, or ``boxes``: one list of scored boxes per item, into a box
-    layer)."""
+    (``probs`` of classes, ``boxes``: one list of scored boxes per item, into a box layer, or
+    ``numbers``: one predicted value per item, into a number layer)."""
     with ds.store.write() as conn:
         layer_id = None
         if layer is not None:
@@ -233,7 +235,14 @@ def finish_run(
             run_name = conn.execute(
                 sa.select(t.model_runs.c.name).where(t.model_runs.c.id == run_id)
             ).scalar_one()
-            if boxes is not None:
+            if numbers is not None:
+                from assay.models.number_models import write_number_predictions
+
+                layer_id = write_number_predictions(
+                    conn, ds.id, layer, item_ids, numbers, run_name, create=True,
+                    options=layer_options,
+                )  # fmt: skip
+            elif boxes is not None:
                 layer_id = write_box_predictions(
                     conn, ds.id, layer, item_ids, boxes, run_name, create=True
                 )

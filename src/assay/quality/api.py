@@ -167,6 +167,15 @@ class LabelQuality:
                 seed=spec.seed,
             )  # fmt: skip
             return self.run(tag_run)
+        if kind.quality_check == "number":  # a regressor's out-of-fold values, cleanlab
+            from assay.quality import numbers
+
+            number_run = numbers.find_run(
+                self.dataset, layer=layer, predictions=model_layer, filter=filter,
+                method=spec.method, actor=actor, progress=report,
+                model=spec.model, folds=spec.folds, seed=spec.seed,
+            )  # fmt: skip
+            return self.run(number_run)
         method = check_method(spec.method or DEFAULT_METHOD)  # before any cross-validation
         run_id = None
         if model_layer is None and spec.reuse and spec.model == "auto":

@@ -57,6 +57,10 @@ def open_issue_cases(
         from assay.quality.tags import open_cases_for_run as open_tag_cases
 
         return open_tag_cases(conn, dataset_id, run, limit=limit, actor=actor, top=top)
+    if info.get("family") == "number":  # one case per flagged value, with its interval
+        from assay.quality.numbers import open_cases_for_run as open_number_cases
+
+        return open_number_cases(conn, dataset_id, run, limit=limit, actor=actor, top=top)
     out: dict[str, Any] = {"run_id": int(run.id), "run": run.name}
     for reason, kind in REASONS.items():
         ranked = top if reason == "mislabel" else None

@@ -220,3 +220,9 @@ FAMILIES["spans"] = SPAN_METHODS
 from assay.quality.tags import TAG_METHODS  # noqa: E402  (tags imports no methods)
 
 FAMILIES["tags"] = TAG_METHODS
+
+
+# The number family (cleanlab's regression check with conformal intervals).
+from assay.quality.numbers import NUMBER_METHODS  # noqa: E402
+
+FAMILIES["number"] = NUMBER_METHODS

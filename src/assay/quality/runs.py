@@ -457,6 +457,8 @@ def describe(
                 # Box runs: the image's suspect boxes and the box set they were found in.
                 "suspects": ev.get("suspects"),
                 "label_id": ev.get("label_id"),
+                # Number runs: the given value, the predicted one and its interval.
+                "number": ev.get("number"),
                 "rank": rank,
                 "cursor": cursor(r.score, int(r.item_id))
                 if rank is None

@@ -54,3 +54,7 @@ register("spans", span_statistics)
 from assay.stats.tags import tag_statistics  # noqa: E402
 
 register("tags", tag_statistics)
+
+from assay.stats.numbers import number_statistics  # noqa: E402
+
+register("number", number_statistics)

@@ -2,17 +2,25 @@
 
 A label of a number layer is one number, kept as JSON in ``labels.value``. The layer's options
 say what the numbers are: ``min`` and ``max`` (inclusive; a value outside is refused), ``unit``
-(shown after the value) and ``integer`` (whole numbers only: counts, ratings).
+(shown after the value), ``integer`` (whole numbers only: counts, ratings) and ``tolerance``
+(how far two annotators' values may differ and still agree; see
+:mod:`assay.labels.number_agreement`, which holds the agreement, consensus and disagreement
+measures this kind answers with).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from assay.errors import InvalidParameter
-from assay.labels.kinds import AnnotationKind, KindSchema
+from assay.labels.kinds import AnnotationKind, Disagreement, KindSchema
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from assay.labels.writes import LabelWrite
 
 __all__ = ["Numbers", "number_value"]
 
@@ -64,6 +72,8 @@ class Numbers(AnnotationKind):
     name: ClassVar[str] = "number"
     noun: ClassVar[str] = "number"
     example: ClassVar[str] = "4.5"
+    quality_check: ClassVar[str | None] = "number"
+    consensus_methods: ClassVar[tuple[str, ...]] = ("median", "mean", "trimmed-mean")
 
     def check_options(
         self, options: Mapping[str, Any], classes: Mapping[str, int]
@@ -71,16 +81,19 @@ class Numbers(AnnotationKind):
         """``min``, ``max`` (numbers, min < max), ``unit`` (up to 32 characters) and ``integer``
         (true/false); given as values or as the strings a form or the CLI sends."""
         del classes
-        unknown = sorted(set(options) - {"min", "max", "unit", "integer"})
+        unknown = sorted(set(options) - {"min", "max", "unit", "integer", "tolerance"})
         if unknown:
             raise InvalidParameter(
-                f"Number layers take the options min, max, unit and integer, not {unknown[0]!r}."
+                "Number layers take the options min, max, unit, integer and tolerance, not "
+                f"{unknown[0]!r}."
             )
         kept: dict[str, Any] = {}
-        for key in ("min", "max"):
+        for key in ("min", "max", "tolerance"):
             number = _option_number(options, key)
             if number is not None:
                 kept[key] = number
+        if kept.get("tolerance", 0) < 0:
+            raise InvalidParameter("Option 'tolerance' is a difference: zero or more.")
         if "min" in kept and "max" in kept and kept["min"] >= kept["max"]:
             raise InvalidParameter(
                 f"Option min ({_fmt(kept['min'])}) must be below max ({_fmt(kept['max'])})."
@@ -102,6 +115,13 @@ class Numbers(AnnotationKind):
     def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
         return number_value(value, schema.options, f"Item {item_id}")
 
+    def accept(self, current: Any, evidence: Mapping[str, Any]) -> Any:
+        """A label-quality case's suggestion: the model's predicted value (checked against the
+        layer's range when it is written)."""
+        if isinstance(evidence.get("predicted"), int | float):
+            return float(evidence["predicted"])
+        return super().accept(current, evidence)
+
     def parse(self, text: str) -> Any:
         try:
             return float(text.strip())
@@ -120,3 +140,51 @@ class Numbers(AnnotationKind):
             return super().diff(a, b)
         change = float(b) - float(a)
         return f"{_fmt(float(a))} -> {_fmt(float(b))} ({'+' if change > 0 else ''}{_fmt(change)})"
+
+    # -- several layers -----------------------------------------------------------------------
+    def load(
+        self, conn: Connection, dataset_id: int, layers: Sequence[Any], filter: str | None
+    ) -> Any:
+        """The values as a :class:`~assay.labels.number_agreement.NumberTable`: with each
+        layer's options, which say how far values may differ."""
+        from assay.labels.number_agreement import NumberTable
+
+        base = super().load(conn, dataset_id, layers, filter)
+        options = {r.name: dict(getattr(r, "options", None) or {}) for r in layers}
+        return NumberTable(base.kind, base.item_ids, base.layers, base.values, options)
+
+    def read(self, class_name: str | None, value: Any) -> Any:
+        del class_name
+        return None if value is None else float(value)
+
+    def agreement(self, table: Any, *, reference: Any = None) -> Any:
+        """Krippendorff's alpha (interval), ICC(2,1), per pair alpha and mean absolute
+        difference (:func:`assay.labels.number_agreement.number_agreement`)."""
+        from assay.labels.number_agreement import number_agreement
+
+        return number_agreement(table, reference=reference)
+
+    def disagreements(self, table: Any) -> Iterator[Disagreement]:
+        """Items whose values differ by more than the tolerance
+        (:func:`assay.labels.number_agreement.number_disagreements`)."""
+        from assay.labels.number_agreement import number_disagreements
+
+        return number_disagreements(table)
+
+    def combine(self, table: Any, method: str, *, pred_probs: Any = None, seed: int = 0) -> Any:
+        """Median, mean or trimmed mean per item with its spread
+        (:func:`assay.labels.number_agreement.combine_numbers`)."""
+        from assay.labels.number_agreement import combine_numbers
+
+        del pred_probs, seed
+        return combine_numbers(table, method)
+
+    def consensus_writes(self, table: Any, result: Any) -> list[LabelWrite]:
+        """The consensus value of each item, its confidence from the annotators' spread."""
+        from assay.labels.writes import LabelWrite
+
+        del table
+        return [
+            LabelWrite(item_id, value, confidence=result.confidences[item_id])
+            for item_id, value in result.values.items()
+        ]

@@ -204,7 +204,7 @@ def predictions_page(
             context.update(
                 ev=ev, matrix=confusion_rows(ev["confusion"]) if "confusion" in ev else None
             )
-            if ev.get("kind") == "spans":  # drawn by kinds/_spans_predictions.html
+            if ev.get("kind") in ("spans", "number"):  # drawn by kinds/_<kind>_predictions.html
                 pass
             elif ev.get("kind") == "boxes":
                 context["pr"] = box_predictions.pr_plot(ev["pr_curves"])

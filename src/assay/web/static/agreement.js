@@ -103,6 +103,19 @@
     }
   }
 
+  // Number layers: Krippendorff's alpha (interval), ICC(2,1), mean absolute difference per pair.
+  function drawNumbers(report) {
+    card("items compared", formatNumber(report.n_items_with_2plus_labels), "items with at least two values");
+    card("Krippendorff's α", num3(report.krippendorff_alpha_interval), "interval metric");
+    card("ICC(2,1)", num3(report.icc_2_1), "over the items every layer labeled");
+    card("tolerance", num3(report.tolerance), "values this close agree (layer option, else 5% of the range)");
+    const pairs = report.pairs.map((p) => [p.a, p.b, el("td", { class: "num" }, formatNumber(p.n_items)),
+      el("td", { class: "num" }, num3(p.alpha)), el("td", { class: "num" }, num3(p.mean_abs_difference)),
+      el("td", { class: "num" }, pct(p.share_within_tolerance))]);
+    panel("Pairs of number layers", table(["Layer", "Layer", "Items", "α (interval)", "Mean |a − b|",
+      "Within tolerance"], pairs, "pairwise"), "over the items both layers labeled");
+  }
+
   function draw(report) {
     if (report.kind === "boxes") {
       drawBoxes(report);
@@ -110,6 +123,10 @@
     }
     if (report.kind === "tags") {
       drawTags(report);
+      return;
+    }
+    if (report.kind === "number") {
+      drawNumbers(report);
       return;
     }
     card("items compared", formatNumber(report.n_items_with_2plus_labels), "items with at least two labels");

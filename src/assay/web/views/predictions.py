@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter, PermissionDenied
-from assay.models import box_evaluation
+from assay.models import box_evaluation, number_evaluation, number_models
 from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
 from assay.store import filters, reads
@@ -222,6 +222,12 @@ def evaluation(
         visible = who.viewer.layer_names(dataset)
         result = tag_views.evaluation(dataset, layer, run, reference, filter, visible)
         return {**json_safe(result), "run": public_run(found) if found is not None else None}
+    if layer is not None and number_models.is_number_layer(dataset, layer):  # MAE, RMSE, R²
+        with dataset.store.read() as conn:
+            reference = reference or number_evaluation.default_reference(conn, dataset.id, layer)
+        check_reference(who, dataset, reference)
+        found_ev = dataset.models.evaluate(run, filter or None, reference_layer=reference)
+        return {**json_safe(found_ev), "run": public_run(found) if found is not None else None}
     reference = reference or "ground_truth"
     check_reference(who, dataset, reference)
     key = (
