@@ -44,7 +44,7 @@ from assay.labels.scenes import (
     simulate_box_annotators,
     simulate_predictions,
 )
-from assay.quality.boxes import BOX_METHODS, find_box_issues, to_cleanlab
+from assay.quality.boxes import BOX_METHODS, cleanlab_od, find_box_issues, to_cleanlab
 
 NOISE = BoxNoise(miss=0.06, shift=0.08, shift_by=0.35, swap=0.06, spurious=0.0)
 KIND_OF = {"swapped": "swapped", "badly_located": "shifted", "overlooked": "missed"}
@@ -161,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--source", default="simulated", choices=sorted(SOURCES))
     args = parser.parse_args(argv)
     from cleanlab.object_detection.filter import find_label_issues
+
+    cleanlab_od()  # cleanlab's pools, which it leaves running, made serial
 
     rows: dict[str, list[dict[str, float]]] = {}
     times: dict[str, float] = {}

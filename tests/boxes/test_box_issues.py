@@ -3,6 +3,7 @@ boxes, its runs in the store, review cases with box evidence and their accept de
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from assay.labels.scenes import (
 from assay.labels.writes import LabelWrite
 from assay.quality.boxes import (
     DEFAULT_BOX_METHOD,
+    cleanlab_od,
     find_box_issues,
     summary_text,
     to_cleanlab,
@@ -47,6 +49,8 @@ def test_the_cleanlab_method_is_cleanlabs_check() -> None:
     """Same image flags as find_label_issues, same scores as get_label_quality_scores."""
     from cleanlab.object_detection.filter import find_label_issues
     from cleanlab.object_detection.rank import get_label_quality_scores
+
+    cleanlab_od()  # cleanlab's pools, which it leaves running, made serial
 
     scenes, labels, _, _ = _noisy(120, seed=3)
     preds = simulate_predictions(scenes.boxes, seed=4)
@@ -216,3 +220,15 @@ def test_chunks(box_scenes: BoxScenes, monkeypatch: pytest.MonkeyPatch) -> None:
     assert sorted(r["item_id"] for r in whole) == sorted(
         i for k, i in enumerate(box_scenes.item_ids) if k != 3
     )
+
+
+def test_cleanlabs_object_detection_leaves_no_threads_running() -> None:
+    """cleanlab opens a multiprocessing Pool per call and leaves it running; made serial, no
+    thread outlives the call (later imports here must be able to fork their writer)."""
+    clf, _ = cleanlab_od()
+    box = np.array([[10.0, 10.0, 30.0, 30.0]])
+    labels = [{"bboxes": box, "labels": np.array([0])} for _ in range(3)]
+    predictions = [[np.array([[10.0, 10.0, 30.0, 30.0, 0.9]]), np.zeros((0, 5))] for _ in range(3)]
+    before = threading.active_count()
+    ap = clf._get_per_class_ap(labels, predictions)
+    assert len(ap) == 2 and threading.active_count() == before

@@ -211,6 +211,43 @@ def find_box_issues(
     return BoxIssues(quality, flags, suspects, method)
 
 
+class _SerialPool:
+    """Stands in for the ``multiprocessing.Pool`` cleanlab's object-detection helpers open on
+    every call (one worker process by default) and do not shut down: its worker and three
+    handler threads outlived the call, and a threaded process may no longer fork
+    (assay.processes), which cost every later import its writer process. The same work, run
+    here, one task after another (what one worker process did)."""
+
+    def __init__(self, processes: int | None = None, *args: Any, **kwargs: Any) -> None:
+        del processes, args, kwargs
+
+    def starmap(self, fn: Any, iterable: Any) -> list[Any]:
+        return [fn(*args) for args in iterable]
+
+    def map(self, fn: Any, iterable: Any) -> list[Any]:
+        return [fn(x) for x in iterable]
+
+    def close(self) -> None:
+        pass
+
+    def terminate(self) -> None:
+        pass
+
+    def join(self) -> None:
+        pass
+
+
+def cleanlab_od() -> tuple[Any, Any]:
+    """cleanlab's object-detection ``filter`` and ``rank`` modules, their pools made serial
+    (:class:`_SerialPool`; the results are the same). Call it before using them directly."""
+    from cleanlab.object_detection import filter as clf
+    from cleanlab.object_detection import rank, summary
+
+    for module in (clf, summary):
+        module.Pool = _SerialPool  # type: ignore[attr-defined]
+    return clf, rank
+
+
 def _score_chunk(
     labels: Sequence[Sequence[Mapping[str, Any]]],
     predictions: Sequence[Sequence[Mapping[str, Any]]],
@@ -226,8 +263,8 @@ def _score_chunk(
     they stay the same as its ``find_label_issues``.
     """
     from cleanlab.internal import constants as c
-    from cleanlab.object_detection import filter as clf
-    from cleanlab.object_detection import rank
+
+    clf, rank = cleanlab_od()
 
     n = len(labels)
     if n == 0:
