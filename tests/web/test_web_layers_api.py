@@ -39,7 +39,7 @@ def test_reviewer_creates_copies_renames_and_freezes_layers(
     assert made.json()["layer"] | {"created_at": None} == {
         "name": "draft", "kind": "human", "frozen": False, "owner": "annotator",
         "description": "", "created_at": None, "can_write": True,
-        "value_kind": "classification", "hotkeys": {},
+        "value_kind": "classification", "hotkeys": {}, "options": {},
     }  # fmt: skip
     copied = client.post(f"{API}/layers/copy", json={"source": "ground_truth", "target": "gt2"})
     assert copied.status_code == 201
