@@ -209,10 +209,15 @@
       status.remove();
       draw(report);
       root.dataset.ready = "true";
+      // A class x class matrix exists for classes and for matched boxes only.
+      if (!report.kind || report.kind === "classification" || report.kind === "boxes") {
+        drawConfusion();
+      } else {
+        document.getElementById("confusion-card").hidden = true;
+      }
     })
     .catch((error) => {
       status.textContent = `Could not compute the agreement: ${error.message}`;
       status.classList.add("error");
     });
-  drawConfusion();
 })();

@@ -47,3 +47,25 @@ const assay = (() => {
 
   return { api, el, formatNumber, csrfToken };
 })();
+
+// Server-rendered colours and bar lengths: the pages' CSP forbids style attributes in the
+// markup (style-src 'self'), so templates put them in data attributes and they are applied
+// here through the CSSOM, which the CSP allows. data-colour: text colour; data-layer-colour:
+// the --layer custom property; data-bg: background; data-width: width in % (data-width-px: px).
+(() => {
+  function paint(root) {
+    for (const el of root.querySelectorAll("[data-colour],[data-layer-colour],[data-bg],[data-width],[data-width-px]")) {
+      const d = el.dataset;
+      if (d.colour) el.style.color = d.colour;
+      if (d.layerColour) el.style.setProperty("--layer", d.layerColour);
+      if (d.bg) el.style.background = d.bg;
+      if (d.width) el.style.width = `${Number(d.width)}%`;
+      if (d.widthPx) el.style.width = `${Number(d.widthPx)}px`;
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", () => paint(document));
+  } else {
+    paint(document);
+  }
+})();
