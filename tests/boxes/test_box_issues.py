@@ -164,7 +164,7 @@ def test_search_cases_and_accept(box_scenes: BoxScenes) -> None:  # noqa: F811
 
     # A class name is not a box set (a box set written as JSON would be: the kind checks it);
     # accept applies the fixes as a new version of bob's boxes.
-    with pytest.raises(InvalidParameter, match="a box label is a list of boxes"):
+    with pytest.raises(InvalidParameter, match="about boxes: resolve it with 'accept'"):
         ds.review.resolve(case["id"], "7", "a class")
     with pytest.raises(InvalidParameter, match="about boxes: resolve it with 'accept'"):
         ds.review.resolve(case["id"], "seven", "a class")

@@ -267,7 +267,10 @@ def decided_value(case: Mapping[str, Any], label: str, current: Any) -> Any:
     if label == ACCEPT:
         return kind.accept(current, case.get("evidence") or {})
     try:
-        return kind.parse(label)
+        value = kind.parse(label)
+        if not isinstance(value, kind.json_type):
+            raise InvalidParameter(f"{label!r} is not a {kind.noun}")
+        return value
     except InvalidParameter:
         raise InvalidParameter(
             f"This case is about {name}: resolve it with {ACCEPT!r} (apply the suggestion), "

@@ -195,6 +195,9 @@ class AnnotationKind:
 
     #: A value as a person would type it (messages).
     example: ClassVar[str] = "1.5"
+    #: The JSON type of a value (list for sets of boxes, tags or spans), to tell a typed value
+    #: from a word meant as something else (a class name where a box set is due).
+    json_type: ClassVar[type | tuple[type, ...]] = object
 
     def read(self, class_name: str | None, value: Any) -> Any:
         """A value from a stored row (its class name and JSON value); None for no label."""

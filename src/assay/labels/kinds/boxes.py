@@ -74,6 +74,7 @@ class Boxes(AnnotationKind):
     quality_check: ClassVar[str | None] = "boxes"
     needs_item_size: ClassVar[bool] = True
     example: ClassVar[str] = '\'[{"class": "cat", "x": 10, "y": 20, "w": 64, "h": 48}]\''
+    json_type: ClassVar[type | tuple[type, ...]] = list
     #: Weighted boxes fusion (every fused box), and the fused boxes at least half the layers
     #: drew (see :mod:`assay.labels.box_agreement`).
     consensus_methods: ClassVar[tuple[str, ...]] = ("wbf", "majority")

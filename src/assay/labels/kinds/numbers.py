@@ -72,6 +72,7 @@ class Numbers(AnnotationKind):
     name: ClassVar[str] = "number"
     noun: ClassVar[str] = "number"
     example: ClassVar[str] = "4.5"
+    json_type: ClassVar[type | tuple[type, ...]] = (int, float)
     quality_check: ClassVar[str | None] = "number"
     consensus_methods: ClassVar[tuple[str, ...]] = ("median", "mean", "trimmed-mean")
 

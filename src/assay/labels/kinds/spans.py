@@ -138,6 +138,7 @@ class Spans(AnnotationKind):
     name: ClassVar[str] = "spans"
     noun: ClassVar[str] = "span set"
     example: ClassVar[str] = '[{"start": 0, "end": 5, "class": "PER"}]'
+    json_type: ClassVar[type | tuple[type, ...]] = list
     needs_item_text: ClassVar[bool] = True
     quality_check: ClassVar[str | None] = "spans"
     #: Span voting (see :mod:`assay.labels.span_agreement`).

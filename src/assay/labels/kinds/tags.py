@@ -56,6 +56,7 @@ class Tags(AnnotationKind):
     name: ClassVar[str] = "tags"
     noun: ClassVar[str] = "tag set"
     example: ClassVar[str] = '["outdoor", "night"] (or: outdoor, night)'
+    json_type: ClassVar[type | tuple[type, ...]] = list
     quality_check: ClassVar[str | None] = "tags"
     #: A tag model's label keeps its predicted set as the value (the human format) and
     #: P(tag applies) per class, in class order, in ``probs``.
