@@ -131,6 +131,8 @@ def test_cli_import_stats_evaluate(tmp_path: Path) -> None:
     assert "2 new labels" in out
     out = run("evaluate", "copy", "-d", "t", "--reference", "spans")
     assert "micro F1 1.000 strict" in out
+    out = run("agreement", "-d", "t", "--layers", "spans,copy")
+    assert "mean span F1 1.000 exact, 1.000 partial overlap" in out
     run("export", "t", str(tmp_path / "o.conll"), "--layer", "spans", "--format", "conll")
     assert (tmp_path / "o.conll").read_text().startswith("Ann B-PER\nwent O\nto O\nNew B-LOC\n")
 

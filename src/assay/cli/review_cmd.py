@@ -75,6 +75,9 @@ def agreement(
 
         print_number_agreement(report)
         return
+    if report.get("kind") == "spans":
+        _span_agreement(report)
+        return
     console.print(
         f"{fmt(report['n_items'])} items labeled, {fmt(report['n_items_with_2plus_labels'])} by "
         f"two or more of: {', '.join(report['annotators'])}"
@@ -609,3 +612,25 @@ def diff(
         for i in d["items"]:
             items.add_row(i["layer"], i["key"], i["was"] or "(none)", i["now"] or "(none)")
         console.print(items)
+
+
+def _span_agreement(r: dict[str, Any]) -> None:
+    """Span layers' agreement: span-level F1 per pair (exact and partial overlap)."""
+    spans = ", ".join(f"{name} {fmt(n)}" for name, n in r["n_spans"].items())
+    f1 = r["mean_f1"]
+    console.print(
+        f"{fmt(r['n_items_compared'])} texts compared (spans: {spans}); mean span F1 "
+        f"{f1['exact']:.3f} exact, {f1['partial']:.3f} partial overlap"
+    )
+    table = Table(title="Span F1 per pair of layers", title_justify="left", show_edge=False)
+    for col in ("layer", "layer", "texts", "exact F1", "partial F1"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for p in r["pairwise"]:
+        table.add_row(
+            p["a"],
+            p["b"],
+            fmt(p["n_items"]),
+            f"{p['exact']['f1']:.3f}",
+            f"{p['partial']['f1']:.3f}",
+        )
+    console.print(table)
