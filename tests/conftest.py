@@ -310,3 +310,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     run first, the Dask tests would silently switch every later test to the in-process path.
     """
     items.sort(key=lambda item: item.get_closest_marker("dask") is not None)
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo project, built once per session; each user (a web module's server, the demo
+    model and quality tests) works on a copy of it (``helpers.demo_copy``), so what one writes
+    never reaches another."""
+    from assay.demo import build_demo
+
+    root = tmp_path_factory.mktemp("demo-template") / "demo"
+    build_demo(root).store.close()  # closed: the database files are whole to copy
+    return root

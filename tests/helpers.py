@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -42,3 +43,12 @@ def stray_threads(timeout: float = 10.0) -> list[str]:
     while threading.active_count() > 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     return [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+
+
+def demo_copy(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A fresh copy of the session's demo project, opened."""
+    import assay
+
+    folder = tmp_path_factory.mktemp("demo-copy") / "demo"
+    shutil.copytree(template, folder)
+    return assay.open(folder)

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 import assay
-from assay.demo import build_demo
+from helpers import demo_copy
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> assay.Dataset:
-    project = build_demo(tmp_path_factory.mktemp("demo") / "demo")
+def demo(tmp_path_factory: pytest.TempPathFactory, _demo_template: Path) -> assay.Dataset:
+    project = demo_copy(_demo_template, tmp_path_factory)
     return project.dataset("digits")
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from qualitykit import flip_labels
 
 import assay
-from assay.demo import SIMULATED, build_demo
+from assay.demo import SIMULATED
+from helpers import demo_copy
 
 SEED = 11
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[assay.Dataset, np.ndarray]:
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, _demo_template: Path
+) -> tuple[assay.Dataset, np.ndarray]:
     """The demo digits with 5% of ground_truth flipped (seeded), searched once by default."""
-    project = build_demo(tmp_path_factory.mktemp("demo") / "project")
+    project = demo_copy(_demo_template, tmp_path_factory)
     ds = project.dataset("digits")
     flipped = flip_labels(ds, 0.05, seed=SEED)
     ds.quality.find()

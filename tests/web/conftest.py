@@ -210,17 +210,6 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture(scope="session")
-def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo project, built once per session (about 12 s); each module's server runs on a
-    copy of it, so what one module writes never reaches another."""
-    from assay.demo import build_demo
-
-    root = tmp_path_factory.mktemp("demo-template") / "demo"
-    build_demo(root).store.close()  # closed: the database files are whole to copy
-    return root
-
-
 @pytest.fixture(scope="module")
 def live(
     tmp_path_factory: pytest.TempPathFactory, _demo_template: Path
