@@ -637,35 +637,9 @@ def open_cases_for_run(
     the run checked is skipped (a search of a newer version makes it eligible again)."""
     from assay.quality import runs
     from assay.review.queue import open_cases
-    from assay.store import schema as t
 
     info = runs.summary(run)
-    found: list[dict[str, Any]] = []
-    after: str | None = None
-    while True:
-        size = 1_000 if top is None else min(1_000, top - len(found))
-        if size <= 0:
-            break
-        rows = runs.page(conn, run.id, info, kind="label", limit=size, after=after,
-                         only_issues=top is None)  # fmt: skip
-        found.extend(rows)
-        if len(rows) < size:
-            break
-        after = rows[-1]["cursor"]
-    rc = t.review_cases.c
-    decided: set[tuple[int, Any]] = set()
-    ids = [r["item_id"] for r in found]
-    for start in range(0, len(ids), 1_000):
-        for item_id, ev in conn.execute(
-            sa.select(rc.item_id, rc.evidence).where(
-                rc.dataset_id == dataset_id, rc.reason == "mislabel",
-                rc.state.in_(("resolved", "dismissed")), rc.item_id.in_(ids[start:start + 1_000]),
-            )
-        ):  # fmt: skip
-            decided.add((int(item_id), (_json(ev) or {}).get("label_id")))
-    found = [r for r in found if (r["item_id"], r["label_id"]) not in decided]
-    if limit is not None:
-        found = found[:limit]
+    found = runs.undecided_rows(conn, dataset_id, run, info, top=top, limit=limit)
     cases = [
         {
             "item_id": r["item_id"],

@@ -299,41 +299,12 @@ def open_cases_for_run(
 ) -> dict[str, Any]:
     """``mislabel`` cases for a number run's flagged items, most suspect first; an item whose
     case was decided at the label the run checked is skipped."""
-    import orjson
-    import sqlalchemy as sa
 
     from assay.quality import runs
     from assay.review.queue import open_cases
-    from assay.store import schema as t
 
     info = runs.summary(run)
-    found: list[dict[str, Any]] = []
-    after: str | None = None
-    while True:
-        size = 1_000 if top is None else min(1_000, top - len(found))
-        if size <= 0:
-            break
-        rows = runs.page(conn, run.id, info, kind="label", limit=size, after=after,
-                         only_issues=top is None)  # fmt: skip
-        found.extend(rows)
-        if len(rows) < size:
-            break
-        after = rows[-1]["cursor"]
-    rc = t.review_cases.c
-    decided: set[tuple[int, Any]] = set()
-    ids = [r["item_id"] for r in found]
-    for start in range(0, len(ids), 1_000):
-        for item_id, ev in conn.execute(
-            sa.select(rc.item_id, rc.evidence).where(
-                rc.dataset_id == dataset_id, rc.reason == "mislabel",
-                rc.state.in_(("resolved", "dismissed")), rc.item_id.in_(ids[start:start + 1_000]),
-            )
-        ):  # fmt: skip
-            data = orjson.loads(ev) if isinstance(ev, str | bytes) else ev
-            decided.add((int(item_id), (data or {}).get("label_id")))
-    found = [r for r in found if (r["item_id"], r["label_id"]) not in decided]
-    if limit is not None:
-        found = found[:limit]
+    found = runs.undecided_rows(conn, dataset_id, run, info, top=top, limit=limit)
     cases = [
         {
             "item_id": r["item_id"],

@@ -466,3 +466,45 @@ def describe(
             }
         )
     return out
+
+
+def undecided_rows(
+    conn: Connection,
+    dataset_id: int,
+    run: Row[Any],
+    info: dict[str, Any],
+    *,
+    top: int | None,
+    limit: int | None,
+) -> list[dict[str, Any]]:
+    """The rows of a label-quality run to open ``mislabel`` cases for, most suspect first: the
+    flagged ones (``top``: the first of the full ranking instead), read in pages, less those
+    whose case was resolved or dismissed at the label the run checked (a search of a newer
+    version makes the item eligible again), at most ``limit``. The one rule of every kind's
+    cases (boxes, tags, spans, numbers)."""
+    found: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        size = 1_000 if top is None else min(1_000, top - len(found))
+        if size <= 0:
+            break
+        rows = page(conn, run.id, info, kind="label", limit=size, after=after,
+                    only_issues=top is None)  # fmt: skip
+        found.extend(rows)
+        if len(rows) < size:
+            break
+        after = rows[-1]["cursor"]
+    rc = t.review_cases.c
+    decided: set[tuple[int, Any]] = set()
+    ids = [r["item_id"] for r in found]
+    for start in range(0, len(ids), 1_000):
+        for item_id, ev in conn.execute(
+            sa.select(rc.item_id, rc.evidence).where(
+                rc.dataset_id == dataset_id, rc.reason == "mislabel",
+                rc.state.in_(("resolved", "dismissed")), rc.item_id.in_(ids[start:start + 1_000]),
+            )
+        ):  # fmt: skip
+            data = orjson.loads(ev) if isinstance(ev, str | bytes) else ev
+            decided.add((int(item_id), (data or {}).get("label_id")))
+    found = [r for r in found if (r["item_id"], r["label_id"]) not in decided]
+    return found if limit is None else found[:limit]

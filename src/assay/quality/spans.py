@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sqlalchemy as sa
 
 from assay.errors import InvalidParameter
 from assay.labels.span_tokens import bio_classes, bio_tags, spans_from_tags, tokenize
@@ -238,26 +237,10 @@ def open_cases_for_run(
     """``mislabel`` cases for a span run's flagged texts, most suspect first (a text whose
     case was decided at the span set the run checked is skipped)."""
     from assay.quality import runs
-    from assay.quality.boxes import _json
     from assay.review.queue import open_cases
-    from assay.store import schema as t
 
     info = runs.summary(run)
-    rows = runs.page(conn, run.id, info, kind="label", limit=top or 100_000, after=None,
-                     only_issues=top is None)  # fmt: skip
-    rc = t.review_cases.c
-    decided = {
-        (int(i), (_json(ev) or {}).get("label_id"))
-        for i, ev in conn.execute(
-            sa.select(rc.item_id, rc.evidence).where(
-                rc.dataset_id == dataset_id, rc.reason == "mislabel",
-                rc.state.in_(("resolved", "dismissed")),
-            )
-        )
-    }  # fmt: skip
-    found = [r for r in rows if (r["item_id"], r["label_id"]) not in decided]
-    if limit is not None:
-        found = found[:limit]
+    found = runs.undecided_rows(conn, dataset_id, run, info, top=top, limit=limit)
     layer, pred_layer = info["layer"], info["model_layer"]
     cases = [
         {

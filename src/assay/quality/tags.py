@@ -334,20 +334,7 @@ def open_cases_for_run(
     from assay.review.queue import open_cases
 
     info = runs.summary(run)
-    found: list[dict[str, Any]] = []
-    after: str | None = None
-    while True:
-        size = 1_000 if top is None else min(1_000, top - len(found))
-        if size <= 0:
-            break
-        rows = runs.page(conn, run.id, info, kind="label", limit=size, after=after,
-                         only_issues=top is None)  # fmt: skip
-        found.extend(rows)
-        if len(rows) < size:
-            break
-        after = rows[-1]["cursor"]
-    if limit is not None:
-        found = found[:limit]
+    found = runs.undecided_rows(conn, dataset_id, run, info, top=top, limit=limit)
     layer, pred_layer = info["layer"], info["model_layer"]
     cases = [
         {
