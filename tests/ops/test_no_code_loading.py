@@ -22,6 +22,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "loads only the model artifacts Assay itself wrote under the project's .assay folder "
         "(paths come from model_runs rows, never from a request or an import)"
     ),
+    ("ingest/pool.py", "pickle.loads"): (
+        "round-trips an exception the reader process itself just raised, to see whether it "
+        "survives the pipe to the importing process (bytes it made a line before, never input)"
+    ),
 }
 
 ALWAYS_UNSAFE = {
