@@ -101,18 +101,18 @@ def test_a_bad_folds_is_refused_alike_everywhere(client: TestClient, web_project
 def test_a_bad_consensus_method_is_refused_alike_everywhere(
     client: TestClient, web_project: Project
 ) -> None:
-    message = _refusal(ConsensusSpec, method="vote")
+    message = _refusal(ConsensusSpec, method="geometric")
     assert "majority-vote, dawid-skene, crowdlab" in message
-    out = _cli(web_project, "consensus", "-d", "digits", "--method", "vote", code=1)
+    out = _cli(web_project, "consensus", "-d", "digits", "--method", "geometric", code=1)
     assert f"--method: {message}." in out
     with pytest.raises(InvalidParameter, match=re.escape(message)):
-        jobs.validate("consensus", {"method": "vote"})
+        jobs.validate("consensus", {"method": "geometric"})
     with pytest.raises(InvalidParameter, match=re.escape(message)):
-        web_project.dataset("digits").consensus(method="vote")
+        web_project.dataset("digits").consensus(method="geometric")
     reviewer = _signed(client, "reviewer")
     for path, body in (
-        ("consensus", {"method": "vote"}),
-        ("jobs", {"kind": "consensus", "params": {"method": "vote"}}),
+        ("consensus", {"method": "geometric"}),
+        ("jobs", {"kind": "consensus", "params": {"method": "geometric"}}),
     ):
         response = reviewer.post(f"{API}/{path}", json=body)
         assert response.status_code == 422 and message in response.json()["error"], path

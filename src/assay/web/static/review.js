@@ -196,7 +196,10 @@
       // A box case: the choice in the row, and the boxes as edited in its decision editor.
       const chosen = form.querySelector("select[name=label]").value;
       const body = { label: chosen, reason: typed || `decided the boxes (from ${chosen})`, expected_version: version };
-      if (editor && editor.ready) body.boxes = editor.payload();
+      // Only boxes the reviewer edited, and only for the choice the editor shows (a choice
+      // just changed may still be loading): otherwise the choice alone decides.
+      const shown = tr.querySelector(".case-decision").dataset.choice;
+      if (editor && editor.ready && editor.dirty && shown === chosen) body.boxes = editor.payload();
       return { action: "resolve", body };
     }
     const chosen = label || form.querySelector("select[name=label]").value;
