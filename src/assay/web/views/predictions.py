@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from assay.dataset import Dataset
 from assay.errors import InvalidParameter, PermissionDenied
-from assay.models import box_evaluation, number_evaluation, number_models
+from assay.models import kind_evaluation, number_evaluation
 from assay.models import runs as model_runs
 from assay.quality import runs as quality_runs
 from assay.store import filters, reads
@@ -149,12 +149,6 @@ def _source(who: Principal, dataset: Dataset, name: str) -> tuple[Any, str | Non
     return None, name
 
 
-def is_box_layer(dataset: Dataset, layer: str) -> bool:
-    """True when ``layer`` holds boxes (its evaluation is COCO's, not classification's)."""
-    with dataset.store.read() as conn:
-        return box_evaluation.is_box_layer(conn, dataset.id, layer)
-
-
 def found_names(dataset: Dataset) -> list[str]:
     """The names of the dataset's model runs."""
     return [str(r["name"]) for r in dataset.models.runs()]
@@ -207,7 +201,11 @@ def evaluation(
     (:mod:`assay.web.views.box_predictions`) at ``score_threshold``."""
     who.viewer.check_filter(dataset, filter)
     found, layer = _source(who, dataset, run)
-    if layer is not None and is_box_layer(dataset, layer):
+    kind = None
+    if layer is not None:  # the kind of the predictions picks the measures (one read)
+        with dataset.store.read() as conn:
+            kind = kind_evaluation.source_kind(conn, dataset.id, layer)
+    if layer is not None and kind == "boxes":
         visible = who.viewer.layer_names(dataset)
         reference = reference or box_predictions.default_reference(dataset, layer, visible)
         if reference is None:
@@ -218,11 +216,11 @@ def evaluation(
             score_threshold=score_threshold,
         )  # fmt: skip
         return {**json_safe(result), "run": public_run(found) if found is not None else None}
-    if layer is not None and tag_views.is_tag_layer(dataset, layer):  # per-tag metrics
+    if layer is not None and kind == "tags":  # per-tag metrics
         visible = who.viewer.layer_names(dataset)
         result = tag_views.evaluation(dataset, layer, run, reference, filter, visible)
         return {**json_safe(result), "run": public_run(found) if found is not None else None}
-    if layer is not None and number_models.is_number_layer(dataset, layer):  # MAE, RMSE, R²
+    if layer is not None and kind == "number":  # MAE, RMSE, R²
         with dataset.store.read() as conn:
             reference = reference or number_evaluation.default_reference(conn, dataset.id, layer)
         check_reference(who, dataset, reference)

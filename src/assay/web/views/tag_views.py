@@ -13,16 +13,7 @@ from assay.errors import InvalidParameter
 from assay.models import tag_evaluation
 from assay.store import queries
 
-__all__ = ["evaluation", "is_tag_layer"]
-
-
-def is_tag_layer(dataset: Dataset, layer: str) -> bool:
-    """True when ``layer`` holds tags (its evaluation is per tag, not per class)."""
-    with dataset.store.read() as conn:
-        try:
-            return bool(queries.get_layer(conn, dataset.id, layer).value_kind == "tags")
-        except Exception:  # an unknown layer: the class path says what is wrong
-            return False
+__all__ = ["evaluation"]
 
 
 def evaluation(
