@@ -72,8 +72,8 @@ def test_arrow_keys_step_through_the_grids_items_by_key(page: Any, live: dict[st
     page.goto(live["url"] + "/datasets/digits/items?label=7&layer=ground_truth")
     cells = page.locator("#grid li.cell")
     keys = [c.locator(".key").text_content() for c in cells.all()[:3]]
-    cells.first.locator("a").click()
-    page.wait_for_selector("#item-key")
+    with page.expect_navigation():  # to "load": the page's key handler is in place
+        cells.first.locator("a").click()
     # The address bar shows the item's key, and the page's caption too.
     assert f"/datasets/digits/item/{keys[0]}?" in page.url and "filter=" in page.url
     assert page.text_content("#item-key") == keys[0]
