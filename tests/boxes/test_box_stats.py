@@ -14,8 +14,9 @@ from assay.cli import app
 from assay.errors import InvalidParameter
 from assay.ingest.arrays import import_arrays
 from assay.labels.writes import LabelWrite
-from assay.stats.boxes import BoxLayerStats, box_statistics, iter_layer_values
+from assay.stats.boxes import BoxLayerStats, box_statistics
 from assay.stats.inventory import aggregate
+from assay.stats.layer_scan import iter_layer_values
 from boxkit import BoxScenes, box_scenes  # noqa: F401
 from labelkit import project  # noqa: F401
 

@@ -78,12 +78,12 @@ def test_disagreements_past_the_tolerance_only() -> None:
 def test_histogram_merged_by_partitions_equals_one_pass() -> None:
     rng = np.random.default_rng(3)
     values = rng.gamma(2.0, 10.0, 1000)
-    whole = NumberStats(0.0, 200.0).add(values, n_missing=7).result()
-    parts = [NumberStats(0.0, 200.0).add(chunk) for chunk in np.array_split(values, 7)]
+    whole = NumberStats(0.0, 200.0).add_values(values, n_missing=7).result()
+    parts = [NumberStats(0.0, 200.0).add_values(chunk) for chunk in np.array_split(values, 7)]
     merged = parts[0]
     for p in parts[1:]:
         merged.merge(p)
-    merged.add(np.zeros(0), n_missing=7)
+    merged.add_values(np.zeros(0), n_missing=7)
     got = merged.result()
     assert got["histogram"] == whole["histogram"] and got["quantiles"] == whole["quantiles"]
     assert got["mean"] == pytest.approx(values.mean()) and got["std"] == pytest.approx(values.std())

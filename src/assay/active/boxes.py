@@ -33,7 +33,7 @@ from assay.active import strategies as st
 from assay.active.pool import EmptyPool
 from assay.active.ranking import Ranked
 from assay.errors import InvalidParameter
-from assay.stats.boxes import iter_layer_values
+from assay.stats.layer_scan import iter_layer_values
 from assay.store import filters, queries
 
 if TYPE_CHECKING:

@@ -47,7 +47,7 @@ def rank_number_pool(
         oof_predict,
         read_numbers,
     )
-    from assay.stats.boxes import iter_layer_values
+    from assay.stats.layer_scan import iter_layer_values
 
     notes: list[str] = []
     with ds.store.read() as conn:

@@ -199,7 +199,7 @@ def _low_confidence_boxes(
     confidence is below ``threshold`` (:func:`assay.review.rules.unsure_boxes`), a box case
     between the consensus and the layers it fused (drawn side by side, the unsure boxes
     highlighted; decided as a box set into ``reviewed``), scored 1 - the lowest confidence."""
-    from assay.stats.boxes import iter_layer_values
+    from assay.stats.layer_scan import iter_layer_values
 
     origin = layer_row.origin if isinstance(layer_row.origin, dict) else {}
     sources = [str(n) for n in origin.get("layers") or [] if n != layer]

@@ -10,7 +10,8 @@ image's edge and, for predictions, their scores. Every part is an exact aggregat
 summary of the whole, bit for bit: the inventory's partition scan (``stats.scan``) runs it per
 id range, in this process, in local processes or on a Dask cluster, and merges.
 
-Rows are read straight from the driver in id-ordered chunks (:func:`iter_layer_values`), and
+Rows are read straight from the driver in id-ordered chunks
+(:func:`assay.stats.layer_scan.iter_layer_values`), and
 each chunk's boxes are turned into numpy columns once, so memory stays flat whatever the
 number of boxes.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
@@ -29,8 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.stats.aggregators import Aggregator, Categories, Histogram, MinMax, Moments
-from assay.store import Store, filters, queries
-from assay.store import schema as t
+from assay.stats.layer_scan import kind_layer, partitioned_statistics, scan_layer
 
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
@@ -40,7 +39,6 @@ __all__ = [
     "BoxLayerStats",
     "box_layer_names",
     "box_statistics",
-    "iter_layer_values",
     "scan_box_layer",
 ]
 
@@ -61,9 +59,6 @@ ASPECT_EDGES = tuple(float(2 ** (k / 4)) for k in range(-16, 17))
 SCORE_EDGES = RELATIVE_EDGES
 #: COCO's size classes, by area in square pixels: small < 32², medium < 96², large above.
 COCO_SMALL, COCO_MEDIUM = 32.0**2, 96.0**2
-#: Items read per chunk: a tenth of the inventory's, since each carries a set of boxes as JSON
-#: (5,000 images of 10 boxes: 50,000 boxes in memory at once).
-CHUNK_ROWS = 5_000
 _CORNERS = operator.itemgetter("x", "y", "w", "h")
 _CLASS = operator.itemgetter("class")
 #: Boxes per image: exact counts per number of boxes (at most MAX_BOXES distinct values).
@@ -289,42 +284,6 @@ def _per_image_histogram(per_image: dict[int, int]) -> dict[str, list[Any]]:
     return {"edges": edges, "counts": counts}
 
 
-# -- reading a layer --------------------------------------------------------------------------
-
-
-def iter_layer_values(
-    conn: Connection,
-    dataset_id: int,
-    layer_id: int,
-    *,
-    where: sa.ColumnElement[bool] | None = None,
-    id_range: tuple[int, int] | None = None,
-    annotated_only: bool = False,
-) -> Iterator[list[tuple[Any, ...]]]:
-    """Chunks of ``(item_id, width, height, value)`` for the items ``where`` selects, in id
-    order: ``value`` the item's current boxes in the layer as JSON text (None: not annotated,
-    or cleared). With ``annotated_only``, only the items the layer annotates."""
-    i, h, lab = t.items.c, t.label_heads.c, t.labels.c
-    value: Any = lab.value
-    if conn.dialect.name == "postgresql":  # psycopg would decode it; orjson parses it faster
-        value = sa.cast(lab.value, sa.Text)
-    joined = sa.and_(h.item_id == i.id, h.layer_id == layer_id)
-    # Chained joins (not items to a joined pair): SQLite would materialize the pair and scan
-    # it for every item; this way each item is one primary-key probe of heads, then of labels.
-    if annotated_only:
-        source = t.items.join(t.label_heads, joined).join(t.labels, lab.id == h.label_id)
-    else:
-        source = t.items.outerjoin(t.label_heads, joined).outerjoin(t.labels, lab.id == h.label_id)
-    query = (
-        sa.select(i.id, i.width, i.height, value)
-        .select_from(source)
-        .where(i.dataset_id == dataset_id)
-    )
-    if where is not None:
-        query = query.where(where)
-    yield from queries.iter_raw_chunks(conn, query, id_range=id_range, chunk_size=CHUNK_ROWS)
-
-
 def scan_box_layer(
     conn: Connection,
     dataset_id: int,
@@ -334,44 +293,12 @@ def scan_box_layer(
     id_range: tuple[int, int] | None = None,
 ) -> BoxLayerStats:
     """The statistics of one box layer over the items of one partition (or all of them)."""
-    stats = BoxLayerStats()
-    for rows in iter_layer_values(conn, dataset_id, layer_id, where=where, id_range=id_range):
-        stats.add(rows)
-    return stats
+    return scan_layer(conn, dataset_id, layer_id, BoxLayerStats(), where=where, id_range=id_range)
 
 
 def box_layer_names(layers: Any) -> tuple[tuple[int, str], ...]:
     """(id, name) of the box layers among layer rows."""
     return tuple((r.id, r.name) for r in layers if r.value_kind == VALUE_KIND)
-
-
-# -- one layer of a dataset, partitioned like the inventory -----------------------------------
-
-
-@dataclass(frozen=True)
-class BoxScanSpec:
-    """One partition of a box layer's statistics; picklable so Dask can ship it."""
-
-    url: str
-    dataset_id: int
-    filter: str | None
-    layer_id: int
-    id_range: tuple[int, int]
-
-
-def scan_box_partition(spec: BoxScanSpec, store: Store | None = None) -> BoxLayerStats:
-    """The statistics of one partition (opens its own store when run on a worker)."""
-    own = store is None
-    store = store or Store(spec.url)
-    try:
-        with store.read() as conn:
-            where = filters.compile_filter(conn, spec.dataset_id, spec.filter)
-            return scan_box_layer(
-                conn, spec.dataset_id, spec.layer_id, where=where, id_range=spec.id_range
-            )
-    finally:
-        if own:
-            store.close()
 
 
 def box_statistics(
@@ -395,26 +322,13 @@ def box_statistics(
     InvalidParameter
         The layer is not a box layer, or the filter is bad.
     """
-    from assay.errors import InvalidParameter
-    from assay.stats.distributed import connect, merge_pair, reduce_partitions, tree_reduce
-    from assay.stats.inventory import PARTITION_ROWS, plan
-
-    with dataset.store.read() as conn:
-        row = queries.get_layer(conn, dataset.id, layer)
-    if row.value_kind != VALUE_KIND:
-        raise InvalidParameter(
-            f"Layer {layer!r} holds {row.value_kind} labels, not boxes: box statistics are for "
-            "box layers (its class balance is in `assay stats`)."
-        )
-    parts = plan(dataset, filter, partition_rows or PARTITION_ROWS)
-    specs = [
-        BoxScanSpec(dataset.store.url, dataset.id, filter, int(row.id), p.id_range) for p in parts
-    ]
-    if isinstance(dask, str):
-        with connect(dask) as client:
-            stats = reduce_partitions(scan_box_partition, specs, client=client)
-    elif dask is not None:
-        stats = reduce_partitions(scan_box_partition, specs, client=dask)
-    else:
-        stats = tree_reduce((scan_box_partition(s, dataset.store) for s in specs), merge_pair)
+    row = kind_layer(
+        dataset,
+        layer,
+        VALUE_KIND,
+        "not boxes: box statistics are for box layers (its class balance is in `assay stats`).",
+    )
+    stats = partitioned_statistics(
+        dataset, row, filter, BoxLayerStats, dask=dask, partition_rows=partition_rows
+    )
     return {"name": row.name, "kind": row.kind, "owner": row.owner, **stats.result()}

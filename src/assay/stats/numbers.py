@@ -15,13 +15,11 @@ when the layer gives no range.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assay.store import Store, filters, queries
+from assay.stats.layer_scan import kind_layer, partitioned_statistics
 
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
@@ -53,7 +51,12 @@ class NumberStats:
         hi = self.hi if self.hi > self.lo else self.lo + 1.0
         return np.linspace(self.lo, hi, self.bins + 1)
 
-    def add(self, values: np.ndarray, n_missing: int = 0) -> NumberStats:
+    def add(self, rows: Any) -> NumberStats:
+        """Add a chunk of ``(item_id, width, height, value)`` rows (value: JSON or None)."""
+        values = [float(r[3]) for r in rows if r[3] is not None and r[3] != "null"]
+        return self.add_values(np.asarray(values, dtype=np.float64), len(rows) - len(values))
+
+    def add_values(self, values: np.ndarray, n_missing: int = 0) -> NumberStats:
         """Add a chunk of values (float array) and the chunk's items without a value."""
         self.n_missing += n_missing
         if not len(values):
@@ -114,45 +117,6 @@ class NumberStats:
         }
 
 
-@dataclass(frozen=True)
-class NumberScanSpec:
-    """One partition of a number layer's statistics; picklable so Dask can ship it."""
-
-    url: str
-    dataset_id: int
-    filter: str | None
-    layer_id: int
-    id_range: tuple[int, int]
-    lo: float | None
-    hi: float | None
-
-
-def _chunks(conn: Any, spec: NumberScanSpec) -> Iterable[tuple[np.ndarray, int]]:
-    from assay.stats.boxes import iter_layer_values
-
-    where = filters.compile_filter(conn, spec.dataset_id, spec.filter)
-    for rows in iter_layer_values(
-        conn, spec.dataset_id, spec.layer_id, where=where, id_range=spec.id_range
-    ):
-        values = [float(r[3]) for r in rows if r[3] is not None and r[3] != "null"]
-        yield np.asarray(values, dtype=np.float64), len(rows) - len(values)
-
-
-def scan_number_partition(spec: NumberScanSpec, store: Store | None = None) -> NumberStats:
-    """The statistics of one partition (opens its own store when run on a worker)."""
-    own = store is None
-    store = store or Store(spec.url)
-    try:
-        stats = NumberStats(spec.lo, spec.hi)
-        with store.read() as conn:
-            for values, missing in _chunks(conn, spec):
-                stats.add(values, missing)
-        return stats
-    finally:
-        if own:
-            store.close()
-
-
 def number_statistics(
     dataset: Dataset,
     layer: str,
@@ -165,30 +129,14 @@ def number_statistics(
     ``filter`` selects, as JSON (``name``, ``kind``, ``owner``, ``unit`` and
     :meth:`NumberStats.result`). Partitions as the inventory's, run here one after another or
     on a Dask cluster (``dask``), merged in order: the same result either way."""
-    from assay.errors import InvalidParameter
-    from assay.stats.distributed import connect, merge_pair, reduce_partitions, tree_reduce
-    from assay.stats.inventory import PARTITION_ROWS, plan
-
-    with dataset.store.read() as conn:
-        row = queries.get_layer(conn, dataset.id, layer)
-    if row.value_kind != "number":
-        raise InvalidParameter(f"Layer {layer!r} holds {row.value_kind} labels, not numbers.")
+    row = kind_layer(dataset, layer, "number", "not numbers.")
     options = dict(row.options or {})
-    parts = plan(dataset, filter, partition_rows or PARTITION_ROWS)
 
     def run(lo: float | None, hi: float | None) -> NumberStats:
-        specs = [
-            NumberScanSpec(dataset.store.url, dataset.id, filter, int(row.id), p.id_range, lo, hi)
-            for p in parts
-        ]
-        if isinstance(dask, str):
-            with connect(dask) as client:
-                return reduce_partitions(scan_number_partition, specs, client=client)
-        if dask is not None:
-            return reduce_partitions(scan_number_partition, specs, client=dask)
-        if not specs:
-            return NumberStats(lo, hi)
-        return tree_reduce((scan_number_partition(s, dataset.store) for s in specs), merge_pair)
+        stats: NumberStats = partitioned_statistics(
+            dataset, row, filter, NumberStats, (lo, hi), dask=dask, partition_rows=partition_rows
+        )
+        return stats
 
     lo, hi = options.get("min"), options.get("max")
     if lo is None or hi is None:  # a first pass for the values' own range

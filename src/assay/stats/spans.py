@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.stats.aggregators import Categories, Histogram, Moments
-from assay.stats.boxes import CHUNK_ROWS
+from assay.stats.layer_scan import CHUNK_ROWS
 from assay.store import filters, queries
 from assay.store import schema as t
 

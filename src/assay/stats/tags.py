@@ -6,7 +6,7 @@ annotated (with tags, or looked at and left empty ``[]``) and how many are not, 
 tag is given, how often two tags are given together (co-occurrence) and how many tags an item
 carries. Every part is an exact count, so the summary of two halves merged equals that of the
 whole: the layer is scanned per id range like the inventory (here, or on a Dask cluster) and
-merged. Rows come in id-ordered chunks (:func:`assay.stats.boxes.iter_layer_values`), so
+merged. Rows come in id-ordered chunks (:func:`assay.stats.layer_scan.iter_layer_values`), so
 memory stays flat whatever the number of items.
 """
 
@@ -21,8 +21,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assay.stats.boxes import iter_layer_values
-from assay.store import Store, filters, queries
+from assay.stats.layer_scan import kind_layer, partitioned_statistics, scan_layer
+from assay.store import queries
 
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
@@ -113,36 +113,7 @@ def scan_tag_layer(
     id_range: tuple[int, int] | None = None,
 ) -> TagLayerStats:
     """The counts of one tag layer over the items of one partition (or all of them)."""
-    stats = TagLayerStats()
-    for rows in iter_layer_values(conn, dataset_id, layer_id, where=where, id_range=id_range):
-        stats.add(rows)
-    return stats
-
-
-@dataclass(frozen=True)
-class TagScanSpec:
-    """One partition of a tag layer's statistics; picklable so Dask can ship it."""
-
-    url: str
-    dataset_id: int
-    filter: str | None
-    layer_id: int
-    id_range: tuple[int, int]
-
-
-def scan_tag_partition(spec: TagScanSpec, store: Store | None = None) -> TagLayerStats:
-    """The counts of one partition (opens its own store when run on a worker)."""
-    own = store is None
-    store = store or Store(spec.url)
-    try:
-        with store.read() as conn:
-            where = filters.compile_filter(conn, spec.dataset_id, spec.filter)
-            return scan_tag_layer(
-                conn, spec.dataset_id, spec.layer_id, where=where, id_range=spec.id_range
-            )
-    finally:
-        if own:
-            store.close()
+    return scan_layer(conn, dataset_id, layer_id, TagLayerStats(), where=where, id_range=id_range)
 
 
 def tag_statistics(
@@ -157,27 +128,10 @@ def tag_statistics(
     selects, as JSON (``name``, ``kind``, ``owner`` and :meth:`TagLayerStats.result`), its
     partitions run here or on a Dask cluster (``dask``: an address or a Client) and merged.
     InvalidParameter when the layer holds no tags."""
-    from assay.errors import InvalidParameter
-    from assay.stats.distributed import connect, merge_pair, reduce_partitions, tree_reduce
-    from assay.stats.inventory import PARTITION_ROWS, plan
-
+    row = kind_layer(dataset, layer, VALUE_KIND, "not tags: tag statistics are for tag layers.")
     with dataset.store.read() as conn:
-        row = queries.get_layer(conn, dataset.id, layer)
         classes = [c.name for c in queries.list_classes(conn, dataset.id)]
-    if row.value_kind != VALUE_KIND:
-        raise InvalidParameter(
-            f"Layer {layer!r} holds {row.value_kind} labels, not tags: tag statistics are for "
-            "tag layers."
-        )
-    parts = plan(dataset, filter, partition_rows or PARTITION_ROWS)
-    specs = [
-        TagScanSpec(dataset.store.url, dataset.id, filter, int(row.id), p.id_range) for p in parts
-    ]
-    if isinstance(dask, str):
-        with connect(dask) as client:
-            stats = reduce_partitions(scan_tag_partition, specs, client=client)
-    elif dask is not None:
-        stats = reduce_partitions(scan_tag_partition, specs, client=dask)
-    else:
-        stats = tree_reduce((scan_tag_partition(s, dataset.store) for s in specs), merge_pair)
+    stats = partitioned_statistics(
+        dataset, row, filter, TagLayerStats, dask=dask, partition_rows=partition_rows
+    )
     return {"name": row.name, "kind": row.kind, "owner": row.owner, **stats.result(classes)}
