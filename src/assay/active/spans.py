@@ -35,7 +35,7 @@ def rank_span_pool(
 ) -> Ranked:  # fmt: skip
     """Rank the texts of the slice span layer ``layer`` has not annotated and pick ``batch``."""
     from assay.models.span_tagger import featurize, fit_predict, token_entropy
-    from assay.stats.spans import iter_span_values
+    from assay.stats.layer_scan import iter_layer_values
 
     notes: list[str] = []
     chosen = "token-entropy" if strategy == "auto" else strategy
@@ -52,7 +52,9 @@ def rank_span_pool(
             raise InvalidParameter(f"Layer {layer!r} is not a span layer.")
         classes = [c.name for c in queries.list_classes(conn, ds.id)]
         where = filters.compile_filter(conn, ds.id, filter)
-        for rows in iter_span_values(conn, ds.id, int(row.id), where=where):
+        for rows in iter_layer_values(
+            conn, ds.id, int(row.id), where=where, item_columns=("text",)
+        ):
             for item_id, text, value in rows:
                 if value is None:
                     pool.append(int(item_id))

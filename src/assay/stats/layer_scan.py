@@ -55,10 +55,12 @@ def iter_layer_values(
     where: sa.ColumnElement[bool] | None = None,
     id_range: tuple[int, int] | None = None,
     annotated_only: bool = False,
+    item_columns: tuple[str, ...] = ("width", "height"),
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Chunks of ``(item_id, width, height, value)`` for the items ``where`` selects, in id
     order: ``value`` the item's current label in the layer as JSON text (None: not annotated,
-    or cleared). With ``annotated_only``, only the items the layer annotates."""
+    or cleared). With ``annotated_only``, only the items the layer annotates;
+    ``item_columns`` names the item's columns between id and value (spans read ``text``)."""
     i, h, lab = t.items.c, t.label_heads.c, t.labels.c
     value: Any = lab.value
     if conn.dialect.name == "postgresql":  # psycopg would decode it; orjson parses it faster
@@ -71,7 +73,7 @@ def iter_layer_values(
     else:
         source = t.items.outerjoin(t.label_heads, joined).outerjoin(t.labels, lab.id == h.label_id)
     query = (
-        sa.select(i.id, i.width, i.height, value)
+        sa.select(i.id, *(i[c] for c in item_columns), value)
         .select_from(source)
         .where(i.dataset_id == dataset_id)
     )

@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from assay.stats.aggregators import Categories, Histogram, Moments
-from assay.stats.layer_scan import CHUNK_ROWS
+from assay.stats.layer_scan import iter_layer_values
 from assay.store import filters, queries
-from assay.store import schema as t
 
 if TYPE_CHECKING:
     from assay.handle import DatasetHandle as Dataset
@@ -108,27 +104,6 @@ def _moments(m: Moments) -> dict[str, Any]:
     return {k: r.get(k) for k in ("mean", "min", "max") if k in r}
 
 
-def iter_span_values(
-    conn: Connection, dataset_id: int, layer_id: int, *,
-    where: sa.ColumnElement[bool] | None = None, annotated_only: bool = False,
-) -> Iterator[list[tuple[Any, ...]]]:  # fmt: skip
-    """Chunks of ``(item_id, text, value)`` in id order (value: the spans as JSON text, None
-    where the layer has not annotated the text), as the box statistics' reader."""
-    i, h, lab = t.items.c, t.label_heads.c, t.labels.c
-    value: Any = lab.value
-    if conn.dialect.name == "postgresql":
-        value = sa.cast(lab.value, sa.Text)
-    joined = sa.and_(h.item_id == i.id, h.layer_id == layer_id)
-    if annotated_only:
-        source = t.items.join(t.label_heads, joined).join(t.labels, lab.id == h.label_id)
-    else:
-        source = t.items.outerjoin(t.label_heads, joined).outerjoin(t.labels, lab.id == h.label_id)
-    query = sa.select(i.id, i.text, value).select_from(source).where(i.dataset_id == dataset_id)
-    if where is not None:
-        query = query.where(where)
-    yield from queries.iter_raw_chunks(conn, query, chunk_size=CHUNK_ROWS)
-
-
 def span_statistics(
     dataset: Dataset, layer: str, filter: str | None = None, *, dask: Any = None
 ) -> dict[str, Any]:
@@ -144,7 +119,9 @@ def span_statistics(
         if row.value_kind != "spans":
             raise InvalidParameter(f"Layer {layer!r} holds {row.value_kind} labels, not spans.")
         where = filters.compile_filter(conn, dataset.id, filter)
-        for rows in iter_span_values(conn, dataset.id, int(row.id), where=where):
+        for rows in iter_layer_values(
+            conn, dataset.id, int(row.id), where=where, item_columns=("text",)
+        ):
             for _, text, value in rows:
                 spans = None if value is None else orjson.loads(value) if isinstance(
                     value, str | bytes) else value  # fmt: skip
