@@ -9,7 +9,6 @@ Every rule about boxes (valid boxes, classes, stale edits, who may write) is the
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,21 +16,26 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from assay.dataset import Dataset
-from assay.errors import InvalidParameter
 from assay.labels.writes import current_labels_of
 from assay.web.auth import Principal
 from assay.web.rendering import layer_colour
 from assay.web.state import AppState
 from assay.web.urls import media_url
 from assay.web.views.datasets import layer_out
-from assay.web.views.items import label_request
+from assay.web.views.layer_values import (
+    class_keys,
+    layers_of_kind,
+    page_layer_values,
+    save_on_base,
+    saved,
+)
 
 BOXES = "boxes"
 
 
 def box_layer_rows(who: Principal, dataset: Dataset) -> list[Any]:
     """The box layers the user may see, oldest first."""
-    return [r for r in who.viewer.layers(dataset) if r.value_kind == BOXES]
+    return layers_of_kind(who, dataset, BOXES)
 
 
 def layer_entry(who: Principal, row: Any, head: dict[str, Any] | None) -> dict[str, Any]:
@@ -70,11 +74,7 @@ def item_boxes(
     heads = current_labels_of(dataset.store, dataset.id, [item_id], [r.id for r in rows])
     current = heads.get(item_id, {})
     layers = [layer_entry(who, r, current.get(r.id)) for r in rows]
-    keys = {
-        la["layer"]: {c: k for k, c in dataset.class_keys(la["layer"]) if k}
-        for la in layers
-        if la["can_write"]
-    }
+    keys = class_keys(dataset, layers)
     return {
         "ok": True,
         "dataset": dataset.name,
@@ -108,21 +108,12 @@ async def save_boxes_async(
     ``base`` (the label id the editor loaded, 0 for none): a stale base is a Conflict, so a
     second editor never silently overwrites the first. Through the group committer, as every
     label the web writes; the answer holds the boxes as stored (ids given to new boxes)."""
-    request = label_request(state, who, item_id, layer, boxes, note, idempotency_key, base=base)
-    future = asyncio.wrap_future(state.labels.enqueue(dataset.id, request))
-    label_id, written = await asyncio.wait_for(future, timeout_s)
-    row = who.viewer.layer(dataset, layer)
-    head = current_labels_of(dataset.store, dataset.id, [item_id], [row.id]).get(item_id, {})
-    entry = layer_entry(who, row, head.get(row.id))
-    return {
-        "ok": True,
-        "item_id": item_id,
-        "layer": layer,
-        "label_id": label_id,
-        "written": int(written),
-        # The head may already be a later save (another session's): the boxes of this one.
-        "boxes": entry["boxes"] if entry["label_id"] == label_id else boxes,
-    }
+    label_id, written, row, head = await save_on_base(
+        state, who, dataset, item_id, layer, boxes,
+        base=base, note=note, idempotency_key=idempotency_key, timeout_s=timeout_s,
+    )  # fmt: skip
+    entry = layer_entry(who, row, head)
+    return saved(item_id, layer, label_id, written, entry, {"boxes": boxes})
 
 
 def page_boxes(
@@ -135,20 +126,16 @@ def page_boxes(
     """The boxes of ``layer`` for a page of items (item id -> boxes; items without a label
     there are left out), in one read: the grid's box overlays. ``visible``: the box layers
     the user may see, when the caller has them already (:func:`box_layer_rows`)."""
-    found = [r for r in visible or () if r.name == layer]
-    row = found[0] if found else who.viewer.layer(dataset, layer)
-    if row.value_kind != BOXES:
-        raise InvalidParameter(
-            f"Layer {layer!r} holds {row.value_kind} labels, not boxes: choose a box layer to "
-            "draw over the thumbnails."
-        )
-    heads = current_labels_of(dataset.store, dataset.id, list(item_ids), [row.id])
-    out: dict[int, list[dict[str, Any]]] = {}
-    for item_id, per_layer in heads.items():
-        value = per_layer.get(row.id, {}).get("value")
-        if value is not None:
-            out[item_id] = value
-    return out
+    values: dict[int, list[dict[str, Any]]] = page_layer_values(
+        who,
+        dataset,
+        layer,
+        item_ids,
+        BOXES,
+        "not boxes: choose a box layer to draw over the thumbnails.",
+        visible,
+    )
+    return values
 
 
 def tile_svg(boxes: Sequence[dict[str, Any]], width: int, height: int, layer: str) -> Markup:

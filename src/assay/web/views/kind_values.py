@@ -10,7 +10,6 @@ the tag set, a number in the layer's range), ``LabelWrite.base`` refuses a stale
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +22,7 @@ from assay.web.auth import Principal
 from assay.web.kinds import editor_of
 from assay.web.state import AppState
 from assay.web.views.datasets import layer_out
-from assay.web.views.items import label_request
+from assay.web.views.layer_values import save_on_base, saved
 
 
 def _value_layer(who: Principal, dataset: Dataset, layer: str) -> Any:
@@ -102,22 +101,13 @@ async def save_value_async(
     (the label id the editor loaded, 0 for none; a stale one is a Conflict). ``value`` None
     clears the label. Through the group committer, as every label the web writes."""
     reads.item(dataset.store, dataset.id, item_id)  # 404 unless the item is in this dataset
-    row = _value_layer(who, dataset, layer)
-    request = label_request(state, who, item_id, layer, value, note, idempotency_key, base=base)
-    future = asyncio.wrap_future(state.labels.enqueue(dataset.id, request))
-    label_id, written = await asyncio.wait_for(future, timeout_s)
-    head = current_labels_of(dataset.store, dataset.id, [item_id], [row.id]).get(item_id, {})
-    entry = value_entry(who, dataset, row, head.get(row.id))
-    return {
-        "ok": True,
-        "item_id": item_id,
-        "layer": layer,
-        "label_id": label_id,
-        "written": int(written),
-        # The head may already be a later save (another session's): the value of this one.
-        "value": entry["value"] if entry["label_id"] == label_id else value,
-        "label": entry["label"] if entry["label_id"] == label_id else None,
-    }
+    _value_layer(who, dataset, layer)
+    label_id, written, row, head = await save_on_base(
+        state, who, dataset, item_id, layer, value,
+        base=base, note=note, idempotency_key=idempotency_key, timeout_s=timeout_s,
+    )  # fmt: skip
+    entry = value_entry(who, dataset, row, head)
+    return saved(item_id, layer, label_id, written, entry, {"value": value, "label": None})
 
 
 def page_values(

@@ -11,7 +11,6 @@ their own layers).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,13 +18,18 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from assay.dataset import Dataset
-from assay.errors import InvalidParameter
 from assay.labels.writes import current_labels_of
 from assay.web.auth import Principal
 from assay.web.rendering import layer_colour
 from assay.web.state import AppState
 from assay.web.views.datasets import layer_out
-from assay.web.views.items import label_request
+from assay.web.views.layer_values import (
+    class_keys,
+    layers_of_kind,
+    page_layer_values,
+    save_on_base,
+    saved,
+)
 
 SPANS = "spans"
 #: Characters of context a grid preview keeps before its first span, and its length.
@@ -35,7 +39,7 @@ PREVIEW_LENGTH = 240
 
 def span_layer_rows(who: Principal, dataset: Dataset) -> list[Any]:
     """The span layers the user may see, oldest first."""
-    return [r for r in who.viewer.layers(dataset) if r.value_kind == SPANS]
+    return layers_of_kind(who, dataset, SPANS)
 
 
 def layer_entry(who: Principal, row: Any, head: dict[str, Any] | None) -> dict[str, Any]:
@@ -70,11 +74,7 @@ def item_spans(
     heads = current_labels_of(dataset.store, dataset.id, [item_id], [r.id for r in rows])
     current = heads.get(item_id, {})
     layers = [layer_entry(who, r, current.get(r.id)) for r in rows]
-    keys = {
-        la["layer"]: {c: k for k, c in dataset.class_keys(la["layer"]) if k}
-        for la in layers
-        if la["can_write"]
-    }
+    keys = class_keys(dataset, layers)
     return {
         "ok": True,
         "dataset": dataset.name,
@@ -105,21 +105,12 @@ async def save_spans_async(
     """Write a text's whole span set in ``layer`` as the signed-in user, made on the version
     ``base`` (the label id the editor loaded, 0 for none): a stale base is a Conflict. The
     answer holds the spans as stored (sorted)."""
-    request = label_request(state, who, item_id, layer, spans, note, idempotency_key, base=base)
-    future = asyncio.wrap_future(state.labels.enqueue(dataset.id, request))
-    label_id, written = await asyncio.wait_for(future, timeout_s)
-    row = who.viewer.layer(dataset, layer)
-    head = current_labels_of(dataset.store, dataset.id, [item_id], [row.id]).get(item_id, {})
-    entry = layer_entry(who, row, head.get(row.id))
-    return {
-        "ok": True,
-        "item_id": item_id,
-        "layer": layer,
-        "label_id": label_id,
-        "written": int(written),
-        # The head may already be a later save (another session's): the spans of this one.
-        "spans": entry["spans"] if entry["label_id"] == label_id else spans,
-    }
+    label_id, written, row, head = await save_on_base(
+        state, who, dataset, item_id, layer, spans,
+        base=base, note=note, idempotency_key=idempotency_key, timeout_s=timeout_s,
+    )  # fmt: skip
+    entry = layer_entry(who, row, head)
+    return saved(item_id, layer, label_id, written, entry, {"spans": spans})
 
 
 def page_spans(
@@ -131,20 +122,16 @@ def page_spans(
 ) -> dict[int, list[dict[str, Any]]]:
     """The spans of ``layer`` for a page of items (item id -> spans; items without a label
     there are left out), in one read: the grid's highlights."""
-    found = [r for r in visible or () if r.name == layer]
-    row = found[0] if found else who.viewer.layer(dataset, layer)
-    if row.value_kind != SPANS:
-        raise InvalidParameter(
-            f"Layer {layer!r} holds {row.value_kind} labels, not spans: choose a span layer to "
-            "highlight in the text previews."
-        )
-    heads = current_labels_of(dataset.store, dataset.id, list(item_ids), [row.id])
-    out: dict[int, list[dict[str, Any]]] = {}
-    for item_id, per_layer in heads.items():
-        value = per_layer.get(row.id, {}).get("value")
-        if value is not None:
-            out[item_id] = value
-    return out
+    values: dict[int, list[dict[str, Any]]] = page_layer_values(
+        who,
+        dataset,
+        layer,
+        item_ids,
+        SPANS,
+        "not spans: choose a span layer to highlight in the text previews.",
+        visible,
+    )
+    return values
 
 
 #: Highlight colours of span classes, by the class's place in the dataset's classes (the
