@@ -464,7 +464,7 @@ def _number_checkers(
         flags = np.zeros(len(q), bool)
         flags[order[:k]] = True
         out.append((f"cleanlab rank (direct), k = {label}", flags, 1 - q))
-    out.append(("|residual| ranking (no threshold)", None, np.abs(given - pred)))
+    out.append(("abs(residual) ranking (no threshold)", None, np.abs(given - pred)))
     cl = CleanLearning(Ridge(), seed=seed, verbose=False, cv_n_folds=folds)
     issues = cl.find_label_issues(X, given)
     out.append(("cleanlab CleanLearning (end to end)", issues["is_label_issue"].to_numpy(),
