@@ -11,7 +11,7 @@ from numkit import make_number_dataset
 
 import assay
 from assay.models.number_evaluation import evaluate_numbers
-from assay.quality.numbers import find_number_issues
+from assay.quality.numbers import find_number_issues, robust_outlier_count
 
 
 def test_evaluation_measures_and_interval_coverage() -> None:
@@ -42,6 +42,33 @@ def test_issue_check_finds_injected_errors() -> None:
     assert np.argsort(found.quality)[: len(wrong)].tolist() == sorted(
         wrong.tolist(), key=lambda k: found.quality[k]
     )
+
+
+def test_cleanlab_method_counts_errors_the_interval_cannot_hide() -> None:
+    """The ``cleanlab`` method flags about as many values as are wrong (it used to flag none:
+    its count was the excess over 10 % outside a 90 % interval calibrated on the same
+    labels, which by construction leaves about 10 % out, wrong labels included)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=400)
+    y = 10 * x + rng.normal(0, 1, 400)
+    pred = 10 * x
+    wrong = np.arange(0, 400, 20)  # 5 %
+    given = y.copy()
+    given[wrong] += rng.choice([-1, 1], len(wrong)) * rng.uniform(8, 30, len(wrong))
+    found = find_number_issues(given, pred, method="cleanlab")
+    flagged = set(np.flatnonzero(found.is_issue).tolist())
+    assert len(set(wrong.tolist()) & flagged) >= len(wrong) - 2
+    assert len(flagged) <= len(wrong) + 8
+
+
+def test_robust_outlier_count() -> None:
+    r = np.r_[np.linspace(-1, 1, 99), 50.0]
+    # MAD-based: the one far value counts, and 20 more far values do not widen the yardstick.
+    assert robust_outlier_count(r, 2.5) == 1
+    assert robust_outlier_count(np.r_[r, np.full(20, 50.0)], 2.5) == 21
+    assert robust_outlier_count(np.zeros(10), 2.5) == 0
+    assert robust_outlier_count(np.r_[np.zeros(10), 3.0], 2.5) == 1  # MAD 0
+    assert robust_outlier_count(np.array([]), 2.5) == 0
 
 
 def test_cross_validate_evaluate_issues_and_suggestions(tmp_path: Path) -> None:

@@ -15,9 +15,13 @@ evidence a reviewer needs: which tags are at issue, each as "tag X missing" (not
 model is confident it applies) or "tag Y probably wrong" (given, the model is confident it does
 not), with the model's probability.
 
-Methods (:data:`TAG_METHODS`): ``cleanlab`` (find_label_issues as it comes: the default, the
-better recall) and ``confident`` (cleanlab's flags where the model contradicts a tag firmly:
-fewer, surer flags; benchmarks/bench_tags.py compares them).
+Methods (:data:`TAG_METHODS`): ``cleanlab`` (find_label_issues as it comes: the default) and
+``confident`` (cleanlab's flags where the model contradicts a tag firmly: fewer flags).
+``benchmarks/bench_kind_issues.py`` compares them with cleanlab called directly under four
+noise models and on MNIST's confirmed errors: ``confident`` is a little more precise under
+uniform flips and forgotten tags, but under structured noise (one annotator omitting a tag,
+a tag given for one it co-occurs with) it loses both precision and 0.3 of recall, so the
+default stays ``cleanlab``.
 """
 
 from __future__ import annotations
