@@ -254,24 +254,11 @@ def find_run(
         "interval_coverage": float(((y >= found.low) & (y <= found.high)).mean()),
         "evidence": evidence,
     }
-    columns: dict[str, np.ndarray | None] = {
-        "quality": found.quality,
-        "loss": -np.log(np.clip(found.quality, 1e-12, 1.0)),
-        "is_issue": found.is_issue,
-        "given_class_id": None,
-        "suggested_class_id": None,
-        "outlier_score": None,
-        "duplicate_of": None,
-    }
     progress(0, None, "saving")
     with dataset.store.write() as conn:
-        run_id = runs.run_for_layer(conn, dataset.id, predictions)
-        if run_id is None:
-            run_id = runs.import_run(conn, dataset.id, predictions, actor)
-        note = runs.stale_note(conn, dataset.id, run_id)
-        summary.update(stale=note is not None, stale_message=note)
-        runs.save(conn, run_id, ids.astype(np.int64), columns, summary)
-    return int(run_id)
+        return runs.save_for_layer(
+            conn, dataset.id, predictions, actor, ids, found.quality, found.is_issue, summary
+        )
 
 
 def _label_ids(conn: Connection, dataset_id: int, layer: str) -> dict[int, int]:
@@ -325,25 +312,8 @@ def open_cases_for_run(
 ) -> dict[str, Any]:
     """``mislabel`` cases for a number run's flagged items, most suspect first; an item whose
     case was decided at the label the run checked is skipped."""
-
     from assay.quality import runs
-    from assay.review.queue import open_cases
 
-    info = runs.summary(run)
-    found = runs.undecided_rows(conn, dataset_id, run, info, top=top, limit=limit)
-    cases = [
-        {
-            "item_id": r["item_id"],
-            "reason": "mislabel",
-            "score": round(1.0 - float(r["quality"]), 6),
-            "evidence": number_case_evidence(r, run, info),
-        }
-        for r in found
-    ]
-    opened = open_cases(conn, dataset_id, cases, actor=actor)
-    empty = {"found": 0, "opened": 0}
-    return {
-        "run_id": int(run.id), "run": run.name,
-        "mislabel": {"found": len(found), "opened": len(opened)},
-        "outlier": empty, "duplicate": dict(empty),
-    }  # fmt: skip
+    return runs.open_mislabel_cases(
+        conn, dataset_id, run, number_case_evidence, limit=limit, actor=actor, top=top
+    )

@@ -508,3 +508,76 @@ def undecided_rows(
             decided.add((int(item_id), (data or {}).get("label_id")))
     found = [r for r in found if (r["item_id"], r["label_id"]) not in decided]
     return found if limit is None else found[:limit]
+
+
+def value_columns(quality: np.ndarray, is_issue: np.ndarray) -> dict[str, np.ndarray | None]:
+    """The stored columns of a run over a kind whose labels are not one class (boxes, tags,
+    spans, numbers): its quality and flags; ``loss`` is ``-ln(quality)``, so the grid's loss
+    order is the label-quality order, as for classes."""
+    return {
+        "quality": quality,
+        "loss": -np.log(np.clip(quality, 1e-12, 1.0)),
+        "is_issue": is_issue,
+        "given_class_id": None,
+        "suggested_class_id": None,
+        "outlier_score": None,
+        "duplicate_of": None,
+    }
+
+
+def save_for_layer(
+    conn: Connection,
+    dataset_id: int,
+    predictions: str,
+    actor: str,
+    item_ids: np.ndarray,
+    quality: np.ndarray,
+    is_issue: np.ndarray,
+    summary: dict[str, Any],
+) -> int:
+    """Save a search over a kind whose labels are not one class as the run of the layer of
+    predictions it read (a run imported for it when no run of ours wrote that layer), with
+    the staleness note of that run in ``summary``. Returns the run's id."""
+    run_id = run_for_layer(conn, dataset_id, predictions)
+    if run_id is None:
+        run_id = import_run(conn, dataset_id, predictions, actor)
+    note = stale_note(conn, dataset_id, run_id)
+    summary.update(stale=note is not None, stale_message=note)
+    save(conn, run_id, item_ids.astype(np.int64), value_columns(quality, is_issue), summary)
+    return int(run_id)
+
+
+def open_mislabel_cases(
+    conn: Connection,
+    dataset_id: int,
+    run: Row[Any],
+    evidence: Any,
+    *,
+    limit: int | None,
+    actor: str,
+    top: int | None = None,
+) -> dict[str, Any]:
+    """``mislabel`` cases for the flagged items of a run over a kind whose labels are not one
+    class (``top``: the first items of the full ranking instead), most suspect first, less
+    those already decided (:func:`undecided_rows`); ``evidence(row, run, info)`` is the
+    kind's evidence of one row."""
+    from assay.review.queue import open_cases
+
+    info = summary(run)
+    found = undecided_rows(conn, dataset_id, run, info, top=top, limit=limit)
+    cases = [
+        {
+            "item_id": r["item_id"],
+            "reason": "mislabel",
+            "score": round(1.0 - float(r["quality"]), 6),
+            "evidence": evidence(r, run, info),
+        }
+        for r in found
+    ]
+    opened = open_cases(conn, dataset_id, cases, actor=actor)
+    empty = {"found": 0, "opened": 0}
+    return {
+        "run_id": int(run.id), "run": run.name,
+        "mislabel": {"found": len(found), "opened": len(opened)},
+        "outlier": empty, "duplicate": dict(empty),
+    }  # fmt: skip

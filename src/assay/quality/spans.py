@@ -188,9 +188,6 @@ def find_run(
             for item, t, p in zip(items, tokens, probs, strict=True)
         ]
         write_labels(conn, dataset.id, pred_layer, predicted, author="assay")
-        run_id = runs.run_for_layer(conn, dataset.id, pred_layer)
-        if run_id is None:
-            run_id = runs.import_run(conn, dataset.id, pred_layer, actor)
         summary = {
             "family": "spans", "layer": layer, "model_layer": pred_layer,
             "annotator_layers": None, "filter": filter, "method": method,
@@ -198,19 +195,11 @@ def find_run(
             "n_estimated": int(is_issue.sum()), "n_outliers": 0, "n_duplicates": 0,
             "n_without_probs": 0, "n_suspects": counts, "n_tokens_flagged": len(flagged),
             "outlier_threshold": None, "computed_at": datetime.now(UTC).isoformat(),
-            "evidence": evidence, "stale": False, "stale_message": None,
+            "evidence": evidence,
         }  # fmt: skip
-        columns: dict[str, np.ndarray | None] = {
-            "quality": quality,
-            "loss": -np.log(np.clip(quality, 1e-12, 1.0)),
-            "is_issue": is_issue,
-            "given_class_id": None,
-            "suggested_class_id": None,
-            "outlier_score": None,
-            "duplicate_of": None,
-        }
-        runs.save(conn, run_id, np.asarray(items, np.int64), columns, summary)
-    return int(run_id)
+        return runs.save_for_layer(
+            conn, dataset.id, pred_layer, actor, np.asarray(items), quality, is_issue, summary
+        )
 
 
 # -- review cases -------------------------------------------------------------------------------
@@ -241,36 +230,27 @@ def open_cases_for_run(
     """``mislabel`` cases for a span run's flagged texts, most suspect first (a text whose
     case was decided at the span set the run checked is skipped)."""
     from assay.quality import runs
-    from assay.review.queue import open_cases
 
-    info = runs.summary(run)
-    found = runs.undecided_rows(conn, dataset_id, run, info, top=top, limit=limit)
+    return runs.open_mislabel_cases(
+        conn, dataset_id, run, span_case_evidence, limit=limit, actor=actor, top=top
+    )
+
+
+def span_case_evidence(row: Mapping[str, Any], run: Any, info: Mapping[str, Any]) -> dict[str, Any]:
+    """A flagged text's case evidence: the run, the layers, the span set checked (its label
+    id: the case stops holding when it changes), the quality, :func:`span_evidence` and the
+    spans the model predicted."""
     layer, pred_layer = info["layer"], info["model_layer"]
-    cases = [
-        {
-            "item_id": r["item_id"],
-            "reason": "mislabel",
-            "score": round(1.0 - float(r["quality"]), 6),
-            "evidence": {
-                "run_id": int(run.id),
-                "run": run.name,
-                "layer": layer,
-                "predictions": pred_layer,
-                "label_id": r.get("label_id"),
-                "quality": r["quality"],
-                "flagged": r["is_issue"],
-                **span_evidence(r.get("suspects") or [], layer, pred_layer),
-                "predicted_spans": ((info.get("evidence") or {}).get(str(r["item_id"])) or {}).get(
-                    "predicted", []
-                ),
-            },
-        }
-        for r in found
-    ]
-    opened = open_cases(conn, dataset_id, cases, actor=actor)
-    empty = {"found": 0, "opened": 0}
     return {
-        "run_id": int(run.id), "run": run.name,
-        "mislabel": {"found": len(found), "opened": len(opened)},
-        "outlier": empty, "duplicate": dict(empty),
-    }  # fmt: skip
+        "run_id": int(run.id),
+        "run": run.name,
+        "layer": layer,
+        "predictions": pred_layer,
+        "label_id": row.get("label_id"),
+        "quality": row["quality"],
+        "flagged": row["is_issue"],
+        **span_evidence(row.get("suspects") or [], layer, pred_layer),
+        "predicted_spans": ((info.get("evidence") or {}).get(str(row["item_id"])) or {}).get(
+            "predicted", []
+        ),
+    }

@@ -290,24 +290,12 @@ def find_run(
         "n_suspects": counts, "outlier_threshold": None,
         "computed_at": datetime.now(UTC).isoformat(), "evidence": evidence,
     }  # fmt: skip
-    columns: dict[str, np.ndarray | None] = {
-        "quality": found.quality,
-        "loss": -np.log(np.clip(found.quality, 1e-12, 1.0)),
-        "is_issue": found.is_issue,
-        "given_class_id": None,
-        "suggested_class_id": None,
-        "outlier_score": None,
-        "duplicate_of": None,
-    }
     progress(0, None, "saving")
     with dataset.store.write() as conn:
-        run_id = runs.run_for_layer(conn, dataset.id, predictions)
-        if run_id is None:
-            run_id = runs.import_run(conn, dataset.id, predictions, actor)
-        note = runs.stale_note(conn, dataset.id, run_id)
-        summary.update(stale=note is not None, stale_message=note)
-        runs.save(conn, run_id, np.asarray(item_ids, np.int64), columns, summary)
-    return int(run_id)
+        return runs.save_for_layer(
+            conn, dataset.id, predictions, actor, np.asarray(item_ids),
+            found.quality, found.is_issue, summary,
+        )  # fmt: skip
 
 
 def tag_evidence(
@@ -335,32 +323,22 @@ def open_cases_for_run(
     """``mislabel`` cases for a tag run's flagged items (``top``: the first items of the full
     ranking instead), most suspect first, each naming its suspect tags."""
     from assay.quality import runs
-    from assay.review.queue import open_cases
 
-    info = runs.summary(run)
-    found = runs.undecided_rows(conn, dataset_id, run, info, top=top, limit=limit)
+    return runs.open_mislabel_cases(
+        conn, dataset_id, run, tag_case_evidence, limit=limit, actor=actor, top=top
+    )
+
+
+def tag_case_evidence(row: Mapping[str, Any], run: Any, info: Mapping[str, Any]) -> dict[str, Any]:
+    """A flagged item's case evidence: the run, the layer, the tag set checked (its label id:
+    the case stops holding when it changes), the quality and :func:`tag_evidence`."""
     layer, pred_layer = info["layer"], info["model_layer"]
-    cases = [
-        {
-            "item_id": r["item_id"],
-            "reason": "mislabel",
-            "score": round(1.0 - float(r["quality"]), 6),
-            "evidence": {
-                "run_id": int(run.id),
-                "run": run.name,
-                "layer": layer,
-                "label_id": r.get("label_id"),
-                "quality": r["quality"],
-                "flagged": r["is_issue"],
-                **tag_evidence(r.get("suspects") or [], layer, pred_layer),
-            },
-        }
-        for r in found
-    ]
-    opened = open_cases(conn, dataset_id, cases, actor=actor)
-    empty = {"found": 0, "opened": 0}
     return {
-        "run_id": int(run.id), "run": run.name,
-        "mislabel": {"found": len(found), "opened": len(opened)},
-        "outlier": empty, "duplicate": dict(empty),
-    }  # fmt: skip
+        "run_id": int(run.id),
+        "run": run.name,
+        "layer": layer,
+        "label_id": row.get("label_id"),
+        "quality": row["quality"],
+        "flagged": row["is_issue"],
+        **tag_evidence(row.get("suspects") or [], layer, pred_layer),
+    }
