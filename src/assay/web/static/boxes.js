@@ -40,9 +40,7 @@ const assayBoxes = (() => {
   const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
   const copy = (boxes) => boxes.map((b) => ({ ...b }));
 
-  function typing(target) {
-    return Boolean(target && target.closest && target.closest("input:not([type=checkbox]):not([type=range]), textarea, [contenteditable]"));
-  }
+  const typing = assay.typing;
 
   function newKey() {
     return `box-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
@@ -707,95 +705,21 @@ const assayBoxes = (() => {
     const root = document.getElementById("box-queue");
     if (!root) return null;
     const layer = root.dataset.layer;
-    const filter = root.dataset.filter;
-    const progress = document.getElementById("queue-progress");
-    const errorBox = document.getElementById("queue-error");
-    const itemInfo = document.getElementById("queue-item");
-    const waiting = [];
-    let cursor = null;
-    let exhausted = false;
-    let labeled = 0;
-    let total = 0;
-    let session = 0;
-    let editor = null;
-    let current = null;
-    let busy = false;
-
-    function showProgress() {
-      progress.textContent = `${labeled.toLocaleString("en-US")} labeled / ${total.toLocaleString("en-US")} in queue · ${session} this session`;
-      root.dataset.labeled = String(labeled);
-    }
-
-    async function refill() {
-      if (exhausted) return;
-      const params = new URLSearchParams({ layer, limit: "20" });
-      if (filter) params.set("filter", filter);
-      if (cursor !== null) params.set("after", String(cursor));
-      const page = await assay.api(`${root.dataset.queueUrl}?${params}`);
-      if (page.total !== undefined) { labeled = page.labeled; total = page.total; }
-      waiting.push(...page.items);
-      cursor = page.next;
-      exhausted = page.next === null;
-      for (const it of waiting.slice(0, 3)) if (it.media_url) new Image().src = it.media_url; // decode ahead
-      showProgress();
-    }
-
-    async function next() {
-      if (waiting.length < 3) await refill();
-      current = waiting.shift() || null;
-      if (!current) {
-        root.querySelector(".be-stage").replaceChildren(assay.el("p", { class: "empty", id: "queue-done" }, "Nothing left to box in this layer."));
+    return assay.editorQueue(root, {
+      kind: "boxes",
+      doneText: "Nothing left to box in this layer.",
+      open(data, saveNext) {
+        const editor = new BoxEditor(root, data, { layer, panel: document.getElementById("box-layers"), onEnter: saveNext, heightShare: 0.66, noUnloadGuard: true });
+        window.assayBoxEditor = editor;
+        return editor;
+      },
+      empty(message) {
+        root.querySelector(".be-stage").replaceChildren(message);
         const toolbar = root.querySelector(".be-toolbar");
         if (toolbar) toolbar.hidden = true; // nothing to edit: no tools
-        itemInfo.replaceChildren();
-        root.dataset.itemId = "";
-        return;
-      }
-      const url = `${root.dataset.itemApi}${current.id}/boxes`;
-      const data = await assay.api(url);
-      data.save_url = url;
-      data.boxes_url = url;
-      if (!editor) {
-        editor = new BoxEditor(root, data, { layer, panel: document.getElementById("box-layers"), onEnter: saveNext, heightShare: 0.66, noUnloadGuard: true });
-        window.assayBoxEditor = editor;
-      } else {
-        editor.load(data, layer);
-      }
-      const href = `${root.dataset.itemPage}${encodeURIComponent(current.key)}`;
-      itemInfo.replaceChildren(assay.el("a", { href, target: "_blank", rel: "noopener", class: "key" }, `item ${current.key}`));
-      root.dataset.itemId = String(current.id);
-    }
-
-    async function saveNext() {
-      if (!current || busy) return;
-      busy = true;
-      try {
-        const wasLabeled = editor.entry(layer).labeled;
-        if (await editor.save()) {
-          if (!wasLabeled) labeled += 1;
-          session += 1;
-          showProgress();
-          await next();
-        }
-      } finally {
-        busy = false;
-      }
-    }
-
-    async function skip() {
-      if (!current || busy) return;
-      busy = true;
-      try { await next(); } finally { busy = false; }
-    }
-
-    document.getElementById("queue-save-next").addEventListener("click", saveNext);
-    document.getElementById("queue-skip").addEventListener("click", skip);
-    document.addEventListener("keydown", (event) => {
-      if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
-      if (event.key === "s" || event.key === "S") { event.preventDefault(); skip(); }
+      },
+      ahead(items) { for (const it of items) if (it.media_url) new Image().src = it.media_url; }, // decode ahead
     });
-    next().catch((error) => { errorBox.textContent = `Could not load the queue: ${error.message}`; errorBox.hidden = false; });
-    return root;
   }
 
   document.addEventListener("DOMContentLoaded", () => { itemPage(); queuePage(); });

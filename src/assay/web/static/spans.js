@@ -36,9 +36,7 @@ const assaySpans = (() => {
   const copy = (spans) => spans.map((s) => ({ start: s.start, end: s.end, class: s.class }));
   const order = (a, b) => a.start - b.start || b.end - a.end || (a.class < b.class ? -1 : a.class > b.class ? 1 : 0);
 
-  function typing(target) {
-    return Boolean(target && target.closest && target.closest("input:not([type=checkbox]):not([type=range]), textarea, [contenteditable]"));
-  }
+  const typing = assay.typing;
 
   function newKey() {
     return `spans-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
@@ -673,93 +671,19 @@ const assaySpans = (() => {
     if (!root) return null;
     const host = document.getElementById("span-editor");
     const layer = root.dataset.layer;
-    const filter = root.dataset.filter;
-    const progress = document.getElementById("queue-progress");
-    const errorBox = document.getElementById("queue-error");
-    const itemInfo = document.getElementById("queue-item");
-    const waiting = [];
-    let cursor = null;
-    let exhausted = false;
-    let labeled = 0;
-    let total = 0;
-    let session = 0;
-    let editor = null;
-    let current = null;
-    let busy = false;
-
-    function showProgress() {
-      progress.textContent = `${labeled.toLocaleString("en-US")} labeled / ${total.toLocaleString("en-US")} in queue · ${session} this session`;
-      root.dataset.labeled = String(labeled);
-    }
-
-    async function refill() {
-      if (exhausted) return;
-      const params = new URLSearchParams({ layer, limit: "20" });
-      if (filter) params.set("filter", filter);
-      if (cursor !== null) params.set("after", String(cursor));
-      const page = await assay.api(`${root.dataset.queueUrl}?${params}`);
-      if (page.total !== undefined) { labeled = page.labeled; total = page.total; }
-      waiting.push(...page.items);
-      cursor = page.next;
-      exhausted = page.next === null;
-      showProgress();
-    }
-
-    async function next() {
-      if (waiting.length < 3) await refill();
-      current = waiting.shift() || null;
-      if (!current) {
-        host.querySelector(".sp-text").replaceChildren(assay.el("p", { class: "empty", id: "queue-done" }, "Nothing left to mark in this layer."));
-        host.querySelector(".sp-toolbar").hidden = true;
-        itemInfo.replaceChildren();
-        root.dataset.itemId = "";
-        return;
-      }
-      const url = `${root.dataset.itemApi}${current.id}/spans`;
-      const data = await assay.api(url);
-      data.save_url = url;
-      data.spans_url = url;
-      if (!editor) {
-        editor = new SpanEditor(host, data, { layer, onEnter: saveNext, noUnloadGuard: true });
+    return assay.editorQueue(root, {
+      kind: "spans",
+      doneText: "Nothing left to mark in this layer.",
+      open(data, saveNext) {
+        const editor = new SpanEditor(host, data, { layer, onEnter: saveNext, noUnloadGuard: true });
         window.assaySpanEditor = editor;
-      } else {
-        editor.load(data, layer);
-      }
-      const href = `${root.dataset.itemPage}${encodeURIComponent(current.key)}`;
-      itemInfo.replaceChildren(assay.el("a", { href, target: "_blank", rel: "noopener", class: "key" }, `item ${current.key}`));
-      root.dataset.itemId = String(current.id);
-    }
-
-    async function saveNext() {
-      if (!current || busy) return;
-      busy = true;
-      try {
-        const wasLabeled = editor.entry(layer).labeled;
-        if (await editor.save()) {
-          if (!wasLabeled) labeled += 1;
-          session += 1;
-          showProgress();
-          await next();
-        }
-      } finally {
-        busy = false;
-      }
-    }
-
-    async function skip() {
-      if (!current || busy) return;
-      busy = true;
-      try { await next(); } finally { busy = false; }
-    }
-
-    document.getElementById("queue-save-next").addEventListener("click", saveNext);
-    document.getElementById("queue-skip").addEventListener("click", skip);
-    document.addEventListener("keydown", (event) => {
-      if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
-      if (event.key === "s" || event.key === "S") { event.preventDefault(); skip(); }
+        return editor;
+      },
+      empty(message) {
+        host.querySelector(".sp-text").replaceChildren(message);
+        host.querySelector(".sp-toolbar").hidden = true;
+      },
     });
-    next().catch((error) => { errorBox.textContent = `Could not load the queue: ${error.message}`; errorBox.hidden = false; });
-    return root;
   }
 
   function start() {
