@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -286,7 +286,7 @@ def import_gate(root: Path, store: Any) -> Callable[[Connection, int], None]:
             sa.select(t.datasets.c.name).where(t.datasets.c.id == dataset_id)
         ).scalar_one()
         staged = _StagedDataset(dataset_id, name, _Project(root), _InTransaction(store, conn))
-        report = run_checks(staged, save=False, n_jobs=1)
+        report = run_checks(cast("DatasetHandle", staged), save=False, n_jobs=1)
         if not report.passed:
             lines = [
                 f"{r.name} (line {r.line}): {r.message}"

@@ -107,16 +107,16 @@ class Context:
 
 
 class Check:
-    """One kind of expectation. Subclasses set ``name``, ``Params`` and implement ``run``."""
+    """One kind of expectation. Subclasses set ``name``, ``params_model`` and implement ``run``."""
 
     name: ClassVar[str]
-    Params: ClassVar[type[Params]] = Params
+    params_model: ClassVar[type[Params]] = Params
     #: Which layers a layer check applies to, by their annotation kind; None: any layer.
     value_kinds: ClassVar[tuple[str, ...] | None] = None
 
     @property
     def about_layer(self) -> bool:
-        return issubclass(self.Params, LayerParams)
+        return issubclass(self.params_model, LayerParams)
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
         """Expectations that hold on the data as it is (parameter dicts, without ``check``)."""
@@ -189,7 +189,7 @@ def layer_values(ctx: Context, layer: str, *item_columns: str) -> Any:
 def failing_items(ctx: Context, layer: str, bad: Any, *item_columns: str) -> tuple[int, list[int]]:
     """How many of ``layer``'s values ``bad(value, *item columns)`` finds at fault, and the
     first :data:`ITEM_CAP` items holding them."""
-    n, first = 0, []
+    n, first = 0, list[int]()
     for chunk in layer_values(ctx, layer, *item_columns):
         for item_id, value, *extra in chunk:
             if bad(value, *extra):

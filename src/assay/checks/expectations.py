@@ -122,13 +122,13 @@ def _expectation(
     if check is None:
         raise fail("check", f"unknown check {kind!r}; {_known()}")
     try:
-        params = check.Params.model_validate(table)
+        params = check.params_model.model_validate(table)
     except ValidationError as exc:
         error = exc.errors()[0]
         key = str(error["loc"][0]) if error["loc"] else None
         what = error["msg"]
         if error["type"] == "extra_forbidden":
-            fields = ", ".join(f for f in check.Params.model_fields if f != "check")
+            fields = ", ".join(f for f in check.params_model.model_fields if f != "check")
             what = f"unknown parameter for check {kind!r}; its parameters are {fields}"
         elif error["type"] == "missing":
             what = f"missing (check {kind!r} needs it)"

@@ -117,7 +117,7 @@ class FieldCheck(Check):
     """A tabular field's type, range, missing values and allowed values (pandera)."""
 
     name = "field"
-    Params = FieldParams
+    params_model = FieldParams
 
     def validate(self, ctx: Context, params: Params) -> tuple[str, str] | None:
         assert isinstance(params, FieldParams)
@@ -130,7 +130,7 @@ class FieldCheck(Check):
         return None
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for name, summary in ctx.state.features.items():
             r = summary.result()
             if r["count"] == r["missing"]:
@@ -214,7 +214,7 @@ class ImageSize(Check):
     """Image sizes: one of a few known sizes, or within a range of widths and heights."""
 
     name = "image_size"
-    Params = ImageSizeParams
+    params_model = ImageSizeParams
 
     def validate(self, ctx: Context, params: Params) -> tuple[str, str] | None:
         assert isinstance(params, ImageSizeParams)
@@ -241,8 +241,8 @@ class ImageSize(Check):
             return Outcome.skipped("the dataset has no images")
         conditions: list[Any] = []
         if params.sizes is not None:
-            allowed = [_parse_size(s) for s in params.sizes]
-            ok = sa.or_(*[sa.and_(i.width == w, i.height == h) for w, h in allowed if w])
+            allowed = [size for s in params.sizes if (size := _parse_size(s)) is not None]
+            ok = sa.or_(*[sa.and_(i.width == w, i.height == h) for w, h in allowed])
             conditions.append(sa.not_(ok))
         for column, low, high in (
             (i.width, params.min_width, params.max_width),
@@ -305,7 +305,7 @@ class ImageMode(Check):
     """Image modes, by their number of channels (1 grey, 3 RGB, 4 with alpha)."""
 
     name = "image_mode"
-    Params = ImageModeParams
+    params_model = ImageModeParams
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
         counts = ctx.state.image_channels.result()["counts"]
@@ -338,7 +338,7 @@ class TextLength(Check):
     """The length of text items, in characters."""
 
     name = "text_length"
-    Params = TextLengthParams
+    params_model = TextLengthParams
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
         r = ctx.state.text_length.minmax

@@ -38,7 +38,7 @@ class BoxesInside(Check):
     """Every box of a box layer has a positive size and lies inside its image."""
 
     name = "boxes_inside"
-    Params = LayerParams
+    params_model = LayerParams
     value_kinds = ("boxes",)
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
@@ -64,7 +64,7 @@ class TagsNotEmpty(Check):
     """No item of a tag layer has an empty set of tags."""
 
     name = "tags_not_empty"
-    Params = LayerParams
+    params_model = LayerParams
     value_kinds = ("tags",)
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
@@ -87,7 +87,7 @@ class SpansInside(Check):
     """Every span of a span layer is non-empty and inside its item's text."""
 
     name = "spans_inside"
-    Params = LayerParams
+    params_model = LayerParams
     value_kinds = ("spans",)
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
@@ -115,7 +115,7 @@ class NumbersInRange(Check):
     """Every value of a number layer is within ``min``..``max``."""
 
     name = "numbers_in_range"
-    Params = NumberRangeParams
+    params_model = NumberRangeParams
     value_kinds = ("number",)
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:

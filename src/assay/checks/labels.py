@@ -65,7 +65,7 @@ class ClassSet(Check):
     """A layer's labels use only these classes (a new class is a failure)."""
 
     name = "class_set"
-    Params = ClassSetParams
+    params_model = ClassSetParams
     value_kinds = CLASSIFICATION
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
@@ -109,7 +109,7 @@ class Coverage(Check):
     """The share of items a layer labels is at least ``min``."""
 
     name = "coverage"
-    Params = CoverageParams
+    params_model = CoverageParams
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
         out = []
@@ -163,7 +163,7 @@ class Balance(Check):
     """Each class's share of a layer's labels stays within ``tolerance`` of its expected share."""
 
     name = "balance"
-    Params = BalanceParams
+    params_model = BalanceParams
     value_kinds = CLASSIFICATION
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
@@ -218,7 +218,7 @@ class Agreement(Check):
     at least ``min``. Skipped, with the reason, when it cannot be measured."""
 
     name = "agreement"
-    Params = AgreementParams
+    params_model = AgreementParams
 
     def validate(self, ctx: Context, params: Params) -> tuple[str, str] | None:
         assert isinstance(params, AgreementParams)
@@ -274,7 +274,7 @@ class LabelIssues(Check):
     (skipped when no search ran on the layer)."""
 
     name = "label_issues"
-    Params = LabelIssuesParams
+    params_model = LabelIssuesParams
 
     def _latest(self, ctx: Context) -> tuple[int, dict[str, Any]] | None:
         from assay.quality import runs
@@ -332,7 +332,7 @@ class Leakage(Check):
     """No item has an exact duplicate (same content hash) in another split."""
 
     name = "leakage"
-    Params = LeakageParams
+    params_model = LeakageParams
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
         if len([s for s in ctx.state.splits.counts if s != "(none)"]) < 2:
