@@ -344,3 +344,32 @@ def test_the_cli_exits_non_zero_on_a_failure_and_prints_json(
     )  # fmt: skip
     assert refused.exit_code == 1 and "Not imported" in refused.output
     assert ds.count() == 40
+
+
+# -- checks an annotation kind contributes ---------------------------------------------------
+
+
+@sqlite_only
+def test_kinds_contribute_their_checks(project: Project, tmp_path: Path) -> None:
+    ds = table(project, tmp_path)
+    ds.create_layer("tags", value_kind="tags")
+    ds.create_layer("size", value_kind="number")
+    for k in range(4):
+        ds.set_label(f"r{k}", ["a"] if k % 2 else ["a", "b"], layer="tags")
+        ds.set_label(f"r{k}", float(k), layer="size")
+    text = checks.init_expectations(ds).read_text()
+    assert '[tags-tags_not_empty]\ncheck = "tags_not_empty"' in text
+    assert (
+        '[size-numbers_in_range]\ncheck = "numbers_in_range"\nlayer = "size"\nmin = 0.0\nmax = 3.0'
+        in text
+    )
+    assert checks.run_checks(ds).passed
+
+    ds.set_label("r5", [], layer="tags")
+    ds.set_label("r6", 7.5, layer="size")
+    names = by_name(checks.run_checks(ds))
+
+    assert (names["tags-tags_not_empty"].status, keys(names["tags-tags_not_empty"])) == (
+        "fail", ["r5"])  # fmt: skip
+    assert keys(names["size-numbers_in_range"]) == ["r6"]
+    assert "outside 0..3" in names["size-numbers_in_range"].message
