@@ -294,8 +294,10 @@ def test_an_import_with_check_refuses_to_publish_and_leaves_the_dataset(
 ) -> None:
     from assay.ingest import sinks, staging
 
-    if not use_process:  # the publishing transaction in this process, or the forked writer
-        monkeypatch.setattr(staging, "ProcessSink", sinks.InlineSink)
+    started: list[Any] = []  # the publishing transaction in this process, or a forked writer's
+    monkeypatch.setattr(
+        staging, "ProcessSink", lambda job: started.append(job) or sinks.ProcessSink(job)
+    )
     ds = table(project, tmp_path)
     checks.init_expectations(ds)
     before = snapshot(project)
@@ -303,11 +305,14 @@ def test_an_import_with_check_refuses_to_publish_and_leaves_the_dataset(
     new.write_text("id,size,weight,colour,label,split\nn1,11,0.6,red,c,train\n"
                    "n2,12,0.6,red,a,train\n")  # fmt: skip
 
+    started.clear()
     with pytest.raises(ChecksFailed) as caught:
         project.import_path(new, dataset="rows", label_column="label", key_column="id",
-                            split_column="split", add_classes=True, check=True)  # fmt: skip
+                            split_column="split", add_classes=True, check=True, batch_size=1,
+                            use_process=use_process)  # fmt: skip
 
     assert "ground_truth-class_set" in str(caught.value) and "n1" in str(caught.value)
+    assert len(started) == (1 if use_process else 0)
     assert snapshot(project) == before
     assert project.imports(1)[0]["state"] == "failed"
     # Without the failing row it passes, and publishes.
