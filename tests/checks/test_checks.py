@@ -378,3 +378,40 @@ def test_kinds_contribute_their_checks(project: Project, tmp_path: Path) -> None
         "fail", ["r5"])  # fmt: skip
     assert keys(names["size-numbers_in_range"]) == ["r6"]
     assert "outside 0..3" in names["size-numbers_in_range"].message
+
+
+@sqlite_only
+def test_boxes_and_spans_inside_their_item(project: Project, tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((3, 28, 28))))
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.array([0, 1, 2])))
+    project.import_path(folder, dataset="imgs")
+    images = project.dataset("imgs")
+    images.create_layer("boxes", value_kind="boxes")
+    images.set_label("1", [{"class": "1", "x": 10, "y": 10, "w": 8, "h": 8}], layer="boxes")
+    texts_file = tmp_path / "t.jsonl"
+    texts_file.write_text('{"id": "t1", "text": "hello world"}\n{"id": "t2", "text": "bye"}\n')
+    project.import_path(texts_file, dataset="texts", key_field="id")
+    texts = project.dataset("texts")
+    with project.store.write() as conn:
+        conn.execute(t.classes.insert().values(dataset_id=texts.id, name="GREET", position=0))
+    texts.create_layer("spans", value_kind="spans")
+    texts.set_label("t1", [{"class": "GREET", "start": 0, "end": 5}], layer="spans")
+    for ds in (images, texts):
+        checks.init_expectations(ds)
+        assert checks.run_checks(ds).passed
+    assert 'check = "boxes_inside"' in checks.expectations_path(images).read_text()
+    assert 'check = "spans_inside"' in checks.expectations_path(texts).read_text()
+
+    with project.store.write() as conn:  # the items measured again, smaller
+        i = t.items.c
+        conn.execute(t.items.update().where(i.external_key == "1").values(width=14))
+        conn.execute(t.items.update().where(i.external_key == "t1").values(text_length=3))
+
+    boxes = by_name(checks.run_checks(images))["boxes-boxes_inside"]
+    spans = by_name(checks.run_checks(texts))["spans-spans_inside"]
+    assert (boxes.status, keys(boxes)) == ("fail", ["1"])
+    assert (spans.status, keys(spans)) == ("fail", ["t1"])
+    # Width 14 breaks image_size too; text_length 3 is within the inferred 3..11.
+    assert by_name(checks.run_checks(images))["image_size"].status == "fail"
