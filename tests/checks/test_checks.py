@@ -415,3 +415,47 @@ def test_boxes_and_spans_inside_their_item(project: Project, tmp_path: Path) -> 
     assert (spans.status, keys(spans)) == ("fail", ["t1"])
     # Width 14 breaks image_size too; text_length 3 is within the inferred 3..11.
     assert by_name(checks.run_checks(images))["image_size"].status == "fail"
+
+
+def save_search(project: Project, ds: Any, flagged: list[str]) -> None:
+    """A label-issue search's results, stored as ``quality`` stores them (for speed: the
+    search itself is tested in tests/quality)."""
+    from datetime import UTC, datetime
+
+    from assay.quality import runs
+
+    if "m" not in {layer["name"] for layer in ds.layers()}:
+        ds.create_layer("m", kind="model")
+    with project.store.write() as conn:
+        ids = dict(
+            conn.execute(
+                sa.select(t.items.c.external_key, t.items.c.id).where(t.items.c.dataset_id == ds.id)
+            ).all()
+        )
+        run_id = runs.import_run(conn, ds.id, "m", "test")
+        item_ids = np.array(sorted(ids.values()))
+        flagged_ids = {ids[k] for k in flagged}
+        is_issue = np.array([i in flagged_ids for i in item_ids])
+        quality = np.where(is_issue, 0.1, 0.9) - item_ids / 1e6
+        columns = {"given_class_id": None, "suggested_class_id": None, "quality": quality,
+                   "is_issue": is_issue, "loss": 1 - quality}  # fmt: skip
+        summary = {"layer": "ground_truth", "n_items": len(item_ids), "n_issues": len(flagged),
+                   "computed_at": datetime.now(UTC).isoformat()}  # fmt: skip
+        runs.save(conn, run_id, item_ids, columns, summary)
+
+
+def test_the_share_of_label_issues_has_a_ceiling(project: Project, tmp_path: Path) -> None:
+    ds = table(project, tmp_path)
+    save_search(project, ds, ["r7"])  # 2.5%
+    text = checks.init_expectations(ds).read_text()
+    assert (
+        '[ground_truth-label_issues]\ncheck = "label_issues"\nlayer = "ground_truth"\nmax = 0.035'
+        in text
+    )
+    assert checks.run_checks(ds).passed
+
+    save_search(project, ds, ["r7", "r9", "r20", "r33"])  # 10%
+    result = by_name(checks.run_checks(ds))["ground_truth-label_issues"]
+
+    assert result.status == "fail" and "10.00% of 'ground_truth'" in result.message
+    assert (result.n_items, sorted(keys(result))) == (4, ["r20", "r33", "r7", "r9"])
