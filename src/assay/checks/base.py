@@ -114,10 +114,6 @@ class Check:
     #: Which layers a layer check applies to, by their annotation kind; None: any layer.
     value_kinds: ClassVar[tuple[str, ...] | None] = None
 
-    @property
-    def about_layer(self) -> bool:
-        return issubclass(self.params_model, LayerParams)
-
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
         """Expectations that hold on the data as it is (parameter dicts, without ``check``)."""
         return []
