@@ -105,6 +105,17 @@ def test_field_out_of_range_fails_with_its_items(project: Project, tmp_path: Pat
     assert (names["field-size"].n_items, keys(names["field-size"])) == (1, ["big"])
     assert keys(names["field-colour"]) == ["odd"]
     assert "one of 2 values" in names["field-colour"].message
+    # The same rows through partitions on forked workers, merged: the same answer.
+    from assay.checks.fields import FieldRows
+    from assay.stats.inventory import aggregate
+
+    rules = FieldRows([("size", "number", None, 49.0, False, None),
+                       ("colour", "category", None, None, True, ("blue", "red"))])  # fmt: skip
+    state = aggregate(ds, n_jobs=2, partition_rows=15, extra=(rules,))
+    merged = state.extra[0]
+    assert isinstance(merged, FieldRows)
+    assert merged.counts == {"size": 1, "colour": 1}
+    assert merged.first["size"] == [names["field-size"].items[0]["id"]]
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
