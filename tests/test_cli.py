@@ -148,7 +148,7 @@ def test_imports_lists_published_and_failed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["init", "import", "export", "datasets", "imports", "stats", "demo"]
+    "command", ["init", "import", "export", "datasets", "imports", "stats", "demo", "check"]
 )
 def test_every_command_has_help_with_an_example(command: str) -> None:
     out = run(command, "--help")

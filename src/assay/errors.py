@@ -12,6 +12,7 @@
      │    ├── ClassNotFound
      │    └── ItemNotFound
      ├── Conflict                 the change collides with what is stored
+     │    └── ChecksFailed         an import's data checks failed: it was not published
      ├── PermissionDenied         the person asking may not do this (a role, a layer's owner)
      ├── DataFormatError (ValueError)  bad input: names the file, line or field
      ├── InvalidParameter (ValueError) a bad option or argument
@@ -81,6 +82,11 @@ class Conflict(AssayError):
 
 class PermissionDenied(AssayError):
     """The person asking may not do this (their role, or a layer they do not own)."""
+
+
+class ChecksFailed(Conflict):
+    """An import was told to run the dataset's data checks (``--check``) and one failed: the
+    import was not published and the dataset is as it was. The message names the failures."""
 
 
 class DataFormatError(AssayError, ValueError):

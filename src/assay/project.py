@@ -5,8 +5,10 @@ Like git, commands act on the project in the current folder or the nearest one a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -102,6 +104,7 @@ class Project:
         dataset: str | None = None,
         format: str | None = None,
         progress: ProgressCallback = no_progress,
+        check: bool = False,
         **options: Any,
     ) -> staging.ImportResult:
         """Import a file or folder, choosing the importer from what it is.
@@ -120,6 +123,9 @@ class Project:
             Dataset to import into (created if new); defaults to the file or folder name.
         format : {"images", "idx", "table", "jsonl", "archive", "coco", "yolo", "voc"}, optional
             Skip detection and use this importer.
+        check : bool
+            Run the dataset's data checks (``checks/<dataset>.toml``) on the data as it would
+            be, and publish only if every one passes (:meth:`checking_imports`).
         **options
             Passed to the importer: ``labels``, ``label_column``, ``key_column``,
             ``split_column``, ``text_field``, ``split``, ``classes``, ``add_classes``,
@@ -137,6 +143,11 @@ class Project:
             raise DataFormatError(f"{source}: no such file or folder.")
         fmt = format or detect.detect_format(source)
         name = clean_name(dataset or detect.default_dataset_name(source), "dataset name")
+        if check:
+            with self.checking_imports():
+                return self.import_path(
+                    source, dataset=name, format=fmt, progress=progress, **options
+                )
         if fmt == "archive":
             from assay.ingest.archives import import_archive
 
@@ -149,6 +160,16 @@ class Project:
             self.store, source, dataset=name, progress=progress,
             **detect.importer_options(fmt, options),
         )  # fmt: skip
+
+    @contextlib.contextmanager
+    def checking_imports(self) -> Iterator[None]:
+        """Imports started in this block run their dataset's data checks in their publishing
+        transaction and are refused (ChecksFailed; nothing published, the dataset as it was)
+        when one fails, or when the dataset has no expectations file."""
+        from assay.checks import import_gate
+
+        with staging.publish_gate(import_gate(self.root, self.store)):
+            yield
 
     def import_idx(
         self,

@@ -2,6 +2,7 @@
 
 from assay.cli import (  # noqa: F401  (registers commands)
     active_cmd,
+    check_cmd,
     data_cmd,
     jobs_cmd,
     label_cmd,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -107,6 +108,14 @@ def import_(
         list[str] | None,
         typer.Option("--option", help="A new number layer's option KEY=VALUE (min, max, unit...)."),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Run the dataset's data checks (checks/<dataset>.toml, `assay check --init`) on "
+            "the data as it would be, and publish only if they all pass.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Import data into a dataset; all of it lands, or none of it does.
@@ -128,89 +137,96 @@ def import_(
       assay import ner.conll --format conll --dataset ner               # texts + spans
       assay import tags.csv --dataset fruit --tags-column tags --key-column id --layer tags
       assay import prices.csv --number-column price --layer price --option min=0 --option unit=EUR
-    """
-    spec = build_spec(
-        ImportSpec,
-        {"format": format, "label_column": label_column, "key_column": key_column,
-         "split_column": split_column, "text_column": text_column, "split": split,
-         "add_classes": add_classes},
-    )  # fmt: skip
-    options = spec.options() | ({"labels": labels} if labels is not None else {})
-    options |= {k: v for k, v in (("images", images), ("layer", layer)) if v is not None}
-    project = open_project()
-    if spans_only:
-        if dataset is None or spec.format is None:
-            raise typer.BadParameter("--spans-only needs --dataset and --format.")
-        with progress_bar(f"importing spans of {path.name}") as progress:
-            done = project.dataset(dataset).import_spans(
-                path, layer=layer or "spans", format=spec.format, add_classes=add_classes,
-                progress=progress,
-            )  # fmt: skip
-        if as_json:
-            print_json(done)
-            return
-        console.print(
-            f"Imported the spans of {path.name} into layer '{done['layer']}' of dataset "
-            f"'{dataset}': {fmt(done['n_new_labels'])} new labels."
-        )
-        return
-    if tags_column is not None or tag_columns is not None:
-        if dataset is None:
-            raise typer.BadParameter("Tags go onto the items of a dataset: name it (--dataset).")
-        with progress_bar(f"importing tags of {path.name}") as progress:
-            done = project.dataset(dataset).import_tags(
-                path, layer=layer or "tags", key_column=key_column or "key",
-                tags_column=tags_column,
-                tag_columns=[c.strip() for c in (tag_columns or "").split(",") if c.strip()],
-                sep=tag_sep, add_classes=add_classes, progress=progress,
-            )  # fmt: skip
-        if as_json:
-            print_json(done)
-            return
-        console.print(
-            f"Imported the tags of {path.name} into layer '{done['layer']}' of dataset "
-            f"'{dataset}': {fmt(done['n_rows'])} rows, {fmt(done['n_new_labels'])} new labels"
-            + (f", {done['n_classes_added']} new tags" if done["n_classes_added"] else "")
-            + "."
-        )
-        return
-    if number_column is not None:
-        from assay.cli.numbers_render import import_number_column
 
-        import_number_column(
-            project, path, dataset=dataset, column=number_column, layer=layer,
-            key_column=key_column, options=option or [], as_json=as_json,
-            import_options={**options, "format": spec.format},
+      assay import batch2/ --dataset pets --check   # refused if a data check fails
+    """
+    project = open_project()
+    with project.checking_imports() if check else contextlib.nullcontext():
+        spec = build_spec(
+            ImportSpec,
+            {"format": format, "label_column": label_column, "key_column": key_column,
+             "split_column": split_column, "text_column": text_column, "split": split,
+             "add_classes": add_classes},
         )  # fmt: skip
-        return
-    if boxes_only:
-        if dataset is None:
-            raise typer.BadParameter("--boxes-only needs --dataset (the dataset with the images).")
-        with progress_bar(f"importing boxes of {path.name}") as progress:
-            done = project.dataset(dataset).import_boxes(
-                path, layer=layer or "boxes", format=spec.format, progress=progress
+        options = spec.options() | ({"labels": labels} if labels is not None else {})
+        options |= {k: v for k, v in (("images", images), ("layer", layer)) if v is not None}
+        if spans_only:
+            if dataset is None or spec.format is None:
+                raise typer.BadParameter("--spans-only needs --dataset and --format.")
+            with progress_bar(f"importing spans of {path.name}") as progress:
+                done = project.dataset(dataset).import_spans(
+                    path, layer=layer or "spans", format=spec.format, add_classes=add_classes,
+                    progress=progress,
+                )  # fmt: skip
+            if as_json:
+                print_json(done)
+                return
+            console.print(
+                f"Imported the spans of {path.name} into layer '{done['layer']}' of dataset "
+                f"'{dataset}': {fmt(done['n_new_labels'])} new labels."
+            )
+            return
+        if tags_column is not None or tag_columns is not None:
+            if dataset is None:
+                raise typer.BadParameter(
+                    "Tags go onto the items of a dataset: name it (--dataset)."
+                )
+            with progress_bar(f"importing tags of {path.name}") as progress:
+                done = project.dataset(dataset).import_tags(
+                    path, layer=layer or "tags", key_column=key_column or "key",
+                    tags_column=tags_column,
+                    tag_columns=[c.strip() for c in (tag_columns or "").split(",") if c.strip()],
+                    sep=tag_sep, add_classes=add_classes, progress=progress,
+                )  # fmt: skip
+            if as_json:
+                print_json(done)
+                return
+            console.print(
+                f"Imported the tags of {path.name} into layer '{done['layer']}' of dataset "
+                f"'{dataset}': {fmt(done['n_rows'])} rows, {fmt(done['n_new_labels'])} new labels"
+                + (f", {done['n_classes_added']} new tags" if done["n_classes_added"] else "")
+                + "."
+            )
+            return
+        if number_column is not None:
+            from assay.cli.numbers_render import import_number_column
+
+            import_number_column(
+                project, path, dataset=dataset, column=number_column, layer=layer,
+                key_column=key_column, options=option or [], as_json=as_json,
+                import_options={**options, "format": spec.format},
+            )  # fmt: skip
+            return
+        if boxes_only:
+            if dataset is None:
+                raise typer.BadParameter(
+                    "--boxes-only needs --dataset (the dataset with the images)."
+                )
+            with progress_bar(f"importing boxes of {path.name}") as progress:
+                done = project.dataset(dataset).import_boxes(
+                    path, layer=layer or "boxes", format=spec.format, progress=progress
+                )
+            if as_json:
+                print_json(done)
+                return
+            console.print(
+                f"Imported the boxes of {path.name} into layer '{done['layer']}' of dataset "
+                f"'{dataset}': {fmt(done['n_new_labels'])} new labels."
+            )
+            return
+        with progress_bar(f"importing {path.name}") as progress:
+            result = project.import_path(
+                path, dataset=dataset, format=spec.format, progress=progress, **options
             )
         if as_json:
-            print_json(done)
+            print_json(result.__dict__)
             return
         console.print(
-            f"Imported the boxes of {path.name} into layer '{done['layer']}' of dataset "
-            f"'{dataset}': {fmt(done['n_new_labels'])} new labels."
+            f"Imported {fmt(result.n_rows)} rows into dataset '{result.dataset}': "
+            f"{fmt(result.n_new_items)} new items, {fmt(result.n_new_labels)} new labels"
+            + (f", {result.n_classes_added} new classes" if result.n_classes_added else "")
+            + "."
         )
-        return
-    with progress_bar(f"importing {path.name}") as progress:
-        result = project.import_path(
-            path, dataset=dataset, format=spec.format, progress=progress, **options
-        )
-    if as_json:
-        print_json(result.__dict__)
-        return
-    console.print(
-        f"Imported {fmt(result.n_rows)} rows into dataset '{result.dataset}': "
-        f"{fmt(result.n_new_items)} new items, {fmt(result.n_new_labels)} new labels"
-        + (f", {result.n_classes_added} new classes" if result.n_classes_added else "")
-        + "."
-    )
 
 
 @app.command()

@@ -11,9 +11,12 @@ content hash, and a label is added only where it differs from the current one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -50,8 +53,28 @@ __all__ = [
     "content_hash",
     "json_hash",
     "layer_id",
+    "publish_gate",
     "remove_abandoned_imports",
 ]
+
+
+PublishGate = Callable[[sa.Connection, int], None]
+"""Run in an import's publishing transaction with its connection and the dataset's id, before
+the commit; raising refuses the import (the transaction rolls back, nothing is published)."""
+
+_PUBLISH_GATE: ContextVar[PublishGate | None] = ContextVar("publish_gate", default=None)
+
+
+@contextlib.contextmanager
+def publish_gate(gate: PublishGate | None) -> Iterator[None]:
+    """Make the imports started inside this block run ``gate`` before they publish (the data
+    checks of ``assay import --check``: ingest knows nothing of them, the caller hands them
+    down). The forked writer process inherits the gate with the rest of the job."""
+    token = _PUBLISH_GATE.set(gate)
+    try:
+        yield
+    finally:
+        _PUBLISH_GATE.reset(token)
 
 
 def content_hash(*parts: bytes | str) -> str:
@@ -169,6 +192,7 @@ class ImportJob:
         self.use_process = use_process
         self._allowed: set[str] | None = None
         self._now = datetime.now(UTC)
+        self._gate = _PUBLISH_GATE.get()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -348,6 +372,8 @@ class ImportJob:
                 counts = self._writer.publish(conn)  # type: ignore[union-attr]
             counts = self.before_publish_commit(conn, counts)
             self._record_kinds(conn)
+            if self._gate is not None:
+                self._gate(conn, self._writer.ds)  # type: ignore[union-attr]
             conn.execute(
                 t.imports.update()
                 .where(t.imports.c.id == self.import_id)

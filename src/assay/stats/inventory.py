@@ -24,7 +24,7 @@ from assay.stats.aggregators import Categories, DuplicateGroups
 from assay.stats.boxes import box_layer_names
 from assay.stats.distributed import connect, merge_pair, reduce_partitions, tree_reduce
 from assay.stats.drift import categorical_psi, psi_from_summaries, total_variation
-from assay.stats.scan import InventoryAggregate, ScanSpec, scan_partition
+from assay.stats.scan import ChunkAggregator, InventoryAggregate, ScanSpec, scan_partition
 from assay.store import filters, queries
 from assay.store import schema as t
 from assay.store.schema import ITEM_KINDS
@@ -44,6 +44,7 @@ def plan(
     filter: str | None,
     partition_rows: int = PARTITION_ROWS,
     workers: int = 1,
+    extra: tuple[ChunkAggregator, ...] = (),
 ) -> list[ScanSpec]:
     """Split the dataset's id range into partitions of at most ``partition_rows`` ids.
 
@@ -71,6 +72,7 @@ def plan(
         "categorical": tuple(c["name"] for c in schema if c.get("dtype") != "number"),
         "kinds": tuple(row.kinds or ITEM_KINDS),
         "box_layers": box_layer_names(layer_rows),
+        "extra": extra,
     }
     low, high = bounds if bounds else (1, 0)
     span = high - low + 1
@@ -90,16 +92,19 @@ def aggregate(
     n_jobs: int | None = None,
     progress: ProgressCallback = no_progress,
     partition_rows: int = PARTITION_ROWS,
+    extra: tuple[ChunkAggregator, ...] = (),
 ) -> InventoryAggregate:
     """Run the partitioned scan and merge the results, always as the same tree.
 
     Partitions run on a Dask cluster when ``dask`` is given (an address or a Client), else
     on ``n_jobs`` local processes (default: one per core, when there is more than one
-    partition), else one after another in this process.
+    partition), else one after another in this process. ``extra`` aggregators are fed the
+    same chunks (see :class:`assay.stats.scan.ChunkAggregator`); they come back filled in the
+    result's ``extra``, in the same order.
     """
     jobs = n_jobs or os.cpu_count() or 1
     local = dask is None and jobs > 1 and can_fork()
-    specs = plan(dataset, filter, partition_rows, workers=jobs if local else 1)
+    specs = plan(dataset, filter, partition_rows, workers=jobs if local else 1, extra=extra)
     if isinstance(dask, str):
         with connect(dask) as client:
             return reduce_partitions(scan_partition, specs, client=client)

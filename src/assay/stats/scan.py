@@ -6,9 +6,10 @@ driver in id-ordered chunks (flat memory), without per-row ORM processing.
 
 from __future__ import annotations
 
+import copy
 import operator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -37,6 +38,26 @@ class ScanSpec:
     kinds: tuple[str, ...]  # item kinds in the dataset: only their columns are read
     id_range: tuple[int, int]  # [low, high)
     box_layers: tuple[tuple[int, str], ...] = ()  # (layer id, name) of the box layers
+    # More aggregators fed the same chunks (the data checks' per-row rules): empty
+    # prototypes, copied per partition, merged in partition order like the rest.
+    extra: tuple[ChunkAggregator, ...] = ()
+
+
+class ChunkAggregator(Protocol):
+    """An aggregator fed the scan's chunks of item columns, beside the inventory's own (the
+    data checks validate rows with it while the inventory reads them, so a check costs no
+    second read). Must pickle (partitions may run on other processes or a Dask cluster).
+
+    ``add_chunk`` gets the chunk's columns by name (``id``, ``kind``, ``split``,
+    ``content_hash``, and per kind: ``width``, ``height``, ``channels``, ``text_length``...),
+    plus ``numbers`` (a float matrix, one column per numeric field of ``spec.numeric``) with
+    ``numbers_ids`` (its rows' item ids), and ``fields`` (the parsed fields of the tabular
+    rows) with ``fields_ids``, when the dataset has them.
+    """
+
+    def add_chunk(self, chunk: dict[str, Any], spec: ScanSpec) -> None: ...
+
+    def merge(self, other: Any) -> Any: ...
 
 
 @dataclass
@@ -56,6 +77,7 @@ class InventoryAggregate:
     text_length: NumericSummary = field(default_factory=NumericSummary)
     duplicates: DuplicateGroups = field(default_factory=DuplicateGroups)
     box_layers: dict[str, BoxLayerStats] = field(default_factory=dict)
+    extra: list[ChunkAggregator] = field(default_factory=list)
 
     def merge(self, other: InventoryAggregate) -> InventoryAggregate:
         """Merge another partition's state into this one (in place) and return self."""
@@ -77,6 +99,8 @@ class InventoryAggregate:
                     mine[key].merge(agg)
                 else:
                     mine[key] = agg
+        for mine_extra, theirs_extra in zip(self.extra, other.extra, strict=True):
+            mine_extra.merge(theirs_extra)
         return self
 
 
@@ -96,6 +120,7 @@ def _scan(conn: Connection, spec: ScanSpec) -> InventoryAggregate:
     agg = InventoryAggregate(
         features={name: NumericSummary() for name in spec.numeric},
         categories={name: Categories() for name in spec.categorical},
+        extra=[copy.deepcopy(prototype) for prototype in spec.extra],
     )
     where = filters.compile_filter(conn, spec.dataset_id, spec.filter)
     query = _scan_query(conn, spec, where)
@@ -165,20 +190,34 @@ def _add_items(agg: InventoryAggregate, rows: list[tuple[Any, ...]], spec: ScanS
     if "text" in present:
         lengths = np.array(col["text_length"], dtype=float)
         agg.text_length.add(lengths[~np.isnan(lengths)])
+    chunk: dict[str, Any] = col
     if "numbers" in col:
-        _add_numbers(agg, [b for b in col["numbers"] if b is not None], spec)
+        matrix = _add_numbers(agg, [b for b in col["numbers"] if b is not None], spec)
+        if agg.extra:
+            chunk = {**chunk, "numbers": matrix}
+            chunk["numbers_ids"] = [
+                i for i, b in zip(col["id"], col["numbers"], strict=True) if b is not None
+            ]
     if "fields" in col and "tabular" in present:
         loads = orjson.loads
         parsed = [loads(f) for f, k in zip(col["fields"], kind, strict=True) if k == "tabular"]
         _add_categories(agg, parsed, spec)
+        if agg.extra:
+            chunk = {**chunk, "fields": parsed}
+            chunk["fields_ids"] = [
+                i for i, k in zip(col["id"], kind, strict=True) if k == "tabular"
+            ]
+    for extra in agg.extra:
+        extra.add_chunk(chunk, spec)
 
 
-def _add_numbers(agg: InventoryAggregate, packed: list[bytes], spec: ScanSpec) -> None:
+def _add_numbers(agg: InventoryAggregate, packed: list[bytes], spec: ScanSpec) -> np.ndarray:
     if not packed:
-        return
+        return np.empty((0, len(spec.numeric)))
     matrix = np.frombuffer(b"".join(packed), dtype="<f8").reshape(-1, len(spec.numeric))
     for j, name in enumerate(spec.numeric):
         agg.features[name].add(matrix[:, j])
+    return matrix
 
 
 def _add_categories(agg: InventoryAggregate, fields: list[dict[str, Any]], spec: ScanSpec) -> None:

@@ -635,3 +635,19 @@ selection_items = sa.Table(
     sa.PrimaryKeyConstraint("selection_id", "item_id"),
     sqlite_with_rowid=False,
 )
+
+# The reports of a dataset's data checks (``assay check``, ``assay.checks``), newest last: the
+# overview shows the latest one (``ix_check_runs_dataset``) without running the checks again.
+# ``report`` is the whole report as JSON (per expectation: status, message, the first failing
+# items), small whatever the dataset's size since the items named are capped.
+check_runs = sa.Table(
+    "check_runs",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("n_failed", sa.Integer, nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+    sa.Index("ix_check_runs_dataset", "dataset_id", "id"),
+)
