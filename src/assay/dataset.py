@@ -804,7 +804,7 @@ def item_order(conn: sa.Connection, dataset_id: int, sort: str, model: str | Non
                 f"Sorting by value needs a number layer; {layer.name!r} holds "
                 f"{layer.value_kind} labels."
             )
-        return queries.order_by_value(int(layer.id), conn.dialect.name)
+        return queries.order_by_value(int(layer.id))
     if sort not in SORTS:
         raise InvalidParameter(
             f"Unknown sort {sort!r}: use one of {', '.join(SORTS)} or {VALUE_SORT}LAYER."

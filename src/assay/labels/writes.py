@@ -506,10 +506,20 @@ def _insert_labels_with_ids(conn: Connection, rows: list[dict[str, Any]], ids: l
 
 
 _UPSERT_HEAD = (
-    "INSERT INTO label_heads (layer_id, item_id, label_id, class_id) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (layer_id, item_id) "
-    "DO UPDATE SET label_id = excluded.label_id, class_id = excluded.class_id"
+    "INSERT INTO label_heads (layer_id, item_id, label_id, class_id, number) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (layer_id, item_id) DO UPDATE SET "
+    "label_id = excluded.label_id, class_id = excluded.class_id, number = excluded.number"
 )
+
+
+def head_number(value: Any) -> float | None:
+    """What ``label_heads.number`` keeps of a label's value: the number of a number layer's
+    label (its value is a bare JSON number; every other kind's is a list or an object, a
+    class label's and a cleared label's None), which the grid's value sort and ``value[L]``
+    filters read over an index."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
@@ -518,7 +528,7 @@ def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> 
     if not rows:
         return
     heads = [
-        (r["layer_id"], r["item_id"], label_id, r["class_id"])
+        (r["layer_id"], r["item_id"], label_id, r["class_id"], head_number(r["value"]))
         for r, label_id in zip(rows, ids, strict=True)
     ]
     if conn.dialect.name == "sqlite":
@@ -527,9 +537,13 @@ def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> 
     insert = postgresql.insert(t.label_heads)
     upsert = insert.on_conflict_do_update(
         index_elements=["layer_id", "item_id"],
-        set_={"label_id": insert.excluded.label_id, "class_id": insert.excluded.class_id},
+        set_={
+            "label_id": insert.excluded.label_id,
+            "class_id": insert.excluded.class_id,
+            "number": insert.excluded.number,
+        },
     )
-    keys = ("layer_id", "item_id", "label_id", "class_id")
+    keys = ("layer_id", "item_id", "label_id", "class_id", "number")
     conn.execute(upsert, [dict(zip(keys, h, strict=True)) for h in heads])
 
 

@@ -242,8 +242,9 @@ class Order:
     (nor in its count): a score sort lists the items that have the score.
 
     Every order reads one index in order (``items (dataset_id, id)``, ``(dataset_id,
-    external_key)``, ``labels (layer_id, confidence, item_id)``, ``label_quality (run_id,
-    quality)`` or ``(run_id, loss)``), and pages by keyset, so a deep page costs what the
+    external_key)``, ``labels (layer_id, confidence, item_id)``, ``label_heads (layer_id,
+    number, item_id)``, ``label_quality (run_id, quality)`` or ``(run_id, loss)``), and pages
+    by keyset, so a deep page costs what the
     first one does.
     """
 
@@ -281,32 +282,17 @@ def order_by_confidence(layer_id: int) -> Order:
     )
 
 
-def order_by_value(layer_id: int, dialect: str) -> Order:
-    """Highest first: the current value of a number layer (its JSON number as a float:
-    PostgreSQL casts the json's text, SQLite keeps the bare number). Items without a value
-    are not on the page, as with the other score orders. (No index serves it: the layer's
-    values are sorted per page.)"""
-    labels, heads = t.labels.alias("sort_labels"), t.label_heads.alias("sort_heads")
-    source = labels.join(
-        heads,
-        sa.and_(
-            heads.c.layer_id == labels.c.layer_id,
-            heads.c.item_id == labels.c.item_id,
-            heads.c.label_id == labels.c.id,
-        ),
-    )
-    raw = labels.c.value
-    value = (
-        sa.cast(sa.cast(raw, sa.Text), sa.Float)
-        if dialect == "postgresql"
-        else sa.cast(raw, sa.Float)
-    )
+def order_by_value(layer_id: int) -> Order:
+    """Highest first: the current value of a number layer, as its head keeps it
+    (``label_heads.number``), read in order from ``ix_label_heads_layer_number``. Items
+    without a value are not on the page, as with the other score orders."""
+    heads = t.label_heads.alias("sort_heads")
     return Order(
         "value",
-        value=value,
-        source=source,
-        item=labels.c.item_id,
-        condition=sa.and_(labels.c.layer_id == layer_id, raw.is_not(None)),
+        value=heads.c.number,
+        source=heads,
+        item=heads.c.item_id,
+        condition=sa.and_(heads.c.layer_id == layer_id, heads.c.number.is_not(None)),
         descending=True,
     )
 

@@ -249,8 +249,21 @@ label_heads = sa.Table(
     sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
     sa.Column("label_id", Id, sa.ForeignKey("labels.id"), nullable=False),
     sa.Column("class_id", Id, sa.ForeignKey("classes.id"), nullable=True),
+    # The current label's number, for number layers (a copy of its bare JSON value, NULL for
+    # every other kind and for a cleared label): the grid's sort by a number and ``value[L]``
+    # filters read it from the head and its index, not from the label's JSON (0012).
+    sa.Column("number", sa.Float, nullable=True),
     sa.PrimaryKeyConstraint("layer_id", "item_id"),
     sa.Index("ix_label_heads_layer_class", "layer_id", "class_id", "item_id"),
+    # Partial: only number layers' heads have a number.
+    sa.Index(
+        "ix_label_heads_layer_number",
+        "layer_id",
+        "number",
+        "item_id",
+        sqlite_where=sa.text("number IS NOT NULL"),
+        postgresql_where=sa.text("number IS NOT NULL"),
+    ),
     # Clustered by (layer, item) on SQLite: one B-tree instead of a table plus its key index.
     sqlite_with_rowid=False,
 )
