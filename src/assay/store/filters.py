@@ -382,13 +382,26 @@ def _tag(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
         raise InvalidParameter(f"Tags compare with '=' or '!=', not {c.op!r}.")
     layer = _layer_of(conn, ds, c, "tags")
     if c.value.lower() in _NONE:
-        # json_array_length exists on SQLite and on PostgreSQL's json alike.
-        empty = _current_value(layer.id, lambda v: sa.func.json_array_length(v) == 0)
-        some = _current_value(layer.id, lambda v: sa.func.json_array_length(v) > 0)
+        empty = _current_value(layer.id, lambda v: _list_length(conn, v) == 0)
+        some = _current_value(layer.id, lambda v: _list_length(conn, v) > 0)
         return empty if c.op == "=" else some
     queries.get_class(conn, ds, c.value)  # an unknown tag: an error with a hint, not no rows
     found = _current_value(layer.id, lambda v: _holds(conn, v, c.value))
     return found if c.op == "=" else ~found
+
+
+def _list_length(conn: Connection, value: Any) -> Any:
+    """The length of the JSON list ``value`` (json_array_length on SQLite and PostgreSQL).
+
+    PostgreSQL may test the condition on labels of other layers before the join leaves them
+    out (a parallel scan of ``labels``), where json_array_length of a number raises; the
+    CASE, whose branches PostgreSQL evaluates in order, makes those NULL."""
+    if conn.dialect.name == "postgresql":
+        return sa.case(
+            (sa.func.json_typeof(value) == "array", sa.func.json_array_length(value)),
+            else_=None,
+        )
+    return sa.func.json_array_length(value)
 
 
 def _holds(conn: Connection, value: Any, tag: str) -> sa.ColumnElement[bool]:
