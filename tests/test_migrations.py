@@ -72,7 +72,8 @@ def test_0012_copies_each_current_number_into_its_head(
     store_url: str,
 ) -> None:
     """Stores made before 0012 get ``label_heads.number`` from each number layer's current
-    label (a cleared one: NULL; other kinds: NULL), on both backends."""
+    label (a cleared one: NULL; other kinds: NULL) and ``head_tags`` from each tags layer's
+    current label, on both backends."""
     project = assay.init(tmp_path / "p", db=store_url)
     ds = make_dataset(project, "pets", n=12)
     ids = [ds.item(f"k{i}")["id"] for i in range(12)]
@@ -82,15 +83,24 @@ def test_0012_copies_each_current_number_into_its_head(
     ds.set_label(ids[2], 7, layer="y", author="t")  # the current one, not the first
     ds.create_layer("topics", value_kind="tags")
     ds.set_label(ids[2], [], layer="topics", author="t")
-    h = t.label_heads.c
+    ds.set_label(ids[3], ["dog", "cat"], layer="topics", author="t")
+    ds.set_label(ids[4], ["dog"], layer="topics", author="t")
+    ds.set_label(ids[4], ["bird"], layer="topics", author="t")  # the current one
+    h, tags = t.label_heads.c, t.head_tags.c
 
     def numbers() -> dict[tuple[int, int], float | None]:
         with ds.store.read() as conn:
             rows = conn.execute(sa.select(h.layer_id, h.item_id, h.number)).all()
         return {(r.layer_id, r.item_id): r.number for r in rows}
 
-    written = numbers()
+    def tagged() -> list[tuple[int, int, int]]:
+        with ds.store.read() as conn:
+            rows = conn.execute(sa.select(tags.layer_id, tags.item_id, tags.class_id)).all()
+        return sorted((r.layer_id, r.item_id, r.class_id) for r in rows)
+
+    written, tags_written = numbers(), tagged()
     assert sum(v is not None for v in written.values()) == 11 and 7.0 in written.values()
+    assert [row[1] for row in tags_written] == [ids[3], ids[3], ids[4]]
     config = alembic_config(ds.store)
     with ds.store.write() as conn:
         config.attributes["connection"] = conn
@@ -98,4 +108,5 @@ def test_0012_copies_each_current_number_into_its_head(
     assert current_revision(ds.store) == "0011"
     ds.store.migrate()
     assert numbers() == pytest.approx(written)
+    assert tagged() == tags_written
     project.close()

@@ -524,7 +524,7 @@ def head_number(value: Any) -> float | None:
 
 def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
     """Point each (layer, item) of ``rows`` at its new label ``ids`` (after
-    :func:`insert_label_rows`)."""
+    :func:`insert_label_rows`), with what the head keeps of its value (a number, tags)."""
     if not rows:
         return
     heads = [
@@ -533,6 +533,7 @@ def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> 
     ]
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_UPSERT_HEAD, heads)
+        _move_tags(conn, rows)
         return
     insert = postgresql.insert(t.label_heads)
     upsert = insert.on_conflict_do_update(
@@ -545,6 +546,47 @@ def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> 
     )
     keys = ("layer_id", "item_id", "label_id", "class_id", "number")
     conn.execute(upsert, [dict(zip(keys, h, strict=True)) for h in heads])
+    _move_tags(conn, rows)
+
+
+def _move_tags(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Keep ``head_tags`` the current tags of the tags layers among ``rows``: each (layer,
+    item)'s rows there replaced by its new label's tags (class ids of the names the tags kind
+    checked; none for a cleared label or an empty set)."""
+    layer_ids = {int(r["layer_id"]) for r in rows}
+    ly = t.layers.c
+    datasets = dict(
+        conn.execute(
+            sa.select(ly.id, ly.dataset_id).where(ly.id.in_(layer_ids), ly.value_kind == "tags")
+        ).all()
+    )
+    if not datasets:
+        return
+    c = t.classes.c
+    ids = {
+        (ds, name): class_id
+        for ds, name, class_id in conn.execute(
+            sa.select(c.dataset_id, c.name, c.id).where(c.dataset_id.in_(set(datasets.values())))
+        )
+    }
+    current: dict[tuple[int, int], Any] = {}  # the last row of a (layer, item) wins
+    for r in rows:
+        if r["layer_id"] in datasets:
+            current[(int(r["layer_id"]), int(r["item_id"]))] = r["value"]
+    h = t.head_tags.c
+    by_layer: dict[int, list[int]] = {}
+    for layer_id, item_id in current:
+        by_layer.setdefault(layer_id, []).append(item_id)
+    for layer_id, items in by_layer.items():
+        for at in range(0, len(items), IN_CHUNK):  # exactly these items (not id_chunks' range)
+            chunk = items[at : at + IN_CHUNK]
+            conn.execute(t.head_tags.delete().where(h.layer_id == layer_id, h.item_id.in_(chunk)))
+    tags = [
+        (layer_id, item_id, ids[(datasets[layer_id], name)])
+        for (layer_id, item_id), value in current.items()
+        for name in value or ()
+    ]
+    bulk.bulk_insert(conn, "head_tags", ("layer_id", "item_id", "class_id"), tags)
 
 
 def history(

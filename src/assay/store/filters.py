@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from assay.errors import InvalidParameter
@@ -122,15 +121,21 @@ def compile_filter(
     if not text or not text.strip():
         return None
     # Cheapest first: SQLite tests a page's conditions in the order given and stops at the
-    # first that fails, so an item's own columns and one-probe conditions go before a tag
-    # (two probes and a JSON read). The same rows match in any order.
-    clauses = sorted(parse(text), key=lambda c: _COST.get(c.field, 1))
+    # first that fails, so an item's own columns and one-probe conditions go before those
+    # that read a label's JSON. The same rows match in any order.
+    clauses = sorted(parse(text), key=_cost)
     conditions = [_compile(conn, dataset_id, c) for c in clauses]
     return sa.and_(*conditions) if conditions else None
 
 
-# The relative cost per item of a condition (default 1: one index probe).
-_COST = {**dict.fromkeys(_COLUMNS, 0), "meta": 0, "field": 0, "tag": 2}
+def _cost(c: Clause) -> int:
+    """The relative cost per item of a condition: 0 the item's own row, 1 one index probe,
+    2 a label read too (``tag[L]=none``, ``label[L]=none`` of a layer of values)."""
+    if c.field in (*_COLUMNS, "meta", "field"):
+        return 0
+    if c.field in ("tag", "label") and c.value.lower() in _NONE:
+        return 2
+    return 1
 
 
 def _compile(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
@@ -377,16 +382,25 @@ def _layer_of(conn: Connection, ds: int, c: Clause, kind: str) -> Any:
 
 def _tag(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     """``tag[L]=name`` (the current tag set holds the tag; ``!=``: it does not, unlabeled
-    items included), ``tag[L]=none`` (looked at, no tag applies; ``!=none``: some tag)."""
+    items included), ``tag[L]=none`` (looked at, no tag applies; ``!=none``: some tag).
+
+    A tag, or any tag, is one probe of ``head_tags`` (the heads' current tags); "no tag"
+    reads the label, since a head without tags may be a cleared label (not looked at)."""
     if c.op not in ("=", "!="):
         raise InvalidParameter(f"Tags compare with '=' or '!=', not {c.op!r}.")
     layer = _layer_of(conn, ds, c, "tags")
+    tags = t.head_tags.alias().c
+    tagged = (
+        sa.exists()
+        .where(tags.layer_id == layer.id, tags.item_id == t.items.c.id)
+        .correlate(t.items)
+    )
     if c.value.lower() in _NONE:
-        empty = _current_value(layer.id, lambda v: _list_length(conn, v) == 0)
-        some = _current_value(layer.id, lambda v: _list_length(conn, v) > 0)
-        return empty if c.op == "=" else some
-    queries.get_class(conn, ds, c.value)  # an unknown tag: an error with a hint, not no rows
-    found = _current_value(layer.id, lambda v: _holds(conn, v, c.value))
+        if c.op == "!=":
+            return tagged
+        return _current_value(layer.id, lambda v: _list_length(conn, v) == 0)
+    cls = queries.get_class(conn, ds, c.value)  # an unknown tag: an error with a hint
+    found = tagged.where(tags.class_id == cls.id)
     return found if c.op == "=" else ~found
 
 
@@ -402,15 +416,6 @@ def _list_length(conn: Connection, value: Any) -> Any:
             else_=None,
         )
     return sa.func.json_array_length(value)
-
-
-def _holds(conn: Connection, value: Any, tag: str) -> sa.ColumnElement[bool]:
-    """Whether the JSON list ``value`` holds the string ``tag``: jsonb containment on
-    PostgreSQL (``@>``), a json_each scan of the (short) list on SQLite."""
-    if conn.dialect.name == "postgresql":
-        return sa.cast(value, postgresql.JSONB).contains([tag])
-    each = sa.func.json_each(value).table_valued("value").alias()
-    return sa.exists().where(each.c.value == tag)
 
 
 def _value(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:

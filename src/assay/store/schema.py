@@ -268,6 +268,22 @@ label_heads = sa.Table(
     sqlite_with_rowid=False,
 )
 
+# The current tags of each tags layer's heads, one row per (layer, item, tag): what the
+# layer's current label (a JSON list of class names) holds, kept with the head by
+# ``labels.writes.move_heads`` (0012). ``tag[L]=name`` is then one probe of its key, like
+# ``label[L]=class`` of ``label_heads``; the JSON stays the label's record.
+head_tags = sa.Table(
+    "head_tags",
+    metadata,
+    sa.Column("layer_id", Id, sa.ForeignKey("layers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("class_id", Id, sa.ForeignKey("classes.id"), nullable=False),
+    sa.PrimaryKeyConstraint("layer_id", "item_id", "class_id"),
+    # The items of a tag in item order: the filter's probe, and its scan when it drives.
+    sa.Index("ix_head_tags_layer_class", "layer_id", "class_id", "item_id"),
+    sqlite_with_rowid=False,
+)
+
 # The review queue: one row per case about one item. ``version`` makes every transition a
 # compare-and-set (UPDATE ... WHERE version = :seen), so two reviewers acting at once cannot
 # both win; the loser gets a clear conflict and nothing changes.
