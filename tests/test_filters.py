@@ -167,7 +167,8 @@ def test_tag_and_value_filters_hold_whatever_plan_the_database_picks(ds: assay.D
     """Each tag and value condition reads only its own layer's labels, even when the planner
     tests it over every label first (hash joins, as PostgreSQL picks at 100,000 items): a
     number label must not reach a list function (PostgreSQL raised "cannot get array length
-    of a scalar" on ``tag[L]=none``). The order of conditions does not change the items."""
+    of a scalar" on ``tag[L]=none``). The order of conditions does not change the items, nor
+    does a count that scans one condition's index (``count_driver``) instead of the items."""
     keys = {r["external_key"]: r["id"] for r in ds.items(limit=10)[0]}
     ds.create_layer("topics", value_kind="tags")
     ds.create_layer("rating", value_kind="number")
@@ -183,6 +184,8 @@ def test_tag_and_value_filters_hold_whatever_plan_the_database_picks(ds: assay.D
         "tag[topics]=cat, value[rating]>=4": ["b"],
         "value[rating]>=4 and split=train and tag[topics]!=cat": [],
         "tag[topics]!=cat and value[rating]>1": ["a", "c"],
+        "label=cat and value[rating]>1": ["a", "c"],
+        "split=test, label=cat": ["c"],
     }
     with ds.store.read() as conn:
         if conn.dialect.name == "postgresql":  # no index probes: scan and hash every table
@@ -193,3 +196,8 @@ def test_tag_and_value_filters_hold_whatever_plan_the_database_picks(ds: assay.D
             rows, _ = queries.page_items(conn, ds.id, where, limit=10)
             assert sorted(r.external_key for r in rows) == expected, text
             assert queries.count_items(conn, ds.id, where, cap=5) == len(expected), text
+            among = filters.count_driver(conn, ds.id, text)
+            assert (among is None) == (text in ("tag[topics]=none", "tag[topics]!=none")), text
+            driven = queries.count_items(conn, ds.id, where, cap=5, among=among)
+            assert driven == len(expected), text
+        assert queries.count_items(conn, ds.id, None, cap=1, among=among) == 2  # cap + 1

@@ -184,7 +184,8 @@ class Dataset:
         with self.store.read() as conn:
             order = item_order(conn, self.id, sort, model)
             where = filters.compile_filter(conn, self.id, filter)
-            return queries.count_items(conn, self.id, where, order=order, cap=cap)
+            among = filters.count_driver(conn, self.id, filter)
+            return queries.count_items(conn, self.id, where, order=order, cap=cap, among=among)
 
     def select(
         self, items: Iterable[ItemRef], *, source: str = "api", author: str | None = None
