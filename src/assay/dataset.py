@@ -183,9 +183,11 @@ class Dataset:
         count stops past it (a result above ``cap`` means "more than ``cap``")."""
         with self.store.read() as conn:
             order = item_order(conn, self.id, sort, model)
+            if order.source is None:  # an order of items: count from a condition's index
+                among, rest = filters.count_driver(conn, self.id, filter)
+                return queries.count_items(conn, self.id, rest, cap=cap, among=among)
             where = filters.compile_filter(conn, self.id, filter)
-            among = filters.count_driver(conn, self.id, filter)
-            return queries.count_items(conn, self.id, where, order=order, cap=cap, among=among)
+            return queries.count_items(conn, self.id, where, order=order, cap=cap)
 
     def select(
         self, items: Iterable[ItemRef], *, source: str = "api", author: str | None = None

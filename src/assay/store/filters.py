@@ -128,39 +128,55 @@ def compile_filter(
     return sa.and_(*conditions) if conditions else None
 
 
-def count_driver(conn: Connection, dataset_id: int, text: str | None) -> sa.Subquery | None:
-    """The item ids (``item_id``) one indexed condition of the filter selects, for a count to
-    scan instead of every item of the dataset, or None.
+def count_driver(
+    conn: Connection, dataset_id: int, text: str | None
+) -> tuple[sa.Subquery | None, sa.ColumnElement[bool] | None]:
+    """For a count of the filter's items: the item ids (``item_id``) one indexed condition of
+    it selects, to scan instead of every item of the dataset, and the condition the rest of
+    the filter makes (or ``(None, the whole filter)`` when no condition has an index).
 
-    A filter's items are a subset of each of its conditions' items; a count that scans the
-    index of one (``head_tags`` for ``tag[L]=name``, ``label_heads`` for ``label[L]=class``
-    and ``value[L]`` comparisons) and tests the whole filter on those finds the same items,
-    without probing the items no condition of it can match. What this saves: a conjunction
-    of common conditions (``tag[topics]=t3, value[rating]=5``, 1 item in 27) counted to
-    10,000 scanned 270,000 items, and scans 53,000 index entries of the tag. An equality
-    drives before a range; the first of those is taken."""
+    A filter's items are those of each of its conditions; a count that scans the index of one
+    (``head_tags`` for ``tag[L]=name``, ``label_heads`` for ``label[L]=class`` and
+    ``value[L]`` comparisons) and tests the others on those finds the same items without
+    reaching the ones that condition leaves out. What this saves: a conjunction of common
+    conditions (``tag[topics]=t3, value[rating]=5``, 1 item in 27) counted to 10,000 probed
+    270,000 items, and now 53,000 index entries of the tag. An equality drives before a
+    range; ``tag[L]=none`` scans the layer's heads (a superset) and keeps its own test."""
     if not text or not text.strip():
-        return None
-    clauses = parse(text)
+        return None, None
+    clauses = sorted(parse(text), key=_cost)
+    compiled = [_compile(conn, dataset_id, c) for c in clauses]  # every condition checked
     ranked = sorted(
-        (c for c in clauses if c.value.lower() not in _NONE and c.op != "!="),
-        key=lambda c: c.op != "=",
+        (k for k, c in enumerate(clauses) if _may_drive(c)),
+        key=lambda k: (clauses[k].value.lower() in _NONE, clauses[k].op != "="),
     )
-    for c in ranked:
-        found = _driver(conn, dataset_id, c)
+    for k in ranked:
+        found = _driver(conn, dataset_id, clauses[k])
         if found is not None:
-            return found.subquery("driver")
-    return None
+            exact = clauses[k].value.lower() not in _NONE  # else the driver is a superset
+            rest = [w for j, w in enumerate(compiled) if j != k or not exact]
+            return found.subquery("driver"), sa.and_(*rest) if rest else None
+    return None, sa.and_(*compiled) if compiled else None
+
+
+def _may_drive(c: Clause) -> bool:
+    """Whether the index of ``c``'s items is one :func:`_driver` reads."""
+    if c.field in ("tag", "label"):
+        return c.op == "=" and (c.field == "tag" or c.value.lower() not in _NONE)
+    return c.field == "value" and c.op != "!=" and _number(c.value) is not None
 
 
 def _driver(conn: Connection, ds: int, c: Clause) -> sa.Select[Any] | None:
-    """The item ids ``c`` selects from one index, or None when it has none."""
+    """The item ids ``c`` selects from one index (with ``tag[L]=none``: those of every head
+    of the layer), or None when it has none."""
+    heads = t.label_heads.c
     if c.field == "tag":
         layer = _layer_of(conn, ds, c, "tags")
+        if c.value.lower() in _NONE:
+            return sa.select(heads.item_id).where(heads.layer_id == layer.id)
         tags = t.head_tags.c
         cls = queries.get_class(conn, ds, c.value)
         return sa.select(tags.item_id).where(tags.layer_id == layer.id, tags.class_id == cls.id)
-    heads = t.label_heads.c
     if c.field == "value":
         layer = _layer_of(conn, ds, c, "number")
         number = _number(c.value)
