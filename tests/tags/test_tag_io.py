@@ -103,7 +103,8 @@ def test_head_tags_follow_the_current_tags(
     tmp_path: Path,
 ) -> None:
     """``head_tags`` (what ``tag[L]=`` probes) holds each item's current tags through writes,
-    rewrites, clears and imports, and nothing of other kinds' layers."""
+    rewrites, clears, imports and copies of the layer, and nothing of other kinds' layers (a
+    copy of a number layer keeps its heads' numbers)."""
     ds = make_dataset(project, "pets", n=6)
     ids = {f"k{i}": ds.item(f"k{i}")["id"] for i in range(6)}
     ds.create_layer("t", value_kind="tags")
@@ -117,10 +118,14 @@ def test_head_tags_follow_the_current_tags(
     csv = tmp_path / "tags.csv"
     csv.write_text('id,tags\nk4,"cat|dog"\nk5,bird\n')
     ds.import_tags(csv, layer="u", key_column="id", tags_column="tags")
+    ds.copy_layer("u", "u2")  # a copy's heads keep the same tags
+    ds.copy_layer("score", "score2")
     assert _head_tags(ds) == {
         ("t", "k0"): ["bird"],
         ("u", "k4"): ["cat", "dog"],
         ("u", "k5"): ["bird"],
+        ("u2", "k4"): ["cat", "dog"],
+        ("u2", "k5"): ["bird"],
     }
 
     def keys(text: str) -> list[str]:
@@ -130,3 +135,5 @@ def test_head_tags_follow_the_current_tags(
     assert keys("tag[t]!=none") == ["k0"] and keys("tag[t]=none") == ["k2"]
     assert keys("tag[u]=dog and tag[u]!=bird") == ["k4"]
     assert keys("tag[t]!=bird") == ["k1", "k2", "k3", "k4", "k5"]
+    assert keys("tag[u2]=bird") == ["k5"] and keys("value[score2]>2") == ["k3"]
+    assert [r["external_key"] for r in ds.items(sort="value:score2")[0]] == ["k3"]
