@@ -453,7 +453,10 @@ def _tag(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     items included), ``tag[L]=none`` (looked at, no tag applies; ``!=none``: some tag).
 
     A tag, or any tag, is one probe of ``head_tags`` (the heads' current tags); "no tag"
-    reads the label, since a head without tags may be a cleared label (not looked at)."""
+    reads the label too, since a head without tags may be a cleared label (not looked at).
+    No JSON is read: a JSON function over ``labels.value`` is also asked of other layers'
+    labels by a planner that scans them all (PostgreSQL's json_array_length raised on a
+    number)."""
     if c.op not in ("=", "!="):
         raise InvalidParameter(f"Tags compare with '=' or '!=', not {c.op!r}.")
     layer = _layer_of(conn, ds, c, "tags")
@@ -466,24 +469,11 @@ def _tag(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     if c.value.lower() in _NONE:
         if c.op == "!=":
             return tagged
-        return _current_value(layer.id, lambda v: _list_length(conn, v) == 0)
+        # Looked at (a current label with a value: not cleared) and no tag in it.
+        return sa.and_(_current_value(layer.id, lambda v: sa.true()), ~tagged)
     cls = queries.get_class(conn, ds, c.value)  # an unknown tag: an error with a hint
     found = tagged.where(tags.class_id == cls.id)
     return found if c.op == "=" else ~found
-
-
-def _list_length(conn: Connection, value: Any) -> Any:
-    """The length of the JSON list ``value`` (json_array_length on SQLite and PostgreSQL).
-
-    PostgreSQL may test the condition on labels of other layers before the join leaves them
-    out (a parallel scan of ``labels``), where json_array_length of a number raises; the
-    CASE, whose branches PostgreSQL evaluates in order, makes those NULL."""
-    if conn.dialect.name == "postgresql":
-        return sa.case(
-            (sa.func.json_typeof(value) == "array", sa.func.json_array_length(value)),
-            else_=None,
-        )
-    return sa.func.json_array_length(value)
 
 
 def _value(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
