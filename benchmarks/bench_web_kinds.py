@@ -171,6 +171,9 @@ def build(n: int, db: str | None = None) -> Path:
                     written += len(redo)
                 writes.move_heads(conn, batch, label_ids)
                 written += len(chunk)
+    if db is not None:  # what autovacuum does a minute later; a run at once met empty stats
+        with ds.store.write() as conn:
+            conn.exec_driver_sql("ANALYZE")
     took = time.perf_counter() - start
     print(f"(wrote {written:,} labels in {took:.0f} s: {written / took:,.0f} labels/s)", flush=True)
     with contextlib.suppress(Conflict):
