@@ -183,6 +183,9 @@ class Dataset:
         count stops past it (a result above ``cap`` means "more than ``cap``")."""
         with self.store.read() as conn:
             order = item_order(conn, self.id, sort, model)
+            if order.source is None:  # an order of items: count from a condition's index
+                among, rest = filters.count_driver(conn, self.id, filter)
+                return queries.count_items(conn, self.id, rest, cap=cap, among=among)
             where = filters.compile_filter(conn, self.id, filter)
             return queries.count_items(conn, self.id, where, order=order, cap=cap)
 
@@ -804,7 +807,7 @@ def item_order(conn: sa.Connection, dataset_id: int, sort: str, model: str | Non
                 f"Sorting by value needs a number layer; {layer.name!r} holds "
                 f"{layer.value_kind} labels."
             )
-        return queries.order_by_value(int(layer.id), conn.dialect.name)
+        return queries.order_by_value(int(layer.id))
     if sort not in SORTS:
         raise InvalidParameter(
             f"Unknown sort {sort!r}: use one of {', '.join(SORTS)} or {VALUE_SORT}LAYER."

@@ -154,6 +154,7 @@ def drop_dataset(conn: Connection, ds: int) -> None:
     conn.execute(t.review_cases.delete().where(t.review_cases.c.dataset_id == ds))
     conn.execute(t.snapshot_labels.delete().where(t.snapshot_labels.c.snapshot_id.in_(snap_ids)))
     conn.execute(t.snapshots.delete().where(t.snapshots.c.dataset_id == ds))
+    conn.execute(t.head_tags.delete().where(t.head_tags.c.layer_id.in_(layer_ids)))
     conn.execute(t.label_heads.delete().where(t.label_heads.c.layer_id.in_(layer_ids)))
     conn.execute(t.labels.delete().where(t.labels.c.layer_id.in_(layer_ids)))
     conn.execute(t.media_blobs.delete().where(t.media_blobs.c.item_id.in_(item_ids)))

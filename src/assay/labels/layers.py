@@ -217,11 +217,22 @@ def copy_layer(
     ]
     conn.execute(lab.insert().from_select(columns, copied))
     # The new layer is invisible to other transactions until commit: all its labels are ours.
+    # Its heads keep what the source's keep of the same values (a number, the tags).
+    was = t.label_heads.alias("source_heads")
     conn.execute(
         h.insert().from_select(
-            ["layer_id", "item_id", "label_id", "class_id"],
-            sa.select(lab.c.layer_id, lab.c.item_id, lab.c.id, lab.c.class_id).where(
-                lab.c.layer_id == new_id
+            ["layer_id", "item_id", "label_id", "class_id", "number"],
+            sa.select(lab.c.layer_id, lab.c.item_id, lab.c.id, lab.c.class_id, was.c.number)
+            .join(was, sa.and_(was.c.layer_id == src.id, was.c.item_id == lab.c.item_id))
+            .where(lab.c.layer_id == new_id),
+        )
+    )
+    tags = t.head_tags.c
+    conn.execute(
+        t.head_tags.insert().from_select(
+            ["layer_id", "item_id", "class_id"],
+            sa.select(sa.literal(new_id, t.Id), tags.item_id, tags.class_id).where(
+                tags.layer_id == src.id
             ),
         )
     )

@@ -506,31 +506,87 @@ def _insert_labels_with_ids(conn: Connection, rows: list[dict[str, Any]], ids: l
 
 
 _UPSERT_HEAD = (
-    "INSERT INTO label_heads (layer_id, item_id, label_id, class_id) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (layer_id, item_id) "
-    "DO UPDATE SET label_id = excluded.label_id, class_id = excluded.class_id"
+    "INSERT INTO label_heads (layer_id, item_id, label_id, class_id, number) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (layer_id, item_id) DO UPDATE SET "
+    "label_id = excluded.label_id, class_id = excluded.class_id, number = excluded.number"
 )
+
+
+def head_number(value: Any) -> float | None:
+    """What ``label_heads.number`` keeps of a label's value: the number of a number layer's
+    label (its value is a bare JSON number; every other kind's is a list or an object, a
+    class label's and a cleared label's None), which the grid's value sort and ``value[L]``
+    filters read over an index."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
     """Point each (layer, item) of ``rows`` at its new label ``ids`` (after
-    :func:`insert_label_rows`)."""
+    :func:`insert_label_rows`), with what the head keeps of its value (a number, tags)."""
     if not rows:
         return
     heads = [
-        (r["layer_id"], r["item_id"], label_id, r["class_id"])
+        (r["layer_id"], r["item_id"], label_id, r["class_id"], head_number(r["value"]))
         for r, label_id in zip(rows, ids, strict=True)
     ]
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_UPSERT_HEAD, heads)
+        _move_tags(conn, rows)
         return
     insert = postgresql.insert(t.label_heads)
     upsert = insert.on_conflict_do_update(
         index_elements=["layer_id", "item_id"],
-        set_={"label_id": insert.excluded.label_id, "class_id": insert.excluded.class_id},
+        set_={
+            "label_id": insert.excluded.label_id,
+            "class_id": insert.excluded.class_id,
+            "number": insert.excluded.number,
+        },
     )
-    keys = ("layer_id", "item_id", "label_id", "class_id")
+    keys = ("layer_id", "item_id", "label_id", "class_id", "number")
     conn.execute(upsert, [dict(zip(keys, h, strict=True)) for h in heads])
+    _move_tags(conn, rows)
+
+
+def _move_tags(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Keep ``head_tags`` the current tags of the tags layers among ``rows``: each (layer,
+    item)'s rows there replaced by its new label's tags (class ids of the names the tags kind
+    checked; none for a cleared label or an empty set)."""
+    layer_ids = {int(r["layer_id"]) for r in rows}
+    ly = t.layers.c
+    datasets = dict(
+        conn.execute(
+            sa.select(ly.id, ly.dataset_id).where(ly.id.in_(layer_ids), ly.value_kind == "tags")
+        ).all()
+    )
+    if not datasets:
+        return
+    c = t.classes.c
+    ids = {
+        (ds, name): class_id
+        for ds, name, class_id in conn.execute(
+            sa.select(c.dataset_id, c.name, c.id).where(c.dataset_id.in_(set(datasets.values())))
+        )
+    }
+    current: dict[tuple[int, int], Any] = {}  # the last row of a (layer, item) wins
+    for r in rows:
+        if r["layer_id"] in datasets:
+            current[(int(r["layer_id"]), int(r["item_id"]))] = r["value"]
+    h = t.head_tags.c
+    by_layer: dict[int, list[int]] = {}
+    for layer_id, item_id in current:
+        by_layer.setdefault(layer_id, []).append(item_id)
+    for layer_id, items in by_layer.items():
+        for at in range(0, len(items), IN_CHUNK):  # exactly these items (not id_chunks' range)
+            chunk = items[at : at + IN_CHUNK]
+            conn.execute(t.head_tags.delete().where(h.layer_id == layer_id, h.item_id.in_(chunk)))
+    tags = [
+        (layer_id, item_id, ids[(datasets[layer_id], name)])
+        for (layer_id, item_id), value in current.items()
+        for name in value or ()
+    ]
+    bulk.bulk_insert(conn, "head_tags", ("layer_id", "item_id", "class_id"), tags)
 
 
 def history(

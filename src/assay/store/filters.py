@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from assay.errors import InvalidParameter
@@ -121,8 +120,90 @@ def compile_filter(
     """Turn a filter string into a WHERE condition on ``items`` (None for no filter)."""
     if not text or not text.strip():
         return None
-    conditions = [_compile(conn, dataset_id, c) for c in parse(text)]
+    # Cheapest first: SQLite tests a page's conditions in the order given and stops at the
+    # first that fails, so an item's own columns and one-probe conditions go before those
+    # that read a label's JSON. The same rows match in any order.
+    clauses = sorted(parse(text), key=_cost)
+    conditions = [_compile(conn, dataset_id, c) for c in clauses]
     return sa.and_(*conditions) if conditions else None
+
+
+def count_driver(
+    conn: Connection, dataset_id: int, text: str | None
+) -> tuple[sa.Subquery | None, sa.ColumnElement[bool] | None]:
+    """For a count of the filter's items: the item ids (``item_id``) one indexed condition of
+    it selects, to scan instead of every item of the dataset, and the condition the rest of
+    the filter makes (or ``(None, the whole filter)`` when no condition has an index).
+
+    A filter's items are those of each of its conditions; a count that scans the index of one
+    (``head_tags`` for ``tag[L]=name``, ``label_heads`` for ``label[L]=class`` and
+    ``value[L]`` comparisons) and tests the others on those finds the same items without
+    reaching the ones that condition leaves out. What this saves: a conjunction of common
+    conditions (``tag[topics]=t3, value[rating]=5``, 1 item in 27) counted to 10,000 probed
+    270,000 items, and now 53,000 index entries of the tag. An equality drives before a
+    range; ``tag[L]=none`` scans the layer's heads (a superset) and keeps its own test."""
+    if not text or not text.strip():
+        return None, None
+    clauses = sorted(parse(text), key=_cost)
+    compiled = [_compile(conn, dataset_id, c) for c in clauses]  # every condition checked
+    ranked = sorted(
+        (k for k, c in enumerate(clauses) if _may_drive(c)),
+        key=lambda k: (clauses[k].value.lower() in _NONE, clauses[k].op != "="),
+    )
+    for k in ranked:
+        found = _driver(conn, dataset_id, clauses[k])
+        if found is not None:
+            exact = clauses[k].value.lower() not in _NONE  # else the driver is a superset
+            rest = [w for j, w in enumerate(compiled) if j != k or not exact]
+            return found.subquery("driver"), sa.and_(*rest) if rest else None
+    return None, sa.and_(*compiled) if compiled else None
+
+
+def _may_drive(c: Clause) -> bool:
+    """Whether the index of ``c``'s items is one :func:`_driver` reads."""
+    if c.field in ("tag", "label"):
+        return c.op == "=" and (c.field == "tag" or c.value.lower() not in _NONE)
+    return c.field == "value" and c.op != "!=" and _number(c.value) is not None
+
+
+def _driver(conn: Connection, ds: int, c: Clause) -> sa.Select[Any] | None:
+    """The item ids ``c`` selects from one index (with ``tag[L]=none``: those of every head
+    of the layer), or None when it has none."""
+    heads = t.label_heads.c
+    if c.field == "tag":
+        layer = _layer_of(conn, ds, c, "tags")
+        if c.value.lower() in _NONE:
+            return sa.select(heads.item_id).where(heads.layer_id == layer.id)
+        tags = t.head_tags.c
+        cls = queries.get_class(conn, ds, c.value)
+        return sa.select(tags.item_id).where(tags.layer_id == layer.id, tags.class_id == cls.id)
+    if c.field == "value":
+        layer = _layer_of(conn, ds, c, "number")
+        number = _number(c.value)
+        if number is None:
+            return None
+        return sa.select(heads.item_id).where(
+            heads.layer_id == layer.id,
+            heads.number.is_not(None),
+            _OPS[c.op](heads.number, number),
+        )
+    if c.field == "label" and c.op == "=":
+        layer = queries.get_layer(conn, ds, c.arg or DEFAULT_LAYER)
+        if layer.value_kind in VALUE_KINDS:
+            return None
+        cls = queries.get_class(conn, ds, c.value)
+        return sa.select(heads.item_id).where(heads.layer_id == layer.id, heads.class_id == cls.id)
+    return None
+
+
+def _cost(c: Clause) -> int:
+    """The relative cost per item of a condition: 0 the item's own row, 1 one index probe,
+    2 a label read too (``tag[L]=none``, ``label[L]=none`` of a layer of values)."""
+    if c.field in (*_COLUMNS, "meta", "field"):
+        return 0
+    if c.field in ("tag", "label") and c.value.lower() in _NONE:
+        return 2
+    return 1
 
 
 def _compile(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
@@ -369,53 +450,57 @@ def _layer_of(conn: Connection, ds: int, c: Clause, kind: str) -> Any:
 
 def _tag(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     """``tag[L]=name`` (the current tag set holds the tag; ``!=``: it does not, unlabeled
-    items included), ``tag[L]=none`` (looked at, no tag applies; ``!=none``: some tag)."""
+    items included), ``tag[L]=none`` (looked at, no tag applies; ``!=none``: some tag).
+
+    A tag, or any tag, is one probe of ``head_tags`` (the heads' current tags); "no tag"
+    reads the label too, since a head without tags may be a cleared label (not looked at).
+    No JSON is read: a JSON function over ``labels.value`` is also asked of other layers'
+    labels by a planner that scans them all (PostgreSQL's json_array_length raised on a
+    number)."""
     if c.op not in ("=", "!="):
         raise InvalidParameter(f"Tags compare with '=' or '!=', not {c.op!r}.")
     layer = _layer_of(conn, ds, c, "tags")
+    tags = t.head_tags.alias().c
+    tagged = (
+        sa.exists()
+        .where(tags.layer_id == layer.id, tags.item_id == t.items.c.id)
+        .correlate(t.items)
+    )
     if c.value.lower() in _NONE:
-        # json_array_length exists on SQLite and on PostgreSQL's json alike.
-        empty = _current_value(layer.id, lambda v: sa.func.json_array_length(v) == 0)
-        some = _current_value(layer.id, lambda v: sa.func.json_array_length(v) > 0)
-        return empty if c.op == "=" else some
-    queries.get_class(conn, ds, c.value)  # an unknown tag: an error with a hint, not no rows
-    found = _current_value(layer.id, lambda v: _holds(conn, v, c.value))
+        if c.op == "!=":
+            return tagged
+        # Looked at (a current label with a value: not cleared) and no tag in it.
+        return sa.and_(_current_value(layer.id, lambda v: sa.true()), ~tagged)
+    cls = queries.get_class(conn, ds, c.value)  # an unknown tag: an error with a hint
+    found = tagged.where(tags.class_id == cls.id)
     return found if c.op == "=" else ~found
-
-
-def _holds(conn: Connection, value: Any, tag: str) -> sa.ColumnElement[bool]:
-    """Whether the JSON list ``value`` holds the string ``tag``: jsonb containment on
-    PostgreSQL (``@>``), a json_each scan of the (short) list on SQLite."""
-    if conn.dialect.name == "postgresql":
-        return sa.cast(value, postgresql.JSONB).contains([tag])
-    each = sa.func.json_each(value).table_valued("value").alias()
-    return sa.exists().where(each.c.value == tag)
 
 
 def _value(conn: Connection, ds: int, c: Clause) -> sa.ColumnElement[bool]:
     """``value[L]>=4`` (the current value of a number layer; any of = != < <= > >=),
-    ``value[L]=none`` (no value: not annotated or cleared; ``!=none``: has one)."""
+    ``value[L]=none`` (no value: not annotated or cleared; ``!=none``: has one).
+
+    Reads the number the layer's head keeps (``label_heads.number``): one primary-key probe
+    per item scanned, and no JSON read."""
     layer = _layer_of(conn, ds, c, "number")
+    heads = t.label_heads.alias().c
+    head = (
+        sa.exists()
+        .where(heads.layer_id == layer.id, heads.item_id == t.items.c.id)
+        .correlate(t.items)
+    )
     if c.value.lower() in _NONE:
         if c.op not in ("=", "!="):
             raise InvalidParameter(f"'none' compares with '=' or '!=', not {c.op!r}.")
-        has = _current_value(layer.id, lambda v: sa.true())
+        has = head.where(heads.number.is_not(None))
         return ~has if c.op == "=" else has
     number = _number(c.value)
     if number is None:
         raise InvalidParameter(
             f"'value[{c.arg}]{c.op}{c.value}' needs a number (or 'none') to compare."
         )
-    found = _current_value(layer.id, lambda v: _OPS[c.op](_as_float(conn, v), number))
-    return found  # != : a value other than that (items without one are not "other")
-
-
-def _as_float(conn: Connection, value: Any) -> Any:
-    """A JSON number as a SQL float: PostgreSQL casts the json's text; SQLite stores the bare
-    number (the column's numeric affinity), which casts as it is."""
-    if conn.dialect.name == "postgresql":
-        return sa.cast(sa.cast(value, sa.Text), sa.Float)
-    return sa.cast(value, sa.Float)
+    # != : a value other than that (items without one are not "other")
+    return head.where(_OPS[c.op](heads.number, number))  # type: ignore[no-any-return]
 
 
 def _whole(c: Clause, what: str) -> int:

@@ -249,9 +249,38 @@ label_heads = sa.Table(
     sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
     sa.Column("label_id", Id, sa.ForeignKey("labels.id"), nullable=False),
     sa.Column("class_id", Id, sa.ForeignKey("classes.id"), nullable=True),
+    # The current label's number, for number layers (a copy of its bare JSON value, NULL for
+    # every other kind and for a cleared label): the grid's sort by a number and ``value[L]``
+    # filters read it from the head and its index, not from the label's JSON (0012).
+    sa.Column("number", sa.Float, nullable=True),
     sa.PrimaryKeyConstraint("layer_id", "item_id"),
     sa.Index("ix_label_heads_layer_class", "layer_id", "class_id", "item_id"),
+    # Partial: only number layers' heads have a number.
+    sa.Index(
+        "ix_label_heads_layer_number",
+        "layer_id",
+        "number",
+        "item_id",
+        sqlite_where=sa.text("number IS NOT NULL"),
+        postgresql_where=sa.text("number IS NOT NULL"),
+    ),
     # Clustered by (layer, item) on SQLite: one B-tree instead of a table plus its key index.
+    sqlite_with_rowid=False,
+)
+
+# The current tags of each tags layer's heads, one row per (layer, item, tag): what the
+# layer's current label (a JSON list of class names) holds, kept with the head by
+# ``labels.writes.move_heads`` (0012). ``tag[L]=name`` is then one probe of its key, like
+# ``label[L]=class`` of ``label_heads``; the JSON stays the label's record.
+head_tags = sa.Table(
+    "head_tags",
+    metadata,
+    sa.Column("layer_id", Id, sa.ForeignKey("layers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", Id, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("class_id", Id, sa.ForeignKey("classes.id"), nullable=False),
+    sa.PrimaryKeyConstraint("layer_id", "item_id", "class_id"),
+    # The items of a tag in item order: the filter's probe, and its scan when it drives.
+    sa.Index("ix_head_tags_layer_class", "layer_id", "class_id", "item_id"),
     sqlite_with_rowid=False,
 )
 
