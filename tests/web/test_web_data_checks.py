@@ -9,7 +9,8 @@ import re
 from typing import Any
 
 from fastapi.testclient import TestClient
-from web_helpers import add_second_annotator, item_ids, login, without_tokens
+from markupsafe import escape
+from web_helpers import XSS_CLASS, add_second_annotator, item_ids, login, without_tokens
 
 from assay import checks
 from assay.project import Project
@@ -151,3 +152,23 @@ def test_a_blind_annotator_sees_only_the_items_and_their_layers(web_project: Pro
     with TestClient(create_app(web_project), follow_redirects=False) as open_:
         login(open_, "annotator")
         assert {r["name"] for r in open_.get(API).json()["results"]} == set(names)
+
+
+def test_a_message_naming_an_html_class_is_shown_as_text(
+    client: TestClient, web_project: Project
+) -> None:
+    """The texts dataset has a class that is HTML: a check that fails naming it shows it
+    escaped."""
+    ds = web_project.dataset("texts")
+    path = checks.expectations_path(ds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '[truth]\ncheck = "class_set"\nlayer = "ground_truth"\nclasses = ["plain"]\n',
+        encoding="utf-8",
+    )
+    result = checks.run_checks(ds).results[0]
+    assert result.status == "fail" and XSS_CLASS in result.message
+    login(client, "reviewer")
+    html = client.get("/datasets/texts").text
+    assert XSS_CLASS not in html
+    assert str(escape(result.message)) in html
