@@ -172,3 +172,12 @@ def test_a_message_naming_an_html_class_is_shown_as_text(
     html = client.get("/datasets/texts").text
     assert XSS_CLASS not in html
     assert str(escape(result.message)) in html
+
+
+def test_every_check_about_no_layer_is_placed_for_blind_mode() -> None:
+    """A check kind about no layer is shown to blind annotators only if it reads no labels:
+    a new one must be placed on purpose (hidden until someone adds it to ITEM_CHECKS)."""
+    from assay.web.views.data_checks import ITEM_CHECKS
+
+    no_layer = {name for name, check in checks.CHECKS.items() if not check.about_layer}
+    assert no_layer == ITEM_CHECKS | {"agreement"}
