@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from assay.web.auth import Reader
 from assay.web.state import app_state
-from assay.web.views import datasets
+from assay.web.views import data_checks, datasets
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(tags=["datasets"])
@@ -29,6 +29,16 @@ def get_dataset(name: str, request: Request, who: Reader) -> dict[str, Any]:
     """One dataset: size, classes and the layers you may see."""
     state = app_state(request)
     return {"ok": True, **datasets.dataset_detail(state, who, open_dataset(state, name))}
+
+
+@router.get("/datasets/{name}/checks")
+def latest_checks(name: str, request: Request, who: Reader) -> dict[str, Any]:
+    """The dataset's latest data checks (``assay check``): when they ran, pass/fail/skipped
+    counts, and per expectation its status, message and first failing items (with their
+    pages' addresses). ``checked`` is false when they never ran. In blind mode, only the
+    results about layers you may see and about the items themselves (``redacted`` says so)."""
+    state = app_state(request)
+    return data_checks.latest(who, open_dataset(state, name))
 
 
 @router.get("/datasets/{name}/classes")

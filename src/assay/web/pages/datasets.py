@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from assay.web.auth import Reader
 from assay.web.rendering import render
 from assay.web.state import app_state
-from assay.web.views import datasets, tag_views
+from assay.web.views import data_checks, datasets, tag_views
 from assay.web.views.datasets import open_dataset
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +28,8 @@ def home(request: Request, who: Reader) -> Response:
 
 @router.get("/datasets/{name}")
 def overview(request: Request, name: str, who: Reader, filter: TextParam = "") -> Response:
-    """A dataset's inventory with charts (drawn by static/overview.js from the API)."""
+    """A dataset's inventory with charts (drawn by static/overview.js from the API), and its
+    latest data checks (``_data_checks.html``)."""
     state = app_state(request)
     dataset = open_dataset(state, name)
     detail = datasets.dataset_detail(state, who, dataset, count=False)
@@ -37,5 +38,11 @@ def overview(request: Request, name: str, who: Reader, filter: TextParam = "") -
         for la in detail["layers"] if la.get("value_kind") == "spans"
     ]  # fmt: skip
     tags = tag_views.layer_stats(state, who, dataset, filter)  # kinds/_tags_stats.html
-    context = {"ds": detail, "filter": filter, "span_stats": span_stats, "tag_stats": tags}
+    context = {
+        "ds": detail,
+        "filter": filter,
+        "checks": data_checks.latest(who, dataset),
+        "span_stats": span_stats,
+        "tag_stats": tags,
+    }
     return render(request, "overview.html", context)
