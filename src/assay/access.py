@@ -218,6 +218,16 @@ class Viewer:
                 f"{run.get('name')!r} learnt from another layer."
             )
 
+    def can_see_check(self, result: Any, visible: Collection[str]) -> bool:
+        """Whether the viewer may see a data check's result (``reads``, ``layer``: see
+        ``assay.checks.Check.reads``). Blind annotators see the checks that read the items
+        alone, and those that read only the labels of a layer in ``visible``; never one that
+        compares labels across layers (agreement, a label-issue search), as the agreement page
+        and label-issue filters are refused to them."""
+        if not self.blind:
+            return True
+        return result.reads == "items" or (result.reads == "layer" and result.layer in visible)
+
     def check_model(self, model: str) -> None:
         """PermissionDenied for a model import path unless the viewer is an admin."""
         if is_import_path(model) and self.role != "admin":

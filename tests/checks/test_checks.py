@@ -470,3 +470,30 @@ def test_the_share_of_label_issues_has_a_ceiling(project: Project, tmp_path: Pat
 
     assert result.status == "fail" and "10.00% of 'ground_truth'" in result.message
     assert (result.n_items, sorted(keys(result))) == (4, ["r20", "r33", "r7", "r9"])
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("digits", "digits"),
+        ("mnist-test_2", "mnist-test_2"),
+        ("../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd"),
+        ("a/b", "a%2Fb"),
+        ("..", "%2E."),
+    ],
+)
+def test_an_expectations_file_stays_in_the_checks_folder(name: str, stem: str) -> None:
+    """A dataset name is a file name only once encoded: '/' and a leading '.' never make a
+    path outside checks/, and plain names read as they are."""
+    from assay.checks.expectations import file_stem
+
+    assert file_stem(name) == stem
+    assert "/" not in file_stem(name) and not file_stem(name).startswith(".")
+
+
+def test_a_long_dataset_name_gets_a_file_name_a_file_system_takes() -> None:
+    from assay.checks.expectations import MAX_STEM, file_stem
+
+    long_a, long_b = "é" * 200, "é" * 199 + "e"
+    assert len(file_stem(long_a).encode()) <= MAX_STEM
+    assert file_stem(long_a) != file_stem(long_b)

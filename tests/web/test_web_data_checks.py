@@ -174,10 +174,12 @@ def test_a_message_naming_an_html_class_is_shown_as_text(
     assert str(escape(result.message)) in html
 
 
-def test_every_check_about_no_layer_is_placed_for_blind_mode() -> None:
-    """A check kind about no layer is shown to blind annotators only if it reads no labels:
-    a new one must be placed on purpose (hidden until someone adds it to ITEM_CHECKS)."""
-    from assay.web.views.data_checks import ITEM_CHECKS
-
-    no_layer = {name for name, check in checks.CHECKS.items() if not check.about_layer}
-    assert no_layer == ITEM_CHECKS | {"agreement"}
+def test_every_check_says_what_it_reads_for_blind_mode() -> None:
+    """Who may see a result follows from what its check read (``Check.reads``, asked by
+    ``Viewer.can_see_check``): every check kind says so itself, and only the ones that read
+    no labels are shown to blind annotators whatever the layer."""
+    said = {name: type(check).__dict__.get("reads") for name, check in checks.CHECKS.items()}
+    assert None not in said.values(), said  # none left to the default by accident
+    items = {name for name, reads in said.items() if reads == "items"}
+    assert items == {"field", "image_size", "image_mode", "text_length", "leakage"}
+    assert said["agreement"] == said["label_issues"] == "labels"

@@ -53,6 +53,9 @@ class Result:
     n_items: int
     items: list[dict[str, Any]]  # the first failing items: {"id", "key"}
     line: int
+    #: What the check read (``Check.reads``): who may see the result follows from it
+    #: (:meth:`assay.access.Viewer.can_see_check`). Reports saved before it say "labels".
+    reads: str = "labels"
 
 
 @dataclass
@@ -200,6 +203,7 @@ def run_checks(dataset: DatasetHandle, *, save: bool = True, n_jobs: int | None 
                 n_items=outcome.n_items,
                 items=_keys(ctx, outcome.item_ids),
                 line=e.line,
+                reads=e.check.reads,
             )
         )
     if save:

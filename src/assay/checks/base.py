@@ -113,6 +113,11 @@ class Check:
     params_model: ClassVar[type[Params]] = Params
     #: Which layers a layer check applies to, by their annotation kind; None: any layer.
     value_kinds: ClassVar[tuple[str, ...] | None] = None
+    #: What the check reads, which decides who may see its result: ``items`` (fields,
+    #: images, texts, content hashes: no label), ``layer`` (the labels of its own layer
+    #: alone), ``labels`` (labels beyond its layer: other annotators', a search's). The
+    #: safe default: a new check is hidden from blind annotators until someone decides.
+    reads: ClassVar[str] = "labels"
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
         """Expectations that hold on the data as it is (parameter dicts, without ``check``)."""

@@ -15,12 +15,14 @@ table or of the field at fault.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import orjson
 from pydantic import ValidationError
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from assay.handle import DatasetHandle
 
 FOLDER = "checks"
+#: The longest file name made from a dataset name (file systems allow 255 bytes).
+MAX_STEM = 200
 _HEADER = re.compile(r"""^\s*\[\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*\]""")
 _KEY = re.compile(r"""^\s*(?:"((?:[^"\\]|\\.)*)"|([A-Za-z0-9_-]+))\s*=""")
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -52,8 +56,24 @@ class Expectation:
 
 
 def expectations_path(dataset: DatasetHandle) -> Path:
-    """Where ``dataset``'s expectations live: ``<project>/checks/<dataset>.toml``."""
-    return Path(dataset.project.root) / FOLDER / f"{dataset.name}.toml"
+    """Where ``dataset``'s expectations live: ``<project>/checks/<dataset>.toml``, always
+    inside ``checks/`` (:func:`file_stem`)."""
+    return Path(dataset.project.root) / FOLDER / f"{file_stem(dataset.name)}.toml"
+
+
+def file_stem(name: str) -> str:
+    """A file name for a dataset name. Names may hold ``/``, ``..`` or characters a file
+    system refuses, and must never reach outside ``checks/``: everything but letters,
+    digits, ``-``, ``_`` and ``.`` is percent-encoded (a leading ``.`` too), and a name too
+    long for a file system is cut and made unique by its hash. Plain names stay as they are
+    (``digits`` -> ``digits``)."""
+    stem = quote(name, safe="-_.")
+    if stem.startswith("."):
+        stem = "%2E" + stem[1:]
+    if len(stem.encode()) > MAX_STEM:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        stem = f"{stem[: MAX_STEM - 17]}-{digest}"
+    return stem
 
 
 class LineIndex:

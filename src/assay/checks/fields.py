@@ -117,6 +117,7 @@ class FieldCheck(Check):
     """A tabular field's type, range, missing values and allowed values (pandera)."""
 
     name = "field"
+    reads = "items"
     params_model = FieldParams
 
     def validate(self, ctx: Context, params: Params) -> tuple[str, str] | None:
@@ -214,6 +215,7 @@ class ImageSize(Check):
     """Image sizes: one of a few known sizes, or within a range of widths and heights."""
 
     name = "image_size"
+    reads = "items"
     params_model = ImageSizeParams
 
     def validate(self, ctx: Context, params: Params) -> tuple[str, str] | None:
@@ -305,6 +307,7 @@ class ImageMode(Check):
     """Image modes, by their number of channels (1 grey, 3 RGB, 4 with alpha)."""
 
     name = "image_mode"
+    reads = "items"
     params_model = ImageModeParams
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
@@ -338,6 +341,7 @@ class TextLength(Check):
     """The length of text items, in characters."""
 
     name = "text_length"
+    reads = "items"
     params_model = TextLengthParams
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ class BoxesInside(Check):
     """Every box of a box layer has a positive size and lies inside its image."""
 
     name = "boxes_inside"
+    reads = "layer"
     params_model = LayerParams
     value_kinds = ("boxes",)
 
@@ -64,6 +65,7 @@ class TagsNotEmpty(Check):
     """No item of a tag layer has an empty set of tags."""
 
     name = "tags_not_empty"
+    reads = "layer"
     params_model = LayerParams
     value_kinds = ("tags",)
 
@@ -87,6 +89,7 @@ class SpansInside(Check):
     """Every span of a span layer is non-empty and inside its item's text."""
 
     name = "spans_inside"
+    reads = "layer"
     params_model = LayerParams
     value_kinds = ("spans",)
 
@@ -115,6 +118,7 @@ class NumbersInRange(Check):
     """Every value of a number layer is within ``min``..``max``."""
 
     name = "numbers_in_range"
+    reads = "layer"
     params_model = NumberRangeParams
     value_kinds = ("number",)
 

@@ -65,6 +65,7 @@ class ClassSet(Check):
     """A layer's labels use only these classes (a new class is a failure)."""
 
     name = "class_set"
+    reads = "layer"
     params_model = ClassSetParams
     value_kinds = CLASSIFICATION
 
@@ -109,6 +110,7 @@ class Coverage(Check):
     """The share of items a layer labels is at least ``min``."""
 
     name = "coverage"
+    reads = "layer"
     params_model = CoverageParams
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
@@ -163,6 +165,7 @@ class Balance(Check):
     """Each class's share of a layer's labels stays within ``tolerance`` of its expected share."""
 
     name = "balance"
+    reads = "layer"
     params_model = BalanceParams
     value_kinds = CLASSIFICATION
 
@@ -218,6 +221,7 @@ class Agreement(Check):
     at least ``min``. Skipped, with the reason, when it cannot be measured."""
 
     name = "agreement"
+    reads = "labels"
     params_model = AgreementParams
 
     def validate(self, ctx: Context, params: Params) -> tuple[str, str] | None:
@@ -274,6 +278,7 @@ class LabelIssues(Check):
     (skipped when no search ran on the layer)."""
 
     name = "label_issues"
+    reads = "labels"
     params_model = LabelIssuesParams
 
     def _latest(self, ctx: Context) -> tuple[int, dict[str, Any]] | None:
@@ -332,6 +337,7 @@ class Leakage(Check):
     """No item has an exact duplicate (same content hash) in another split."""
 
     name = "leakage"
+    reads = "items"
     params_model = LeakageParams
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:

@@ -2,13 +2,8 @@
 them: the latest saved report (:func:`assay.checks.latest_report`, one indexed read), each
 failure's first items with the address of their pages, cut to what the user may see.
 
-Blind mode: a result about a layer is shown when the user's viewer
-(:class:`assay.access.Viewer`) lets them see that layer; a result about no layer only when its
-check reads the items alone (their fields, images, texts, content hashes), never labels. So
-agreement (it compares everyone's layers) is hidden from blind annotators, as the agreement page
-is, and so is the share of likely label issues (the viewer refuses label-issue filters to them
-for the same reason: a search compares labels they do not see). An allow-list, so a check kind
-added later stays hidden from them until someone decides otherwise.
+Blind mode: what a blind annotator may see of a result is the viewer's rule
+(:meth:`assay.access.Viewer.can_see_check`, from what the check read).
 """
 
 from __future__ import annotations
@@ -22,10 +17,6 @@ from assay.dataset import Dataset
 from assay.web.auth import Principal
 from assay.web.urls import item_page_url
 
-# Checks that read no labels: what they report (and the items they name) anyone may see.
-ITEM_CHECKS = frozenset({"field", "image_size", "image_mode", "text_length", "leakage"})
-# Checks about one layer that still compare it with labels a blind annotator does not see.
-COMPARES_OTHERS = frozenset({"label_issues"})
 # Rows of the table: failures first, then what could not run, then what passed.
 ORDER = {"fail": 0, "skipped": 1, "pass": 2}
 
@@ -41,12 +32,7 @@ def shown_to(who: Principal, dataset: Dataset, results: list[checks.Result]) -> 
     if not who.viewer.blind:
         return list(results)
     visible = who.viewer.layer_names(dataset)
-    return [
-        r
-        for r in results
-        if (r.layer is None and r.check in ITEM_CHECKS)
-        or (r.layer in visible and r.check not in COMPARES_OTHERS)
-    ]
+    return [r for r in results if who.viewer.can_see_check(r, visible)]
 
 
 def _source(dataset: Dataset, source: str) -> str:
