@@ -48,4 +48,6 @@ def test_number_predictions_agreement_and_review(
 
     review = client.get("/datasets/t/review").text
     assert 'class="chart number-evidence"' in review and 'data-layer="bob"' in review
-    assert 'type="number" step="any"' in review
+    # The decision: the median, each annotator's value, or a number of one's own (no class list).
+    assert 'class="decision-entry decision-number"' in review and 'step="any"' in review
+    assert '<option value="accept"' in review and '<option value="bob"' in review
