@@ -45,6 +45,11 @@ EDITORS: dict[str, Editor] = {
 CASE_EVIDENCE: dict[str, str] = {"number": "kinds/_number_evidence.html"}
 
 
+# A layer's statistics card on the overview, by kind (from assay.stats.kind_stats); tags and
+# spans predate this registry and keep their own lists (tag_stats, span_stats).
+STATS_CARDS: dict[str, str] = {"number": "kinds/_number_stats.html"}
+
+
 def case_evidence_of(value_kind: str | None) -> str | None:
     """The partial that draws a case's evidence of ``value_kind``, None when there is none."""
     return CASE_EVIDENCE.get(value_kind or "")
