@@ -106,3 +106,91 @@ def test_a_decision_between_layers_is_a_value_of_the_kind() -> None:
     assert number.accept(3.0, {"suggested_value": 4.5}) == 4.5
     with pytest.raises(InvalidParameter, match="suggests no number"):
         number.accept(3.0, {})
+
+
+def test_each_kinds_case_offers_its_own_decisions() -> None:
+    """What the review page lists for a case is asked of the kind: a tags case offers the
+    majority, each annotator's set and an edited set of the classes, never a class name; a
+    number case the median, each value and a value within the layers' (widest) range; a span
+    case the vote and each layer; a label-quality case the suggestion applied; a class case
+    the classes."""
+    from assay.review.decisions import decision_options
+
+    def case(kind: str, labels: dict[str, object], **evidence: object) -> dict[str, object]:
+        return {
+            "reason": "disagreement",
+            "evidence": {"value_kind": kind, "labels": labels, **evidence},
+        }
+
+    def now(values: dict[str, object]) -> dict[str, dict[str, object]]:
+        return {n: {"value": v} for n, v in values.items()}
+
+    tags = {"a": ["PER"], "b": ["PER", "LOC"], "c": ["PER"]}
+    found = decision_options(
+        case("tags", tags), now(tags), {}, ["PER", "LOC", "x"], layer=None, target="reviewed"
+    )
+    assert [(c["choice"], c["text"]) for c in found["choices"]] == [
+        ("accept", "majority: PER"),
+        ("a", "a: PER"),
+        ("b", "b: PER, LOC"),
+        ("c", "c: PER"),
+    ]
+    assert found["suggested"] == "accept"
+    assert found["entry"] == {
+        "input": "set",
+        "options": ["PER", "LOC", "x"],
+        "text": "an edited tag set",
+    }
+
+    values = {"a": 200.0, "b": 219.0, "c": 208.0}
+    options = {
+        "a": {"min": 25.0, "max": 346.0, "integer": True},
+        "b": {"min": 0.0, "max": 300.0, "integer": True},
+        "c": {"min": 25.0, "max": 346.0},
+    }
+    found = decision_options(
+        case("number", values), now(values), options, [], layer=None, target="reviewed"
+    )
+    assert [(c["choice"], c["value"]) for c in found["choices"]] == [
+        ("accept", 208.0),
+        ("a", 200.0),
+        ("b", 219.0),
+        ("c", 208.0),
+    ]
+    assert found["choices"][0]["text"] == "median: 208"
+    entry = found["entry"]
+    assert (entry["min"], entry["max"], entry["step"]) == (0.0, 346.0, "any")  # c takes fractions
+
+    spans = {"a": [{"start": 0, "end": 3, "class": "PER"}], "b": []}
+    found = decision_options(
+        case("spans", spans, span_layers=["a", "b"]),
+        now(spans),
+        {},
+        ["PER"],
+        layer=None,
+        target="reviewed",
+    )
+    assert [c["text"] for c in found["choices"]][1:] == ["a: 1 span: PER", "b: (no spans)"]
+    assert found["choices"][0]["text"].startswith("vote: ") and found["entry"] is None
+
+    suspects = [{"tag": "LOC", "kind": "missing"}, {"tag": "x", "kind": "wrong"}]
+    issue = {
+        "reason": "mislabel",
+        "evidence": {"tag_layers": ["bob"], "layer": "bob", "suspect_tags": suspects},
+    }
+    found = decision_options(
+        issue, now({"bob": ["PER", "x"]}), {}, ["PER", "LOC", "x"], layer="bob", target="bob"
+    )
+    assert found["choices"] == [
+        {
+            "choice": "accept",
+            "text": "the suggestion: PER, LOC",
+            "what": "the suggestion",
+            "value": ["PER", "LOC"],
+        }
+    ]
+
+    found = decision_options(
+        {"reason": "mislabel", "evidence": {}}, {}, {}, ["cat", "dog"], layer="gt", target="gt"
+    )
+    assert found["kind"] is None and [c["choice"] for c in found["choices"]] == ["cat", "dog"]

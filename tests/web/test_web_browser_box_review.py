@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from web_helpers import shot
 
+from assay.labels.kinds import get_kind
 from boxkit import make_box_dataset
 
 pytestmark = pytest.mark.browser
@@ -61,7 +62,10 @@ def test_a_box_case_is_resolved_from_the_review_page(page: Any, live: dict[str, 
     page.goto(live["url"] + "/datasets/boxdecide/review")
     row = page.locator(f"tr[data-case='{case['id']}']")
     choices = row.locator("select[name=label] option").all_text_contents()
-    assert choices == ["fused boxes", "alice's boxes", "bob's boxes", "carol's boxes"]
+    assert [c.split(":")[0] for c in choices] == ["fused", "alice", "bob", "carol"]
+    assert choices[2] == "bob: " + get_kind("boxes").brief(
+        ds.item(case["item_id"])["labels"]["bob"]["value"]
+    )
     row.locator("select[name=label]").select_option("bob")
     row.locator("button[value=resolve]").click()
     for _ in range(100):  # the page posts the decision; the library sees it

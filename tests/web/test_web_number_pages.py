@@ -48,4 +48,14 @@ def test_number_predictions_agreement_and_review(
 
     review = client.get("/datasets/t/review").text
     assert 'class="chart number-evidence"' in review and 'data-layer="bob"' in review
-    assert 'type="number" step="any"' in review
+    # The decision: the median, each annotator's value, or a number of one's own (no class list).
+    assert 'class="decision-entry decision-number"' in review and 'step="any"' in review
+    assert '<option value="accept"' in review and '<option value="bob"' in review
+
+    # The overview: each number layer's coverage (its value labels count), no empty class
+    # balance of it, and its own card with the values' histogram.
+    stats = client.get("/api/v1/datasets/t/statistics").json()
+    ann = next(la for la in stats["layers"] if la["name"] == "ann")
+    assert ann["n_labeled"] == 2 and ann["values"] is True and ann["coverage"] > 0
+    overview = client.get("/datasets/t").text
+    assert 'id="number-stats-ann"' in overview and 'class="chart number-histogram"' in overview

@@ -18,8 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.labels.kinds.classification import class_ids
 from assay.labels.tag_agreement import case_tags
 from assay.labels.writes import current_labels_by_item
+from assay.review.decisions import decision_options
 from assay.review.rules import case_layer, decision_layer, no_longer_holds, run_layers
 from assay.store import schema as t
 from assay.store.filters import DEFAULT_LAYER
@@ -69,10 +71,11 @@ def case_evidence(
     vote = Counter(n["label"] for n in neighbours if n["label"] is not None)
     active = case.get("state") in ACTIVE_CASE_STATES
     change = no_longer_holds(case, layer, mine) if active else None
+    target = decision_layer(conn, dataset_id, case)
     return {
         "layer": layer,
         "label_layer": label_layer,
-        "decision_layer": decision_layer(conn, dataset_id, case),
+        "decision_layer": target,
         "given": label_of(item_id),
         # The class at issue of a case between layers is theirs (the majority), not this one.
         "given_when_opened": case.get("label") if layer is not None else None,
@@ -102,6 +105,15 @@ def case_evidence(
         "figures": _box_figures(mine, evidence),
         "span_figures": _span_figures(conn, item_id, mine, evidence),
         "tags": case_tags(evidence),  # a tag case: the tags at issue (kinds/_tags_case.html)
+        # What a reviewer may decide: the choices the kind offers (review/decisions.py).
+        "decision": decision_options(
+            case,
+            mine,
+            {name: r.options or {} for name, r in layers.items()},
+            list(class_ids(conn, dataset_id)),
+            layer=layer,
+            target=target,
+        ),
     }
 
 

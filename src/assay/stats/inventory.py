@@ -154,6 +154,11 @@ class Inventory:
                 "classes": _counts(cats),
                 "authors": _counts(s.layer_authors.get(name, Categories())),
             }
+            held = s.layer_values.get(name)
+            if held is not None and held.total and not labeled:  # values of another kind
+                layer.update(
+                    n_labeled=held.total, coverage=held.total / n if n else 0.0, values=True
+                )
             if name in s.box_layers:  # beside the class layers: its images and its boxes
                 boxes = s.box_layers[name].result()
                 layer.update(

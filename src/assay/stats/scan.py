@@ -69,6 +69,9 @@ class InventoryAggregate:
     splits: Categories = field(default_factory=Categories)
     layer_classes: dict[str, Categories] = field(default_factory=dict)
     layer_authors: dict[str, Categories] = field(default_factory=dict)
+    #: Current labels per layer that hold a value of another kind than a class (tags, spans,
+    #: numbers, boxes), as ``{"labeled": n}``: their coverage (their statistics are the kind's).
+    layer_values: dict[str, Categories] = field(default_factory=dict)
     features: dict[str, NumericSummary] = field(default_factory=dict)
     categories: dict[str, Categories] = field(default_factory=dict)
     images: dict[str, NumericSummary] = field(default_factory=dict)
@@ -88,6 +91,7 @@ class InventoryAggregate:
         pairs: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = (
             (self.layer_classes, other.layer_classes),
             (self.layer_authors, other.layer_authors),
+            (self.layer_values, other.layer_values),
             (self.features, other.features),
             (self.categories, other.categories),
             (self.images, other.images),
@@ -266,6 +270,21 @@ def _add_classes(
             query = query.join(t.items, t.items.c.id == h.item_id).where(_in_partition(spec, where))
         counts = {names[c]: int(n) for c, n in conn.execute(query.group_by(h.class_id))}
         agg.layer_classes.setdefault(layer, Categories()).add_counts(counts)
+        # Labels that are values, not classes: counted for the layer's coverage.
+        values = (
+            sa.select(sa.func.count())
+            .select_from(t.label_heads.join(t.labels, t.labels.c.id == h.label_id))
+            .where(h.layer_id == layer_id, h.class_id.is_(None), t.labels.c.value.is_not(None))
+        )
+        if where is None:
+            values = values.where(h.item_id >= spec.id_range[0], h.item_id < spec.id_range[1])
+        else:
+            values = values.join(t.items, t.items.c.id == h.item_id).where(
+                _in_partition(spec, where)
+            )
+        n_values = int(conn.execute(values).scalar_one())
+        if n_values:
+            agg.layer_values.setdefault(layer, Categories()).add_counts({"labeled": n_values})
 
 
 def _add_authors(

@@ -39,6 +39,22 @@ EDITORS: dict[str, Editor] = {
 }
 
 
+# What a case about a kind shows of its evidence besides what every case shows (the review
+# row): a kind adds its partial here. Tags, spans and boxes draw theirs from the evidence's
+# own fields (``_case_evidence.html``).
+CASE_EVIDENCE: dict[str, str] = {"number": "kinds/_number_evidence.html"}
+
+
+# A layer's statistics card on the overview, by kind (from assay.stats.kind_stats); tags and
+# spans predate this registry and keep their own lists (tag_stats, span_stats).
+STATS_CARDS: dict[str, str] = {"number": "kinds/_number_stats.html"}
+
+
+def case_evidence_of(value_kind: str | None) -> str | None:
+    """The partial that draws a case's evidence of ``value_kind``, None when there is none."""
+    return CASE_EVIDENCE.get(value_kind or "")
+
+
 def editor_of(value_kind: str | None) -> Editor | None:
     """The editor of a kind, None for class labels and kinds without one."""
     return EDITORS.get(value_kind or "")

@@ -250,6 +250,49 @@ class AnnotationKind:
             return given[keys.index(top)], f"the {self.noun} most of {', '.join(layers)} give"
         return self.parse(choice), f"a {self.noun} the reviewer wrote"
 
+    #: What ``accept`` on a disagreement takes, in a word (the review page's choices).
+    accept_word: ClassVar[str] = "majority"
+
+    def brief(self, value: Any, limit: int = 60) -> str:
+        """A value in a few words (a choice in the review page's decision list): :meth:`show`,
+        cut to ``limit`` characters."""
+        shown = self.show(value)
+        return shown if len(shown) <= limit else shown[: limit - 1].rstrip(", ") + "…"
+
+    def decision_choices(
+        self, values: Mapping[str, Any], layers: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The decisions a reviewer may pick on a disagreement between ``layers`` (``values``
+        as :meth:`decide` takes them): ``accept`` first, then each layer that has a value now;
+        each ``{"choice", "text", "what", "value"}`` (``choice`` what :meth:`decide` takes,
+        ``value`` as JSON). A choice :meth:`decide` refuses is left out."""
+        out: list[dict[str, Any]] = []
+        for choice in ("accept", *layers):
+            try:
+                value, what = self.decide(choice, values, layers)
+            except InvalidParameter:
+                continue
+            word = self.accept_word if choice == "accept" else choice
+            out.append(
+                {
+                    "choice": choice,
+                    "text": f"{word}: {self.brief(value)}",
+                    "what": what,
+                    "value": self.to_json(value),
+                }
+            )
+        return out
+
+    def decision_entry(
+        self, options: Sequence[Mapping[str, Any]], classes: Sequence[str]
+    ) -> dict[str, Any] | None:
+        """How a reviewer writes a value of their own on the review page, given the options
+        of the layers the case is about and the dataset's classes: ``{"input": "set",
+        "options": [...]}`` (pick any of the options), ``{"input": "number", "min", "max",
+        "step", "unit"}``, or None (the base class: the value is edited on the item page)."""
+        del options, classes
+        return None
+
     def accept(self, current: Any, evidence: Mapping[str, Any]) -> Any:
         """What accepting a label-quality case's suggestion writes, given the item's value now
         in the layer at issue (``current``): the value the check suggested

@@ -198,6 +198,9 @@ class Boxes(AnnotationKind):
         noun = "box" if len(value) == 1 else "boxes"
         return f"{len(value)} {noun}: {', '.join(parts)}"
 
+    #: What ``accept`` on a disagreement takes, in a word (the review page's choices).
+    accept_word: ClassVar[str] = "fused"
+
     def decide(
         self, choice: str, values: Mapping[str, Any], layers: Sequence[str]
     ) -> tuple[Any, str]:

@@ -11,6 +11,7 @@ measures this kind answers with).
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -115,6 +116,45 @@ class Numbers(AnnotationKind):
 
     def validate(self, value: Any, schema: KindSchema, item_id: int) -> Any:
         return number_value(value, schema.options, f"Item {item_id}")
+
+    #: ``accept`` on a disagreement takes the median of the annotators' values.
+    accept_word: ClassVar[str] = "median"
+
+    def decide(
+        self, choice: str, values: Mapping[str, Any], layers: Sequence[str]
+    ) -> tuple[Any, str]:
+        """``accept``: the median of the layers' values now (what the scan measured the spread
+        around; the most common of a few numbers is just the first one); a layer: its value;
+        else a number as typed."""
+        if choice == "accept":
+            given = [float(values[name]) for name in layers if name in values]
+            if given:
+                return statistics.median(given), f"the median of {', '.join(layers)}"
+        return super().decide(choice, values, layers)
+
+    def decision_entry(
+        self, options: Sequence[Mapping[str, Any]], classes: Sequence[str]
+    ) -> dict[str, Any] | None:
+        """A number of the reviewer's own, within the range of the layers at issue (the widest
+        when they differ; whole numbers when every layer holds whole numbers)."""
+        del classes
+
+        def bound(key: str, pick: Any) -> float | None:
+            found = [o.get(key) for o in options]
+            if not found or any(v is None for v in found):
+                return None
+            return float(pick(found))
+
+        units = {o.get("unit") for o in options}
+        integer = bool(options) and all(o.get("integer") for o in options)
+        return {
+            "input": "number",
+            "text": "a value of your own",
+            "min": bound("min", min),
+            "max": bound("max", max),
+            "step": 1 if integer else "any",
+            "unit": units.pop() if len(units) == 1 else None,
+        }
 
     def accept(self, current: Any, evidence: Mapping[str, Any]) -> Any:
         """A label-quality case's suggestion: the model's predicted value (checked against the

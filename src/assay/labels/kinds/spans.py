@@ -180,6 +180,15 @@ class Spans(AnnotationKind):
         more = f" and {len(value) - 5} more" if len(value) > 5 else ""
         return f"{len(value)} span{'s' if len(value) != 1 else ''}: {shown}{more}"
 
+    def brief(self, value: Any, limit: int = 60) -> str:
+        """``2 spans: ORG, PER`` (the classes in text order; the offsets are :meth:`show`'s)."""
+        if not value:
+            return self.show(value)
+        shown = f"{len(value)} span{'s' if len(value) != 1 else ''}: " + ", ".join(
+            str(s["class"]) for s in value
+        )
+        return shown if len(shown) <= limit else shown[: limit - 1].rstrip(", ") + "…"
+
     def diff(self, a: Any, b: Any) -> str | None:
         if a == b:
             return None
@@ -195,6 +204,9 @@ class Spans(AnnotationKind):
         return "; ".join(parts)
 
     # -- several layers (computed in assay.labels.span_agreement) -----------------------------
+    #: What ``accept`` on a disagreement takes, in a word (the review page's choices).
+    accept_word: ClassVar[str] = "vote"
+
     def decide(
         self, choice: str, values: Mapping[str, Any], layers: Sequence[str]
     ) -> tuple[Any, str]:

@@ -110,6 +110,13 @@ class Tags(AnnotationKind):
             return decision_tags(values, layers, choice)
         return self.parse(choice), "a tag set the reviewer wrote"
 
+    def decision_entry(
+        self, options: Sequence[Mapping[str, Any]], classes: Sequence[str]
+    ) -> dict[str, Any] | None:
+        """A tag set of the reviewer's own: any of the dataset's classes."""
+        del options
+        return {"input": "set", "options": list(classes), "text": "an edited tag set"}
+
     def accept(self, current: Any, evidence: Mapping[str, Any]) -> Any:
         """The item's tags now with a label-quality case's suspects applied (a missing tag
         added, a probably wrong one removed)."""

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from assay.web import kinds as web_kinds
 from assay.web.auth import Reader
 from assay.web.rendering import render
 from assay.web.state import app_state
@@ -38,11 +39,14 @@ def overview(request: Request, name: str, who: Reader, filter: TextParam = "") -
         for la in detail["layers"] if la.get("value_kind") == "spans"
     ]  # fmt: skip
     tags = tag_views.layer_stats(state, who, dataset, filter)  # kinds/_tags_stats.html
+    cards = [  # the other kinds' cards (web/kinds.STATS_CARDS)
+        (template, datasets.layer_statistics(state, who, dataset, la["name"], filter or None))
+        for la in detail["layers"]
+        if (template := web_kinds.STATS_CARDS.get(la.get("value_kind") or ""))
+    ]
     context = {
-        "ds": detail,
-        "filter": filter,
+        "ds": detail, "filter": filter, "span_stats": span_stats, "tag_stats": tags,
         "checks": data_checks.latest(who, dataset),
-        "span_stats": span_stats,
-        "tag_stats": tags,
-    }
+        "stats_cards": [(template, found["layer"]) for template, found in cards],
+    }  # fmt: skip
     return render(request, "overview.html", context)

@@ -42,6 +42,8 @@ const assay = (() => {
   function formatNumber(value) {
     if (typeof value !== "number" || !Number.isFinite(value)) return String(value);
     if (Number.isInteger(value)) return value.toLocaleString("en-US");
+    // Tiny values in exponent form (a standardized feature's mean, -2.5e-20, is not 22 digits).
+    if (Math.abs(value) < 1e-4) return value.toExponential(2);
     return value.toLocaleString("en-US", { maximumSignificantDigits: 4 });
   }
 

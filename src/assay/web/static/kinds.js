@@ -217,8 +217,10 @@
       stage.replaceChildren(el("p", { class: "empty", id: "queue-done" }, "Nothing left to label in this layer."));
       itemInfo.replaceChildren();
       queue.dataset.itemId = "";
+      queue.dataset.done = "1"; // the editor's panel hides: there is nothing to save
       return;
     }
+    delete queue.dataset.done;
     stage.replaceChildren(view(entry.item));
     const href = `${queue.dataset.itemPage}${encodeURIComponent(entry.item.key)}`;
     itemInfo.replaceChildren(el("a", { href, target: "_blank", rel: "noopener", class: "key" }, `item ${entry.item.key}`));

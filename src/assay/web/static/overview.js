@@ -110,6 +110,7 @@
         boxLayer(layer.name, layer.boxes);
         continue;
       }
+      if (layer.values) continue; // tags, spans, numbers: the kind's own card below shows them
       panel(`Class balance · ${layer.name}`,
         charts.bars(sorted(layer.classes), { href: (c) => gridLink(`label[${layer.name}]=${c}`) }),
         `${formatNumber(layer.n_labeled)} labeled`);

@@ -138,7 +138,8 @@
   }
 
   function summary(action, c, layer) {
-    if (action === "resolve") return `Resolved as ${c.resolved_label}: written to ${layer || "its layer"}.`;
+    const as = c.resolved_label === null || c.resolved_label === undefined ? "" : ` as ${c.resolved_label}`;
+    if (action === "resolve") return `Resolved${as}: written to ${layer || "its layer"}.`;
     if (action === "dismiss") return "Dismissed; no label changed.";
     return `${action === "escalate" ? "Escalated" : "Assigned"} to ${c.assignee}.`;
   }
@@ -202,9 +203,62 @@
       if (editor && editor.ready && editor.dirty && shown === chosen) body.boxes = editor.payload();
       return { action: "resolve", body };
     }
-    const chosen = label || form.querySelector("select[name=label]").value;
-    const why = chosen === tr.dataset.suggested ? `accepted the suggestion (${chosen})` : `chose ${chosen}`;
+    const select = form.querySelector("select[name=label]");
+    let chosen = label || (select ? select.value : "");
+    const option = select && Array.from(select.options).find((o) => (label ? o.value === label : o.selected));
+    let words = option ? option.textContent.trim() : chosen;
+    if (!label && option && option.dataset.edited) {
+      // A value of the reviewer's own (a tag set, a number): sent as the kind's parse reads it.
+      chosen = entered(tr);
+      if (chosen === null) return { error: "Write the value first: it is empty or outside the range." };
+      words = `${words}: ${chosen}`;
+    }
+    if (!chosen) return { error: "Choose a decision first." };
+    const why = chosen === tr.dataset.suggested ? `accepted the suggestion (${words})` : `chose ${words}`;
     return { action: "resolve", body: { label: chosen, reason: typed || why, expected_version: version } };
+  }
+
+  // -- a value of the reviewer's own (the kind's entry: a tag set, a number) --------------------
+  function entered(tr) {
+    const entry = tr.querySelector(".decision-entry");
+    if (!entry) return null;
+    if (entry.dataset.input === "set") {
+      return JSON.stringify(Array.from(entry.querySelectorAll("input[type=checkbox]:checked")).map((b) => b.value));
+    }
+    const input = entry.querySelector("input");
+    if (!input || input.value.trim() === "" || !input.checkValidity()) return null;
+    return input.value.trim();
+  }
+
+  // The entry shows the value of the choice picked (where an edit starts from); an edit picks
+  // "edited" in the list.
+  function fillEntry(tr) {
+    const select = tr.querySelector("select.decision-choice");
+    const entry = tr.querySelector(".decision-entry");
+    const option = select && select.selectedOptions[0];
+    if (!entry || !option || option.dataset.edited || !option.dataset.value) return;
+    const value = JSON.parse(option.dataset.value);
+    if (entry.dataset.input === "set") {
+      entry.querySelectorAll("input[type=checkbox]").forEach((b) => { b.checked = Array.isArray(value) && value.includes(b.value); });
+    } else {
+      const input = entry.querySelector("input");
+      if (input) input.value = value === null ? "" : String(value);
+    }
+  }
+
+  function markEdited(tr) {
+    const select = tr.querySelector("select.decision-choice");
+    const edited = select && select.querySelector("option[data-edited]");
+    if (edited) select.value = edited.value;
+    if (edited) edited.selected = true;
+  }
+
+  function toggleTag(tr, tag) {
+    const box = tr.querySelector(`.decision-entry[data-input=set] input[value="${CSS.escape(tag)}"]`);
+    if (!box) return false;
+    box.checked = !box.checked;
+    markEdited(tr);
+    return true;
   }
 
   // -- a box case's decision, in the box editor ---------------------------------------------------
@@ -244,6 +298,11 @@
     table.addEventListener("change", (event) => {
       const tr = event.target.closest && event.target.closest("tr.case");
       if (tr && event.target.matches("select[name=label]") && tr.querySelector(".case-decision")) loadDecision(tr);
+      if (tr && event.target.matches("select.decision-choice")) fillEntry(tr);
+    });
+    table.addEventListener("input", (event) => {
+      const tr = event.target.closest && event.target.closest("tr.case");
+      if (tr && event.target.closest(".decision-entry")) markEdited(tr);
     });
   }
 
@@ -368,8 +427,10 @@
       return;
     }
     const planned = decision(tr, action, label);
-    if (!planned) {
-      say(action === "escalate" ? "No reviewer to escalate to." : "You may not decide this case.", "error");
+    if (!planned || planned.error) {
+      const why = planned ? planned.error : action === "escalate" ? "No reviewer to escalate to." : "You may not decide this case.";
+      say(why, "error");
+      if (planned) message(tr, why, "error");
       return;
     }
     if (planned.action === "resolve" || planned.action === "dismiss") tr.classList.add("decided");
@@ -416,7 +477,7 @@
       for (const c of out.resolved) {
         const tr = byId[String(c.id)];
         setState(tr, c);
-        message(tr, `Resolved as ${c.resolved_label}.`, "ok");
+        message(tr, c.resolved_label === null || c.resolved_label === undefined ? "Resolved." : `Resolved as ${c.resolved_label}.`, "ok");
       }
       for (const f of out.failed) message(byId[String(f.id)], `Not saved: ${f.error}`, "error");
       updateCounts(out.counts);
@@ -443,7 +504,8 @@
       return;
     }
     const planned = decision(tr, event.submitter ? event.submitter.value : "resolve");
-    if (planned) send(tr, planned);
+    if (planned && planned.error) message(tr, planned.error, "error");
+    else if (planned) send(tr, planned);
   });
   table.addEventListener("toggle", (event) => {
     const tr = event.target.closest("tr.case");
@@ -502,6 +564,12 @@
     else if (key === "x" && current) toggle(current);
     else if (key in keyClass && current && current.querySelector(".case-decision")) {
       say("This case decides boxes: click a box in its decision, then press a class key.", "error");
+    } else if (key in keyClass && current && current.dataset.decides) {
+      // A case about another kind: a class key toggles that tag in an edited tag set; it
+      // never resolves with a class name.
+      if (!toggleTag(current, keyClass[key])) {
+        say(`This case decides a ${current.dataset.decides} value: choose it in the row's list.`, "error");
+      }
     } else if (key in keyClass) act("resolve", start, keyClass[key]);
     else return;
     event.preventDefault();

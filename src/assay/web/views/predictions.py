@@ -224,7 +224,16 @@ def evaluation(
         with dataset.store.read() as conn:
             reference = reference or number_evaluation.default_reference(conn, dataset.id, layer)
         check_reference(who, dataset, reference)
-        found_ev = dataset.models.evaluate(run, filter or None, reference_layer=reference)
+        found_ev = dict(dataset.models.evaluate(run, filter or None, reference_layer=reference))
+        # The largest errors name their items by key (people know items by key, not by id).
+        errors = found_ev.get("largest_errors") or []
+        rows = reads.items_by_ids(dataset.store, dataset.id, [e["item_id"] for e in errors])
+        keys = {r["id"]: r["external_key"] for r in rows}
+        found_ev["largest_errors"] = [
+            {**e, "key": keys.get(e["item_id"]), "page_url": item_page_url(
+                dataset.name, e["item_id"], keys.get(e["item_id"]))}
+            for e in errors
+        ]  # fmt: skip
         return {**json_safe(found_ev), "run": public_run(found) if found is not None else None}
     reference = reference or "ground_truth"
     check_reference(who, dataset, reference)

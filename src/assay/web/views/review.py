@@ -38,6 +38,7 @@ from assay.store import reads
 from assay.store.vocabulary import ACTIVE_CASE_STATES
 from assay.web.auth import Principal
 from assay.web.errors import Forbidden
+from assay.web.kinds import case_evidence_of
 from assay.web.state import AppState
 from assay.web.urls import item_page_url, media_url
 
@@ -323,8 +324,10 @@ def evidence_of(
     for case in cases:
         ev = who.viewer.case_evidence(found[case["id"]], case, visible)
         partner = ev["partner"]
+        decision = ev.get("decision")
         out[case["id"]] = {
             **ev,
+            "kind_evidence": case_evidence_of(decision["kind"] if decision else None),
             "item": item({"item_id": case["item_id"], "key": case["item_key"]}),
             "neighbours": {
                 **ev["neighbours"],
