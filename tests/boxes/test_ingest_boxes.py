@@ -235,10 +235,11 @@ def test_a_zip_of_a_coco_folder_imports_and_keeps_its_images(
     assert boxes_of(item["labels"]["boxes"]["value"]) == expected("0.png")
 
 
-def test_box_sets_are_the_same_whatever_the_block() -> None:
+def test_box_sets_are_the_same_whatever_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
     import orjson
 
+    import assay.ingest.boxes as boxes_module
     from assay.ingest.boxes import BoxFile, BoxImage, box_json, box_sets
 
     rng = np.random.default_rng(3)
@@ -277,3 +278,6 @@ def test_box_sets_are_the_same_whatever_the_block() -> None:
     assert [orjson.loads(text) for text in box_json(bf, start=2, stop=6)] == list(
         box_sets(bf, start=2, stop=6)
     )
+    # An image of more boxes than a template holds is written box by box, the same way.
+    monkeypatch.setattr(boxes_module, "TEMPLATE_BOXES", 2)
+    assert [orjson.loads(text) for text in box_json(bf)] == list(box_sets(bf))

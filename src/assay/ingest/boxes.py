@@ -266,7 +266,7 @@ def box_json(
         base = bounds[first]
         for k in range(first, last):
             a, b = bounds[k] - base, bounds[k + 1] - base
-            yield _template(b - a, bf.score is not None) % tuple(flat[a * width : b * width])
+            yield _image_json(b - a, bf.score is not None, flat[a * width : b * width])
 
 
 def _number_texts(values: np.ndarray) -> np.ndarray:
@@ -277,17 +277,29 @@ def _number_texts(values: np.ndarray) -> np.ndarray:
     return np.array(text[1:-1].decode().split(","), dtype=object)
 
 
+#: Images with up to this many boxes are written from a template of their box count
+#: (cached: at most twice this many templates, of a few KB each); bigger ones box by box.
+TEMPLATE_BOXES = 100
+_BOX = '{"id":%d,"class":%s,"x":%s,"y":%s,"w":%s,"h":%s}'
+_SCORED_BOX = '{"id":%d,"class":%s,"x":%s,"y":%s,"w":%s,"h":%s,"score":%s}'
+
+
+def _image_json(n: int, scored: bool, values: list[str]) -> str:
+    """The JSON of an image's ``n`` boxes from their values' texts (class, x, y, w, h, and
+    score when ``scored``, box after box)."""
+    if n <= TEMPLATE_BOXES:
+        return _template(n, scored) % tuple(values)
+    box, width = (_SCORED_BOX, 6) if scored else (_BOX, 5)
+    return (
+        "[" + ",".join(box % (i + 1, *values[i * width : (i + 1) * width]) for i in range(n)) + "]"
+    )
+
+
 @functools.cache
 def _template(n: int, scored: bool) -> str:
     """The JSON of ``n`` boxes with ``%s`` slots for the values :func:`box_json` fills in."""
-    score = ',"score":%s' if scored else ""
-    return (
-        "["
-        + ",".join(
-            f'{{"id":{i},"class":%s,"x":%s,"y":%s,"w":%s,"h":%s{score}}}' for i in range(1, n + 1)
-        )
-        + "]"
-    )
+    box = _SCORED_BOX if scored else _BOX
+    return "[" + ",".join(box.replace("%d", str(i), 1) for i in range(1, n + 1)) + "]"
 
 
 # -- writing ---------------------------------------------------------------------------------
