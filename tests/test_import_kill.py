@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import sqlalchemy as sa
 
@@ -81,8 +82,12 @@ def kill_mid_import(root: Path, data: Path) -> None:
             if time.monotonic() > deadline:
                 pytest.fail(f"no rows written after {WAIT_S} s")
             time.sleep(0.01)
+        writers = psutil.Process(child.pid).children(recursive=True)
         os.kill(child.pid, signal.SIGKILL)
         assert child.wait(timeout=10) == -signal.SIGKILL
+        # The import's writer process sees the pipe close and stops, without publishing.
+        _, alive = psutil.wait_procs(writers, timeout=10)
+        assert alive == []
     finally:
         if child.poll() is None:
             child.kill()

@@ -399,6 +399,29 @@ def test_big_jpeg_statistics_come_from_a_reduced_decode(project: Project, tmp_pa
     assert item["pixel_std"] == pytest.approx(full.std(), rel=0.05)
 
 
+def test_coco_sized_jpeg_statistics_come_from_a_reduced_decode_that_still_reads_it_all(
+    tmp_path: Path,
+) -> None:
+    from assay.ingest.images import describe_image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:480, 0:640]
+    rgb = np.stack([xx * 255 / 640, yy * 255 / 480, (xx + yy) % 256], axis=2)
+    rgb = (rgb + rng.normal(0, 20, rgb.shape)).clip(0, 255).astype(np.uint8)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(rgb).save(path, quality=85)
+    data = path.read_bytes()
+
+    width, height, channels, mean, std = describe_image(data)
+
+    assert (width, height, channels) == (640, 480, 3)
+    full = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+    assert mean == pytest.approx(full.mean(), rel=0.002)
+    assert std == pytest.approx(full.std(), rel=0.05)
+    with pytest.raises(OSError, match="truncated"):  # the reduced decode reads the whole file
+        describe_image(data[: len(data) // 2])
+
+
 @sqlite_only
 def test_threads_give_the_same_items_in_the_same_order(project: Project, tmp_path: Path) -> None:
     root = tmp_path / "many"

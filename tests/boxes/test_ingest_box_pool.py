@@ -43,6 +43,38 @@ def test_pool_keeps_the_order_and_raises_the_first_error_after_the_rows_before_i
     assert multiprocessing.active_children() == [] and can_fork()
 
 
+def test_workers_stop_when_the_importing_process_is_killed() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    code = (
+        "import time\n"
+        "from assay.ingest.pool import OrderedPool\n"
+        "with OrderedPool(time.sleep, workers=2, chunk=1) as pool:\n"
+        "    for n, _ in enumerate(pool.map([0.01] * 100_000)):\n"
+        "        if n == 5:\n"
+        "            print('reading', flush=True)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "reading\n"
+        workers = psutil.Process(child.pid).children(recursive=True)
+        assert len(workers) == 2
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        # Each worker holds no copy of the killed process's pipe ends: it sees them close.
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert alive == []
+    finally:
+        child.kill()
+        child.wait()
+        assert child.stdout is not None
+        child.stdout.close()
+
+
 def _write(root: Path, sizes: list[tuple[int, int]] | None = None) -> Path:
     """``root/images/{n}.png`` of varying sizes and ``root/instances_x.json`` with 0-3 boxes
     an image (declared sizes: ``sizes``, default the real ones)."""

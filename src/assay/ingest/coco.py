@@ -3,9 +3,12 @@ and the COCO results format (``[{image_id, category_id, bbox, score}]``) for pre
 
 What bounds memory: each annotation goes straight into numpy columns
 (``ingest.boxes.BoxFile``, about 60 bytes a box), never kept as a Python object per box. A
-file up to :data:`IN_MEMORY_BYTES` is parsed at once by orjson and its annotations turned into
-columns by numpy (fastest: about twice the boxes per CPU-second; but the parsed document,
-about 10 times the file's size, lives until the columns are built); a bigger one up to
+file up to :data:`IN_MEMORY_BYTES` is decoded at once by msgspec with its annotations typed
+(small structs, not dicts: about four times faster than a parsed document, and a fraction of
+its memory), then turned into columns; if an annotation does not fit the types (a float id,
+a NaN, a missing field) it is parsed by orjson and its annotations turned into columns by
+numpy (the parsed document, about 10 times the file's size, lives until the columns are
+built); a bigger one up to
 :data:`RAW_BYTES` is read in one pass by msgspec, its annotations kept as their raw text
 (about 50 bytes an annotation besides the file's bytes) and decoded into columns
 :data:`RAW_CHUNK` at a time (about four times faster than streaming: 1,000,000 boxes in
@@ -78,6 +81,15 @@ class _Annotation(msgspec.Struct, gc=False):
     id: int = -1
 
 
+class _TopTyped(msgspec.Struct):
+    """A COCO file's top level with its annotations typed (:class:`_Annotation`): what a
+    file up to :data:`IN_MEMORY_BYTES` is read as first (see :meth:`_Sections._read_typed`)."""
+
+    categories: list[Any] | None = None
+    images: list[Any] | None = None
+    annotations: list[_Annotation] | None = None
+
+
 class _Sections:
     """The arrays of a COCO file by name: from the parsed document (small files), read raw
     (big ones), or streamed (huge ones, or a big file msgspec refuses: the streamed reader
@@ -87,17 +99,34 @@ class _Sections:
         self.path = path
         self.doc: Any = None
         self.raw: list[msgspec.Raw] | None = None
+        self.typed: list[_Annotation] | None = None
         limit = IN_MEMORY_BYTES if in_memory_bytes is None else in_memory_bytes
         try:
             size = path.stat().st_size
         except OSError as exc:
             raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
         if size <= limit:
+            if self._read_typed():
+                return
             self.doc = _load(path)
             if not isinstance(self.doc, dict | list):
                 raise DataFormatError(f"{path}: not a COCO file (a JSON object or list).")
         elif size <= RAW_BYTES:
             self._read_raw()
+
+    def _read_typed(self) -> bool:
+        """msgspec over the file's bytes into typed annotations, when every one is plainly
+        right (else False, and the file is parsed as a document): about four times faster
+        than orjson's document (no dict per annotation) and a fraction of its memory."""
+        try:
+            top = msgspec.json.decode(self.path.read_bytes(), type=_TopTyped)
+        except OSError as exc:
+            raise DataFormatError(f"{self.path}: cannot be read ({exc.strerror or exc}).") from exc
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return False  # NaN, a float id, a missing field...: the document names it
+        self.doc = {"categories": top.categories, "images": top.images}
+        self.typed = top.annotations if top.annotations is not None else []
+        return True
 
     def _read_raw(self) -> None:
         """msgspec over the file's bytes, the annotations kept as their raw text (decoded
@@ -116,6 +145,12 @@ class _Sections:
         """The items of the top-level array ``name`` ("" for a top-level list)."""
         if name == "annotations" and self.raw is not None:
             return _raw_items(self.raw)
+        if name == "annotations" and self.typed is not None:
+            # The checked loop, after the typed columns found something wrong (an unknown
+            # image or category, a missing id): it needs the annotations as they are.
+            doc = _load(self.path)
+            node = doc.get("annotations") if isinstance(doc, dict) else None
+            return iter(node if isinstance(node, list) else [])
         if self.doc is None:
             return _items(self.path, f"{name}.item" if name else "item")
         node = (
@@ -128,6 +163,7 @@ class _Sections:
     def drop(self) -> None:
         self.doc = None
         self.raw = None
+        self.typed = None
 
 
 def _joined(raw: list[msgspec.Raw], start: int) -> bytes:
@@ -154,12 +190,36 @@ def _raw_columns(
             chunk = decoder.decode(_joined(raw, start))
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
-        k, stop = len(chunk), start + len(chunk)
-        image_ids[start:stop] = np.fromiter(map(_IMAGE_ID, chunk), np.int64, k)
-        cat_ids[start:stop] = np.fromiter(map(_CATEGORY_ID, chunk), np.int64, k)
-        ann_ids[start:stop] = np.fromiter(map(_ID, chunk), np.int64, k)
-        xywh[start:stop] = np.fromiter(map(_BBOX, chunk), np.dtype((np.float64, 4)), k)
+        _fill(chunk, start, image_ids, cat_ids, ann_ids, xywh)
     return image_ids, cat_ids, ann_ids, xywh
+
+
+def _typed_columns(
+    anns: list[_Annotation],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Image ids, category ids, annotation ids and (n, 4) bboxes of typed annotations."""
+    n = len(anns)
+    image_ids, cat_ids, ann_ids = (np.empty(n, dtype=np.int64) for _ in range(3))
+    xywh = np.empty((n, 4), dtype=np.float64)
+    for start in range(0, n, RAW_CHUNK):
+        _fill(anns[start : start + RAW_CHUNK], start, image_ids, cat_ids, ann_ids, xywh)
+    return image_ids, cat_ids, ann_ids, xywh
+
+
+def _fill(
+    chunk: list[_Annotation],
+    start: int,
+    image_ids: np.ndarray,
+    cat_ids: np.ndarray,
+    ann_ids: np.ndarray,
+    xywh: np.ndarray,
+) -> None:
+    """Put a chunk of typed annotations into the columns from row ``start`` on."""
+    k, stop = len(chunk), start + len(chunk)
+    image_ids[start:stop] = np.fromiter(map(_IMAGE_ID, chunk), np.int64, k)
+    cat_ids[start:stop] = np.fromiter(map(_CATEGORY_ID, chunk), np.int64, k)
+    ann_ids[start:stop] = np.fromiter(map(_ID, chunk), np.int64, k)
+    xywh[start:stop] = np.fromiter(map(_BBOX, chunk), np.dtype((np.float64, 4)), k)
 
 
 _IMAGE_ID = operator.attrgetter("image_id")
@@ -328,7 +388,10 @@ def _annotation_columns(
     """The annotations as columns, by numpy over the parsed document (a loop over a million
     annotations in Python is most of an import's time); None when the file is streamed or any
     annotation is not plainly right (the checked loop then finds and names it)."""
-    if sections.raw is not None:
+    if sections.typed is not None:
+        image_ids, cat_ids, ann_ids, xywh = _typed_columns(sections.typed)
+        n = len(image_ids)
+    elif sections.raw is not None:
         found = _raw_columns(sections.raw)
         if found is None:
             return None

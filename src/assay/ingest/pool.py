@@ -72,7 +72,7 @@ class OrderedPool(Generic[T, R]):
                 parent_end, child_end = context.Pipe()
                 process = context.Process(
                     target=_work,
-                    args=(self.fn, child_end),
+                    args=(self.fn, child_end, [*self.pipes, parent_end]),
                     name=f"assay-import-reader-{n}",
                     daemon=True,
                 )
@@ -144,8 +144,13 @@ class OrderedPool(Generic[T, R]):
         self.pipes, self.processes = [], []
 
 
-def _work(fn: Callable[[Any], Any], pipe: Connection) -> None:
+def _work(fn: Callable[[Any], Any], pipe: Connection, parent_ends: list[Connection]) -> None:
     """A worker: ``fn`` over each chunk received, until told to stop or the pipe closes."""
+    # The fork copied the importing process's ends of this worker's pipe and of the earlier
+    # workers': held here, they would keep those pipes open after that process is killed,
+    # and the workers would wait for a chunk forever instead of seeing the pipe close.
+    for end in parent_ends:
+        end.close()
     # What the importing process holds (its box file, its images list) is never freed here:
     # out of the collector's sight, so a full collection does not walk (and copy) its pages.
     gc.freeze()

@@ -63,7 +63,10 @@ class ProcessSink:
         context = multiprocessing.get_context("fork")
         self.pipe, child_end = context.Pipe()
         self.process = context.Process(
-            target=_child, args=(job, child_end), name="assay-import-writer", daemon=True
+            target=_child,
+            args=(job, child_end, self.pipe),
+            name="assay-import-writer",
+            daemon=True,
         )
         self.process.start()
         child_end.close()
@@ -111,8 +114,11 @@ class ProcessSink:
             ) from exc
 
 
-def _child(job: ImportJob, pipe: Connection) -> None:
+def _child(job: ImportJob, pipe: Connection, parent_end: Connection) -> None:
     """The writer process: write batches until told to publish or close, or the pipe closes."""
+    # The fork copied the parent's end of the pipe: while this process holds it, the pipe
+    # never closes, and a writer whose importing process was killed would wait forever.
+    parent_end.close()
     # The parent's pooled connections must not be used (or closed) here: open our own.
     job.store.engine.dispose(close=False)
     job.store = Store(job.store.url)
