@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Row
 
 from assay.errors import Conflict, InvalidParameter, ItemNotFound
@@ -470,67 +469,135 @@ LABEL_COLUMNS = (
 def insert_label_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Append label rows whose values the layer's kind has checked (the write functions
     here, or an importer that checked a whole file's values at once with the kind's rules),
-    inside the caller's transaction holding the layer's write lock; their new ids."""
+    inside the caller's transaction holding the layer's write lock; their new ids.
+    :func:`append_labels` does the same from columns, and moves the heads too."""
     if not rows:
         return []
-    # Explicit ids (we hold the layer's write lock) and tuples straight to the driver:
+    # Explicit ids (we hold the layer's write lock) and values straight to the driver:
     # SQLAlchemy's INSERT ... RETURNING in parameter order sends SQLite one statement per row,
     # and its per-row parameter processing alone takes longer than the inserts.
-    ids = bulk.allocate_ids(conn, t.labels, len(rows))
+    ids = bulk.allocate_id_block(conn, t.labels, len(rows))
     _insert_labels_with_ids(conn, rows, ids)
+    return list(ids)
+
+
+def _json_texts(values: Iterable[Any]) -> list[str | None]:
+    return [None if v is None else orjson.dumps(v).decode() for v in values]
+
+
+def _column(values: list[Any]) -> list[Any] | bulk.Same:
+    """``values``, or :class:`bulk.Same` when they are all one value (bound once)."""
+    return bulk.Same(values[0]) if values.count(values[0]) == len(values) else values
+
+
+def _insert_labels_with_ids(
+    conn: Connection, rows: list[dict[str, Any]], ids: Sequence[int]
+) -> None:
+    columns: dict[str, list[Any] | bulk.Same] = {}
+    for name in LABEL_COLUMNS[1:]:
+        if name == "created_at":
+            continue
+        values = [row[name] for row in rows]
+        if name in ("value", "probs"):
+            values = _json_texts(values)
+        columns[name] = _column(values)
+    _insert_label_columns(conn, ids, columns, rows[0]["created_at"])
+
+
+def _insert_label_columns(
+    conn: Connection,
+    ids: Sequence[int],
+    columns: Mapping[str, Sequence[Any] | bulk.Same],
+    created_at: datetime,
+) -> None:
+    """Insert labels ``ids`` from ``columns`` (the other columns of ``labels``; JSON ones
+    already as text) written at ``created_at``."""
+    created = bulk.db_value(conn, t.labels.c.created_at, created_at)
+    cols: dict[str, Sequence[Any] | bulk.Same] = {"id": ids, "created_at": bulk.Same(created)}
+    cols.update(columns)
+    bulk.insert_columns(conn, "labels", cols, len(ids))
+
+
+def append_labels(
+    conn: Connection,
+    layer_id: int,
+    item_ids: Sequence[int],
+    values: Sequence[str | None],
+    *,
+    author: str,
+    created_at: datetime,
+    supersedes: Sequence[int | None] | None = None,
+) -> Sequence[int]:
+    """Append one label per item of ``item_ids`` (each item once) to the layer and point the
+    items' heads at them, from columns: ``values`` are the labels' JSON values as text,
+    already checked by the layer's kind (an importer checks a whole file's values at once),
+    ``supersedes`` each item's current label in the layer (None: it has none; leave out
+    when none has one, as in a new layer). Inside the caller's transaction holding the
+    layer's write lock. Returns the new label ids, in order.
+
+    The column-wise twin of :func:`insert_label_rows` + :func:`move_heads` for imports: no
+    per-row dict, one statement each for the labels and the heads on SQLite.
+    """
+    n = len(item_ids)
+    if n == 0:
+        return []
+    ids = bulk.allocate_id_block(conn, t.labels, n)
+    fresh = supersedes is None or all(s is None for s in supersedes)
+    columns: dict[str, Sequence[Any] | bulk.Same] = {
+        "layer_id": bulk.Same(layer_id),
+        "item_id": item_ids,
+        "author": bulk.Same(author),
+        "supersedes": bulk.Same(None) if fresh or supersedes is None else supersedes,
+        "value": values,
+    }
+    _insert_label_columns(conn, ids, columns, created_at)
+    _heads_from_labels(conn, ids, fresh=fresh)
     return ids
 
 
-def _insert_labels_with_ids(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
-    created = bulk.db_value(conn, t.labels.c.created_at, rows[0]["created_at"])
-    tuples = []
-    for row, label_id in zip(rows, ids, strict=True):
-        probs, value = row["probs"], row["value"]
-        tuples.append(
-            (
-                label_id,
-                row["layer_id"],
-                row["item_id"],
-                row["class_id"],
-                row["author"],
-                created,
-                row["reason"],
-                None if probs is None else orjson.dumps(probs).decode(),
-                row["confidence"],
-                row["supersedes"],
-                row["idempotency_key"],
-                None if value is None else orjson.dumps(value).decode(),
-            )
-        )
-    bulk.bulk_insert(conn, "labels", LABEL_COLUMNS, tuples)
+def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: Sequence[int]) -> None:
+    """Point each (layer, item) of ``rows`` at its new label ``ids`` (after
+    :func:`insert_label_rows`); where a pair appears more than once, at its last label."""
+    if not rows:
+        return
+    pairs = [(r["layer_id"], r["item_id"]) for r in rows]
+    fresh = all(r["supersedes"] is None for r in rows)
+    if len(set(pairs)) < len(pairs):
+        last = dict(zip(pairs, ids, strict=True))
+        ids = sorted(last.values())
+    _heads_from_labels(conn, ids, fresh=fresh)
 
 
-_UPSERT_HEAD = (
-    "INSERT INTO label_heads (layer_id, item_id, label_id, class_id) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (layer_id, item_id) "
+_SET_HEAD = (
+    " ON CONFLICT (layer_id, item_id) "
     "DO UPDATE SET label_id = excluded.label_id, class_id = excluded.class_id"
 )
 
 
-def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
-    """Point each (layer, item) of ``rows`` at its new label ``ids`` (after
-    :func:`insert_label_rows`)."""
-    if not rows:
+def _heads_from_labels(conn: Connection, ids: Sequence[int], *, fresh: bool) -> None:
+    """Point the heads of the labels ``ids`` (one per (layer, item)) at them, copied from
+    ``labels`` by the database in one statement (no row through Python).
+
+    ``fresh``: none of the labels supersedes another, so none of their items has a head in
+    its layer yet (each write's ``supersedes`` is the head it replaces): a plain insert,
+    which also refuses (IntegrityError) a head that exists after all rather than hide it.
+    """
+    if not ids:
         return
-    heads = [
-        (r["layer_id"], r["item_id"], label_id, r["class_id"])
-        for r, label_id in zip(rows, ids, strict=True)
-    ]
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_UPSERT_HEAD, heads)
-        return
-    insert = postgresql.insert(t.label_heads)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["layer_id", "item_id"],
-        set_={"label_id": insert.excluded.label_id, "class_id": insert.excluded.class_id},
-    )
-    keys = ("layer_id", "item_id", "label_id", "class_id")
-    conn.execute(upsert, [dict(zip(keys, h, strict=True)) for h in heads])
+    head = "INSERT INTO label_heads (layer_id, item_id, label_id, class_id) "
+    select = "SELECT layer_id, item_id, id, class_id FROM labels WHERE "
+    params: tuple[Any, ...]
+    if conn.dialect.name == "postgresql":
+        where, params = "id = ANY(%s)", (list(ids),)
+    elif isinstance(ids, range) or list(ids) == list(range(ids[0], ids[-1] + 1)):
+        # Consecutive ids (allocated under the write lock): all of them, by range.
+        where, params = "id BETWEEN ? AND ? ORDER BY id", (ids[0], ids[-1])
+    else:
+        where, params = (
+            "id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (orjson.dumps(list(ids)).decode(),),
+        )
+    conn.exec_driver_sql(head + select + where + ("" if fresh else _SET_HEAD), params)
 
 
 def history(
