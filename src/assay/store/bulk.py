@@ -2,7 +2,9 @@
 
 SQLAlchemy's per-row parameter processing costs more than SQLite's insert itself at 100,000
 rows, so bulk paths hand tuples straight to the driver (``executemany`` on SQLite, ``COPY`` on
-PostgreSQL) with values already in the form the driver stores.
+PostgreSQL) with values already in the form the driver stores; :func:`insert_columns` goes one
+step further on SQLite (one ``INSERT ... SELECT`` over ``json_each``: even ``executemany``'s
+per-row parameter binding costs more than the insert).
 """
 
 from __future__ import annotations
