@@ -66,7 +66,7 @@ __all__ = [
 
 DEFAULT_SPAN_LAYER = "spans"
 SPAN_FORMATS = ("spacy-jsonl", "conll", "label-studio")
-WRITE_CHUNK = 20_000
+WRITE_CHUNK = 5_000
 
 
 class SpanColumns:
