@@ -16,6 +16,7 @@ Side by side in one run:
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -34,9 +35,9 @@ N_CLASSES = 10
 SINGLE_WRITES = 2_000
 
 
-def build(n: int) -> tuple[assay.Dataset, np.ndarray, np.ndarray, float]:
-    """A dataset of ``n`` items, their ids and true classes, and the seconds the five bulk
-    writes took."""
+def build(n: int) -> tuple[assay.Dataset, np.ndarray, np.ndarray, float, float]:
+    """A dataset of ``n`` items, their ids and true classes, and the wall and CPU seconds the
+    five bulk writes took."""
     root = fresh_dir("labels")
     project = assay.init(root)
     classes = [f"c{k}" for k in range(N_CLASSES)]
@@ -75,7 +76,7 @@ def build(n: int) -> tuple[assay.Dataset, np.ndarray, np.ndarray, float]:
             .all()
         )
     codes = noisy_annotators(truth, N_CLASSES, N_ANNOTATORS, (0.95, 0.6), seed=1, missing=0.1)
-    seconds = 0.0
+    seconds = cpu = 0.0
     for j in range(N_ANNOTATORS):
         ds.create_layer(f"a{j}")
         writes = [
@@ -83,10 +84,11 @@ def build(n: int) -> tuple[assay.Dataset, np.ndarray, np.ndarray, float]:
             for i, c in zip(ids, codes[:, j], strict=True)
             if c >= 0
         ]
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.process_time()
         ds.set_labels(writes, layer=f"a{j}", author=f"annotator-{j}")
         seconds += time.perf_counter() - start
-    return ds, ids, truth, seconds
+        cpu += time.process_time() - cpu0
+    return ds, ids, truth, seconds, cpu
 
 
 def best(fn, repeat: int = 3) -> tuple[float, object]:  # type: ignore[no-untyped-def]
@@ -106,7 +108,7 @@ def main() -> None:
     n = args.items
     warnings.simplefilter("ignore")
     print(f"machine: {machine()}")
-    ds, ids, truth, bulk_seconds = build(n)
+    ds, ids, truth, bulk_seconds, bulk_cpu = build(n)
     layers = [f"a{j}" for j in range(N_ANNOTATORS)]
     n_labels = sum(len(ds.label_matrix([layer]).item_ids) for layer in layers)
 
@@ -159,15 +161,18 @@ def main() -> None:
             note="single",
         )
     t_single = time.perf_counter() - start
-    print("\n| writes (SQLite, durable) | labels | seconds | labels/s |")
-    print("| --- | ---: | ---: | ---: |")
+    print(
+        f"\n| writes (SQLite, durable; load {os.getloadavg()[0]:.1f}) | labels | seconds | "
+        "labels/s | labels per CPU-s |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
     print(
         f"| single (one transaction each) | {SINGLE_WRITES:,} | {t_single:.2f} | "
-        f"{SINGLE_WRITES / t_single:,.0f} |"
+        f"{SINGLE_WRITES / t_single:,.0f} | - |"
     )
     print(
         f"| bulk ({N_ANNOTATORS} writes of about {n_labels // N_ANNOTATORS:,}) | {n_labels:,} "
-        f"| {bulk_seconds:.2f} | {n_labels / bulk_seconds:,.0f} |"
+        f"| {bulk_seconds:.2f} | {n_labels / bulk_seconds:,.0f} | {n_labels / bulk_cpu:,.0f} |"
     )
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -78,7 +79,7 @@ def import_child(path: str, root: str) -> None:
 
 def bench_import(sizes: list[int]) -> None:
     print(f"{'texts':>9} {'spans':>10} {'wall s':>8} {'spans/s':>10} {'spans/CPU-s':>12} "
-          f"{'peak MB':>8}")  # fmt: skip
+          f"{'peak MB':>8} {'load':>5}")  # fmt: skip
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "spans.jsonl"
@@ -90,7 +91,8 @@ def bench_import(sizes: list[int]) -> None:
             r = json.loads(out.strip().splitlines()[-1])
             assert r["labels"] == n, r
             print(f"{n:>9,} {n_spans:>10,} {r['wall']:>8.1f} {n_spans / r['wall']:>10,.0f} "
-                  f"{n_spans / r['cpu']:>12,.0f} {r['peak_mb']:>8.0f}")  # fmt: skip
+                  f"{n_spans / r['cpu']:>12,.0f} {r['peak_mb']:>8.0f} "
+                  f"{os.getloadavg()[0]:>5.1f}")  # fmt: skip
 
 
 def _pr(flagged: set[Any], truth: set[Any]) -> str:

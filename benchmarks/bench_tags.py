@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -102,13 +103,17 @@ def bench_import(n: int) -> None:
     path = str(folder / "project")
     made = run_measured(ITEMS.format(src=SRC, path=path, items=str(items)), timeout_s=3600)
     print(f"\n{n:,} rows: items imported first in {made['seconds']:.1f} s (not counted)")
-    print(f"{'source':<22}{'wall s':>9}{'labels/s':>12}{'labels/CPU-s':>14}{'peak RSS MiB':>14}")
+    print(
+        f"{'source':<22}{'wall s':>9}{'labels/s':>12}{'labels/CPU-s':>14}{'peak RSS MiB':>14}"
+        f"{'load':>6}"
+    )
     for name, file, layer in (("CSV list column", csv_path, "csv"),
                               ("Parquet list column", pq_path, "parquet")):  # fmt: skip
         r = run_measured(TAGS.format(src=SRC, path=path, file=str(file), layer=layer, n=n),
                          timeout_s=3600)  # fmt: skip
         print(f"{name:<22}{r['seconds']:>9.1f}{r['labels_per_s']:>12,.0f}"
-              f"{n / r['cpu_s']:>14,.0f}{r['peak_rss_mib']:>14,.0f}")  # fmt: skip
+              f"{n / r['cpu_s']:>14,.0f}{r['peak_rss_mib']:>14,.0f}"
+              f"{os.getloadavg()[0]:>6.1f}")  # fmt: skip
 
 
 def bench_issues(rate: float = 0.1, seed: int = 0) -> None:

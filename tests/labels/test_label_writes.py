@@ -153,3 +153,40 @@ def test_export_of_a_human_layer(ds: assay.Dataset, tmp_path) -> None:  # type: 
     n = ds.export(tmp_path / "alice.csv", layer="alice")
     text = (tmp_path / "alice.csv").read_text()
     assert n == 2 and "k0" in text and "bird" in text
+
+
+def test_column_append_keeps_the_chain_and_refuses_a_hidden_head(ds: assay.Dataset) -> None:
+    """The column-wise append of imports (``append_labels``: one statement for the labels and
+    one for the heads): heads follow, a second append supersedes, and an append that claims
+    no label is current where one is (which would cut the history chain) writes nothing."""
+    from datetime import UTC, datetime
+
+    from assay.labels.writes import append_labels, resolve_items, writable_layer
+
+    ds.create_layer("price", kind="import", value_kind="number")
+    now = datetime.now(UTC)
+    with ds.store.write() as conn:
+        found = resolve_items(conn, ds.id, ["k0", "k1", "k2"])
+        ids = [found["k0"], found["k1"], found["k2"]]
+        layer_id = writable_layer(conn, ds.id, "price").id
+        first = append_labels(conn, layer_id, ids, ["1.5", "2", None], author="imp",
+                              created_at=now)  # fmt: skip
+        second = append_labels(conn, layer_id, ids[:2], ["3.25", "4"], author="imp",
+                               created_at=now, supersedes=list(first[:2]))  # fmt: skip
+    assert [h["value"] for h in ds.history("k0", layer="price")] == [1.5, 3.25]
+    assert ds.history("k1", layer="price")[1]["supersedes"] == first[1]
+    assert ds.item("k1")["labels"]["price"]["value"] == 4
+    assert ds.item("k2")["labels"].get("price") is None  # a cleared (None) value
+    with ds.store.read() as conn:
+        heads = dict(
+            conn.execute(
+                sa.select(t.label_heads.c.item_id, t.label_heads.c.label_id).where(
+                    t.label_heads.c.layer_id == layer_id
+                )
+            ).all()
+        )
+    assert heads == {ids[0]: second[0], ids[1]: second[1], ids[2]: first[2]}
+    before = n_labels(ds)
+    with pytest.raises(sa.exc.IntegrityError), ds.store.write() as conn:
+        append_labels(conn, layer_id, ids[:1], ["9"], author="imp", created_at=now)
+    assert n_labels(ds) == before

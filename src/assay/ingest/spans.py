@@ -48,9 +48,9 @@ from assay.ingest.staging import ImportJob, ImportResult, content_hash
 from assay.labels.kinds import Stored
 from assay.labels.kinds.spans import span_set
 from assay.labels.layers import check_system_target, create_layer
-from assay.labels.writes import current_heads, insert_label_rows, move_heads, writable_layer
+from assay.labels.writes import append_labels, current_heads, writable_layer
 from assay.progress import ProgressCallback, no_progress
-from assay.store import Store, queries
+from assay.store import Store, bulk, queries
 from assay.store import schema as t
 from assay.store.naming import clean_name
 
@@ -95,6 +95,19 @@ class SpanColumns:
     @property
     def n_spans(self) -> int:
         return len(self.starts)
+
+    def json_sets(self, names: Sequence[str]) -> Iterator[tuple[int, str]]:
+        """(text index, its spans as JSON text, the same text orjson makes of :meth:`sets`)
+        for each run, in order: no dict per span."""
+        bounds = [*self.firsts, len(self.starts)]
+        starts, ends, codes = self.starts, self.ends, self.codes
+        tails = [f',"class":{orjson.dumps(n).decode()}}}' for n in names]
+        for k, index in enumerate(self.texts):
+            parts = [
+                f'{{"start":{starts[j]},"end":{ends[j]}{tails[codes[j]]}'
+                for j in range(bounds[k], bounds[k + 1])
+            ]
+            yield index, f"[{','.join(parts)}]"
 
     def sets(self, names: Sequence[str]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         """(text index, its spans as the kind keeps them) for each run, in order."""
@@ -380,27 +393,43 @@ def write_spans(
         name = _layer_name(layer, annotator)
         span_layer(conn, dataset_id, name)
         row = writable_layer(conn, dataset_id, name)
+        # A layer with no labels yet (a new dataset's) has no current label to compare with.
+        fresh = (
+            conn.execute(
+                sa.select(t.label_heads.c.item_id)
+                .where(t.label_heads.c.layer_id == row.id)
+                .limit(1)
+            ).first()
+            is None
+        )
         runs = columns.sets(names)
+        texts = columns.json_sets(names)
         total = len(columns)
         for start in range(0, total, WRITE_CHUNK):
-            chunk = [next(runs) for _ in range(min(WRITE_CHUNK, total - start))]
-            heads = current_heads(conn, row.id, [item_ids[k] for k, _ in chunk])
-            rows: list[dict[str, Any]] = []
-            for k, spans in chunk:
-                head = heads.get(item_ids[k])
-                if head is not None and head[1] == Stored(value=spans) and head[2] is None:
-                    continue
-                rows.append({
-                    "layer_id": row.id, "item_id": item_ids[k], "class_id": None,
-                    "value": spans, "author": author, "created_at": now, "reason": None,
-                    "probs": None, "confidence": None,
-                    "supersedes": None if head is None else head[0], "idempotency_key": None,
-                })  # fmt: skip
-            # Checked by span_set while reading: straight to the label store's insert.
-            ids = insert_label_rows(conn, rows)
-            move_heads(conn, rows, ids)
-            written += len(rows)
-            progress(start + len(chunk), total, f"writing spans into {name}")
+            size = min(WRITE_CHUNK, total - start)
+            chunk_ids: list[int] = []
+            values: list[str | None] = []
+            supersedes: list[int | None] | None = None
+            if fresh:
+                for k, text in (next(texts) for _ in range(size)):
+                    chunk_ids.append(item_ids[k])
+                    values.append(text)
+            else:
+                chunk = [next(runs) for _ in range(size)]
+                heads = current_heads(conn, row.id, [item_ids[k] for k, _ in chunk])
+                supersedes = []
+                for k, spans in chunk:
+                    head = heads.get(item_ids[k])
+                    if head is not None and head[1] == Stored(value=spans) and head[2] is None:
+                        continue
+                    chunk_ids.append(item_ids[k])
+                    values.append(orjson.dumps(spans).decode())
+                    supersedes.append(None if head is None else head[0])
+            # Checked by span_set while reading: straight to the label store's append.
+            append_labels(conn, row.id, chunk_ids, values, author=author, created_at=now,
+                          supersedes=supersedes)  # fmt: skip
+            written += len(chunk_ids)
+            progress(start + size, total, f"writing spans into {name}")
     return written, n_classes
 
 
@@ -425,16 +454,9 @@ class _SpanImportJob(ImportJob):
 
 
 def _ids_by_key(conn: Connection, dataset_id: int, sf: SpanFile) -> list[int]:
-    i = t.items.c
     found: dict[str, int] = {}
-    for start in range(0, len(sf.keys), queries.IN_CHUNK):
-        chunk = sf.keys[start : start + queries.IN_CHUNK]
-        rows = conn.execute(
-            sa.select(i.external_key, i.id).where(
-                i.dataset_id == dataset_id, i.external_key.in_(chunk)
-            )
-        )
-        found.update({str(k): int(v) for k, v in rows})
+    for start in range(0, len(sf.keys), 20_000):
+        found.update(bulk.ids_by_key(conn, dataset_id, sf.keys[start : start + 20_000]))
     return [found[k] for k in sf.keys]
 
 

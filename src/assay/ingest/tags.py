@@ -46,9 +46,9 @@ from assay.ingest.boxes import ensure_classes
 from assay.labels.kinds import Stored
 from assay.labels.kinds.tags import MAX_TAGS
 from assay.labels.layers import check_system_target, create_layer
-from assay.labels.writes import current_heads, insert_label_rows, move_heads, writable_layer
+from assay.labels.writes import append_labels, current_heads, writable_layer
 from assay.progress import ProgressCallback, no_progress
-from assay.store import Store, queries
+from assay.store import Store, bulk, queries
 from assay.store import schema as t
 
 __all__ = ["TagRows", "export_tags", "import_tags", "read_tag_rows"]
@@ -56,6 +56,7 @@ __all__ = ["TagRows", "export_tags", "import_tags", "read_tag_rows"]
 CHUNK_ROWS = 20_000
 SEPARATORS = ("|", ";", ",")
 _NULL = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
+_NULL_TEXT = frozenset(_NULL[1:])  # a text cell that is missing (an empty one is "no tag")
 
 
 @dataclass
@@ -79,11 +80,6 @@ def _kind_of(path: Path) -> str:
     raise InvalidParameter(
         f"{path.name}: tags are imported from .csv/.tsv, .jsonl or .parquet files."
     )
-
-
-def _split(cell: str, sep: str | None, where: str) -> list[str]:
-    found = _split_cached(cell, sep)
-    return list(found) if found is not None else _split_text(cell, sep, where)
 
 
 @lru_cache(maxsize=65_536)
@@ -156,24 +152,32 @@ def _rows_of_columns(
     keys_raw = columns[key_column]
     n = len(keys_raw)
     lines = [first_line + k * step_line for k in range(n)]
-    keys: list[str] = []
+
+    def where(k: int) -> str:  # only made for a message: a string per row costs
+        return f"{source}, line {lines[k]}"
+
+    keys = [k if type(k) is str else "" if k is None else str(k) for k in keys_raw]
+    for k, key in enumerate(keys):
+        if not key.strip():
+            raise DataFormatError(f"{where(k)}: no key in column {key_column!r}.")
     tags: list[list[str] | None] = []
-    for k in range(n):
-        where = f"{source}, line {lines[k]}"
-        key = keys_raw[k]
-        if key is None or str(key).strip() == "":
-            raise DataFormatError(f"{where}: no key in column {key_column!r}.")
-        keys.append(str(key))
-        if tags_column is not None:
-            cell = columns[tags_column][k]
+    if tags_column is not None:
+        for k, cell in enumerate(columns[tags_column]):
             if cell is None:
                 tags.append(None)
-            elif isinstance(cell, str):
-                tags.append(None if cell.strip() in _NULL[1:] else _split(cell, sep, where))
+            elif type(cell) is str:
+                if cell.strip() in _NULL_TEXT:
+                    tags.append(None)
+                    continue
+                found = _split_cached(cell, sep)
+                tags.append(list(found) if found is not None else _split_text(cell, sep, where(k)))
+            elif type(cell) is list and all(type(v) is str for v in cell):
+                tags.append(cell)  # a Parquet or JSON list of names, as read
             else:
-                tags.append(_as_list(cell, where))
-        else:
-            flags = [_flag(columns[c][k], c, where) for c in tag_columns]
+                tags.append(_as_list(cell, where(k)))
+    else:
+        for k in range(n):
+            flags = [_flag(columns[c][k], c, where(k)) for c in tag_columns]
             if all(f is None for f in flags):
                 tags.append(None)
             else:
@@ -325,7 +329,7 @@ def import_tags(
         if tag_columns and grow:
             added += ensure_classes(conn, dataset_id, list(tag_columns))
             classes = _classes(conn, dataset_id)
-        sets: dict[tuple[str, ...], list[str]] = {}
+        sets: dict[tuple[str, ...], tuple[list[str], str]] = {}
         # Items already given a row, as a bitmap over item ids (flat: a byte per id).
         top = conn.execute(sa.select(sa.func.max(t.items.c.id))).scalar() or 0
         seen = bytearray(int(top) + 1)
@@ -339,30 +343,34 @@ def import_tags(
                     sets.clear()
             ids = _item_ids(conn, dataset_id, chunk, source, seen)
             heads = {} if fresh else current_heads(conn, layer_row.id, ids)
-            rows: list[dict[str, Any]] = []
+            item_ids: list[int] = []
+            values: list[str | None] = []
+            supersedes: list[int | None] = []
             for k, tags in enumerate(chunk.tags):
                 if tags is None:
                     continue
                 key = tuple(tags)
-                value = sets.get(key)  # each distinct set checked and ordered once
-                if value is None:
+                found = sets.get(key)  # each distinct set checked, ordered, serialized once
+                if found is None:
                     value = _tag_set(tags, classes, f"{source}, line {chunk.lines[k]}")
+                    found = (value, orjson.dumps(value).decode())
                     if len(sets) < 65_536:
-                        sets[key] = value
-                head = heads.get(ids[k])
-                if head is not None and head[1] == Stored(value=value) and head[2] is None:
-                    continue
-                rows.append({
-                    "layer_id": layer_row.id, "item_id": ids[k], "class_id": None,
-                    "value": value, "author": author, "created_at": now, "reason": None,
-                    "probs": None, "confidence": None,
-                    "supersedes": None if head is None else head[0], "idempotency_key": None,
-                })  # fmt: skip
+                        sets[key] = found
+                item_id = ids[k]
+                head = heads.get(item_id)
+                if head is not None:
+                    if head[1] == Stored(value=found[0]) and head[2] is None:
+                        continue
+                    supersedes.append(head[0])
+                else:
+                    supersedes.append(None)
+                item_ids.append(item_id)
+                values.append(found[1])
             # Checked here by _tag_set (the rule of Tags.validate, kinds.tags.tag_set, with the
-            # file's line in the message), so rows go to the label store's own insert.
-            if rows:
-                move_heads(conn, rows, insert_label_rows(conn, rows))
-            written += len(rows)
+            # file's line in the message), so the values go to the label store's own append.
+            append_labels(conn, layer_row.id, item_ids, values, author=author, created_at=now,
+                          supersedes=supersedes)  # fmt: skip
+            written += len(item_ids)
             n_rows += len(chunk.keys)
             progress(n_rows, None, f"importing the tags of {source}")
     return {"layer": layer, "n_rows": n_rows, "n_new_labels": written, "n_classes_added": added}
@@ -389,19 +397,8 @@ def _tag_set(tags: list[str], classes: dict[str, int], where: str) -> list[str]:
 def _item_ids(
     conn: Connection, dataset_id: int, chunk: TagRows, source: str, seen: bytearray
 ) -> list[int]:
-    i = t.items.c
-    found: dict[str, int] = {}
     keys = chunk.keys
-    for start in range(0, len(keys), queries.IN_CHUNK):
-        part = keys[start : start + queries.IN_CHUNK]
-        found.update(
-            (str(k), int(v))
-            for k, v in conn.execute(
-                sa.select(i.external_key, i.id).where(
-                    i.dataset_id == dataset_id, i.external_key.in_(part)
-                )
-            )
-        )
+    found = bulk.ids_by_key(conn, dataset_id, keys)
     out = []
     for k, key in enumerate(keys):
         if key not in found:

@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Row
 
 from assay.errors import Conflict, InvalidParameter, ItemNotFound
@@ -470,123 +469,180 @@ LABEL_COLUMNS = (
 def insert_label_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Append label rows whose values the layer's kind has checked (the write functions
     here, or an importer that checked a whole file's values at once with the kind's rules),
-    inside the caller's transaction holding the layer's write lock; their new ids."""
+    inside the caller's transaction holding the layer's write lock; their new ids.
+    :func:`append_labels` does the same from columns, and moves the heads too."""
     if not rows:
         return []
-    # Explicit ids (we hold the layer's write lock) and tuples straight to the driver:
+    # Explicit ids (we hold the layer's write lock) and values straight to the driver:
     # SQLAlchemy's INSERT ... RETURNING in parameter order sends SQLite one statement per row,
     # and its per-row parameter processing alone takes longer than the inserts.
-    ids = bulk.allocate_ids(conn, t.labels, len(rows))
+    ids = bulk.allocate_id_block(conn, t.labels, len(rows))
     _insert_labels_with_ids(conn, rows, ids)
+    return list(ids)
+
+
+def _json_texts(values: Iterable[Any]) -> list[str | None]:
+    return [None if v is None else orjson.dumps(v).decode() for v in values]
+
+
+def _column(values: list[Any]) -> list[Any] | bulk.Same:
+    """``values``, or :class:`bulk.Same` when they are all one value (bound once)."""
+    return bulk.Same(values[0]) if values.count(values[0]) == len(values) else values
+
+
+def _insert_labels_with_ids(
+    conn: Connection, rows: list[dict[str, Any]], ids: Sequence[int]
+) -> None:
+    columns: dict[str, list[Any] | bulk.Same] = {}
+    for name in LABEL_COLUMNS[1:]:
+        if name == "created_at":
+            continue
+        values = [row[name] for row in rows]
+        if name in ("value", "probs"):
+            values = _json_texts(values)
+        columns[name] = _column(values)
+    _insert_label_columns(conn, ids, columns, rows[0]["created_at"])
+
+
+def _insert_label_columns(
+    conn: Connection,
+    ids: Sequence[int],
+    columns: Mapping[str, Sequence[Any] | bulk.Same],
+    created_at: datetime,
+) -> None:
+    """Insert labels ``ids`` from ``columns`` (the other columns of ``labels``; JSON ones
+    already as text) written at ``created_at``."""
+    created = bulk.db_value(conn, t.labels.c.created_at, created_at)
+    cols: dict[str, Sequence[Any] | bulk.Same] = {"id": ids, "created_at": bulk.Same(created)}
+    cols.update(columns)
+    bulk.insert_columns(conn, "labels", cols, len(ids))
+
+
+def append_labels(
+    conn: Connection,
+    layer_id: int,
+    item_ids: Sequence[int],
+    values: Sequence[str | None],
+    *,
+    author: str,
+    created_at: datetime,
+    supersedes: Sequence[int | None] | None = None,
+) -> Sequence[int]:
+    """Append one label per item of ``item_ids`` (each item once) to the layer and point the
+    items' heads at them, from columns: ``values`` are the labels' JSON values as text,
+    already checked by the layer's kind (an importer checks a whole file's values at once),
+    ``supersedes`` each item's current label in the layer (None: it has none; leave out
+    when none has one, as in a new layer). Inside the caller's transaction holding the
+    layer's write lock. Returns the new label ids, in order.
+
+    The column-wise twin of :func:`insert_label_rows` + :func:`move_heads` for imports: no
+    per-row dict, one statement each for the labels and the heads on SQLite.
+    """
+    n = len(item_ids)
+    if n == 0:
+        return []
+    ids = bulk.allocate_id_block(conn, t.labels, n)
+    fresh = supersedes is None or all(s is None for s in supersedes)
+    columns: dict[str, Sequence[Any] | bulk.Same] = {
+        "layer_id": bulk.Same(layer_id),
+        "item_id": item_ids,
+        "author": bulk.Same(author),
+        "supersedes": bulk.Same(None) if fresh or supersedes is None else supersedes,
+        "value": values,
+    }
+    _insert_label_columns(conn, ids, columns, created_at)
+    _heads_from_labels(conn, ids, (layer_id,), fresh=fresh)
     return ids
 
 
-def _insert_labels_with_ids(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
-    created = bulk.db_value(conn, t.labels.c.created_at, rows[0]["created_at"])
-    tuples = []
-    for row, label_id in zip(rows, ids, strict=True):
-        probs, value = row["probs"], row["value"]
-        tuples.append(
-            (
-                label_id,
-                row["layer_id"],
-                row["item_id"],
-                row["class_id"],
-                row["author"],
-                created,
-                row["reason"],
-                None if probs is None else orjson.dumps(probs).decode(),
-                row["confidence"],
-                row["supersedes"],
-                row["idempotency_key"],
-                None if value is None else orjson.dumps(value).decode(),
-            )
-        )
-    bulk.bulk_insert(conn, "labels", LABEL_COLUMNS, tuples)
+def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: Sequence[int]) -> None:
+    """Point each (layer, item) of ``rows`` at its new label ``ids`` (after
+    :func:`insert_label_rows`); where a pair appears more than once, at its last label."""
+    if not rows:
+        return
+    pairs = [(r["layer_id"], r["item_id"]) for r in rows]
+    fresh = all(r["supersedes"] is None for r in rows)
+    if len(set(pairs)) < len(pairs):
+        last = dict(zip(pairs, ids, strict=True))
+        ids = sorted(last.values())
+    _heads_from_labels(conn, ids, {r["layer_id"] for r in rows}, fresh=fresh)
 
 
-_UPSERT_HEAD = (
-    "INSERT INTO label_heads (layer_id, item_id, label_id, class_id, number) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (layer_id, item_id) DO UPDATE SET "
-    "label_id = excluded.label_id, class_id = excluded.class_id, number = excluded.number"
+_SET_HEAD = (
+    " ON CONFLICT (layer_id, item_id) DO UPDATE SET label_id = excluded.label_id, "
+    "class_id = excluded.class_id, number = excluded.number"
+)
+#: What ``label_heads.number`` keeps of a label's value: a number layer's value (a bare JSON
+#: number; NULL when cleared), which the grid's value sort and ``value[L]`` filters read over
+#: an index; NULL for every other kind. CAST through text reads a JSON number on both backends.
+_HEAD_NUMBER = (
+    "CASE WHEN (SELECT value_kind FROM layers WHERE layers.id = labels.layer_id) = 'number' "
+    "THEN CAST(CAST(labels.value AS TEXT) AS FLOAT) END"
 )
 
 
-def head_number(value: Any) -> float | None:
-    """What ``label_heads.number`` keeps of a label's value: the number of a number layer's
-    label (its value is a bare JSON number; every other kind's is a list or an object, a
-    class label's and a cleared label's None), which the grid's value sort and ``value[L]``
-    filters read over an index."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
+def _which_labels(conn: Connection, ids: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE condition on ``labels.id`` selecting ``ids``, with its parameters."""
+    if conn.dialect.name == "postgresql":
+        return "labels.id = ANY(%s)", (list(ids),)
+    if isinstance(ids, range) or list(ids) == list(range(ids[0], ids[-1] + 1)):
+        # Consecutive ids (allocated under the write lock): all of them, by range.
+        return "labels.id BETWEEN ? AND ?", (ids[0], ids[-1])
+    return "labels.id IN (SELECT value FROM json_each(?))", (orjson.dumps(list(ids)).decode(),)
 
 
-def move_heads(conn: Connection, rows: list[dict[str, Any]], ids: list[int]) -> None:
-    """Point each (layer, item) of ``rows`` at its new label ``ids`` (after
-    :func:`insert_label_rows`), with what the head keeps of its value (a number, tags)."""
-    if not rows:
+def _heads_from_labels(
+    conn: Connection, ids: Sequence[int], layer_ids: Iterable[int], *, fresh: bool
+) -> None:
+    """Point the heads of the labels ``ids`` (one per (layer, item), in ``layer_ids``) at
+    them, copied from ``labels`` by the database (no row through Python), with what a head
+    keeps of its value: a number layer's number (``label_heads.number``) and a tags layer's
+    tags (``head_tags``, by class id).
+
+    ``fresh``: none of the labels supersedes another, so none of their items has a head in
+    its layer yet (each write's ``supersedes`` is the head it replaces): a plain insert,
+    which also refuses (IntegrityError) a head that exists after all rather than hide it.
+    """
+    if not ids:
         return
-    heads = [
-        (r["layer_id"], r["item_id"], label_id, r["class_id"], head_number(r["value"]))
-        for r, label_id in zip(rows, ids, strict=True)
-    ]
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_UPSERT_HEAD, heads)
-        _move_tags(conn, rows)
-        return
-    insert = postgresql.insert(t.label_heads)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["layer_id", "item_id"],
-        set_={
-            "label_id": insert.excluded.label_id,
-            "class_id": insert.excluded.class_id,
-            "number": insert.excluded.number,
-        },
+    # The SQL below is made of this module's constants; every value is a bound parameter.
+    where, params = _which_labels(conn, ids)
+    conn.exec_driver_sql(
+        "INSERT INTO label_heads (layer_id, item_id, label_id, class_id, number) "  # noqa: S608
+        f"SELECT layer_id, item_id, id, class_id, {_HEAD_NUMBER} FROM labels "
+        f"WHERE {where} ORDER BY id" + ("" if fresh else _SET_HEAD),
+        params,
     )
-    keys = ("layer_id", "item_id", "label_id", "class_id", "number")
-    conn.execute(upsert, [dict(zip(keys, h, strict=True)) for h in heads])
-    _move_tags(conn, rows)
-
-
-def _move_tags(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Keep ``head_tags`` the current tags of the tags layers among ``rows``: each (layer,
-    item)'s rows there replaced by its new label's tags (class ids of the names the tags kind
-    checked; none for a cleared label or an empty set)."""
-    layer_ids = {int(r["layer_id"]) for r in rows}
     ly = t.layers.c
-    datasets = dict(
-        conn.execute(
-            sa.select(ly.id, ly.dataset_id).where(ly.id.in_(layer_ids), ly.value_kind == "tags")
-        ).all()
+    tag_layers = (
+        conn.execute(sa.select(ly.id).where(ly.id.in_(set(layer_ids)), ly.value_kind == "tags"))
+        .scalars()
+        .all()
     )
-    if not datasets:
+    if not tag_layers:
         return
-    c = t.classes.c
-    ids = {
-        (ds, name): class_id
-        for ds, name, class_id in conn.execute(
-            sa.select(c.dataset_id, c.name, c.id).where(c.dataset_id.in_(set(datasets.values())))
-        )
-    }
-    current: dict[tuple[int, int], Any] = {}  # the last row of a (layer, item) wins
-    for r in rows:
-        if r["layer_id"] in datasets:
-            current[(int(r["layer_id"]), int(r["item_id"]))] = r["value"]
-    h = t.head_tags.c
-    by_layer: dict[int, list[int]] = {}
-    for layer_id, item_id in current:
-        by_layer.setdefault(layer_id, []).append(item_id)
-    for layer_id, items in by_layer.items():
-        for at in range(0, len(items), IN_CHUNK):  # exactly these items (not id_chunks' range)
-            chunk = items[at : at + IN_CHUNK]
-            conn.execute(t.head_tags.delete().where(h.layer_id == layer_id, h.item_id.in_(chunk)))
-    tags = [
-        (layer_id, item_id, ids[(datasets[layer_id], name)])
-        for (layer_id, item_id), value in current.items()
-        for name in value or ()
-    ]
-    bulk.bulk_insert(conn, "head_tags", ("layer_id", "item_id", "class_id"), tags)
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    if not fresh:  # the tags of the heads these labels replace
+        for layer_id in tag_layers:
+            conn.exec_driver_sql(
+                f"DELETE FROM head_tags WHERE layer_id = {mark} AND item_id IN "  # noqa: S608
+                f"(SELECT item_id FROM labels WHERE {where} AND labels.layer_id = {mark})",
+                (layer_id, *params, layer_id),
+            )
+    elements = (
+        "json_array_elements_text(labels.value) AS e(value)"
+        if conn.dialect.name == "postgresql"
+        else "json_each(labels.value) AS e"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO head_tags (layer_id, item_id, class_id) "  # noqa: S608
+        "SELECT DISTINCT labels.layer_id, labels.item_id, classes.id FROM labels "
+        "JOIN layers ON layers.id = labels.layer_id AND layers.value_kind = 'tags' "
+        f"CROSS JOIN {elements} "
+        "JOIN classes ON classes.dataset_id = layers.dataset_id AND classes.name = e.value "
+        f"WHERE {where} AND labels.value IS NOT NULL",
+        params,
+    )
 
 
 def history(
