@@ -635,12 +635,15 @@ def _heads_from_labels(
         else "json_each(labels.value) AS e"
     )
     conn.exec_driver_sql(
+        # CROSS JOIN keeps SQLite's join order: each label's JSON read once, then one index
+        # probe per tag (left to itself it probed every class and re-read the JSON for each:
+        # 2.6x the time). A tag set holds each tag once (the kind's ``tag_set``): no DISTINCT.
         "INSERT INTO head_tags (layer_id, item_id, class_id) "  # noqa: S608
-        "SELECT DISTINCT labels.layer_id, labels.item_id, classes.id FROM labels "
-        "JOIN layers ON layers.id = labels.layer_id AND layers.value_kind = 'tags' "
-        f"CROSS JOIN {elements} "
-        "JOIN classes ON classes.dataset_id = layers.dataset_id AND classes.name = e.value "
-        f"WHERE {where} AND labels.value IS NOT NULL",
+        "SELECT labels.layer_id, labels.item_id, classes.id FROM labels "
+        f"CROSS JOIN layers CROSS JOIN {elements} CROSS JOIN classes "
+        "WHERE layers.id = labels.layer_id AND layers.value_kind = 'tags' "
+        "AND classes.dataset_id = layers.dataset_id AND classes.name = e.value "
+        f"AND {where} AND labels.value IS NOT NULL",
         params,
     )
 
