@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -16,6 +17,9 @@ from assay.store import schema as t
 from assay.store.engine import Store
 from assay.store.migrate import HEAD, alembic_config, current_revision, script_head
 from assay.store.schema import metadata
+
+# These tests are about the migrations: Alembic runs on every store (tests/conftest.py).
+pytestmark = pytest.mark.real_migrations
 
 
 def test_migrated_store_matches_the_declared_schema(store: Store) -> None:
