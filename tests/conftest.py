@@ -288,14 +288,17 @@ def mnist_dir() -> Path:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dask_client() -> Iterator[Any]:
-    """A client of a real Dask LocalCluster (2 worker processes), per test module. Tests that
-    use it carry ``@pytest.mark.dask``, which runs them last (see below)."""
+    """A client of a real Dask LocalCluster (2 worker processes on 127.0.0.1), one for the
+    session: starting and stopping a cluster takes seconds, and every Dask test only submits
+    pure tasks to it. Tests that use it carry ``@pytest.mark.dask``, which runs them last
+    (see below), so the cluster's threads start only after every other test."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1",
+    )  # fmt: skip
     client = distributed.Client(cluster, set_as_default=False)
     yield client
     client.close()
