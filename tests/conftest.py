@@ -288,14 +288,17 @@ def mnist_dir() -> Path:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dask_client() -> Iterator[Any]:
-    """A client of a real Dask LocalCluster (2 worker processes), per test module. Tests that
-    use it carry ``@pytest.mark.dask``, which runs them last (see below)."""
+    """A client of a real Dask LocalCluster (2 worker processes on 127.0.0.1), one for the
+    session: starting and stopping a cluster takes seconds, and every Dask test only submits
+    pure tasks to it. Tests that use it carry ``@pytest.mark.dask``, which runs them last
+    (see below), so the cluster's threads start only after every other test."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1",
+    )  # fmt: skip
     client = distributed.Client(cluster, set_as_default=False)
     yield client
     client.close()
@@ -310,6 +313,73 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     run first, the Dask tests would silently switch every later test to the in-process path.
     """
     items.sort(key=lambda item: item.get_closest_marker("dask") is not None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Migrating empty SQLite stores from a template
+# ---------------------------------------------------------------------------------------------
+
+_real_migrations = False  # set for tests marked ``real_migrations`` (see below)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of ``item`` is set up: does it ask for real migrations?"""
+    global _real_migrations
+    _real_migrations = item.get_closest_marker("real_migrations") is not None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_schema_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Migrate an empty SQLite store by copying a store migrated once per session.
+
+    Hundreds of tests start from an empty SQLite file, and Alembic runs every migration script
+    on each (about 0.15 s of CPU, and a second or more of wall time when the disk is busy).
+    Here the first such store of the session is migrated by Alembic for real and kept as a
+    template; every later upgrade of an *empty* SQLite store in this process copies it with
+    SQLite's backup API, which gives the same pages: the same schema, indexes and
+    ``alembic_version`` row. The migrations themselves still run for real: for the template
+    itself, for PostgreSQL (its template database), for any store that is not empty (older
+    revisions: tests/test_migrations.py, tests/ops/test_upgrade.py), in every subprocess
+    (servers, CLI runs in a child process), and in tests marked ``real_migrations``.
+    """
+    import sqlite3
+
+    from assay.store import migrate
+
+    real_upgrade = migrate.upgrade
+    template: list[Path] = []
+
+    def empty_sqlite(store: Store) -> bool:
+        if store.dialect != "sqlite" or store.engine.url.database in (None, "", ":memory:"):
+            return False
+        with store.read() as conn:
+            return conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() == 0
+
+    def upgrade(store: Store) -> None:
+        if _real_migrations or not empty_sqlite(store):
+            real_upgrade(store)
+            return
+        if not template:
+            path = tmp_path_factory.mktemp("sqlite-schema") / "template.db"
+            first = Store(path)
+            try:
+                real_upgrade(first)
+            finally:
+                first.close()  # checkpoints the WAL into the file
+            template.append(path)
+        source = sqlite3.connect(template[0])
+        raw = store.engine.raw_connection()
+        try:
+            source.backup(raw.driver_connection)  # type: ignore[arg-type]
+        finally:
+            raw.close()
+            source.close()
+
+    upgrade.__wrapped__ = real_upgrade  # type: ignore[attr-defined]  # for its own test
+    migrate.upgrade = upgrade
+    yield
+    migrate.upgrade = real_upgrade
 
 
 @pytest.fixture(scope="session")

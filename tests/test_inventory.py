@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,19 +188,12 @@ def test_compare_two_imports_and_two_datasets(tmp_path: Path) -> None:
 
 
 @pytest.mark.dask
-def test_dask_cluster_gives_the_same_inventory(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
+def test_dask_cluster_gives_the_same_inventory(tmp_path: Path, dask_client: Any) -> None:
     project = assay.init(tmp_path)
     _tabular_dataset(project)
     ds = project.dataset("t")
     local = aggregate(ds, "split=train", partition_rows=400)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        remote = aggregate(ds, "split=train", dask=client, partition_rows=400)
+    remote = aggregate(ds, "split=train", dask=dask_client, partition_rows=400)
     assert remote.items.result() == local.items.result()
     assert remote.splits.result() == local.splits.result()
     assert (
@@ -297,15 +291,11 @@ def test_jsonl_inventory_matches_python(tmp_path: Path) -> None:
 
 
 @pytest.mark.dask
-def test_cli_stats_on_a_dask_scheduler(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
+def test_cli_stats_on_a_dask_scheduler(tmp_path: Path, dask_client: Any) -> None:
     project = assay.init(tmp_path / "p")
     _tabular_dataset(project)
     local = _cli_stats(tmp_path / "p", "t")
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        remote = _cli_stats(tmp_path / "p", "t", "--dask", cluster.scheduler_address)
+    remote = _cli_stats(tmp_path / "p", "t", "--dask", dask_client.scheduler.address)
     assert remote["n_items"] == local["n_items"]
     assert remote["layers"] == local["layers"]
     assert remote["features"]["big"]["mean"] == pytest.approx(local["features"]["big"]["mean"])

@@ -21,6 +21,9 @@ from assay.store.migrate import HEAD, alembic_config, current_revision, script_h
 from assay.store.schema import metadata
 from labelkit import make_dataset
 
+# These tests are about the migrations: Alembic runs on every store (tests/conftest.py).
+pytestmark = pytest.mark.real_migrations
+
 
 def test_migrated_store_matches_the_declared_schema(store: Store) -> None:
     assert current_revision(store) == HEAD == script_head()

@@ -22,6 +22,9 @@ from assay.store import schema
 from assay.store.engine import Store
 from assay.store.migrate import HEAD, current_revision, script_head
 
+# These tests are about the migrations: Alembic runs on every store (tests/conftest.py).
+pytestmark = pytest.mark.real_migrations
+
 TXN = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
 CHANGE = re.compile(r"^\s*(CREATE|ALTER|DROP|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
