@@ -13,7 +13,7 @@ cleanlab's regression check on the same predictions, side by side in one run.
    of the model's error on clean labels: what any check on these predictions can see) of
 
    * ``assay``: our default (1.5x the reach of the 90 % cross-conformal interval, crepes);
-   * ``cleanlab`` (our method): cleanlab's ranking, count from the 90 % interval's excess;
+   * ``cleanlab`` (our method): cleanlab's ranking, count: values beyond 2.5 robust SDs;
    * cleanlab ``get_label_quality_scores`` called directly on the same predictions, flagging
      the lowest-scored ``k`` with ``k`` = the true number of errors (an oracle count: cleanlab
      has no threshold for given predictions), and its ranking's average precision;
