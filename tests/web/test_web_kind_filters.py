@@ -158,3 +158,16 @@ def test_blind_annotators_may_not_filter_on_others_tags_or_values(web_project: P
         ids = item_ids(web_project, "digits")
         hidden = c.get(f"/api/v1/datasets/digits/items/{ids[0]}/value", params={"layer": "topics"})
         assert hidden.status_code == 403
+
+
+def test_every_number_layer_is_a_sort_of_the_grid(client: TestClient, web_project: Project) -> None:
+    """The grid shows the first few value layers as columns, but offers a sort by each number
+    layer (a sixth one was missing from the choices, so its sort showed as 'added')."""
+    ds = web_project.dataset("digits")
+    for k in range(6):
+        ds.create_layer(f"n{k}", value_kind="number")
+    login(client, "reviewer")
+    page = client.get("/datasets/digits/items", params={"sort": "value:n5", "limit": "3"})
+    assert page.status_code == 200
+    assert 'value="value:n5" selected' in page.text
+    assert all(f'value="value:n{k}"' in page.text for k in range(6))

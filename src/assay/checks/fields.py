@@ -320,15 +320,16 @@ class ImageMode(Check):
             return Outcome.skipped("the dataset has no images")
         allowed = {str(c) for c in params.channels}
         if set(counts) <= allowed:
-            return Outcome.passed(f"every image has {_channels(params.channels)} channels")
+            return Outcome.passed(f"every image has {_channels(params.channels)}")
         i = t.items.c
         query = ctx.items_where(i.kind == "image", i.channels.not_in(params.channels))
         n, ids = ctx.item_ids(query)
-        return Outcome.failed(f"{n} image(s) without {_channels(params.channels)} channels", n, ids)
+        return Outcome.failed(f"{n} image(s) without {_channels(params.channels)}", n, ids)
 
 
 def _channels(values: list[int]) -> str:
-    return " or ".join(str(v) for v in values)
+    """``1 channel``, ``3 channels``, ``1 or 3 channels``."""
+    return " or ".join(str(v) for v in values) + (" channel" if values == [1] else " channels")
 
 
 class TextLengthParams(Params):

@@ -147,7 +147,7 @@ def grid(
     stepping = {"filter": full, "sort": sort if sort != "added" else "", "model": model}
     item_query = urlencode({k: v for k, v in stepping.items() if v})
     box_rows = box_views.box_layer_rows(who, dataset)
-    value_rows = kind_values.value_layer_rows(who, dataset)
+    value_rows = kind_values.value_layer_rows(who, dataset, limit=None)  # each may sort
     context: dict[str, Any] = {
         "ds": detail,
         "form": form,

@@ -132,7 +132,8 @@ def page_values(
     return out
 
 
-def value_layer_rows(who: Principal, dataset: Dataset, limit: int = 4) -> list[Any]:
-    """The tags and number layers the user may see (the grid shows the first ``limit``)."""
+def value_layer_rows(who: Principal, dataset: Dataset, limit: int | None = 4) -> list[Any]:
+    """The tags and number layers the user may see (the grid shows the first ``limit`` as
+    columns; None: all of them, as its sorts offer)."""
     rows = [r for r in who.viewer.layers(dataset) if r.value_kind in ("tags", "number")]
-    return rows[:limit]
+    return rows if limit is None else rows[:limit]
