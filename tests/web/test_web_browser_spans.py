@@ -214,6 +214,10 @@ def test_queue_and_a_blind_annotator_sees_only_their_layer(
         stored = ds.item(key)["labels"]["mine"]["value"]
         assert stored and stored[0]["class"] == "PER" and stored[0]["start"] == 0
         tab.keyboard.press("s")  # skip: the next text, nothing written
+        # A queue with nothing left says so, and offers nothing to save or skip.
+        tab.goto(f"{live['url']}/datasets/notes/label?layer=mine&filter=split%3Dnone-such")
+        tab.wait_for_selector("#queue-done")
+        assert tab.is_hidden("#queue-save-next") and tab.is_hidden("#queue-skip")
         tab.goto(f"{live['url']}/datasets/notes/item/ner")
         tab.wait_for_selector("#span-editor[data-editing='mine']")
         assert tab.evaluate("window.assaySpanEditor.layers.map((l) => l.layer)") == ["mine"]

@@ -97,6 +97,10 @@ const assay = (() => {
       current = waiting.shift() || null;
       if (!current) {
         empty(el("p", { class: "empty", id: "queue-done" }, doneText));
+        for (const id of ["queue-save-next", "queue-skip"]) { // nothing to save or skip
+          const button = document.getElementById(id);
+          if (button) button.hidden = true;
+        }
         itemInfo.replaceChildren();
         root.dataset.itemId = "";
         return;
