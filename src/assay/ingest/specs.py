@@ -42,6 +42,11 @@ class ImportSpec(Spec):
     add_classes: bool = Field(
         False, description="Allow labels that are not yet classes of an existing dataset."
     )
+    check: bool = Field(
+        False,
+        description="Run the dataset's data checks (checks/<dataset>.toml) on the data as it "
+        "would be, and publish only if every one passes.",
+    )
 
     @field_validator("format")
     @classmethod

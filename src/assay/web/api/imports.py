@@ -41,7 +41,7 @@ from assay.web.state import AppState, app_state
 router = APIRouter(tags=["imports"])
 
 FILE_FIELD = "file"
-FIELDS = ("label_column", "key_column", "split", "layer")
+FIELDS = ("label_column", "key_column", "split", "layer", "check")
 MAX_FIELD_BYTES = 1000
 MAX_PARTS = 10
 # Uploads whose job never ran (cancelled while queued, a killed worker) are removed after:
