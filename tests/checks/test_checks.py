@@ -225,6 +225,33 @@ def test_a_drop_in_agreement_fails_naming_the_disagreements(
     assert result.line == 1 and path.exists()
 
 
+def test_agreement_of_tags_and_numbers_is_the_kinds_own_figure(
+    project: Project, tmp_path: Path
+) -> None:
+    """A floor on agreement between tag (or number) annotators reads the kind's own figure
+    (Krippendorff's alpha), inferred a little under today's, and fails naming the items where
+    they disagree once one annotator drifts."""
+    ds = table(project, tmp_path)
+    rng = np.random.default_rng(3)
+    truth = {f"r{i}": sorted({"a", "b"} & {str(t) for t in rng.choice(["a", "b", "c"], 2)})
+             for i in range(40)}  # fmt: skip
+    for name in ("t1", "t2", "t3"):
+        ds.create_layer(name, value_kind="tags")
+        ds.set_labels([(k, v) for k, v in truth.items()], layer=name)
+    ds.set_labels([("r0", ["a", "b"] if truth["r0"] != ["a", "b"] else ["b"])], layer="t3")
+    text = checks.init_expectations(ds).read_text()
+    assert '[agreement]\ncheck = "agreement"' in text
+    result = by_name(checks.run_checks(ds))["agreement"]
+    assert result.status == "pass" and "Krippendorff's alpha over the tags" in result.message
+
+    drifted = list(truth)[1:21]
+    ds.set_labels([(k, [] if truth[k] else ["a"]) for k in drifted], layer="t3")
+    result = by_name(checks.run_checks(ds))["agreement"]
+    assert result.status == "fail", result.message
+    # The items named are where they disagree: the drifted ones (and r0), no other.
+    assert result.n_items == len(drifted) + 1 and set(keys(result)) <= {*drifted, "r0"}
+
+
 # -- skipped is not passed -------------------------------------------------------------------
 
 

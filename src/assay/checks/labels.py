@@ -25,6 +25,7 @@ from assay.checks.base import (
     share,
 )
 from assay.errors import InvalidParameter, NotFound
+from assay.labels.kinds import get_kind
 from assay.labels.load import default_layers, load_values
 from assay.labels.reference import layer_agreement
 from assay.stats.aggregators import Categories
@@ -232,33 +233,46 @@ class Agreement(Check):
                 return "layers", f"no layer {layer!r} in {ctx.dataset.name!r} ({known})."
         return None
 
-    def _measure(self, ctx: Context, layers: list[str] | None) -> tuple[float | None, str]:
+    def _measure(
+        self, ctx: Context, layers: list[str] | None
+    ) -> tuple[float | None, str, tuple[str, str] | None]:
+        """The kind's agreement figure over ``layers`` (``AnnotationKind.agreement_measure``:
+        percent agreement for classes, alpha for tags and numbers, F1 for spans and boxes),
+        or None and why; with the measure's key and name."""
         try:
-            report = layer_agreement(ctx.dataset.store, ctx.dataset.id, layers)
+            with ctx.read() as conn:
+                names = list(layers or default_layers(conn, ctx.dataset.id))
+            report = layer_agreement(ctx.dataset.store, ctx.dataset.id, names)
         except (InvalidParameter, NotFound) as exc:
-            return None, str(exc)
-        value = getattr(report, "percent_agreement", None)
-        if value is None:
-            value = (
-                report.to_dict().get("percent_agreement") if hasattr(report, "to_dict") else None
-            )
-        if value is None or not math.isfinite(value):
-            return None, "these layers' kind reports no percent agreement"
-        return float(value), ""
+            return None, str(exc), None
+        row = ctx.layers.get(names[0]) if names else None
+        measure = get_kind(row.value_kind).agreement_measure if row is not None else None
+        if measure is None:
+            return None, "these layers' kind reports no agreement figure", None
+        value: Any = report.to_dict() if hasattr(report, "to_dict") else report
+        for part in measure[0].split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return None, f"no {measure[1]} over these layers", measure
+        return float(value), "", measure
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
         with ctx.read() as conn:
             layers = default_layers(conn, ctx.dataset.id)
-        value, _ = self._measure(ctx, layers)
-        if value is None:
+        value, _, measure = self._measure(ctx, layers)
+        if value is None or measure is None:
             return []
-        return [{"layers": layers, "min": max(0.0, round_down(value - 0.05, 2))}]
+        floor = round_down(value - 0.05, 2)
+        return [{"layers": layers, "min": max(0.0, floor) if value >= 0 else floor}]
 
     def run(self, ctx: Context, params: AgreementParams) -> Outcome:
-        value, why = self._measure(ctx, params.layers)
-        if value is None:
+        value, why, measure = self._measure(ctx, params.layers)
+        if value is None or measure is None:
             return Outcome.skipped(f"agreement cannot be measured: {why}")
-        text = f"percent agreement {100 * value:.1f}% (min {100 * params.min:.1f}%)"
+        if measure[0] == "percent_agreement":
+            text = f"percent agreement {100 * value:.1f}% (min {100 * params.min:.1f}%)"
+        else:
+            text = f"{measure[1]} {value:.3f} (min {params.min:.3f})"
         if value >= params.min:
             return Outcome.passed(text)
         with ctx.read() as conn:

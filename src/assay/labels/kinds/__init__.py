@@ -158,6 +158,10 @@ class AnnotationKind:
     #: True when a label's ``probs`` (one per class) are independent probabilities (tags:
     #: P(tag applies) each) rather than a distribution that sums to 1.
     independent_probs: ClassVar[bool] = False
+    #: The one figure of agreement between annotators a floor can be set on (the data checks'
+    #: ``agreement``): a dotted key of :meth:`agreement`'s report as JSON and what it is
+    #: called; None: the kind has none.
+    agreement_measure: ClassVar[tuple[str, str] | None] = None
 
     # -- layers -------------------------------------------------------------------------------
     def check_options(

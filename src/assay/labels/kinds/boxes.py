@@ -70,6 +70,7 @@ class Boxes(AnnotationKind):
     """A set of boxes per image per layer."""
 
     name: ClassVar[str] = "boxes"
+    agreement_measure: ClassVar[tuple[str, str] | None] = ("mean_f1", "mean F1 at IoU 0.5")
     noun: ClassVar[str] = "box set"
     quality_check: ClassVar[str | None] = "boxes"
     needs_item_size: ClassVar[bool] = True

@@ -52,6 +52,7 @@ class Classification(AnnotationKind):
     """One class per item per layer."""
 
     name: ClassVar[str] = "classification"
+    agreement_measure: ClassVar[tuple[str, str] | None] = ("percent_agreement", "percent agreement")
     noun: ClassVar[str] = "class"
     quality_check: ClassVar[str | None] = "classification"
     stores_class: ClassVar[bool] = True

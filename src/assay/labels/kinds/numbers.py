@@ -71,6 +71,10 @@ class Numbers(AnnotationKind):
     """One number per item, within the layer's range."""
 
     name: ClassVar[str] = "number"
+    agreement_measure: ClassVar[tuple[str, str] | None] = (
+        "krippendorff_alpha_interval",
+        "Krippendorff's alpha (interval)",
+    )
     noun: ClassVar[str] = "number"
     example: ClassVar[str] = "4.5"
     json_type: ClassVar[type | tuple[type, ...]] = (int, float)

@@ -136,6 +136,10 @@ class Spans(AnnotationKind):
     """Categories over character stretches of an item's text."""
 
     name: ClassVar[str] = "spans"
+    agreement_measure: ClassVar[tuple[str, str] | None] = (
+        "mean_f1.exact",
+        "mean exact-match span F1",
+    )
     noun: ClassVar[str] = "span set"
     example: ClassVar[str] = '[{"start": 0, "end": 5, "class": "PER"}]'
     json_type: ClassVar[type | tuple[type, ...]] = list

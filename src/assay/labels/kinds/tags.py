@@ -54,6 +54,10 @@ class Tags(AnnotationKind):
     """A set of the dataset's classes per item (multi-label)."""
 
     name: ClassVar[str] = "tags"
+    agreement_measure: ClassVar[tuple[str, str] | None] = (
+        "alpha",
+        "Krippendorff's alpha over the tags",
+    )
     noun: ClassVar[str] = "tag set"
     example: ClassVar[str] = '["outdoor", "night"] (or: outdoor, night)'
     json_type: ClassVar[type | tuple[type, ...]] = list
