@@ -100,7 +100,7 @@ def test_review_page_and_accept(scenes: BoxScenes, client: TestClient) -> None:
     page = client.get("/datasets/scenes/review", params={"reason": "mislabel"})
     assert page.status_code == 200, page.text
     html = page.text
-    assert "apply the suggested fixes" in html and "fix in editor" in html
+    assert "the suggestion: " in html and "edit on the item page" in html  # the fixes applied
     assert case["evidence"]["summary"].split(";")[0].replace("'", "&#39;") in html
     assert 'class="box-figures"' in html
 
