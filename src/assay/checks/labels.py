@@ -342,6 +342,11 @@ class LabelIssues(Check):
         return Outcome.failed(text, n, ids)
 
 
+def _n_splits(ctx: Context) -> int:
+    """How many named splits the dataset's items are in."""
+    return sum(1 for s in ctx.state.splits.counts if s != "(none)")
+
+
 class LeakageParams(Params):
     max_items: int = 0  # items with an exact duplicate in another split allowed
 
@@ -355,7 +360,7 @@ class Leakage(Check):
     params_model = LeakageParams
 
     def infer(self, ctx: Context) -> list[dict[str, Any]]:
-        if len([s for s in ctx.state.splits.counts if s != "(none)"]) < 2:
+        if _n_splits(ctx) < 2:
             return []
         return [{"max_items": len(self._leaked(ctx))}]
 
@@ -379,7 +384,7 @@ class Leakage(Check):
         return leaked
 
     def run(self, ctx: Context, params: LeakageParams) -> Outcome:
-        if len([s for s in ctx.state.splits.counts if s != "(none)"]) < 2:
+        if _n_splits(ctx) < 2:
             return Outcome.skipped("the dataset has fewer than two splits")
         leaked = self._leaked(ctx)
         text = f"{len(leaked)} item(s) with an exact duplicate in another split"
